@@ -1,0 +1,114 @@
+//! The email address registered with the company: parsed by a well-kept
+//! RFC 5321/5322 parser, then normalised so one mailbox has one key.
+
+use email_address::{EmailAddress, Options};
+
+/// A syntactically valid address, trimmed and lower-cased. Once a value has
+/// this type nothing downstream re-checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RegisteredEmail(String);
+
+/// What is wrong with an address, in words a person can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("Please enter an email address.")]
+    Empty,
+    #[error("That email address is too long.")]
+    TooLong,
+    #[error("An email address needs an @ between the name and the domain, like name@example.com.")]
+    MissingAt,
+    #[error("The part after the @ should be a domain name like example.com.")]
+    BadDomain,
+    #[error(
+        "That email address contains characters that are not allowed. Please enter just the address, like name@example.com."
+    )]
+    BadCharacters,
+}
+
+const MAX_LEN: usize = 254;
+
+impl RegisteredEmail {
+    pub fn parse(raw: &str) -> Result<Self, EmailError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(EmailError::Empty);
+        }
+        if trimmed.len() > MAX_LEN {
+            return Err(EmailError::TooLong);
+        }
+        if !trimmed.contains('@') {
+            return Err(EmailError::MissingAt);
+        }
+        // Quoted local parts, comments and display names are valid RFC 5322 but
+        // never what a customer types; refusing them keeps one spelling per mailbox.
+        if trimmed
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '(' | ')' | '<' | '>' | ',' | ';' | '\\'))
+        {
+            return Err(EmailError::BadCharacters);
+        }
+        let options = Options::default().without_display_text().without_domain_literal().with_required_tld();
+        let parsed = EmailAddress::parse_with_options(trimmed, options).map_err(|e| {
+            use email_address::Error as E;
+            match e {
+                E::MissingSeparator => EmailError::MissingAt,
+                E::DomainEmpty
+                | E::DomainTooLong
+                | E::SubDomainEmpty
+                | E::SubDomainTooLong
+                | E::DomainTooFew
+                | E::DomainInvalidSeparator
+                | E::UnsupportedDomainLiteral
+                | E::InvalidIPAddress => EmailError::BadDomain,
+                E::LocalPartTooLong => EmailError::TooLong,
+                _ => EmailError::BadCharacters,
+            }
+        })?;
+        Ok(Self(parsed.as_str().to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// For logs: first letter and domain only.
+    pub fn masked(&self) -> String {
+        crate::identity::mask_email(&self.0)
+    }
+}
+
+impl std::fmt::Display for RegisteredEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_case_and_whitespace() {
+        assert_eq!(RegisteredEmail::parse("  Pat@Example.COM \n").unwrap().as_str(), "pat@example.com");
+        assert_eq!(RegisteredEmail::parse("pat+billing@example.com").unwrap().as_str(), "pat+billing@example.com");
+        assert_eq!(RegisteredEmail::parse("Ünal@Beispiel.de").unwrap().as_str(), "ünal@beispiel.de");
+    }
+
+    #[test]
+    fn explains_what_is_wrong() {
+        assert_eq!(RegisteredEmail::parse("   "), Err(EmailError::Empty));
+        assert_eq!(RegisteredEmail::parse("pat.example.com"), Err(EmailError::MissingAt));
+        assert_eq!(RegisteredEmail::parse("pat@localhost"), Err(EmailError::BadDomain));
+        assert_eq!(RegisteredEmail::parse("pat@[127.0.0.1]"), Err(EmailError::BadDomain));
+        assert_eq!(RegisteredEmail::parse("Pat <pat@example.com>"), Err(EmailError::BadCharacters));
+        assert_eq!(RegisteredEmail::parse("\"pat\"@example.com"), Err(EmailError::BadCharacters));
+        assert_eq!(RegisteredEmail::parse("a@b.com,c@d.com"), Err(EmailError::BadCharacters));
+        assert_eq!(RegisteredEmail::parse(&format!("{}@example.com", "a".repeat(250))), Err(EmailError::TooLong));
+        assert!(RegisteredEmail::parse("pat@@example.com").is_err());
+    }
+
+    #[test]
+    fn masks_for_logs() {
+        assert_eq!(RegisteredEmail::parse("pat@example.com").unwrap().masked(), "p***@example.com");
+    }
+}

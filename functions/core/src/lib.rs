@@ -1,0 +1,26 @@
+//! Shared code for profile-link's Lambda functions, organised by domain:
+//! who the person is (`identity`, `session`, `oidc`), what the service stores
+//! (`store`), and how it answers (`web`, `pages`).
+
+pub mod clock;
+pub mod config;
+pub mod email;
+pub mod identity;
+pub mod oidc;
+pub mod pages;
+pub mod profile;
+pub mod random;
+pub mod return_to;
+pub mod secrets;
+pub mod session;
+pub mod store;
+pub mod telemetry;
+pub mod web;
+
+pub use clock::{Clock, SystemClock};
+pub use config::{ConfigError, Env, SiteConfig};
+pub use email::RegisteredEmail;
+pub use identity::{Identity, IdentityKey, IdentityProfile};
+pub use return_to::ReturnTo;
+pub use session::{SessionClaims, SessionKeys};
+pub use store::Store;

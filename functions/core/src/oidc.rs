@@ -1,0 +1,509 @@
+//! The OpenID Connect relying party: authorization-code flow with PKCE S256,
+//! `state` and `nonce`, and complete ID token validation (OIDC Core §3.1.3.7,
+//! RFC 9700 §2.1 and §4.5).
+
+use std::time::Duration;
+
+use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::{OnceCell, RwLock};
+use url::Url;
+
+use crate::config::{ConfigError, Env, PublicBaseUrl};
+use crate::identity::{Identity, IdentityProfile};
+use crate::random;
+use crate::secrets::Secret;
+
+/// Asymmetric algorithms only: an ID token signed with HMAC (e.g. "HS256" with
+/// the provider's public key as the secret) or `none` is never accepted.
+const ALLOWED_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Clock skew tolerated between us and the identity provider.
+const SKEW_SECONDS: i64 = 60;
+/// An ID token older than this is not accepted, however long its `exp`.
+const MAX_ID_TOKEN_AGE_SECONDS: i64 = 600;
+/// An unknown `kid` re-fetches the JWKS at most this often (key rotation
+/// support without letting forged tokens hammer the provider).
+const JWKS_REFRESH_MIN_INTERVAL_SECONDS: i64 = 30;
+
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: String,
+    pub redirect_uri: String,
+}
+
+impl OidcConfig {
+    pub fn from_env(env: &Env, base: &PublicBaseUrl, client_secret: Secret) -> Result<Self, ConfigError> {
+        let issuer = env.required("OIDC_ISSUER")?;
+        let url = Url::parse(issuer).map_err(|e| ConfigError::invalid("OIDC_ISSUER", format!("not a URL: {e}")))?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+            return Err(ConfigError::invalid(
+                "OIDC_ISSUER",
+                "must be https (plain http only on loopback, for the dev provider)",
+            ));
+        }
+        let scopes = env.get("OIDC_SCOPES").unwrap_or("openid email profile").to_owned();
+        if !scopes.split_whitespace().any(|s| s == "openid") {
+            return Err(ConfigError::invalid("OIDC_SCOPES", "must include openid"));
+        }
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            client_id: env.required("OIDC_CLIENT_ID")?.to_owned(),
+            client_secret,
+            scopes,
+            redirect_uri: base.join("/login/callback"),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    /// The provider could not be reached or answered with a server error.
+    #[error("identity provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the code exchange (e.g. `invalid_grant`).
+    #[error("identity provider refused the code: {0}")]
+    CodeRejected(String),
+    /// The ID token failed validation; the reason is for logs, never for the page.
+    #[error("ID token rejected: {0}")]
+    InvalidIdToken(&'static str),
+    /// The provider's metadata contradicts our configuration.
+    #[error("identity provider misconfigured: {0}")]
+    Misconfigured(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ProviderMetadata {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    #[serde(default)]
+    id_token_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(default)]
+    code_challenge_methods_supported: Vec<String>,
+}
+
+/// What `/login` sends the browser to, and what it must remember.
+#[derive(Debug)]
+pub struct AuthorizationRequest {
+    pub url: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AuthorizeOptions {
+    /// `prompt=login` and `max_age=0`: the person must enter credentials again.
+    pub force_reauthentication: bool,
+    pub login_hint: Option<String>,
+}
+
+/// A validated ID token, reduced to what the service uses.
+#[derive(Debug, Clone)]
+pub struct VerifiedIdToken {
+    pub identity: Identity,
+    pub profile: IdentityProfile,
+    pub auth_time: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    // Listed first: untagged tries variants in order and `IgnoredAny` accepts anything.
+    Many(Vec<String>),
+    One(serde::de::IgnoredAny),
+}
+
+#[derive(Debug, Deserialize)]
+struct IdTokenClaims {
+    sub: String,
+    aud: Audience,
+    iat: i64,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    azp: Option<String>,
+    #[serde(default)]
+    auth_time: Option<i64>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    preferred_username: Option<String>,
+}
+
+struct CachedJwks {
+    keys: JwkSet,
+    fetched_at: i64,
+}
+
+pub struct OidcClient {
+    config: OidcConfig,
+    http: reqwest::Client,
+    metadata: OnceCell<ProviderMetadata>,
+    jwks: RwLock<Option<CachedJwks>>,
+}
+
+impl std::fmt::Debug for OidcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcClient").field("issuer", &self.config.issuer).finish_non_exhaustive()
+    }
+}
+
+impl OidcClient {
+    pub fn new(config: OidcConfig) -> Self {
+        let http = reqwest::Client::builder()
+            // A redirect from the token endpoint would leak the code and secret elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(8))
+            .user_agent(concat!("profile-link/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("TLS backend initialises");
+        Self { config, http, metadata: OnceCell::new(), jwks: RwLock::new(None) }
+    }
+
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    /// Fetches discovery metadata and keys now, so the first sign-in of a warm
+    /// container does not pay for them. Failures are left for the request to report.
+    pub async fn warm_up(&self, now: i64) {
+        if let Ok(metadata) = self.metadata().await {
+            let _ = self.refresh_jwks(metadata, now).await;
+        }
+    }
+
+    async fn metadata(&self) -> Result<&ProviderMetadata, OidcError> {
+        self.metadata
+            .get_or_try_init(|| async {
+                let url = format!("{}/.well-known/openid-configuration", self.config.issuer.trim_end_matches('/'));
+                let metadata: ProviderMetadata = self.get_json(&url).await?;
+                // OIDC Discovery §4.3: the document must name exactly the issuer we trust.
+                if metadata.issuer != self.config.issuer {
+                    return Err(OidcError::Misconfigured(format!(
+                        "discovery names issuer {:?}, configured {:?}",
+                        metadata.issuer, self.config.issuer
+                    )));
+                }
+                if !metadata.code_challenge_methods_supported.is_empty()
+                    && !metadata.code_challenge_methods_supported.iter().any(|m| m == "S256")
+                {
+                    return Err(OidcError::Misconfigured("provider does not support PKCE S256".into()));
+                }
+                Ok(metadata)
+            })
+            .await
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, OidcError> {
+        let response =
+            self.http.get(url).send().await.map_err(|e| OidcError::Unavailable(format!("GET {url}: {e}")))?;
+        if !response.status().is_success() {
+            return Err(OidcError::Unavailable(format!("GET {url}: HTTP {}", response.status())));
+        }
+        response.json().await.map_err(|e| OidcError::Unavailable(format!("GET {url}: {e}")))
+    }
+
+    pub async fn authorization_request(&self, options: &AuthorizeOptions) -> Result<AuthorizationRequest, OidcError> {
+        let metadata = self.metadata().await?;
+        let state = random::secret_256();
+        let nonce = random::secret_256();
+        let pkce_verifier = random::secret_256();
+        let challenge = random::sha256_b64(pkce_verifier.as_bytes());
+        let mut url = Url::parse(&metadata.authorization_endpoint)
+            .map_err(|e| OidcError::Misconfigured(format!("authorization_endpoint: {e}")))?;
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &self.config.client_id)
+                .append_pair("redirect_uri", &self.config.redirect_uri)
+                .append_pair("scope", &self.config.scopes)
+                .append_pair("state", &state)
+                .append_pair("nonce", &nonce)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            if options.force_reauthentication {
+                query.append_pair("prompt", "login").append_pair("max_age", "0");
+            }
+            if let Some(hint) = &options.login_hint {
+                query.append_pair("login_hint", hint);
+            }
+        }
+        Ok(AuthorizationRequest { url: url.into(), state, nonce, pkce_verifier })
+    }
+
+    /// RFC 9207: when the provider names itself in the authorization response,
+    /// it must be the provider this sign-in was started with (mix-up defence).
+    pub fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), OidcError> {
+        match iss {
+            Some(iss) if iss != self.config.issuer => {
+                Err(OidcError::InvalidIdToken("authorization response from another issuer"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Exchanges the authorization code for an ID token (confidential client).
+    pub async fn exchange_code(&self, code: &str, pkce_verifier: &str) -> Result<String, OidcError> {
+        let metadata = self.metadata().await?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", self.config.redirect_uri.as_str()),
+            ("code_verifier", pkce_verifier),
+        ];
+        let methods = &metadata.token_endpoint_auth_methods_supported;
+        let use_basic = methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic");
+        let mut request = self.http.post(&metadata.token_endpoint).header("accept", "application/json");
+        request = if use_basic {
+            // RFC 6749 §2.3.1: both parts form-urlencoded before Basic encoding.
+            let id: String = url::form_urlencoded::byte_serialize(self.config.client_id.as_bytes()).collect();
+            let secret: String =
+                url::form_urlencoded::byte_serialize(self.config.client_secret.expose().as_bytes()).collect();
+            request.basic_auth(id, Some(secret)).form(&form)
+        } else {
+            let mut with_secret = form.to_vec();
+            with_secret.push(("client_id", self.config.client_id.as_str()));
+            with_secret.push(("client_secret", self.config.client_secret.expose()));
+            request.form(&with_secret)
+        };
+        let response = request.send().await.map_err(|e| OidcError::Unavailable(format!("token endpoint: {e}")))?;
+        let status = response.status();
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            id_token: Option<String>,
+            error: Option<String>,
+        }
+        let body: TokenResponse = response
+            .json()
+            .await
+            .map_err(|e| OidcError::Unavailable(format!("token endpoint answered HTTP {status} without JSON: {e}")))?;
+        if status.is_server_error() {
+            return Err(OidcError::Unavailable(format!("token endpoint: HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(OidcError::CodeRejected(body.error.unwrap_or_else(|| format!("HTTP {status}"))));
+        }
+        body.id_token.ok_or(OidcError::InvalidIdToken("token response has no id_token"))
+    }
+
+    async fn refresh_jwks(&self, metadata: &ProviderMetadata, now: i64) -> Result<(), OidcError> {
+        let keys: JwkSet = self.get_json(&metadata.jwks_uri).await?;
+        *self.jwks.write().await = Some(CachedJwks { keys, fetched_at: now });
+        Ok(())
+    }
+
+    /// The provider's key for this token, re-fetching the JWKS once if the `kid` is new.
+    async fn decoding_key(
+        &self,
+        metadata: &ProviderMetadata,
+        kid: Option<&str>,
+        alg: Algorithm,
+        now: i64,
+    ) -> Result<DecodingKey, OidcError> {
+        for attempt in 0..2 {
+            let stale = {
+                let cache = self.jwks.read().await;
+                match cache.as_ref() {
+                    Some(cached) => {
+                        if let Some(key) = select_key(&cached.keys, kid, alg)? {
+                            return Ok(key);
+                        }
+                        now - cached.fetched_at >= JWKS_REFRESH_MIN_INTERVAL_SECONDS
+                    }
+                    None => true,
+                }
+            };
+            if attempt == 0 && stale {
+                self.refresh_jwks(metadata, now).await?;
+            } else {
+                break;
+            }
+        }
+        Err(OidcError::InvalidIdToken("no provider key matches the token's kid"))
+    }
+
+    /// Validates an ID token completely. Identity is (`iss`, `sub`); `email` and
+    /// `name` are carried for display only.
+    pub async fn validate_id_token(
+        &self,
+        id_token: &str,
+        expected_nonce: &str,
+        now: i64,
+    ) -> Result<VerifiedIdToken, OidcError> {
+        let metadata = self.metadata().await?;
+        let header = jsonwebtoken::decode_header(id_token)
+            .map_err(|_| OidcError::InvalidIdToken("malformed token or unsupported algorithm"))?;
+        if !ALLOWED_ALGORITHMS.contains(&header.alg) {
+            return Err(OidcError::InvalidIdToken("algorithm not allowed"));
+        }
+        let advertised = &metadata.id_token_signing_alg_values_supported;
+        if !advertised.is_empty() && !advertised.iter().any(|a| a.parse::<Algorithm>().ok() == Some(header.alg)) {
+            return Err(OidcError::InvalidIdToken("algorithm not advertised by the provider"));
+        }
+        let key = self.decoding_key(metadata, header.kid.as_deref(), header.alg, now).await?;
+
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.client_id]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = SKEW_SECONDS as u64;
+        let claims = jsonwebtoken::decode::<IdTokenClaims>(id_token, &key, &validation)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind as K;
+                OidcError::InvalidIdToken(match e.kind() {
+                    K::InvalidSignature => "bad signature",
+                    K::ExpiredSignature => "expired",
+                    K::InvalidIssuer => "wrong issuer",
+                    K::InvalidAudience => "wrong audience",
+                    K::MissingRequiredClaim(_) => "missing required claim",
+                    _ => "invalid token",
+                })
+            })?
+            .claims;
+
+        if claims.iat > now + SKEW_SECONDS {
+            return Err(OidcError::InvalidIdToken("issued in the future"));
+        }
+        if claims.iat < now - MAX_ID_TOKEN_AGE_SECONDS {
+            return Err(OidcError::InvalidIdToken("issued too long ago"));
+        }
+        match claims.nonce.as_deref() {
+            Some(nonce) if random::constant_time_eq(nonce.as_bytes(), expected_nonce.as_bytes()) => {}
+            Some(_) => return Err(OidcError::InvalidIdToken("nonce mismatch")),
+            None => return Err(OidcError::InvalidIdToken("nonce missing")),
+        }
+        let audiences = match &claims.aud {
+            Audience::One(_) => 1,
+            Audience::Many(list) => list.len(),
+        };
+        match claims.azp.as_deref() {
+            Some(azp) if azp != self.config.client_id => {
+                return Err(OidcError::InvalidIdToken("azp is another client"));
+            }
+            None if audiences > 1 => return Err(OidcError::InvalidIdToken("several audiences but no azp")),
+            _ => {}
+        }
+        if claims.sub.is_empty() || claims.sub.len() > 255 {
+            return Err(OidcError::InvalidIdToken("sub empty or too long"));
+        }
+        let auth_time = claims.auth_time.unwrap_or(claims.iat);
+        if auth_time > now + SKEW_SECONDS {
+            return Err(OidcError::InvalidIdToken("auth_time in the future"));
+        }
+        Ok(VerifiedIdToken {
+            identity: Identity::new(self.config.issuer.clone(), claims.sub),
+            profile: IdentityProfile {
+                name: claims.name.map(|s| truncate(s, 200)),
+                email: claims.email.map(|s| truncate(s, 254)),
+                preferred_username: claims.preferred_username.map(|s| truncate(s, 200)),
+            },
+            auth_time,
+        })
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// Picks the signing key for `kid` (or the only signing key of the right type
+/// when the token names none), refusing keys meant for another algorithm or use.
+fn select_key(keys: &JwkSet, kid: Option<&str>, alg: Algorithm) -> Result<Option<DecodingKey>, OidcError> {
+    let usable = |jwk: &&jsonwebtoken::jwk::Jwk| {
+        let use_ok = matches!(jwk.common.public_key_use, None | Some(PublicKeyUse::Signature));
+        let alg_ok = match jwk.common.key_algorithm {
+            None => true,
+            Some(key_alg) => key_algorithm_matches(key_alg, alg),
+        };
+        use_ok && alg_ok
+    };
+    let jwk = match kid {
+        Some(kid) => keys.keys.iter().filter(usable).find(|k| k.common.key_id.as_deref() == Some(kid)),
+        None => {
+            let mut candidates = keys
+                .keys
+                .iter()
+                .filter(usable)
+                .filter(|k| DecodingKey::from_jwk(k).map(|d| d.family() == alg.family()).unwrap_or(false));
+            match (candidates.next(), candidates.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        }
+    };
+    let Some(jwk) = jwk else { return Ok(None) };
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| OidcError::InvalidIdToken("provider key unusable"))?;
+    if key.family() != alg.family() {
+        return Err(OidcError::InvalidIdToken("key type does not match the algorithm"));
+    }
+    Ok(Some(key))
+}
+
+fn key_algorithm_matches(key_alg: KeyAlgorithm, alg: Algorithm) -> bool {
+    format!("{key_alg:?}") == format!("{alg:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oidc_config_requires_https_issuer_except_loopback() {
+        let base = PublicBaseUrl::parse("PUBLIC_BASE_URL", "https://link.example.com").unwrap();
+        let secret = Secret::new("s");
+        let env = |issuer: &str| Env::from_pairs([("OIDC_ISSUER", issuer), ("OIDC_CLIENT_ID", "client")]);
+        let ok = OidcConfig::from_env(&env("https://login.example.com/tenant/v2.0"), &base, secret.clone()).unwrap();
+        assert_eq!(ok.redirect_uri, "https://link.example.com/login/callback");
+        assert_eq!(ok.scopes, "openid email profile");
+        assert!(OidcConfig::from_env(&env("http://127.0.0.1:9400"), &base, secret.clone()).is_ok());
+        let err = OidcConfig::from_env(&env("http://login.example.com"), &base, secret.clone()).unwrap_err();
+        assert_eq!(err.variable, "OIDC_ISSUER");
+        let mut no_openid = env("https://login.example.com");
+        no_openid.set("OIDC_SCOPES", "email");
+        assert_eq!(OidcConfig::from_env(&no_openid, &base, secret).unwrap_err().variable, "OIDC_SCOPES");
+    }
+
+    #[test]
+    fn key_algorithm_names_line_up() {
+        assert!(key_algorithm_matches(KeyAlgorithm::RS256, Algorithm::RS256));
+        assert!(!key_algorithm_matches(KeyAlgorithm::RS256, Algorithm::ES256));
+        assert!(key_algorithm_matches(KeyAlgorithm::EdDSA, Algorithm::EdDSA));
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("ééé".into(), 3), "é");
+        assert_eq!(truncate("abc".into(), 10), "abc");
+    }
+}

@@ -1,0 +1,127 @@
+//! Server-rendered pages (askama: templates are checked at compile time and
+//! escape HTML by default). No JavaScript is needed anywhere in the flow.
+
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::config::Branding;
+
+/// The one stylesheet, inlined so pages need no second request; the CSP allows
+/// exactly this text by its hash.
+pub const STYLESHEET: &str = include_str!("../templates/style.css");
+
+static STYLESHEET_CSP_SOURCE: LazyLock<String> = LazyLock::new(|| {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLESHEET.as_bytes())))
+});
+
+pub fn stylesheet_csp_source() -> &'static str {
+    &STYLESHEET_CSP_SOURCE
+}
+
+/// A page's answer: the HTML with its status.
+pub fn respond(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown. Please try again.").into_response()
+        }
+    }
+}
+
+/// The signed-out welcome page.
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage<'a> {
+    pub brand: &'a Branding,
+}
+
+/// A linked profile as the account page lists it.
+#[derive(Debug, Clone)]
+pub struct LinkedProfileView {
+    pub profile_id: String,
+}
+
+/// The account page: who you are signed in as and what you may act for.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub brand: &'a Branding,
+    pub who: &'a str,
+    pub email: Option<&'a str>,
+    pub provider: &'a str,
+    pub profiles: &'a [LinkedProfileView],
+    pub csrf: &'a str,
+}
+
+/// Something went wrong: what happened, and the one thing to do next.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: String,
+    pub action_href: String,
+    pub action_label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "problem.html")]
+pub struct ProblemPage<'a> {
+    pub brand: &'a Branding,
+    pub problem: &'a Problem,
+}
+
+impl Problem {
+    pub fn render(&self, brand: &Branding) -> Response {
+        respond(self.status, &ProblemPage { brand, problem: self })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brand() -> Branding {
+        Branding {
+            product_name: "Acme Link".into(),
+            operator_name: "Acme <Corp>".into(),
+            support_email: "help@acme.example".into(),
+            portal_url: None,
+        }
+    }
+
+    #[test]
+    fn pages_escape_what_they_show() {
+        let brand = brand();
+        let html = AccountPage {
+            brand: &brand,
+            who: "<script>alert(1)</script>",
+            email: Some("pat@example.net"),
+            provider: "idp.example",
+            profiles: &[],
+            csrf: "tok",
+        }
+        .render()
+        .unwrap();
+        assert!(!html.contains("<script>alert"), "user-controlled text is escaped");
+        assert!(html.contains("Acme &#60;Corp&#62;") || html.contains("Acme &lt;Corp&gt;"));
+        assert!(html.contains(r#"name="csrf" value="tok""#));
+        assert!(html.contains("<html lang=\"en\">"));
+    }
+
+    #[test]
+    fn the_inline_stylesheet_is_the_one_the_csp_allows() {
+        let brand = brand();
+        let html = HomePage { brand: &brand }.render().unwrap();
+        assert!(
+            html.contains(&format!("<style>{STYLESHEET}</style>")),
+            "style block must match its hash byte for byte"
+        );
+        assert!(stylesheet_csp_source().starts_with("'sha256-"));
+    }
+}

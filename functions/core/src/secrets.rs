@@ -1,0 +1,155 @@
+//! Secrets (OIDC client secret, session signing key). In AWS they come from SSM
+//! Parameter Store SecureStrings (free at idle); locally from the environment
+//! or a file. Each secret `NAME` is set by exactly one of `NAME`, `NAME_FILE`
+//! or `NAME_SSM_PARAMETER`.
+
+use std::collections::HashMap;
+
+use crate::config::{ConfigError, Env};
+
+/// A secret value that never prints itself.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("reading {variable} from file {path}: {source}")]
+    File { variable: &'static str, path: String, source: std::io::Error },
+    #[error("reading SSM parameters {names:?}: {message}")]
+    Ssm { names: Vec<String>, message: String },
+}
+
+enum Source {
+    Inline(String),
+    File(String),
+    Ssm(String),
+}
+
+fn source_of(env: &Env, name: &'static str) -> Result<Source, ConfigError> {
+    let file_var: &'static str = leak(format!("{name}_FILE"));
+    let ssm_var: &'static str = leak(format!("{name}_SSM_PARAMETER"));
+    let found: Vec<Source> = [
+        env.get(name).map(|v| Source::Inline(v.to_owned())),
+        env.get(file_var).map(|v| Source::File(v.to_owned())),
+        env.get(ssm_var).map(|v| Source::Ssm(v.to_owned())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match found.len() {
+        1 => Ok(found.into_iter().next().expect("one element")),
+        0 => Err(ConfigError::invalid(name, format!("set one of {name}, {file_var} or {ssm_var}"))),
+        _ => Err(ConfigError::invalid(name, format!("set only one of {name}, {file_var} or {ssm_var}"))),
+    }
+}
+
+// Variable names are built once per cold start; leaking a few bytes keeps errors `'static`.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// Loads every named secret, fetching all SSM-held ones in one `GetParameters` call.
+pub async fn load(
+    env: &Env,
+    sdk: &aws_config::SdkConfig,
+    names: &[&'static str],
+) -> Result<HashMap<&'static str, Secret>, SecretError> {
+    let mut out = HashMap::new();
+    let mut from_ssm: Vec<(&'static str, String)> = Vec::new();
+    for &name in names {
+        match source_of(env, name)? {
+            Source::Inline(v) => {
+                out.insert(name, Secret(v));
+            }
+            Source::File(path) => {
+                let v = std::fs::read_to_string(&path).map_err(|source| SecretError::File {
+                    variable: name,
+                    path: path.clone(),
+                    source,
+                })?;
+                out.insert(name, Secret(v.trim().to_owned()));
+            }
+            Source::Ssm(parameter) => from_ssm.push((name, parameter)),
+        }
+    }
+    if !from_ssm.is_empty() {
+        let client = aws_sdk_ssm::Client::new(sdk);
+        let wanted: Vec<String> = from_ssm.iter().map(|(_, p)| p.clone()).collect();
+        let ssm_error = |message: String| SecretError::Ssm { names: wanted.clone(), message };
+        let response = client
+            .get_parameters()
+            .set_names(Some(wanted.clone()))
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| ssm_error(aws_sdk_ssm::error::DisplayErrorContext(e).to_string()))?;
+        let invalid = response.invalid_parameters();
+        if !invalid.is_empty() {
+            return Err(ssm_error(format!("not found: {invalid:?}")));
+        }
+        for (name, parameter) in from_ssm {
+            let value = response
+                .parameters()
+                .iter()
+                .find(|p| p.name() == Some(parameter.as_str()))
+                .and_then(|p| p.value())
+                .ok_or_else(|| ssm_error(format!("{parameter} has no value")))?;
+            out.insert(name, Secret(value.to_owned()));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sdk() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build()
+    }
+
+    #[tokio::test]
+    async fn reads_inline_and_file_secrets() {
+        let dir = std::env::temp_dir().join(format!("pl-secret-{}", crate::random::token(6)));
+        std::fs::write(&dir, "from-file\n").unwrap();
+        let env = Env::from_pairs([("A", "inline"), ("B_FILE", dir.to_str().unwrap())]);
+        let secrets = load(&env, &sdk(), &["A", "B"]).await.unwrap();
+        assert_eq!(secrets["A"].expose(), "inline");
+        assert_eq!(secrets["B"].expose(), "from-file");
+        assert_eq!(format!("{:?}", secrets["A"]), "Secret(***)");
+        std::fs::remove_file(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn requires_exactly_one_source() {
+        let none = load(&Env::default(), &sdk(), &["A"]).await.unwrap_err();
+        assert!(none.to_string().contains("set one of A, A_FILE or A_SSM_PARAMETER"), "{none}");
+        let two = Env::from_pairs([("A", "x"), ("A_SSM_PARAMETER", "/p")]);
+        let err = load(&two, &sdk(), &["A"]).await.unwrap_err();
+        assert!(err.to_string().contains("only one"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn names_a_missing_file() {
+        let env = Env::from_pairs([("A_FILE", "/nonexistent/secret")]);
+        let err = load(&env, &sdk(), &["A"]).await.unwrap_err();
+        assert!(err.to_string().contains("A from file /nonexistent/secret"), "{err}");
+    }
+}

@@ -1,0 +1,258 @@
+//! Sessions: a short-lived ES256 JWT in a cookie. Portal endpoints verify the
+//! same token with nothing but `/.well-known/jwks.json`.
+
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::identity::{Identity, IdentityProfile};
+use crate::random;
+
+/// The session token's claims. `sub` is the identity key; `idp_iss`/`idp_sub`
+/// are the identity itself; `profiles` are the customer profiles it may act for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub idp_iss: String,
+    pub idp_sub: String,
+    #[serde(flatten)]
+    pub profile: IdentityProfile,
+    /// When the person last actually authenticated at the identity provider.
+    pub auth_time: i64,
+    pub iat: i64,
+    pub exp: i64,
+    /// Session id: distinguishes two sessions of the same identity.
+    pub sid: String,
+    /// Per-session CSRF token every POST form must echo.
+    pub csrf: String,
+    /// Profile ids linked to this identity when the session was issued.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+}
+
+impl SessionClaims {
+    pub fn identity(&self) -> Identity {
+        Identity::new(self.idp_iss.clone(), self.idp_sub.clone())
+    }
+}
+
+/// What a new session is made from.
+pub struct NewSession<'a> {
+    pub identity: &'a Identity,
+    pub profile: IdentityProfile,
+    pub auth_time: i64,
+    pub profiles: Vec<String>,
+    pub now: i64,
+    pub ttl_seconds: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionKeyError {
+    #[error("the session signing key is not a PKCS#8 PEM EC P-256 private key: {0}")]
+    NotAnEcKey(jsonwebtoken::errors::Error),
+    #[error("could not derive the public key: {0}")]
+    PublicKey(jsonwebtoken::errors::Error),
+}
+
+/// Why a session token was not accepted. Callers treat all of them as "signed out".
+#[derive(Debug, thiserror::Error)]
+pub enum SessionRejected {
+    #[error("session token signed with an unknown key")]
+    UnknownKey,
+    #[error("session token invalid: {0}")]
+    Invalid(#[from] jsonwebtoken::errors::Error),
+}
+
+/// The signing key (from a secret) and the public keys published as JWKS.
+pub struct SessionKeys {
+    issuer: String,
+    kid: String,
+    encoding: EncodingKey,
+    /// The current public key first, then any still-trusted previous keys.
+    public: JwkSet,
+    decoding: Vec<(String, DecodingKey)>,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionKeys").field("issuer", &self.issuer).field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl SessionKeys {
+    /// `issuer` is the public base URL: it is both `iss` and `aud` of every session token.
+    pub fn from_pem(issuer: &str, private_key_pem: &str) -> Result<Self, SessionKeyError> {
+        let encoding = EncodingKey::from_ec_pem(private_key_pem.as_bytes()).map_err(SessionKeyError::NotAnEcKey)?;
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(SessionKeyError::PublicKey)?;
+        // RFC 7638 thumbprint: a kid that changes exactly when the key does.
+        let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(SessionKeyError::PublicKey)?;
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(SessionKeyError::PublicKey)?;
+
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            kid: kid.clone(),
+            encoding,
+            public: JwkSet { keys: vec![jwk] },
+            decoding: vec![(kid, decoding)],
+            validation,
+        })
+    }
+
+    /// A fresh P-256 key as PKCS#8 PEM, for `profile-link-admin keys generate` and tests.
+    pub fn generate_pem() -> String {
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .expect("P-256 key generation failed");
+        pem_encode("PRIVATE KEY", pkcs8.as_ref())
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn jwks(&self) -> &JwkSet {
+        &self.public
+    }
+
+    pub fn issue(&self, new: NewSession<'_>) -> (String, SessionClaims) {
+        let claims = SessionClaims {
+            iss: self.issuer.clone(),
+            aud: self.issuer.clone(),
+            sub: new.identity.key().to_string(),
+            idp_iss: new.identity.issuer.clone(),
+            idp_sub: new.identity.subject.clone(),
+            profile: new.profile,
+            auth_time: new.auth_time,
+            iat: new.now,
+            exp: new.now + new.ttl_seconds,
+            sid: random::secret_256(),
+            csrf: random::secret_256(),
+            profiles: new.profiles,
+        };
+        let token = self.sign(&claims);
+        (token, claims)
+    }
+
+    /// Signs claims as they are (re-issuing a session after its profiles change).
+    pub fn sign(&self, claims: &SessionClaims) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("ES256 signing with a validated key cannot fail")
+    }
+
+    /// Verifies signature, `iss`, `aud`, `exp` (against the system clock, as a
+    /// portal would) and that `now` is before `exp`.
+    pub fn verify(&self, token: &str, now: i64) -> Result<SessionClaims, SessionRejected> {
+        let header = jsonwebtoken::decode_header(token)?;
+        let kid = header.kid.ok_or(SessionRejected::UnknownKey)?;
+        let key =
+            self.decoding.iter().find(|(k, _)| *k == kid).map(|(_, key)| key).ok_or(SessionRejected::UnknownKey)?;
+        let data = jsonwebtoken::decode::<SessionClaims>(token, key, &self.validation)?;
+        if data.claims.exp <= now {
+            return Err(SessionRejected::Invalid(jsonwebtoken::errors::ErrorKind::ExpiredSignature.into()));
+        }
+        Ok(data.claims)
+    }
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "https://link.example.com";
+
+    fn keys() -> SessionKeys {
+        SessionKeys::from_pem(ISSUER, &SessionKeys::generate_pem()).unwrap()
+    }
+
+    fn issue(keys: &SessionKeys, now: i64) -> (String, SessionClaims) {
+        keys.issue(NewSession {
+            identity: &Identity::new("https://idp.example", "pat-1"),
+            profile: IdentityProfile { name: Some("Pat".into()), ..Default::default() },
+            auth_time: now - 5,
+            profiles: vec!["P-1".into()],
+            now,
+            ttl_seconds: 3600,
+        })
+    }
+
+    fn now() -> i64 {
+        jsonwebtoken::get_current_timestamp() as i64
+    }
+
+    #[test]
+    fn issued_sessions_verify_and_carry_their_claims() {
+        let keys = keys();
+        let (token, claims) = issue(&keys, now());
+        let verified = keys.verify(&token, now()).unwrap();
+        assert_eq!(verified, claims);
+        assert_eq!(verified.identity(), Identity::new("https://idp.example", "pat-1"));
+        assert_eq!(verified.profiles, vec!["P-1"]);
+        assert_eq!(jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(), Some(keys.kid()));
+    }
+
+    #[test]
+    fn expired_sessions_are_rejected() {
+        let keys = keys();
+        let (token, _) = issue(&keys, now() - 7200);
+        assert!(keys.verify(&token, now()).is_err());
+        let (token, claims) = issue(&keys, now());
+        assert!(keys.verify(&token, claims.exp).is_err(), "rejected at exp by the injected clock");
+    }
+
+    #[test]
+    fn tokens_from_another_key_or_tampered_are_rejected() {
+        let (a, b) = (keys(), keys());
+        let (token, _) = issue(&a, now());
+        assert!(matches!(b.verify(&token, now()), Err(SessionRejected::UnknownKey)));
+
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut payload = parts[1].clone().into_bytes();
+        payload[10] ^= 1;
+        parts[1] = String::from_utf8(payload).unwrap();
+        assert!(a.verify(&parts.join("."), now()).is_err());
+    }
+
+    #[test]
+    fn jwks_publishes_only_the_public_key() {
+        let keys = keys();
+        let json = serde_json::to_value(keys.jwks()).unwrap();
+        let key = &json["keys"][0];
+        assert_eq!(key["kty"], "EC");
+        assert_eq!(key["crv"], "P-256");
+        assert_eq!(key["alg"], "ES256");
+        assert_eq!(key["kid"], keys.kid());
+        assert!(key.get("d").is_none(), "no private part");
+    }
+
+    #[test]
+    fn rejects_a_key_that_is_not_ec() {
+        assert!(
+            SessionKeys::from_pem(ISSUER, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err()
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! `LOGIN#<state>`: an OIDC sign-in in progress, bound to one browser, used once.
+
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::items::{Item, get_bool, get_n, get_s, n, s};
+use super::{Store, StoreError};
+use crate::return_to::ReturnTo;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginTransaction {
+    pub state: String,
+    /// SHA-256 of the browser-binding cookie: the callback must come from the
+    /// browser that started the sign-in.
+    pub browser_hash: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub return_to: ReturnTo,
+    pub force_reauthentication: bool,
+    pub expires_at: i64,
+}
+
+fn key(state: &str) -> Item {
+    Item::from([("pk".to_owned(), s(format!("LOGIN#{state}"))), ("sk".to_owned(), s("LOGIN"))])
+}
+
+impl Store {
+    pub async fn put_login(&self, tx: &LoginTransaction) -> Result<(), StoreError> {
+        let mut item = key(&tx.state);
+        item.insert("kind".into(), s("login"));
+        item.insert("browser_hash".into(), s(&tx.browser_hash));
+        item.insert("nonce".into(), s(&tx.nonce));
+        item.insert("pkce_verifier".into(), s(&tx.pkce_verifier));
+        item.insert("return_to".into(), s(tx.return_to.as_str()));
+        item.insert("force_reauthentication".into(), AttributeValue::Bool(tx.force_reauthentication));
+        item.insert("expires_at".into(), n(tx.expires_at));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // A 256-bit state never collides; if it ever did, refuse rather than overwrite.
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("PutItem(login)", e))?;
+        Ok(())
+    }
+
+    /// Consumes the transaction in one conditional delete: it exists, belongs
+    /// to this browser and has not expired. `None` when any of that fails;
+    /// a failed condition deletes nothing, so a foreign browser cannot burn it.
+    pub async fn take_login(
+        &self,
+        state: &str,
+        browser_hash: &str,
+        now: i64,
+    ) -> Result<Option<LoginTransaction>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(state)))
+            .condition_expression("attribute_exists(pk) AND browser_hash = :browser AND expires_at > :now")
+            .expression_attribute_values(":browser", s(browser_hash))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(output) => output.attributes,
+            Err(e) if matches!(e.as_service_error(), Some(DeleteItemError::ConditionalCheckFailedException(_))) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(StoreError::sdk("DeleteItem(login)", e)),
+        };
+        let Some(item) = old else { return Ok(None) };
+        let item_key = format!("LOGIN#{}", &state[..state.len().min(8)]);
+        let return_to = get_s(&item, &item_key, "return_to")?;
+        Ok(Some(LoginTransaction {
+            state: state.to_owned(),
+            browser_hash: get_s(&item, &item_key, "browser_hash")?,
+            nonce: get_s(&item, &item_key, "nonce")?,
+            pkce_verifier: get_s(&item, &item_key, "pkce_verifier")?,
+            return_to: ReturnTo::parse_or_root(Some(&return_to)),
+            force_reauthentication: get_bool(&item, "force_reauthentication"),
+            expires_at: get_n(&item, &item_key, "expires_at")?,
+        }))
+    }
+}

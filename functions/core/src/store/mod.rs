@@ -1,0 +1,58 @@
+//! The one DynamoDB table. Key prefixes name the item kinds (`LOGIN#`,
+//! `PROFILE#`, `IDENTITY#…/PROFILE#…`, …); each submodule owns one kind and
+//! exposes small named capabilities rather than raw table access.
+
+mod associations;
+mod items;
+mod login;
+mod profiles;
+
+pub use login::LoginTransaction;
+pub use profiles::{BATCH_GET_MAX, BATCH_WRITE_MAX};
+
+use aws_sdk_dynamodb::Client;
+
+/// Failures talking to DynamoDB. Conditional-check failures are not errors:
+/// capabilities that use them answer with `Option`/enums instead.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} failed: {message}")]
+    Unavailable { operation: &'static str, message: String },
+    #[error("item {key} is malformed: {problem}")]
+    Corrupt { key: String, problem: String },
+}
+
+impl StoreError {
+    pub(crate) fn sdk<E, R>(operation: &'static str, error: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        Self::Unavailable { operation, message: aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string() }
+    }
+}
+
+/// The table, through one client built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), table)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}

@@ -1,0 +1,15 @@
+//! Structured JSON logs (one line per event) for CloudWatch; readable text locally.
+
+use tracing_subscriber::EnvFilter;
+
+/// Call once in each `main`. `LOG_FORMAT=text` gives human-readable lines for local runs.
+pub fn init() {
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if std::env::var("LOG_FORMAT").as_deref() == Ok("text") {
+        let _ = builder.try_init();
+    } else {
+        // Lambda adds its own timestamp and request id to every line.
+        let _ = builder.json().flatten_event(true).with_current_span(false).without_time().try_init();
+    }
+}

@@ -1,0 +1,141 @@
+//! HTTP plumbing every function shares: security headers, cookies, the
+//! current session, CSRF, and who is asking (from the API Gateway context).
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use lambda_http::request::RequestContext;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::{CookiePolicy, PublicBaseUrl};
+use crate::pages;
+use crate::random;
+use crate::session::{SessionClaims, SessionKeys};
+
+/// Forms on this service are a few hundred bytes; anything far larger is refused (413).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Adds the headers every response carries and the request body limit.
+pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, base: &PublicBaseUrl) -> Router<S> {
+    let csp = format!(
+        "default-src 'none'; style-src {}; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        pages::stylesheet_csp_source()
+    );
+    let fixed: [(HeaderName, HeaderValue); 6] = [
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&csp).expect("CSP is ASCII")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")),
+        (
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        ),
+    ];
+    let mut router = router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    for (name, value) in fixed {
+        router = router.layer(SetResponseHeaderLayer::overriding(name, value));
+    }
+    // Personal pages must never be stored by shared caches; handlers that serve
+    // public data (JWKS) set their own Cache-Control.
+    router = router
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    if base.is_https() {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    router
+}
+
+/// Cookie names and flags for one cookie policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Cookies {
+    policy: CookiePolicy,
+}
+
+/// The session token.
+pub const SESSION: &str = "pl_session";
+/// A random per-browser value that binds sign-in transactions to the browser that started them.
+pub const BROWSER: &str = "pl_browser";
+
+impl Cookies {
+    pub fn new(policy: CookiePolicy) -> Self {
+        Self { policy }
+    }
+
+    /// `__Host-` names force Secure, Path=/ and no Domain in the browser itself.
+    pub fn name(&self, base: &'static str) -> String {
+        match self.policy {
+            CookiePolicy::Secure => format!("__Host-{base}"),
+            CookiePolicy::LocalPlainHttp => base.to_owned(),
+        }
+    }
+
+    pub fn build(&self, base: &'static str, value: String, max_age_seconds: i64) -> Cookie<'static> {
+        Cookie::build((self.name(base), value))
+            .path("/")
+            .http_only(true)
+            .secure(self.policy == CookiePolicy::Secure)
+            .same_site(SameSite::Lax)
+            .max_age(cookie_max_age(max_age_seconds))
+            .build()
+    }
+
+    pub fn removal(&self, base: &'static str) -> Cookie<'static> {
+        self.build(base, String::new(), 0)
+    }
+
+    pub fn get<'j>(&self, jar: &'j CookieJar, base: &'static str) -> Option<&'j str> {
+        jar.get(&self.name(base)).map(|c| c.value()).filter(|v| !v.is_empty() && v.len() <= 4096)
+    }
+
+    /// The verified session, if the cookie holds one; anything else is "signed out".
+    pub fn session(&self, jar: &CookieJar, keys: &SessionKeys, now: i64) -> Option<SessionClaims> {
+        let token = self.get(jar, SESSION)?;
+        match keys.verify(token, now) {
+            Ok(claims) => Some(claims),
+            Err(reason) => {
+                tracing::info!(%reason, "session cookie not accepted");
+                None
+            }
+        }
+    }
+}
+
+fn cookie_max_age(seconds: i64) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(seconds)
+}
+
+/// Whether a submitted CSRF token is this session's.
+pub fn csrf_matches(session: &SessionClaims, submitted: Option<&str>) -> bool {
+    submitted.is_some_and(|t| random::constant_time_eq(t.as_bytes(), session.csrf.as_bytes()))
+}
+
+/// Who is asking, as API Gateway saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub source_ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    pub fn from_context(context: Option<&RequestContext>) -> Self {
+        match context {
+            Some(RequestContext::ApiGatewayV2(ctx)) => {
+                Self { source_ip: ctx.http.source_ip.clone(), request_id: ctx.request_id.clone() }
+            }
+            _ => Self::default(),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_context(parts.extensions.get::<RequestContext>()))
+    }
+}

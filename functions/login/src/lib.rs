@@ -1,0 +1,379 @@
+//! The `login` function: OIDC sign-in (`/login`, `/login/callback`), the
+//! account page (`/`), `/me`, `/logout` and the session keys (`/.well-known/jwks.json`).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::cookie::CookieJar;
+use profile_link_core::config::{ConfigError, Env, SiteConfig};
+use profile_link_core::oidc::{AuthorizeOptions, OidcClient, OidcConfig, OidcError};
+use profile_link_core::pages::{self, AccountPage, HomePage, LinkedProfileView, Problem};
+use profile_link_core::random;
+use profile_link_core::secrets::{self, SecretError};
+use profile_link_core::session::{NewSession, SessionKeyError, SessionKeys};
+use profile_link_core::store::{LoginTransaction, StoreError};
+use profile_link_core::web::{self, BROWSER, Caller, Cookies, SESSION};
+use profile_link_core::{Clock, ReturnTo, Store, SystemClock};
+use serde::Deserialize;
+
+/// A sign-in must complete within this many seconds (the `LOGIN#` item's TTL).
+pub const DEFAULT_LOGIN_TTL_SECONDS: i64 = 600;
+/// The browser-binding cookie outlives any one sign-in, so parallel tabs share it.
+const BROWSER_COOKIE_SECONDS: i64 = 24 * 3600;
+
+/// Everything the login function needs, built once per cold start.
+pub struct LoginApp {
+    pub site: SiteConfig,
+    pub store: Store,
+    pub oidc: OidcClient,
+    pub sessions: Arc<SessionKeys>,
+    pub clock: Arc<dyn Clock>,
+    pub login_ttl_seconds: i64,
+    cookies: Cookies,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("SESSION_SIGNING_KEY: {0}")]
+    SessionKey(#[from] SessionKeyError),
+}
+
+impl LoginApp {
+    /// Reads configuration and secrets; fails naming the variable at fault.
+    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
+        let site = SiteConfig::from_env(env)?;
+        let secrets = secrets::load(env, sdk, &["OIDC_CLIENT_SECRET", "SESSION_SIGNING_KEY"]).await?;
+        let oidc = OidcConfig::from_env(env, &site.public_base_url, secrets["OIDC_CLIENT_SECRET"].clone())?;
+        let sessions = SessionKeys::from_pem(&site.public_base_url.origin(), secrets["SESSION_SIGNING_KEY"].expose())?;
+        let login_ttl_seconds = env.number_in("LOGIN_TTL_SECONDS", DEFAULT_LOGIN_TTL_SECONDS, 60..=600)?;
+        let store = Store::from_sdk_config(sdk, site.table_name.clone());
+        Ok(Self::new(site, store, OidcClient::new(oidc), Arc::new(sessions), Arc::new(SystemClock), login_ttl_seconds))
+    }
+
+    pub fn new(
+        site: SiteConfig,
+        store: Store,
+        oidc: OidcClient,
+        sessions: Arc<SessionKeys>,
+        clock: Arc<dyn Clock>,
+        login_ttl_seconds: i64,
+    ) -> Self {
+        let cookies = Cookies::new(site.public_base_url.cookie_policy());
+        Self { site, store, oidc, sessions, clock, login_ttl_seconds, cookies }
+    }
+
+    /// Fetches the provider's metadata and keys during init, not on the first sign-in.
+    pub async fn warm_up(&self) {
+        self.oidc.warm_up(self.clock.now()).await;
+    }
+
+    fn problem(&self, problem: Problem) -> Response {
+        problem.render(&self.site.branding)
+    }
+}
+
+pub fn router(app: Arc<LoginApp>) -> Router {
+    let base = app.site.public_base_url.clone();
+    let routes = Router::new()
+        .route("/login", get(start_login))
+        .route("/login/callback", get(callback))
+        .route("/", get(account))
+        .route("/me", get(me))
+        .route("/logout", post(logout))
+        .route("/.well-known/jwks.json", get(jwks))
+        .with_state(app);
+    web::harden(routes, &base)
+}
+
+/// Why a sign-in did not complete. Each maps to one clear page.
+#[derive(Debug, thiserror::Error)]
+enum LoginError {
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("callback without the browser-binding cookie")]
+    OtherBrowser,
+    #[error("unknown, expired, reused or foreign state")]
+    UnknownTransaction,
+    #[error("identity provider returned error {0:?}")]
+    ProviderSaidNo(String),
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LoginError {
+    fn problem(&self, retry: &ReturnTo) -> Problem {
+        let again = format!("/login?return_to={}", urlencode(retry.as_str()));
+        let sign_in_again = |status, title, message: &str| Problem {
+            status,
+            title,
+            message: message.to_owned(),
+            action_href: again.clone(),
+            action_label: "Sign in again",
+        };
+        match self {
+            Self::Malformed(_) => sign_in_again(
+                StatusCode::BAD_REQUEST,
+                "That sign-in link is incomplete",
+                "The address you arrived at is missing something we need. Please start signing in again.",
+            ),
+            Self::OtherBrowser | Self::UnknownTransaction => sign_in_again(
+                StatusCode::BAD_REQUEST,
+                "This sign-in has expired",
+                "Sign-ins must be finished within 10 minutes, once, in the browser where they were started. Please start again.",
+            ),
+            Self::ProviderSaidNo(error) if error == "access_denied" => sign_in_again(
+                StatusCode::BAD_REQUEST,
+                "Sign-in was cancelled",
+                "The sign-in was cancelled at your identity provider, so you are not signed in.",
+            ),
+            Self::ProviderSaidNo(_) | Self::Oidc(OidcError::CodeRejected(_)) => sign_in_again(
+                StatusCode::BAD_REQUEST,
+                "Your identity provider did not complete the sign-in",
+                "Your identity provider could not complete the sign-in. Please try again; if it keeps happening, contact support.",
+            ),
+            Self::Oidc(OidcError::InvalidIdToken(_)) => sign_in_again(
+                StatusCode::BAD_REQUEST,
+                "We could not verify this sign-in",
+                "The answer from your identity provider could not be verified, so you are not signed in. Please try again.",
+            ),
+            Self::Oidc(OidcError::Unavailable(_) | OidcError::Misconfigured(_)) | Self::Store(_) => Problem {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                title: "Sign-in is unavailable right now",
+                message:
+                    "We could not reach a service we depend on. Nothing was changed; please try again in a minute."
+                        .into(),
+                action_href: again.clone(),
+                action_label: "Try again",
+            },
+        }
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+    /// `1`: make the person enter credentials again (`prompt=login`, `max_age=0`).
+    fresh: Option<String>,
+    login_hint: Option<String>,
+}
+
+/// `GET /login`: starts the authorization-code flow.
+async fn start_login(
+    State(app): State<Arc<LoginApp>>,
+    query: Result<Query<LoginQuery>, QueryRejection>,
+    jar: CookieJar,
+) -> Response {
+    let query = query.map(|Query(q)| q).unwrap_or(LoginQuery { return_to: None, fresh: None, login_hint: None });
+    let return_to = ReturnTo::parse_or_root(query.return_to.as_deref());
+    let options = AuthorizeOptions {
+        force_reauthentication: query.fresh.as_deref() == Some("1"),
+        login_hint: query.login_hint.filter(|h| h.len() <= 254 && !h.chars().any(char::is_control)),
+    };
+    match begin(&app, &jar, return_to.clone(), &options).await {
+        Ok((jar, location)) => (jar, Redirect::to(&location)).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "sign-in could not start");
+            app.problem(error.problem(&return_to))
+        }
+    }
+}
+
+async fn begin(
+    app: &LoginApp,
+    jar: &CookieJar,
+    return_to: ReturnTo,
+    options: &AuthorizeOptions,
+) -> Result<(CookieJar, String), LoginError> {
+    let request = app.oidc.authorization_request(options).await?;
+    let browser = app.cookies.get(jar, BROWSER).map(str::to_owned).unwrap_or_else(random::secret_256);
+    let now = app.clock.now();
+    app.store
+        .put_login(&LoginTransaction {
+            state: request.state,
+            browser_hash: random::sha256_b64(browser.as_bytes()),
+            nonce: request.nonce,
+            pkce_verifier: request.pkce_verifier,
+            return_to,
+            force_reauthentication: options.force_reauthentication,
+            expires_at: now + app.login_ttl_seconds,
+        })
+        .await?;
+    let jar = jar.clone().add(app.cookies.build(BROWSER, browser, BROWSER_COOKIE_SECONDS));
+    Ok((jar, request.url))
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /login/callback`: consumes the transaction once, validates the ID token, issues the session.
+async fn callback(
+    State(app): State<Arc<LoginApp>>,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+    jar: CookieJar,
+    caller: Caller,
+) -> Response {
+    let result = match query {
+        Ok(Query(query)) => complete(&app, &jar, query).await,
+        Err(rejection) => Err(LoginError::Malformed(rejection.body_text())),
+    };
+    match result {
+        Ok((jar, return_to)) => (jar, Redirect::to(return_to.as_str())).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, request_id = caller.request_id.as_deref(), "sign-in callback refused");
+            app.problem(error.problem(&ReturnTo::root()))
+        }
+    }
+}
+
+async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Result<(CookieJar, ReturnTo), LoginError> {
+    let state = query.state.filter(|s| !s.is_empty() && s.len() <= 128).ok_or(LoginError::Malformed("state".into()))?;
+    let browser = app.cookies.get(jar, BROWSER).ok_or(LoginError::OtherBrowser)?;
+    let now = app.clock.now();
+    // Consumed before anything else: an error answer or a failed exchange burns it too.
+    let tx = app
+        .store
+        .take_login(&state, &random::sha256_b64(browser.as_bytes()), now)
+        .await?
+        .ok_or(LoginError::UnknownTransaction)?;
+    if let Some(error) = query.error {
+        return Err(LoginError::ProviderSaidNo(error.chars().take(64).collect()));
+    }
+    app.oidc.check_response_issuer(query.iss.as_deref())?;
+    let code = query.code.filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(LoginError::Malformed("code".into()))?;
+    let id_token = app.oidc.exchange_code(&code, &tx.pkce_verifier).await?;
+    let verified = app.oidc.validate_id_token(&id_token, &tx.nonce, now).await?;
+    let profiles = app.store.linked_profile_ids(&verified.identity).await?;
+    let (token, claims) = app.sessions.issue(NewSession {
+        identity: &verified.identity,
+        profile: verified.profile,
+        auth_time: verified.auth_time,
+        profiles,
+        now,
+        ttl_seconds: app.site.session_ttl_seconds,
+    });
+    tracing::info!(
+        sid = &claims.sid[..8],
+        idp = %verified.identity.issuer,
+        profiles = claims.profiles.len(),
+        fresh = tx.force_reauthentication,
+        "signed in"
+    );
+    let jar = jar.clone().add(app.cookies.build(SESSION, token, app.site.session_ttl_seconds));
+    Ok((jar, tx.return_to))
+}
+
+/// `GET /`: the account page, or the welcome page when signed out.
+async fn account(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
+    let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
+        let jar = clear_stale_session(&app, jar);
+        return (jar, pages::respond(StatusCode::OK, &HomePage { brand: &app.site.branding })).into_response();
+    };
+    let provider = url::Url::parse(&session.idp_iss)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| session.idp_iss.clone());
+    let profiles: Vec<LinkedProfileView> =
+        session.profiles.iter().map(|id| LinkedProfileView { profile_id: id.clone() }).collect();
+    let who = session.profile.display_label().unwrap_or(&session.idp_sub);
+    pages::respond(
+        StatusCode::OK,
+        &AccountPage {
+            brand: &app.site.branding,
+            who,
+            email: session.profile.email.as_deref(),
+            provider: &provider,
+            profiles: &profiles,
+            csrf: &session.csrf,
+        },
+    )
+}
+
+/// Removes a session cookie that no longer verifies (expired, rotated key, tampered).
+fn clear_stale_session(app: &LoginApp, jar: CookieJar) -> CookieJar {
+    if app.cookies.get(&jar, SESSION).is_some() { jar.add(app.cookies.removal(SESSION)) } else { jar }
+}
+
+/// `GET /me`: the signed-in identity and its profiles, as JSON for portal code.
+async fn me(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
+    let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
+        let body = serde_json::json!({
+            "error": "not_signed_in",
+            "message": "No valid session. Sign in at /login, then call /me again.",
+            "login_url": "/login",
+        });
+        let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Cookie realm=\"profile-link\""));
+        return response;
+    };
+    Json(serde_json::json!({
+        "identity": {
+            "iss": session.idp_iss,
+            "sub": session.idp_sub,
+            "name": session.profile.name,
+            "email": session.profile.email,
+            "preferred_username": session.profile.preferred_username,
+        },
+        "profiles": session.profiles.iter().map(|id| serde_json::json!({ "profile_id": id })).collect::<Vec<_>>(),
+        "auth_time": session.auth_time,
+        "expires_at": session.exp,
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// `POST /logout`: ends the session (CSRF-protected so other sites cannot sign people out).
+async fn logout(
+    State(app): State<Arc<LoginApp>>,
+    jar: CookieJar,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
+        return (clear_stale_session(&app, jar), Redirect::to("/")).into_response();
+    };
+    let submitted = form.ok().and_then(|Form(f)| f.csrf);
+    if !web::csrf_matches(&session, submitted.as_deref()) {
+        tracing::warn!(sid = &session.sid[..8], "logout refused: CSRF token missing or wrong");
+        return app.problem(Problem {
+            status: StatusCode::FORBIDDEN,
+            title: "Please use the Sign out button",
+            message: "This request did not come from our Sign out button, so you are still signed in.".into(),
+            action_href: "/".into(),
+            action_label: "Go to your account",
+        });
+    }
+    tracing::info!(sid = &session.sid[..8], "signed out");
+    (jar.add(app.cookies.removal(SESSION)), Redirect::to("/")).into_response()
+}
+
+/// `GET /.well-known/jwks.json`: the public keys that verify session tokens.
+async fn jwks(State(app): State<Arc<LoginApp>>) -> Response {
+    let mut response = Json(app.sessions.jwks()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}

@@ -1,0 +1,15 @@
+//! Lambda entry point for sign-in: builds the state once per cold start.
+
+use std::sync::Arc;
+
+use profile_link_core::{Env, telemetry};
+use profile_link_login::{LoginApp, router};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws_config::load_from_env().await;
+    let app = LoginApp::from_env(&Env::from_process(), &sdk).await?;
+    app.warm_up().await;
+    lambda_http::run(router(Arc::new(app))).await
+}

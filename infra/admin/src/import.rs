@@ -1,0 +1,241 @@
+//! `profiles import`: the customer system's CSV export into the table.
+//! Every row is untrusted: each bad row is reported with its line number and
+//! reason and nothing of it is written; good rows are upserted in batches.
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use profile_link_core::Store;
+use profile_link_core::email::RegisteredEmail;
+use profile_link_core::profile::{Profile, ProfileId};
+use profile_link_core::store::{BATCH_GET_MAX, BATCH_WRITE_MAX, StoreError};
+use serde::Deserialize;
+
+pub const COLUMNS: [&str; 4] = ["profile_id", "email", "display_name", "organization"];
+const MAX_TEXT: usize = 200;
+
+#[derive(Debug, Deserialize)]
+struct RawRow {
+    profile_id: String,
+    email: String,
+    display_name: String,
+    #[serde(default)]
+    organization: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRow {
+    /// 1-based line in the file (the header is line 1).
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub imported: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: Vec<RejectedRow>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the file is not a CSV export with columns {expected}: {problem}", expected = COLUMNS.join(","))]
+    Header { problem: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A field shown to people later must be plain text. Leading `=`, `+`, `-`,
+/// `@`, tab or CR would make the value a formula when an operator opens an
+/// export in a spreadsheet (CSV injection), so such rows are refused.
+fn text_field(name: &str, raw: &str, required: bool) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return if required { Err(format!("{name} is empty")) } else { Ok(String::new()) };
+    }
+    if value.chars().count() > MAX_TEXT {
+        return Err(format!("{name} is longer than {MAX_TEXT} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{name} contains control characters"));
+    }
+    if value.starts_with(['=', '+', '-', '@']) {
+        return Err(format!("{name} starts with {:?}, which spreadsheets run as a formula", &value[..1]));
+    }
+    Ok(value.to_owned())
+}
+
+fn validate(raw: RawRow) -> Result<Profile, String> {
+    let id = ProfileId::parse(&raw.profile_id).ok_or_else(|| {
+        format!(
+            "profile_id {:?} must be 1-64 characters of A-Z a-z 0-9 . _ : -",
+            raw.profile_id.chars().take(70).collect::<String>()
+        )
+    })?;
+    let email = RegisteredEmail::parse(&raw.email).map_err(|e| format!("email: {e}"))?;
+    Ok(Profile {
+        id,
+        email,
+        display_name: text_field("display_name", &raw.display_name, true)?,
+        organization: text_field("organization", &raw.organization, false)?,
+    })
+}
+
+/// Progress callbacks, so the binary can draw a bar and tests can stay quiet.
+pub trait Progress {
+    fn rows_done(&self, rows: u64);
+}
+
+impl Progress for () {
+    fn rows_done(&self, _: u64) {}
+}
+
+impl Progress for indicatif::ProgressBar {
+    fn rows_done(&self, rows: u64) {
+        self.inc(rows);
+    }
+}
+
+/// Reads the whole CSV, validating every row; with `dry_run` nothing is written.
+/// Memory stays bounded: rows are processed in batches of 100.
+pub async fn import(
+    store: &Store,
+    input: impl Read,
+    dry_run: bool,
+    progress: &impl Progress,
+) -> Result<ImportReport, ImportError> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::None).flexible(false).from_reader(input);
+    let headers = reader.headers().map_err(|e| ImportError::Header { problem: e.to_string() })?.clone();
+    let missing: Vec<&str> = COLUMNS.iter().copied().filter(|c| !headers.iter().any(|h| h.trim() == *c)).collect();
+    if !missing.is_empty() {
+        return Err(ImportError::Header { problem: format!("missing column(s) {}", missing.join(", ")) });
+    }
+    let headers = csv::StringRecord::from(headers.iter().map(str::trim).collect::<Vec<_>>());
+
+    let mut report = ImportReport::default();
+    let mut seen: HashSet<ProfileId> = HashSet::new();
+    let mut batch: Vec<Profile> = Vec::with_capacity(BATCH_GET_MAX);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = reader.position().line() + 1;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(line);
+                report.rejected.push(RejectedRow { line, reason: format!("not a valid CSV row: {}", csv_reason(&e)) });
+                progress.rows_done(1);
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        let parsed = record
+            .deserialize::<RawRow>(Some(&headers))
+            .map_err(|e| format!("not a valid row: {}", csv_reason(&e)))
+            .and_then(validate)
+            .and_then(|p| {
+                if seen.insert(p.id.clone()) {
+                    Ok(p)
+                } else {
+                    Err(format!("profile_id {} appears more than once; only the first is imported", p.id))
+                }
+            });
+        match parsed {
+            Ok(profile) => batch.push(profile),
+            Err(reason) => {
+                report.rejected.push(RejectedRow { line, reason });
+                progress.rows_done(1);
+            }
+        }
+        if batch.len() == BATCH_GET_MAX {
+            upsert(store, &mut batch, dry_run, &mut report, progress).await?;
+        }
+    }
+    upsert(store, &mut batch, dry_run, &mut report, progress).await?;
+    Ok(report)
+}
+
+fn csv_reason(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("{len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not UTF-8 text".to_owned(),
+        csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
+        _ => error.to_string(),
+    }
+}
+
+/// Compares with what is stored and writes only new or changed profiles.
+async fn upsert(
+    store: &Store,
+    batch: &mut Vec<Profile>,
+    dry_run: bool,
+    report: &mut ImportReport,
+    progress: &impl Progress,
+) -> Result<(), ImportError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<ProfileId> = batch.iter().map(|p| p.id.clone()).collect();
+    let stored = store.get_profiles(&ids).await?;
+    let mut changed = Vec::new();
+    for profile in batch.drain(..) {
+        match stored.get(&profile.id) {
+            None => {
+                report.imported += 1;
+                changed.push(profile);
+            }
+            Some(existing) if *existing != profile => {
+                report.updated += 1;
+                changed.push(profile);
+            }
+            Some(_) => report.unchanged += 1,
+        }
+    }
+    if !dry_run {
+        for chunk in changed.chunks(BATCH_WRITE_MAX) {
+            store.put_profiles(chunk).await?;
+        }
+    }
+    progress.rows_done(ids.len() as u64);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, email: &str, name: &str, org: &str) -> RawRow {
+        RawRow { profile_id: id.into(), email: email.into(), display_name: name.into(), organization: org.into() }
+    }
+
+    #[test]
+    fn validates_and_normalises_a_good_row() {
+        let p = validate(row(" C-1 ", " Pat@Example.com", " Pat Doe ", "Acme")).unwrap();
+        assert_eq!((p.id.as_str(), p.email.as_str(), p.display_name.as_str()), ("C-1", "pat@example.com", "Pat Doe"));
+    }
+
+    #[test]
+    fn refuses_formula_injection_and_bad_fields() {
+        for (r, expect) in [
+            (row("C-1", "pat@example.com", "=HYPERLINK(\"x\")", ""), "formula"),
+            (row("C-1", "pat@example.com", "Pat", "+1+2"), "formula"),
+            (row("C-1", "pat@example.com", "@SUM(A1)", ""), "formula"),
+            (row("C-1", "pat@example.com", "-2", ""), "formula"),
+            (row("C-1", "not-an-email", "Pat", ""), "email"),
+            (row("", "pat@example.com", "Pat", ""), "profile_id"),
+            (row("C 1", "pat@example.com", "Pat", ""), "profile_id"),
+            (row("C-1", "pat@example.com", "", ""), "display_name is empty"),
+            (row("C-1", "pat@example.com", "Pat\u{7}", ""), "control"),
+            (row("C-1", "pat@example.com", &"x".repeat(201), ""), "longer"),
+        ] {
+            let err = validate(r).unwrap_err();
+            assert!(err.contains(expect), "{err:?} should mention {expect}");
+        }
+    }
+}

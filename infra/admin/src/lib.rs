@@ -1,0 +1,5 @@
+//! Operator tooling for profile-link, as a library so tests drive the same code
+//! the `profile-link-admin` binary runs.
+
+pub mod import;
+pub mod table;

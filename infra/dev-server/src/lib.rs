@@ -1,0 +1,109 @@
+//! The local dev server: one port that routes requests to the Lambda
+//! functions' routers the way API Gateway's HTTP API does.
+//!
+//! Every request is turned into the API Gateway v2 (HTTP API) event that
+//! Lambda would deliver and converted back with `lambda_http`'s own
+//! conversion, so handlers see exactly what they see in Lambda: the cookies
+//! array, the raw query string, the request context with the source IP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext};
+use lambda_http::request::LambdaRequest;
+use profile_link_login::LoginApp;
+use tower::ServiceExt;
+
+/// The functions this dev server mounts, each built as its `main.rs` builds it.
+pub struct Functions {
+    pub login: Arc<LoginApp>,
+}
+
+/// One router over every function, behind the API Gateway event conversion.
+pub fn router(functions: Functions) -> Router {
+    let functions = Router::new().merge(profile_link_login::router(functions.login));
+    Router::new().fallback(as_api_gateway).with_state(functions)
+}
+
+/// Largest body API Gateway would pass on (payload limit is 10 MB; functions enforce their own, smaller limits).
+const MAX_EVENT_BODY: usize = 10 * 1024 * 1024;
+
+async fn as_api_gateway(
+    State(functions): State<Router>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match http_body_util::Limited::new(body, MAX_EVENT_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large").into_response(),
+    };
+    let event = api_gateway_event(&parts, &bytes, peer);
+    let lambda_request: lambda_http::Request = LambdaRequest::ApiGatewayV2(event).into();
+    match functions.oneshot(lambda_request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+fn api_gateway_event(parts: &axum::http::request::Parts, body: &[u8], peer: SocketAddr) -> ApiGatewayV2httpRequest {
+    let mut headers: HeaderMap = parts.headers.clone();
+    let cookies: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';').map(|c| c.trim().to_owned()))
+        .filter(|c| !c.is_empty())
+        .collect();
+    headers.remove(header::COOKIE);
+
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http.method = parts.method.clone();
+    context.http.path = Some(parts.uri.path().to_owned());
+    context.http.protocol = Some("HTTP/1.1".to_owned());
+    context.http.source_ip = Some(peer.ip().to_string());
+    context.http.user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    context.request_id = Some(profile_link_core::random::token(12));
+    context.stage = Some("$default".to_owned());
+    context.route_key = Some("$default".to_owned());
+    context.domain_name = headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    context.time_epoch =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+
+    let mut event = ApiGatewayV2httpRequest::default();
+    event.version = Some("2.0".to_owned());
+    event.route_key = Some("$default".to_owned());
+    event.raw_path = Some(parts.uri.path().to_owned());
+    event.raw_query_string = Some(parts.uri.query().unwrap_or("").to_owned());
+    event.cookies = (!cookies.is_empty()).then_some(cookies);
+    event.headers = headers;
+    event.request_context = context;
+    if !body.is_empty() {
+        // API Gateway passes text bodies as they are and binary ones base64-encoded.
+        match std::str::from_utf8(body) {
+            Ok(text) => event.body = Some(text.to_owned()),
+            Err(_) => {
+                use base64::Engine;
+                event.body = Some(base64::engine::general_purpose::STANDARD.encode(body));
+                event.is_base64_encoded = true;
+            }
+        }
+    }
+    event
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

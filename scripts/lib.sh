@@ -1,0 +1,127 @@
+# Shared by scripts/dev, scripts/test and friends: install pinned tools into the
+# project, start local services on loopback, and stop everything we started.
+# Sourced, not run.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${PROFILE_LINK_CACHE:-$HOME/.cache/profile-link}"
+# Build output lives outside the clone so a fresh clone on this machine reuses it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$CACHE/pip}"
+export npm_config_cache="${npm_config_cache:-$CACHE/npm}"
+VENV="$ROOT/.venv"
+RUN_DIR="${RUN_DIR:-$ROOT/.local/run}"
+mkdir -p "$CACHE" "$RUN_DIR"
+
+STARTED_PIDS=()
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 is required but not installed ($2)"
+}
+
+# The content hash of files, to reinstall only when a lock file changes.
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+ensure_python_env() {
+  need python3 "Python 3.11+"
+  local lock="$ROOT/infra/python/requirements.lock" stamp="$VENV/.installed"
+  if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$(stamp_of "$lock")" ]]; then
+    return
+  fi
+  say "installing the AWS emulator (moto) into $VENV"
+  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$lock"
+  stamp_of "$lock" >"$stamp"
+}
+
+ensure_idp_deps() {
+  need node "Node.js 20+"
+  need npm "npm"
+  local dir="$ROOT/infra/idp" stamp="$ROOT/infra/idp/node_modules/.installed"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$(stamp_of "$dir/package-lock.json")" ]]; then
+    return
+  fi
+  say "installing the dev identity provider's packages (npm ci)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  stamp_of "$dir/package-lock.json" >"$stamp"
+}
+
+# Fails with a clear message if something already listens on the port.
+require_free_port() {
+  local port="$1" what="$2" variable="$3"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port ($what) is already in use on 127.0.0.1: stop whatever listens there, or choose another port with $variable=..."
+  fi
+}
+
+# A currently free loopback port, for test runs that must not collide with a dev stack.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts a command in the background with its output in $RUN_DIR/NAME.log.
+start_bg() {
+  local name="$1"
+  shift
+  "$@" >"$RUN_DIR/$name.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  echo "$!" >"$RUN_DIR/$name.pid"
+}
+
+wait_for_http() {
+  local url="$1" name="$2" tries="${3:-150}"
+  for ((i = 0; i < tries; i++)); do
+    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "---- last lines of $RUN_DIR/$name.log ----" >&2
+  tail -n 30 "$RUN_DIR/$name.log" >&2 || true
+  die "$name did not become ready at $url"
+}
+
+stop_started() {
+  local pid
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [[ -n "$pid" ]] && wait "$pid" 2>/dev/null || true
+  done
+  STARTED_PIDS=()
+}
+
+# Dummy credentials: the emulator accepts any, and nothing here may reach real AWS.
+use_emulator() {
+  local port="$1"
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION="${AWS_REGION:-eu-west-1}"
+  unset AWS_PROFILE AWS_SESSION_TOKEN
+}
+
+start_emulator() {
+  local port="$1"
+  say "starting the AWS emulator (moto) on 127.0.0.1:$port"
+  start_bg moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+  wait_for_http "http://127.0.0.1:$port/moto-api/" moto
+}
+
+start_idp() {
+  local port="$1"
+  say "starting the dev identity provider on 127.0.0.1:$port"
+  IDP_HOST=127.0.0.1 IDP_PORT="$port" start_bg idp node "$ROOT/infra/idp/server.mjs"
+  wait_for_http "http://127.0.0.1:$port/healthz" idp
+}
+
+cargo_build() {
+  need cargo "the Rust toolchain"
+  say "building ($*)"
+  (cd "$ROOT" && cargo build --locked "$@")
+}
+
+bin_path() { echo "$CARGO_TARGET_DIR/debug/$1"; }

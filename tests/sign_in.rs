@@ -1,0 +1,407 @@
+//! Sign-in through the real dev identity provider (oidc-provider) and, for
+//! forged ID tokens, through a hostile provider; every refusal is a clear 4xx
+//! page that leaves no session and writes nothing.
+
+use profile_link_tests::browser::{Browser, redirect_target};
+use profile_link_tests::fake_provider::{self, CLIENT_ID, CLIENT_SECRET, FakeProvider};
+use profile_link_tests::{ProviderSettings, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use url::Url;
+
+fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+async fn assert_signed_out(browser: &Browser, app: &TestApp) {
+    let me = browser.get(&app.url("/me")).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "expected no session, /me said {}", me.body);
+    assert_eq!(me.json()["error"], "not_signed_in");
+}
+
+/// Signs pat in at the provider but stops before the app's callback; returns its URL.
+async fn callback_url_for(browser: &Browser, app: &TestApp, start_path: &str) -> Url {
+    let page = browser.get(&app.url(start_path)).await;
+    let mut form = profile_link_tests::browser::first_post_form(&page).expect("the provider's login form");
+    form.set("login", "pat");
+    form.set("password", "demo");
+    let response = browser.client.post(form.action.as_str()).form(&form.fields).send().await.unwrap();
+    browser.follow_until(response, &app.url("/login/callback")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pat_signs_in_and_lands_on_the_account_page_naming_the_identity() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+
+    let page = browser.sign_in(&app.url("/login"), "pat", "demo").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.url.as_str(), app.url("/"));
+    assert!(page.body.contains("You are signed in"), "{}", page.body);
+    assert!(page.body.contains("Pat Doe"));
+    assert!(page.body.contains("pat.doe@mail.example.net"));
+    assert!(page.body.contains("No customer profiles are linked"));
+
+    let me = browser.get(&app.url("/me")).await;
+    assert_eq!(me.status, StatusCode::OK);
+    let me = me.json();
+    assert_eq!(me["identity"]["iss"], app.issuer);
+    assert_eq!(me["identity"]["sub"], "pat-7f3c9a");
+    assert_eq!(me["identity"]["email"], "pat.doe@mail.example.net");
+    assert_eq!(me["profiles"], json!([]));
+
+    assert_eq!(app.count_with_prefix("LOGIN#").await, 0, "the sign-in transaction is consumed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_redirect_uses_pkce_s256_state_and_nonce_and_stores_a_short_lived_transaction() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    let response = browser.request(Method::GET, &app.url("/login?return_to=/me")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to = redirect_target(&response);
+    assert!(to.as_str().starts_with(&app.issuer));
+    assert_eq!(query_param(&to, "code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(query_param(&to, "code_challenge").map(|c| c.len()), Some(43));
+    assert_eq!(query_param(&to, "state").map(|s| s.len()), Some(43));
+    assert_eq!(query_param(&to, "nonce").map(|s| s.len()), Some(43));
+    assert_eq!(query_param(&to, "prompt"), None);
+
+    let logins = app.keys().await;
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].0, format!("LOGIN#{}", query_param(&to, "state").unwrap()));
+    let item = app
+        .store
+        .client()
+        .get_item()
+        .table_name(app.store.table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(logins[0].0.clone()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("LOGIN".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires_at: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    let ttl = expires_at - app.clock_now();
+    assert!((1..=600).contains(&ttl), "TTL at most 10 minutes, got {ttl}");
+    assert!(browser.cookie(&app.base, "pl_browser").is_some(), "bound to the browser by a cookie");
+
+    let fresh = browser.request(Method::GET, &app.url("/login?fresh=1&login_hint=pat")).await;
+    let to = redirect_target(&fresh);
+    assert_eq!(query_param(&to, "prompt").as_deref(), Some("login"));
+    assert_eq!(query_param(&to, "max_age").as_deref(), Some("0"));
+    assert_eq!(query_param(&to, "login_hint").as_deref(), Some("pat"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_verifies_with_the_published_jwks_alone() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    browser.sign_in(&app.url("/login"), "sam", "demo").await;
+
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(&browser.get(&app.url("/.well-known/jwks.json")).await.body).unwrap();
+    let token = browser.cookie(&app.base, "pl_session").expect("session cookie");
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid is published");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_issuer(&[&app.base]);
+    validation.set_audience(&[&app.base]);
+    let claims = jsonwebtoken::decode::<Value>(&token, &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["idp_sub"], "sam-2b81d4");
+    assert_eq!(claims["idp_iss"], app.issuer);
+    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600, "short-lived");
+    assert_eq!(claims["profiles"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_to_is_honoured_for_site_paths_and_ignored_for_anything_else() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    let page = browser.sign_in(&app.url("/login?return_to=/me"), "pat", "demo").await;
+    assert_eq!(page.url.as_str(), app.url("/me"));
+    assert_eq!(page.json()["identity"]["sub"], "pat-7f3c9a");
+
+    for hostile in ["https://evil.example/", "//evil.example", "/%2F%2Fevil.example", "/\\evil.example"] {
+        let encoded: String = url::form_urlencoded::byte_serialize(hostile.as_bytes()).collect();
+        let page = browser.sign_in(&app.url(&format!("/login?return_to={encoded}")), "pat", "demo").await;
+        assert_eq!(page.url.as_str(), app.url("/"), "{hostile} must fall back to /");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_refused_and_leaves_no_session() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    let page = browser.sign_in(&app.url("/login"), "pat", "wrong").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "the provider re-shows its form");
+    assert!(page.url.as_str().starts_with(&app.issuer));
+    assert_signed_out(&browser, &app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_is_accepted_once_and_only_from_the_browser_that_started_it() {
+    let app = TestApp::spawn().await;
+    let owner = Browser::new();
+    let callback = callback_url_for(&owner, &app, "/login").await;
+
+    // Another browser presenting the same code and state: refused, and it burns nothing.
+    let thief = Browser::new();
+    let stolen = thief.get(callback.as_str()).await;
+    assert_eq!(stolen.status, StatusCode::BAD_REQUEST);
+    assert!(stolen.body.contains("This sign-in has expired"), "{}", stolen.body);
+    assert_signed_out(&thief, &app).await;
+    assert_eq!(app.count_with_prefix("LOGIN#").await, 1, "a foreign browser cannot consume the transaction");
+
+    let first = owner.get(callback.as_str()).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.body.contains("You are signed in"));
+
+    let replay = owner.get(callback.as_str()).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "state is single-use");
+    assert!(replay.body.contains("Sign in again"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_sign_in_is_refused() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    let callback = callback_url_for(&browser, &app, "/login").await;
+    app.clock.advance(601);
+    let page = browser.get(callback.as_str()).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("This sign-in has expired"));
+    assert_signed_out(&browser, &app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_callbacks_get_clear_pages_and_no_session() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+
+    let missing = browser.get(&app.url("/login/callback?code=abc")).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert!(missing.body.contains("incomplete"), "{}", missing.body);
+
+    let start = browser.request(Method::GET, &app.url("/login")).await;
+    let state = query_param(&redirect_target(&start), "state").unwrap();
+    let unknown = browser.get(&app.url("/login/callback?code=abc&state=not-a-real-state")).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+
+    let cancelled = browser.get(&app.url(&format!("/login/callback?error=access_denied&state={state}"))).await;
+    assert_eq!(cancelled.status, StatusCode::BAD_REQUEST);
+    assert!(cancelled.body.contains("Sign-in was cancelled"), "{}", cancelled.body);
+    assert_eq!(app.count_with_prefix("LOGIN#").await, 0, "an error answer consumes its transaction");
+
+    let start = browser.request(Method::GET, &app.url("/login")).await;
+    let state = query_param(&redirect_target(&start), "state").unwrap();
+    let bogus_code = browser.get(&app.url(&format!("/login/callback?code=forged-code&state={state}"))).await;
+    assert_eq!(bogus_code.status, StatusCode::BAD_REQUEST, "the provider refuses a code it never issued");
+    assert!(bogus_code.body.contains("did not complete"), "{}", bogus_code.body);
+
+    let start = browser.request(Method::GET, &app.url("/login")).await;
+    let state = query_param(&redirect_target(&start), "state").unwrap();
+    let mixed_up =
+        browser.get(&app.url(&format!("/login/callback?code=x&state={state}&iss=https%3A%2F%2Fevil.example"))).await;
+    assert_eq!(mixed_up.status, StatusCode::BAD_REQUEST, "RFC 9207 iss from another provider");
+
+    assert_signed_out(&browser, &app).await;
+    assert!(app.keys().await.iter().all(|(pk, _)| pk.starts_with("LOGIN#")), "no session, association or audit items");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_needs_the_sessions_csrf_token() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    let account = browser.sign_in(&app.url("/login"), "pat", "demo").await;
+
+    let forged = browser.post_form(&app.url("/logout"), &[]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let wrong = browser.post_form(&app.url("/logout"), &[("csrf".into(), "guess".into())]).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert_eq!(browser.get(&app.url("/me")).await.status, StatusCode::OK, "still signed in");
+
+    // Another session's token does not work either.
+    let other = Browser::new();
+    let other_account = other.sign_in(&app.url("/login"), "sam", "demo").await;
+    let other_form = profile_link_tests::browser::first_post_form(&other_account).unwrap();
+    let cross = browser.post_form(&app.url("/logout"), &other_form.fields).await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+
+    let form = profile_link_tests::browser::first_post_form(&account).expect("sign-out form");
+    let out = browser.submit(&form).await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert!(out.body.contains("Sign in"), "back on the welcome page");
+    assert_signed_out(&browser, &app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_or_expired_session_cookie_means_signed_out() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    browser.sign_in(&app.url("/login"), "pat", "demo").await;
+    let token = browser.cookie(&app.base, "pl_session").unwrap();
+
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let claims: Value = serde_json::from_slice(&base64_decode(&parts[1])).unwrap();
+    let mut forged = claims.clone();
+    forged["idp_sub"] = json!("sam-2b81d4");
+    parts[1] = base64_encode(&serde_json::to_vec(&forged).unwrap());
+    browser.set_cookie(&app.base, "pl_session", &parts.join("."));
+    assert_signed_out(&browser, &app).await;
+    let home = browser.get(&app.url("/")).await;
+    assert!(home.body.contains("Sign in"), "signed-out page");
+
+    browser.set_cookie(&app.base, "pl_session", &token);
+    assert_eq!(browser.get(&app.url("/me")).await.status, StatusCode::OK);
+    app.clock.advance(3601);
+    assert_signed_out(&browser, &app).await;
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    let page = browser.get(&app.url("/")).await;
+    let header = |name: &str| page.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("cache-control"), "no-store");
+    assert!(header("content-security-policy").starts_with("default-src 'none'; style-src 'sha256-"));
+    assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
+
+    let login = browser.request(Method::GET, &app.url("/login")).await;
+    let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+}
+
+// ---- forged ID tokens, through a provider that signs whatever the test asks ----
+
+/// Starts a sign-in against the fake provider; returns (state, nonce).
+async fn begin_at_fake(browser: &Browser, app: &TestApp) -> (String, String) {
+    let start = browser.request(Method::GET, &app.url("/login")).await;
+    let to = redirect_target(&start);
+    (query_param(&to, "state").unwrap(), query_param(&to, "nonce").unwrap())
+}
+
+async fn fake_app() -> (FakeProvider, TestApp) {
+    let provider = FakeProvider::start().await;
+    let app = TestApp::spawn_with(ProviderSettings {
+        issuer: provider.issuer.clone(),
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+    })
+    .await;
+    (provider, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_id_tokens_are_refused_one_rule_at_a_time() {
+    let (provider, app) = fake_app().await;
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+
+    type Forgery = Box<dyn Fn(&FakeProvider, &str) -> String>;
+    let spoil = |f: fn(&mut Value)| -> Forgery {
+        Box::new(move |p: &FakeProvider, nonce: &str| {
+            let mut claims = p.good_claims(nonce);
+            f(&mut claims);
+            p.sign(&claims)
+        })
+    };
+    let cases: Vec<(&str, Forgery)> = vec![
+        ("alg none", Box::new(|p: &FakeProvider, n: &str| fake_provider::unsigned(&p.good_claims(n)))),
+        (
+            "HS256 keyed with the public key",
+            Box::new(|p: &FakeProvider, n: &str| {
+                fake_provider::hmac_with_public_key(&p.good_claims(n), &p.public_jwk, &p.kid)
+            }),
+        ),
+        ("unknown kid", Box::new(|p: &FakeProvider, n: &str| p.sign_with_kid(&p.good_claims(n), "rotated-away"))),
+        (
+            "signed by another key",
+            Box::new(|_: &FakeProvider, n: &str| {
+                let other = signed_by_unpublished_key();
+                other(n)
+            }),
+        ),
+        ("wrong iss", spoil(|c| c["iss"] = json!("https://evil.example"))),
+        ("wrong aud", spoil(|c| c["aud"] = json!("another-client"))),
+        ("azp of another client", spoil(|c| c["azp"] = json!("another-client"))),
+        ("several audiences, no azp", spoil(|c| c["aud"] = json!([CLIENT_ID, "another-client"]))),
+        (
+            "expired",
+            spoil(|c| {
+                let now = c["iat"].as_i64().unwrap();
+                c["exp"] = json!(now - 3600);
+                c["iat"] = json!(now - 3700);
+            }),
+        ),
+        (
+            "issued in the future",
+            spoil(|c| {
+                let now = c["iat"].as_i64().unwrap();
+                c["iat"] = json!(now + 3600);
+            }),
+        ),
+        ("wrong nonce", spoil(|c| c["nonce"] = json!("another-nonce"))),
+        (
+            "missing nonce",
+            spoil(|c| {
+                c.as_object_mut().unwrap().remove("nonce");
+            }),
+        ),
+        (
+            "missing sub",
+            spoil(|c| {
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+        ),
+    ];
+    let _ = now;
+    for (name, forge) in cases {
+        let browser = Browser::new();
+        let (state, nonce) = begin_at_fake(&browser, &app).await;
+        provider.answer_with(forge(&provider, &nonce));
+        let page = browser.get(&app.url(&format!("/login/callback?code=c&state={state}"))).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{name}: {}", page.body);
+        assert!(page.body.contains("could not verify"), "{name}: {}", page.body);
+        assert!(browser.cookie(&app.base, "pl_session").is_none(), "{name}: no session");
+    }
+    assert!(app.keys().await.is_empty(), "nothing written: {:?}", app.keys().await);
+
+    // The same path with an honest token succeeds, so the refusals above are the rules at work.
+    let browser = Browser::new();
+    let (state, nonce) = begin_at_fake(&browser, &app).await;
+    provider.answer_with(provider.sign(&provider.good_claims(&nonce)));
+    let page = browser.get(&app.url(&format!("/login/callback?code=c&state={state}"))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(browser.get(&app.url("/me")).await.json()["identity"]["sub"], "fake-user-1");
+}
+
+/// A token for `nonce` signed by a key the provider never published.
+fn signed_by_unpublished_key() -> impl Fn(&str) -> String {
+    let pem = profile_link_core::SessionKeys::generate_pem();
+    move |nonce: &str| {
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = None;
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let claims = json!({"iss": "x", "sub": "s", "aud": CLIENT_ID, "iat": now, "exp": now + 60, "nonce": nonce});
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    }
+}
