@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod fake_provider;
+pub mod faults;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,11 +14,19 @@ use aws_sdk_dynamodb::Client;
 use profile_link_admin::table::TableDefinition;
 use profile_link_core::clock::ManualClock;
 use profile_link_core::config::{Env, SiteConfig};
+use profile_link_core::mail::{MailConfig, Mailer};
 use profile_link_core::oidc::{OidcClient, OidcConfig};
+use profile_link_core::rate_limit::RateLimits;
 use profile_link_core::secrets::Secret;
 use profile_link_core::{SessionKeys, Store};
-use profile_link_dev_server::{Functions, router, serve};
+use profile_link_dev_server::mailbox::{SentMessage, sent_messages};
+use profile_link_dev_server::stream::StreamPoller;
+use profile_link_dev_server::{Functions, router, serve, verify_sender_in_emulator};
 use profile_link_login::LoginApp;
+use profile_link_redeem_link::RedeemApp;
+use profile_link_request_association::AssociationApp;
+use profile_link_send_emails::SendEmailsApp;
+use tokio::sync::Mutex;
 
 pub use browser::Browser;
 
@@ -61,21 +70,49 @@ impl ProviderSettings {
     }
 }
 
+/// What a test may change about its app.
+pub struct TestOptions {
+    pub provider: ProviderSettings,
+    pub limits: RateLimits,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        // Generous limits so only the rate-limit tests meet them.
+        Self {
+            provider: ProviderSettings::dev_idp(),
+            limits: RateLimits { per_identity: 100, per_address: 100, per_ip: 1000, window_seconds: 3600 },
+        }
+    }
+}
+
+pub const MAIL_FROM: &str = "Example Ltd <no-reply@example.com>";
+
 pub struct TestApp {
     pub base: String,
     pub store: Store,
     pub clock: ManualClock,
     pub sessions: Arc<SessionKeys>,
     pub issuer: String,
+    /// A mail domain of this test's own, so tests sharing the emulator never read each other's mail.
+    pub mail_domain: String,
+    pub send_emails: Arc<SendEmailsApp>,
+    pub faults: faults::SesFaults,
+    poller: Mutex<StreamPoller>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(ProviderSettings::dev_idp()).await
+        Self::spawn_with_options(TestOptions::default()).await
     }
 
     pub async fn spawn_with(provider: ProviderSettings) -> Self {
+        Self::spawn_with_options(TestOptions { provider, ..TestOptions::default() }).await
+    }
+
+    pub async fn spawn_with_options(options: TestOptions) -> Self {
+        let provider = options.provider;
         let sdk = sdk_config().await;
         let table = fresh_table(&sdk).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -94,15 +131,118 @@ impl TestApp {
         let sessions = Arc::new(SessionKeys::from_pem(&base, &SessionKeys::generate_pem()).unwrap());
         let clock = ManualClock::default();
         let store = Store::from_sdk_config(&sdk, table);
-        let login =
-            LoginApp::new(site, store.clone(), OidcClient::new(oidc), sessions.clone(), Arc::new(clock.clone()), 600);
+        let login = LoginApp::new(
+            site.clone(),
+            store.clone(),
+            OidcClient::new(oidc),
+            sessions.clone(),
+            Arc::new(clock.clone()),
+            600,
+        );
+        let association = AssociationApp::new(
+            site.clone(),
+            store.clone(),
+            sessions.clone(),
+            Arc::new(clock.clone()),
+            options.limits,
+            3600,
+        );
+        let redeem = RedeemApp::new(
+            site.clone(),
+            store.clone(),
+            sessions.clone(),
+            Arc::new(clock.clone()),
+            options.limits,
+            3600,
+        );
+
+        verify_sender_in_emulator(&sdk, MAIL_FROM).await.unwrap();
+        let faults = faults::SesFaults::default();
+        let ses = aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(&sdk).interceptor(faults.clone()).build(),
+        );
+        let mailer = Mailer::new(ses, MailConfig { from: MAIL_FROM.into(), configuration_set: None });
+        let send_emails =
+            Arc::new(SendEmailsApp { site, store: store.clone(), mailer, clock: Arc::new(clock.clone()) });
+        let poller = StreamPoller::new(&sdk, store.table(), send_emails.clone()).await.unwrap();
 
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = router(Functions { login: Arc::new(login) });
+        let app = router(
+            Functions {
+                login: Arc::new(login),
+                request_association: Arc::new(association),
+                redeem_link: Arc::new(redeem),
+            },
+            std::env::var("AWS_ENDPOINT_URL").ok(),
+        );
         tokio::spawn(serve(listener, app, async move {
             let _ = rx.await;
         }));
-        Self { base, store, clock, sessions, issuer: provider.issuer, shutdown: Some(tx) }
+        let mail_domain =
+            format!("{}.example.com", profile_link_core::random::token(8).to_lowercase().replace(['-', '_'], "x"));
+        Self {
+            base,
+            store,
+            clock,
+            sessions,
+            issuer: provider.issuer,
+            mail_domain,
+            send_emails,
+            faults,
+            poller: Mutex::new(poller),
+            shutdown: Some(tx),
+        }
+    }
+
+    /// Signs `user` in at the dev identity provider in a fresh browser.
+    pub async fn signed_in(&self, user: &str) -> Browser {
+        let browser = Browser::new();
+        let page = browser.sign_in(&self.url("/login"), user, "demo").await;
+        assert_eq!(page.status, reqwest::StatusCode::OK, "{user} could not sign in: {}", page.body);
+        browser
+    }
+
+    /// The CSRF token of `browser`'s session, as the forms carry it.
+    pub async fn csrf(&self, browser: &Browser) -> String {
+        let page = browser.get(&self.url("/associate")).await;
+        let form = browser::first_post_form(&page).expect("the association form");
+        form.fields.iter().find(|(n, _)| n == "csrf").map(|(_, v)| v.clone()).expect("csrf field")
+    }
+
+    /// `local@<this test's domain>`.
+    pub fn address(&self, local: &str) -> String {
+        format!("{local}@{}", self.mail_domain)
+    }
+
+    /// Imports profiles through the admin CLI's import code: (id, local part, name, organization).
+    pub async fn import_profiles(&self, rows: &[(&str, &str, &str, &str)]) {
+        let mut csv = String::from("profile_id,email,display_name,organization\n");
+        for (id, local, name, org) in rows {
+            csv.push_str(&format!("{id},{},{name},{org}\n", self.address(local)));
+        }
+        let report = profile_link_admin::import::import(&self.store, csv.as_bytes(), false, &()).await.unwrap();
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    }
+
+    /// Plays the stream's event source mapping once: everything written so far reaches send-emails.
+    pub async fn deliver_stream(&self) -> usize {
+        self.poller.lock().await.poll_once().await.unwrap()
+    }
+
+    /// Records the mapping gave up on (its on-failure destination).
+    pub async fn discarded_records(&self) -> Vec<String> {
+        self.poller.lock().await.discarded.clone()
+    }
+
+    /// Emails the emulator's SES accepted for `address`, oldest first.
+    pub async fn emails_to(&self, address: &str) -> Vec<SentMessage> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+        sent_messages(&endpoint)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.recipients().iter().any(|r| r == address))
+            .collect()
     }
 
     pub fn clock_now(&self) -> i64 {
@@ -125,6 +265,26 @@ impl TestApp {
         }
         keys.sort();
         keys
+    }
+
+    /// A link item's attributes, by its id (the token's selector).
+    pub async fn link_item(
+        &self,
+        link_id: &str,
+    ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        self.store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .key("pk", S(format!("LINK#{link_id}")))
+            .key("sk", S("LINK".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_else(|| panic!("no link {link_id}"))
     }
 
     pub async fn count_with_prefix(&self, prefix: &str) -> usize {

@@ -122,7 +122,9 @@ pub struct AuthorizeOptions {
 pub struct VerifiedIdToken {
     pub identity: Identity,
     pub profile: IdentityProfile,
-    pub auth_time: i64,
+    /// How long before the token was issued the person authenticated
+    /// (`iat - auth_time`: both in the provider's clock, so skew cancels out).
+    pub auth_age_seconds: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -411,8 +413,8 @@ impl OidcClient {
             return Err(OidcError::InvalidIdToken("sub empty or too long"));
         }
         let auth_time = claims.auth_time.unwrap_or(claims.iat);
-        if auth_time > now + SKEW_SECONDS {
-            return Err(OidcError::InvalidIdToken("auth_time in the future"));
+        if auth_time > claims.iat + SKEW_SECONDS {
+            return Err(OidcError::InvalidIdToken("auth_time after the token was issued"));
         }
         Ok(VerifiedIdToken {
             identity: Identity::new(self.config.issuer.clone(), claims.sub),
@@ -421,7 +423,7 @@ impl OidcClient {
                 email: claims.email.map(|s| truncate(s, 254)),
                 preferred_username: claims.preferred_username.map(|s| truncate(s, 200)),
             },
-            auth_time,
+            auth_age_seconds: (claims.iat - auth_time).max(0),
         })
     }
 }

@@ -45,6 +45,8 @@ pub struct HomePage<'a> {
 #[derive(Debug, Clone)]
 pub struct LinkedProfileView {
     pub profile_id: String,
+    pub display_name: String,
+    pub organization: String,
 }
 
 /// The account page: who you are signed in as and what you may act for.
@@ -57,6 +59,60 @@ pub struct AccountPage<'a> {
     pub provider: &'a str,
     pub profiles: &'a [LinkedProfileView],
     pub csrf: &'a str,
+}
+
+/// The form asking for the email address registered with the company.
+#[derive(Template)]
+#[template(path = "associate.html")]
+pub struct AssociatePage<'a> {
+    pub brand: &'a Branding,
+    pub csrf: &'a str,
+    /// What the person typed, kept when the form is shown again.
+    pub email: &'a str,
+    pub error: Option<String>,
+}
+
+/// The answer to every accepted request, whether 0, 1 or N profiles matched.
+#[derive(Template)]
+#[template(path = "associate_sent.html")]
+pub struct AssociateSentPage<'a> {
+    pub brand: &'a Branding,
+    pub lifetime_minutes: i64,
+}
+
+/// "Link <identity> to <profile>?" with the POST form that does it.
+#[derive(Template)]
+#[template(path = "redeem_confirm.html")]
+pub struct RedeemConfirmPage<'a> {
+    pub brand: &'a Branding,
+    pub who: &'a str,
+    pub provider: &'a str,
+    pub display_name: &'a str,
+    pub organization: &'a str,
+    pub token: &'a str,
+    pub csrf: &'a str,
+}
+
+/// The token and CSRF token a "send me a new link" button posts.
+pub struct ResendForm {
+    pub token: String,
+    pub csrf: String,
+}
+
+/// How a redemption ended, good or bad, and the one next action.
+#[derive(Template)]
+#[template(path = "outcome.html")]
+pub struct OutcomePage<'a> {
+    pub brand: &'a Branding,
+    /// Which progress step to highlight; 0 shows no progress indicator.
+    pub step: u8,
+    pub ok: bool,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub action_href: &'a str,
+    pub action_label: &'a str,
+    pub resend: Option<ResendForm>,
+    pub secondary: Option<(&'a str, &'a str)>,
 }
 
 /// Something went wrong: what happened, and the one thing to do next.

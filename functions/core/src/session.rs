@@ -19,7 +19,9 @@ pub struct SessionClaims {
     pub idp_sub: String,
     #[serde(flatten)]
     pub profile: IdentityProfile,
-    /// When the person last actually authenticated at the identity provider.
+    /// When the person last actually authenticated at the identity provider,
+    /// in this service's clock (the provider's reported age of the authentication
+    /// subtracted from our time at sign-in), so provider clock skew cannot make it stale.
     pub auth_time: i64,
     pub iat: i64,
     pub exp: i64,
@@ -152,6 +154,46 @@ impl SessionKeys {
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("ES256 signing with a validated key cannot fail")
     }
 
+    /// Signs other short-lived claims (e.g. a clicked link held in a cookie)
+    /// with the session key; `purpose` becomes the `aud`, so a token made for
+    /// one purpose never verifies as a session or for another purpose.
+    pub fn sign_for<T: Serialize>(&self, purpose: &str, claims: &T) -> String {
+        #[derive(Serialize)]
+        struct Envelope<'a, T> {
+            iss: &'a str,
+            aud: String,
+            #[serde(flatten)]
+            claims: &'a T,
+        }
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        let envelope = Envelope { iss: &self.issuer, aud: format!("{}#{purpose}", self.issuer), claims };
+        jsonwebtoken::encode(&header, &envelope, &self.encoding)
+            .expect("ES256 signing with a validated key cannot fail")
+    }
+
+    /// Verifies claims made by [`sign_for`] for `purpose`; they must carry `exp`.
+    pub fn verify_for<T: serde::de::DeserializeOwned>(&self, purpose: &str, token: &str, now: i64) -> Option<T> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let kid = header.kid?;
+        let key = self.decoding.iter().find(|(k, _)| *k == kid).map(|(_, key)| key)?;
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[format!("{}#{purpose}", self.issuer)]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = 0;
+        #[derive(Deserialize)]
+        struct Exp {
+            exp: i64,
+        }
+        let value = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation).ok()?.claims;
+        let exp: Exp = serde_json::from_value(value.clone()).ok()?;
+        if exp.exp <= now {
+            return None;
+        }
+        serde_json::from_value(value).ok()
+    }
+
     /// Verifies signature, `iss`, `aud`, `exp` (against the system clock, as a
     /// portal would) and that `now` is before `exp`.
     pub fn verify(&self, token: &str, now: i64) -> Result<SessionClaims, SessionRejected> {
@@ -247,6 +289,28 @@ mod tests {
         assert_eq!(key["alg"], "ES256");
         assert_eq!(key["kid"], keys.kid());
         assert!(key.get("d").is_none(), "no private part");
+    }
+
+    #[test]
+    fn purpose_tokens_verify_only_for_their_purpose_and_lifetime() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Clicked {
+            token: String,
+            exp: i64,
+        }
+        let keys = keys();
+        let claims = Clicked { token: "abc".into(), exp: now() + 60 };
+        let signed = keys.sign_for("redeem", &claims);
+        assert_eq!(keys.verify_for::<Clicked>("redeem", &signed, now()), Some(claims));
+        assert_eq!(keys.verify_for::<Clicked>("other", &signed, now()), None);
+        assert_eq!(keys.verify_for::<Clicked>("redeem", &signed, now() + 61), None);
+        assert!(keys.verify(&signed, now()).is_err(), "never a session");
+        let (session, _) = issue(&keys, now());
+        assert_eq!(
+            keys.verify_for::<serde_json::Value>("redeem", &session, now()),
+            None,
+            "a session is not a purpose token"
+        );
     }
 
     #[test]

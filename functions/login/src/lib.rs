@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::CookieJar;
-use profile_link_core::config::{ConfigError, Env, SiteConfig};
+use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::oidc::{AuthorizeOptions, OidcClient, OidcConfig, OidcError};
 use profile_link_core::pages::{self, AccountPage, HomePage, LinkedProfileView, Problem};
 use profile_link_core::random;
-use profile_link_core::secrets::{self, SecretError};
-use profile_link_core::session::{NewSession, SessionKeyError, SessionKeys};
+use profile_link_core::session::{NewSession, SessionKeys};
+pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::{LoginTransaction, StoreError};
 use profile_link_core::web::{self, BROWSER, Caller, Cookies, SESSION};
 use profile_link_core::{Clock, ReturnTo, Store, SystemClock};
@@ -37,23 +37,13 @@ pub struct LoginApp {
     cookies: Cookies,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error("SESSION_SIGNING_KEY: {0}")]
-    SessionKey(#[from] SessionKeyError),
-}
-
 impl LoginApp {
     /// Reads configuration and secrets; fails naming the variable at fault.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let site = SiteConfig::from_env(env)?;
-        let secrets = secrets::load(env, sdk, &["OIDC_CLIENT_SECRET", "SESSION_SIGNING_KEY"]).await?;
-        let oidc = OidcConfig::from_env(env, &site.public_base_url, secrets["OIDC_CLIENT_SECRET"].clone())?;
-        let sessions = SessionKeys::from_pem(&site.public_base_url.origin(), secrets["SESSION_SIGNING_KEY"].expose())?;
+        let (sessions, mut secrets) =
+            startup::session_keys_and_secrets(env, sdk, &site, &["OIDC_CLIENT_SECRET"]).await?;
+        let oidc = OidcConfig::from_env(env, &site.public_base_url, secrets.remove(0))?;
         let login_ttl_seconds = env.number_in("LOGIN_TTL_SECONDS", DEFAULT_LOGIN_TTL_SECONDS, 60..=600)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
         Ok(Self::new(site, store, OidcClient::new(oidc), Arc::new(sessions), Arc::new(SystemClock), login_ttl_seconds))
@@ -266,7 +256,8 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
     let (token, claims) = app.sessions.issue(NewSession {
         identity: &verified.identity,
         profile: verified.profile,
-        auth_time: verified.auth_time,
+        // In our clock: the provider's clock may differ from ours, its age may not.
+        auth_time: now - verified.auth_age_seconds,
         profiles,
         now,
         ttl_seconds: app.site.session_ttl_seconds,
@@ -282,7 +273,7 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
     Ok((jar, tx.return_to))
 }
 
-/// `GET /`: the account page, or the welcome page when signed out.
+/// `GET /`: the account page (one query for the linked profiles), or the welcome page when signed out.
 async fn account(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
     let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
         let jar = clear_stale_session(&app, jar);
@@ -292,8 +283,21 @@ async fn account(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| session.idp_iss.clone());
-    let profiles: Vec<LinkedProfileView> =
-        session.profiles.iter().map(|id| LinkedProfileView { profile_id: id.clone() }).collect();
+    // Read from the table, not the session: an unlink or a new link shows at once.
+    let profiles: Vec<LinkedProfileView> = match app.store.linked_profiles(&session.identity()).await {
+        Ok(profiles) => profiles
+            .into_iter()
+            .map(|p| LinkedProfileView {
+                profile_id: p.profile_id,
+                display_name: p.display_name,
+                organization: p.organization,
+            })
+            .collect(),
+        Err(error) => {
+            tracing::error!(%error, "account page could not read linked profiles");
+            return app.problem(LoginError::Store(error).problem(&ReturnTo::root()));
+        }
+    };
     let who = session.profile.display_label().unwrap_or(&session.idp_sub);
     pages::respond(
         StatusCode::OK,
@@ -327,6 +331,17 @@ async fn me(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Cookie realm=\"profile-link\""));
         return response;
     };
+    let profiles = match app.store.linked_profiles(&session.identity()).await {
+        Ok(profiles) => profiles,
+        Err(error) => {
+            tracing::error!(%error, "/me could not read linked profiles");
+            let body = serde_json::json!({
+                "error": "unavailable",
+                "message": "Linked profiles could not be read right now. Retry in a few seconds.",
+            });
+            return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], Json(body)).into_response();
+        }
+    };
     Json(serde_json::json!({
         "identity": {
             "iss": session.idp_iss,
@@ -335,7 +350,15 @@ async fn me(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
             "email": session.profile.email,
             "preferred_username": session.profile.preferred_username,
         },
-        "profiles": session.profiles.iter().map(|id| serde_json::json!({ "profile_id": id })).collect::<Vec<_>>(),
+        "profiles": profiles
+            .iter()
+            .map(|p| serde_json::json!({
+                "profile_id": p.profile_id,
+                "display_name": p.display_name,
+                "organization": p.organization,
+                "linked_at": p.linked_at,
+            }))
+            .collect::<Vec<_>>(),
         "auth_time": session.auth_time,
         "expires_at": session.exp,
     }))

@@ -6,6 +6,9 @@
 //! conversion, so handlers see exactly what they see in Lambda: the cookies
 //! array, the raw query string, the request context with the source IP.
 
+pub mod mailbox;
+pub mod stream;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -17,17 +20,29 @@ use http_body_util::BodyExt;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext};
 use lambda_http::request::LambdaRequest;
 use profile_link_login::LoginApp;
+use profile_link_redeem_link::RedeemApp;
+use profile_link_request_association::AssociationApp;
 use tower::ServiceExt;
 
 /// The functions this dev server mounts, each built as its `main.rs` builds it.
 pub struct Functions {
     pub login: Arc<LoginApp>,
+    pub request_association: Arc<AssociationApp>,
+    pub redeem_link: Arc<RedeemApp>,
 }
 
-/// One router over every function, behind the API Gateway event conversion.
-pub fn router(functions: Functions) -> Router {
-    let functions = Router::new().merge(profile_link_login::router(functions.login));
-    Router::new().fallback(as_api_gateway).with_state(functions)
+/// One router over every HTTP function, behind the API Gateway event
+/// conversion, plus the dev-only mailbox reading the emulator at `aws_endpoint`.
+pub fn router(functions: Functions, aws_endpoint: Option<String>) -> Router {
+    let functions = Router::new()
+        .merge(profile_link_login::router(functions.login))
+        .merge(profile_link_request_association::router(functions.request_association))
+        .merge(profile_link_redeem_link::router(functions.redeem_link));
+    let dev_only = match aws_endpoint {
+        Some(endpoint) => Router::new().route("/dev/mailbox", axum::routing::get(mailbox::page)).with_state(endpoint),
+        None => Router::new(),
+    };
+    dev_only.merge(Router::new().fallback(as_api_gateway).with_state(functions))
 }
 
 /// Largest body API Gateway would pass on (payload limit is 10 MB; functions enforce their own, smaller limits).
@@ -106,4 +121,16 @@ pub async fn serve(
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The emulator's SES refuses to send until the sender is a verified identity,
+/// as real SES does; locally we verify it at start-up.
+pub async fn verify_sender_in_emulator(sdk: &aws_config::SdkConfig, from: &str) -> Result<(), String> {
+    let address = from.rsplit_once('<').map(|(_, a)| a.trim_end_matches('>')).unwrap_or(from).trim();
+    let result = aws_sdk_sesv2::Client::new(sdk).create_email_identity().email_identity(address).send().await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_already_exists_exception()) => Ok(()),
+        Err(e) => Err(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string()),
+    }
 }

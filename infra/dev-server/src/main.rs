@@ -1,22 +1,41 @@
-//! `profile-link-dev-server`: the Lambda handlers on one local port.
-//! Configured by the same environment variables as the functions in AWS,
-//! plus `DEV_SERVER_PORT` (default 3000).
+//! `profile-link-dev-server`: the Lambda handlers on one local port, the
+//! stream → send-emails event source mapping, and a mailbox page. Configured
+//! by the same environment variables as the functions in AWS, plus
+//! `DEV_SERVER_PORT` (default 3000).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use profile_link_core::{Env, telemetry};
+use profile_link_dev_server::stream::StreamPoller;
 use profile_link_dev_server::{Functions, router, serve};
 use profile_link_login::LoginApp;
+use profile_link_redeem_link::RedeemApp;
+use profile_link_request_association::AssociationApp;
+use profile_link_send_emails::SendEmailsApp;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let env = Env::from_process();
     let port: u16 = env.number_in("DEV_SERVER_PORT", 3000, 1..=65535)?;
+    let aws_endpoint = env.get("AWS_ENDPOINT_URL").map(str::to_owned);
     let sdk = aws_config::load_from_env().await;
     let login = LoginApp::from_env(&env, &sdk).await.context("login function configuration")?;
     login.warm_up().await;
+    let request_association =
+        AssociationApp::from_env(&env, &sdk).await.context("request-association configuration")?;
+    let redeem_link = RedeemApp::from_env(&env, &sdk).await.context("redeem-link configuration")?;
+    if aws_endpoint.is_some() {
+        let from = env.required("MAIL_FROM")?;
+        profile_link_dev_server::verify_sender_in_emulator(&sdk, from)
+            .await
+            .map_err(|e| anyhow::anyhow!("verifying {from} in the emulator's SES: {e}"))?;
+    }
+    let send_emails = Arc::new(SendEmailsApp::from_env(&env, &sdk).await.context("send-emails configuration")?);
+    let table = env.required("TABLE_NAME")?.to_owned();
+    let poller = StreamPoller::new(&sdk, &table, send_emails).await.context("reading the table's stream")?;
 
     let address = format!("127.0.0.1:{port}");
     let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
@@ -27,7 +46,15 @@ async fn main() -> anyhow::Result<()> {
         }
     })?;
     tracing::info!("dev server listening on http://{address}");
-    let app = router(Functions { login: Arc::new(login) });
+    tokio::spawn(poller.run(Duration::from_millis(300)));
+    let app = router(
+        Functions {
+            login: Arc::new(login),
+            request_association: Arc::new(request_association),
+            redeem_link: Arc::new(redeem_link),
+        },
+        aws_endpoint,
+    );
     serve(listener, app, shutdown_signal()).await.context("dev server")
 }
 

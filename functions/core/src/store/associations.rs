@@ -1,15 +1,45 @@
-//! `IDENTITY#<identity key>` / `PROFILE#<id>`: which profiles a sign-in may act for.
+//! `IDENTITY#<identity key>` / `PROFILE#<id>`: which profiles a sign-in may
+//! act for, and `PROFILE#<id>` / `OWNER`: the one identity a profile is linked to.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
-use super::items::s;
+use super::audit::{AuditEntry, AuditSubject};
+use super::items::{Item, get_s, n, s};
 use super::{Store, StoreError};
 use crate::identity::Identity;
+use crate::profile::ProfileId;
+
+/// A profile as linked to an identity (what the account page lists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedProfile {
+    pub profile_id: String,
+    pub display_name: String,
+    pub organization: String,
+    pub linked_at: i64,
+}
+
+pub(crate) fn association_key(identity: &Identity, profile_id: &str) -> Item {
+    Item::from([
+        ("pk".to_owned(), s(format!("IDENTITY#{}", identity.key()))),
+        ("sk".to_owned(), s(format!("PROFILE#{profile_id}"))),
+    ])
+}
+
+pub(crate) fn owner_key(profile_id: &str) -> Item {
+    Item::from([("pk".to_owned(), s(format!("PROFILE#{profile_id}"))), ("sk".to_owned(), s("OWNER"))])
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unlinked {
+    Done,
+    /// The profile was not linked to this identity (already unlinked, or never).
+    NotLinked,
+}
 
 impl Store {
-    /// Every profile id linked to `identity`, in id order.
-    pub async fn linked_profile_ids(&self, identity: &Identity) -> Result<Vec<String>, StoreError> {
-        let mut ids = Vec::new();
+    /// Every profile linked to `identity`, in id order (one query).
+    pub async fn linked_profiles(&self, identity: &Identity) -> Result<Vec<LinkedProfile>, StoreError> {
+        let mut profiles = Vec::new();
         let mut pages = self
             .client
             .query()
@@ -17,18 +47,121 @@ impl Store {
             .key_condition_expression("pk = :pk AND begins_with(sk, :profile)")
             .expression_attribute_values(":pk", s(format!("IDENTITY#{}", identity.key())))
             .expression_attribute_values(":profile", s("PROFILE#"))
-            .projection_expression("sk")
+            .consistent_read(true)
             .into_paginator()
             .items()
             .send();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| StoreError::sdk("Query(associations)", e))?;
-            if let Some(AttributeValue::S(sk)) = item.get("sk") {
-                if let Some(id) = sk.strip_prefix("PROFILE#") {
-                    ids.push(id.to_owned());
-                }
-            }
+            let key = get_s(&item, "association", "sk")?;
+            profiles.push(LinkedProfile {
+                profile_id: key.trim_start_matches("PROFILE#").to_owned(),
+                display_name: get_s(&item, &key, "display_name").unwrap_or_default(),
+                organization: get_s(&item, &key, "organization").unwrap_or_default(),
+                linked_at: item.get("linked_at").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0),
+            });
         }
-        Ok(ids)
+        Ok(profiles)
     }
+
+    /// Every profile id linked to `identity`, in id order.
+    pub async fn linked_profile_ids(&self, identity: &Identity) -> Result<Vec<String>, StoreError> {
+        Ok(self.linked_profiles(identity).await?.into_iter().map(|p| p.profile_id).collect())
+    }
+
+    /// Removes `identity`'s link to a profile, revokes its pending link for
+    /// that profile, and audits it, in one transaction.
+    pub async fn unlink(
+        &self,
+        identity: &Identity,
+        profile_id: &ProfileId,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<Unlinked, StoreError> {
+        let me = s(identity.key().to_string());
+        let delete = |key: Item, condition: Option<&str>| {
+            let mut builder = Delete::builder().table_name(&self.table).set_key(Some(key));
+            if let Some(condition) = condition {
+                builder = builder.condition_expression(condition).expression_attribute_values(":me", me.clone());
+            }
+            TransactWriteItem::builder().delete(builder.build().expect("key set")).build()
+        };
+        let pending = Item::from([
+            ("pk".to_owned(), s(format!("IDENTITY#{}", identity.key()))),
+            ("sk".to_owned(), s(format!("PENDING#{profile_id}"))),
+        ]);
+        let audit = AuditEntry {
+            subject: AuditSubject::Profile(profile_id.clone()),
+            event: "unlinked",
+            identity: Some(identity.clone()),
+            link_id: None,
+            request_id: None,
+            detail: Some("by the linked identity".into()),
+            at: now,
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(delete(
+                association_key(identity, profile_id.as_str()),
+                Some("attribute_exists(pk) AND identity_key = :me"),
+            ))
+            .transact_items(delete(owner_key(profile_id.as_str()), Some("identity_key = :me")))
+            .transact_items(delete(pending, None))
+            .transact_items(audit.to_item(&self.table, retention_seconds))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Unlinked::Done),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_transaction_canceled_exception()) => {
+                Ok(Unlinked::NotLinked)
+            }
+            Err(e) => Err(StoreError::sdk("TransactWriteItems(unlink)", e)),
+        }
+    }
+}
+
+/// The association and owner items a successful redemption writes.
+pub(crate) fn association_puts(
+    table: &str,
+    identity: &Identity,
+    profile_id: &str,
+    display_name: &str,
+    organization: &str,
+    link_id: &str,
+    now: i64,
+    owner_condition: (&str, Option<String>),
+) -> [TransactWriteItem; 2] {
+    let mut association = association_key(identity, profile_id);
+    for (name, value) in [
+        ("kind", "association"),
+        ("profile_id", profile_id),
+        ("display_name", display_name),
+        ("organization", organization),
+        ("link_id", link_id),
+        ("identity_iss", identity.issuer.as_str()),
+        ("identity_sub", identity.subject.as_str()),
+    ] {
+        association.insert(name.to_owned(), s(value));
+    }
+    association.insert("identity_key".into(), s(identity.key().to_string()));
+    association.insert("linked_at".into(), n(now));
+
+    let mut owner = owner_key(profile_id);
+    owner.insert("kind".into(), s("owner"));
+    owner.insert("identity_key".into(), s(identity.key().to_string()));
+    owner.insert("identity_iss".into(), s(&identity.issuer));
+    owner.insert("identity_sub".into(), s(&identity.subject));
+    owner.insert("linked_at".into(), n(now));
+    let (condition, previous) = owner_condition;
+    let mut owner_put = Put::builder().table_name(table).set_item(Some(owner)).condition_expression(condition);
+    if let Some(previous) = previous {
+        owner_put = owner_put.expression_attribute_values(":previous", AttributeValue::S(previous));
+    }
+    [
+        TransactWriteItem::builder()
+            .put(Put::builder().table_name(table).set_item(Some(association)).build().expect("item set"))
+            .build(),
+        TransactWriteItem::builder().put(owner_put.build().expect("item set")).build(),
+    ]
 }

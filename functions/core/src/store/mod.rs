@@ -2,12 +2,18 @@
 //! `PROFILE#`, `IDENTITY#…/PROFILE#…`, …); each submodule owns one kind and
 //! exposes small named capabilities rather than raw table access.
 
-mod associations;
+pub mod associations;
+pub mod audit;
 mod items;
+mod links;
 mod login;
+mod notices;
 mod profiles;
+pub mod redeem;
 
+pub use links::{Claim, LinkRecord, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
 pub use login::LoginTransaction;
+pub use notices::NoticeRecord;
 pub use profiles::{BATCH_GET_MAX, BATCH_WRITE_MAX};
 
 use aws_sdk_dynamodb::Client;

@@ -1,0 +1,86 @@
+//! Rate limits on association requests: per identity, per target address and
+//! per client IP, as fixed windows counted with DynamoDB atomic counters.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::config::{ConfigError, Env};
+use crate::email::RegisteredEmail;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_identity: u32,
+    pub per_address: u32,
+    pub per_ip: u32,
+    pub window_seconds: i64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { per_identity: 5, per_address: 5, per_ip: 30, window_seconds: 3600 }
+    }
+}
+
+impl RateLimits {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            per_identity: env.number_in("RATE_LIMIT_PER_IDENTITY", d.per_identity, 1..=10_000)?,
+            per_address: env.number_in("RATE_LIMIT_PER_ADDRESS", d.per_address, 1..=10_000)?,
+            per_ip: env.number_in("RATE_LIMIT_PER_IP", d.per_ip, 1..=100_000)?,
+            window_seconds: env.number_in("RATE_LIMIT_WINDOW_SECONDS", d.window_seconds, 60..=86_400)?,
+        })
+    }
+
+    /// The current window's start and end.
+    pub fn window(&self, now: i64) -> (i64, i64) {
+        let start = now - now.rem_euclid(self.window_seconds);
+        (start, start + self.window_seconds)
+    }
+}
+
+/// The key the per-address limit counts under. Deliberately coarser than the
+/// lookup key, so spelling variants of one mailbox share a budget: Unicode
+/// compatibility forms folded (NFKC), case folded, `+tag` dropped and dots in
+/// the local part removed (`P.A.T+x@Example.com` counts as `pat@example.com`).
+pub fn address_rate_key(email: &RegisteredEmail) -> String {
+    let folded: String = email.as_str().nfkc().collect::<String>().to_lowercase();
+    let (local, domain) = folded.rsplit_once('@').unwrap_or((&folded, ""));
+    let local = local.split('+').next().unwrap_or(local).replace('.', "");
+    format!("{local}@{domain}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(raw: &str) -> String {
+        address_rate_key(&RegisteredEmail::parse(raw).unwrap())
+    }
+
+    #[test]
+    fn spelling_variants_of_one_mailbox_share_a_key() {
+        let base = key("pat@example.com");
+        for variant in
+            ["PAT@Example.com", "p.a.t@example.com", "pat+promo@example.com", "Ｐａｔ@example.com", "pat@ｅxample.com"]
+        {
+            assert_eq!(key(variant), base, "{variant}");
+        }
+        assert_ne!(key("pam@example.com"), base);
+        assert_ne!(key("pat@example.org"), base);
+    }
+
+    #[test]
+    fn windows_are_aligned() {
+        let limits = RateLimits::default();
+        assert_eq!(limits.window(7200), (7200, 10800));
+        assert_eq!(limits.window(7300), (7200, 10800));
+    }
+
+    #[test]
+    fn limits_are_configurable() {
+        let env = Env::from_pairs([("RATE_LIMIT_PER_IP", "7"), ("RATE_LIMIT_WINDOW_SECONDS", "600")]);
+        let limits = RateLimits::from_env(&env).unwrap();
+        assert_eq!((limits.per_ip, limits.window_seconds, limits.per_identity), (7, 600, 5));
+        assert!(RateLimits::from_env(&Env::from_pairs([("RATE_LIMIT_PER_IP", "0")])).is_err());
+    }
+}

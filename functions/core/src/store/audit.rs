@@ -1,0 +1,62 @@
+//! `AUDIT#…`: one item per step of a link's life, kept for the audit trail.
+//! Audit items expire by TTL after the retention period (default 400 days).
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use super::items::{Item, n, s};
+use crate::identity::{Identity, IdentityKey};
+use crate::profile::ProfileId;
+use crate::random;
+
+pub const DEFAULT_AUDIT_RETENTION_SECONDS: i64 = 400 * 24 * 3600;
+
+/// Whose timeline an audit entry belongs to.
+#[derive(Debug, Clone)]
+pub enum AuditSubject {
+    Profile(ProfileId),
+    /// Requests that matched no profile are recorded under the identity that asked.
+    Identity(IdentityKey),
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub subject: AuditSubject,
+    /// What happened: `requested`, `sent`, `send_failed`, `superseded`, …
+    pub event: &'static str,
+    pub identity: Option<Identity>,
+    pub link_id: Option<String>,
+    pub request_id: Option<String>,
+    /// A short, log-safe detail (never a token or full email address).
+    pub detail: Option<String>,
+    pub at: i64,
+}
+
+impl AuditEntry {
+    pub fn to_item(&self, table: &str, retention_seconds: i64) -> TransactWriteItem {
+        let pk = match &self.subject {
+            AuditSubject::Profile(id) => format!("AUDIT#PROFILE#{id}"),
+            AuditSubject::Identity(key) => format!("AUDIT#IDENTITY#{key}"),
+        };
+        let mut item = Item::from([
+            ("pk".to_owned(), s(pk)),
+            // Time-ordered, unique even for two events in the same millisecond.
+            ("sk".to_owned(), s(format!("{:013}#{}#{}", self.at * 1000, self.event, random::token(6)))),
+            ("kind".to_owned(), s("audit")),
+            ("event".to_owned(), s(self.event)),
+            ("at".to_owned(), n(self.at)),
+            ("expires_at".to_owned(), n(self.at + retention_seconds)),
+        ]);
+        if let Some(identity) = &self.identity {
+            item.insert("identity_iss".into(), s(&identity.issuer));
+            item.insert("identity_sub".into(), s(&identity.subject));
+        }
+        for (name, value) in [("link_id", &self.link_id), ("request_id", &self.request_id), ("detail", &self.detail)] {
+            if let Some(value) = value {
+                item.insert(name.into(), s(value));
+            }
+        }
+        TransactWriteItem::builder()
+            .put(Put::builder().table_name(table).set_item(Some(item)).build().expect("item set"))
+            .build()
+    }
+}

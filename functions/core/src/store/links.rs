@@ -1,0 +1,391 @@
+//! `LINK#<id>`: a pending link between an identity and one profile, and the
+//! pointer `IDENTITY#<key>` / `PENDING#<profile>` naming the identity's newest
+//! link for that profile (older links are superseded by no longer being named).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use serde::Deserialize;
+
+use super::audit::{AuditEntry, AuditSubject};
+use super::items::{Item, n, s};
+use super::{Store, StoreError};
+use crate::email::RegisteredEmail;
+use crate::identity::Identity;
+use crate::links::LinkId;
+use crate::profile::Profile;
+use crate::rate_limit::{RateLimits, address_rate_key};
+
+/// DynamoDB transactions take at most 100 items: 3 rate counters + 3 per link.
+pub const MAX_PROFILES_PER_REQUEST: usize = 32;
+
+/// Who asked, as the email will describe them.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub identity: Identity,
+    /// Masked email or name from the ID token, e.g. `p***@mail.example.net`.
+    pub label: String,
+    /// The identity provider's host, e.g. `login.microsoftonline.com`.
+    pub provider: String,
+    pub source_ip: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestOutcome {
+    Accepted {
+        links: usize,
+    },
+    /// Over a limit: nothing was written; try again after `retry_after` seconds.
+    RateLimited {
+        limit: &'static str,
+        retry_after: i64,
+    },
+}
+
+/// A link as the stream delivers it and send-emails reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinkRecord {
+    pub link_id: String,
+    pub request_id: String,
+    pub state: String,
+    pub identity_iss: String,
+    pub identity_sub: String,
+    pub identity_label: String,
+    pub identity_provider: String,
+    pub profile_id: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub organization: String,
+    pub email: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl LinkRecord {
+    pub fn identity(&self) -> Identity {
+        Identity::new(self.identity_iss.clone(), self.identity_sub.clone())
+    }
+}
+
+/// What claiming a link for sending found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This invocation owns the send; its verifier hash is stored.
+    Claimed,
+    /// An earlier delivery already sent it (redelivery): nothing to do.
+    AlreadySent,
+    /// Another invocation is sending it right now: retry later.
+    InFlight,
+    /// A newer request for the same identity and profile replaced it.
+    Superseded,
+    Expired,
+}
+
+fn link_key(id: &str) -> Item {
+    Item::from([("pk".to_owned(), s(format!("LINK#{id}"))), ("sk".to_owned(), s("LINK"))])
+}
+
+fn pending_pointer_key(identity: &Identity, profile_id: &str) -> Item {
+    Item::from([
+        ("pk".to_owned(), s(format!("IDENTITY#{}", identity.key()))),
+        ("sk".to_owned(), s(format!("PENDING#{profile_id}"))),
+    ])
+}
+
+fn put(table: &str, item: Item, condition: Option<&str>) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .set_condition_expression(condition.map(str::to_owned))
+                .build()
+                .expect("item set"),
+        )
+        .build()
+}
+
+fn rate_counter(table: &str, pk: String, window_start: i64, window_end: i64, limit: u32) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(table)
+                .key("pk", s(pk))
+                .key("sk", s(format!("WINDOW#{window_start}")))
+                .update_expression("ADD #count :one SET expires_at = :end, kind = :kind")
+                .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":limit", n(i64::from(limit)))
+                .expression_attribute_values(":end", n(window_end))
+                .expression_attribute_values(":kind", s("rate"))
+                .build()
+                .expect("key and expression set"),
+        )
+        .build()
+}
+
+fn cancellation_codes(error: &TransactWriteItemsError) -> Vec<Option<String>> {
+    match error {
+        TransactWriteItemsError::TransactionCanceledException(e) => {
+            e.cancellation_reasons().iter().map(|r| r.code().filter(|c| *c != "None").map(str::to_owned)).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl Store {
+    /// Records an association request in one transaction: the three rate
+    /// counters (each conditional on being under its limit), then per profile
+    /// a pending link, the identity's pointer to its newest link for that
+    /// profile, and an audit entry. Over any limit, nothing is written.
+    pub async fn record_association_request(
+        &self,
+        requester: &Requester,
+        email: &RegisteredEmail,
+        profiles: &[Profile],
+        limits: &RateLimits,
+        link_ttl_seconds: i64,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<RequestOutcome, StoreError> {
+        let (window_start, window_end) = limits.window(now);
+        let request_id = crate::random::token(12);
+        let mut items = vec![
+            rate_counter(
+                &self.table,
+                format!("RATE#IDENTITY#{}", requester.identity.key()),
+                window_start,
+                window_end,
+                limits.per_identity,
+            ),
+            rate_counter(
+                &self.table,
+                format!("RATE#ADDRESS#{}", address_rate_key(email)),
+                window_start,
+                window_end,
+                limits.per_address,
+            ),
+            rate_counter(
+                &self.table,
+                format!("RATE#IP#{}", requester.source_ip),
+                window_start,
+                window_end,
+                limits.per_ip,
+            ),
+        ];
+        let links: Vec<(LinkId, &Profile)> =
+            profiles.iter().take(MAX_PROFILES_PER_REQUEST).map(|p| (LinkId::mint(), p)).collect();
+        let expires_at = now + link_ttl_seconds;
+        for (link_id, profile) in &links {
+            let mut link = link_key(link_id.as_str());
+            for (name, value) in [
+                ("kind", "link"),
+                ("state", "pending"),
+                ("link_id", link_id.as_str()),
+                ("request_id", request_id.as_str()),
+                ("identity_iss", requester.identity.issuer.as_str()),
+                ("identity_sub", requester.identity.subject.as_str()),
+                ("identity_label", requester.label.as_str()),
+                ("identity_provider", requester.provider.as_str()),
+                ("profile_id", profile.id.as_str()),
+                ("display_name", profile.display_name.as_str()),
+                ("organization", profile.organization.as_str()),
+                ("email", email.as_str()),
+            ] {
+                link.insert(name.to_owned(), s(value));
+            }
+            link.insert("created_at".into(), n(now));
+            link.insert("expires_at".into(), n(expires_at));
+            link.insert("siblings".into(), AttributeValue::L(links.iter().map(|(id, _)| s(id.as_str())).collect()));
+            items.push(put(&self.table, link, Some("attribute_not_exists(pk)")));
+
+            let mut pointer = pending_pointer_key(&requester.identity, profile.id.as_str());
+            pointer.insert("kind".into(), s("pending"));
+            pointer.insert("link_id".into(), s(link_id.as_str()));
+            pointer.insert("expires_at".into(), n(expires_at));
+            items.push(put(&self.table, pointer, None));
+
+            items.push(
+                AuditEntry {
+                    subject: AuditSubject::Profile(profile.id.clone()),
+                    event: "requested",
+                    identity: Some(requester.identity.clone()),
+                    link_id: Some(link_id.to_string()),
+                    request_id: Some(request_id.clone()),
+                    detail: Some(format!("via {}", requester.provider)),
+                    at: now,
+                }
+                .to_item(&self.table, retention_seconds),
+            );
+        }
+        if links.is_empty() {
+            items.push(
+                AuditEntry {
+                    subject: AuditSubject::Identity(requester.identity.key()),
+                    event: "requested_unmatched",
+                    identity: Some(requester.identity.clone()),
+                    link_id: None,
+                    request_id: Some(request_id.clone()),
+                    detail: Some(format!("address {}", email.masked())),
+                    at: now,
+                }
+                .to_item(&self.table, retention_seconds),
+            );
+        }
+
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(RequestOutcome::Accepted { links: links.len() }),
+            Err(error) => {
+                let codes = error.as_service_error().map(cancellation_codes).unwrap_or_default();
+                let over = ["identity", "address", "ip"]
+                    .into_iter()
+                    .zip(codes.iter())
+                    .find(|(_, code)| code.as_deref() == Some("ConditionalCheckFailed"))
+                    .map(|(limit, _)| limit);
+                match over {
+                    Some(limit) => Ok(RequestOutcome::RateLimited { limit, retry_after: (window_end - now).max(1) }),
+                    None => Err(StoreError::sdk("TransactWriteItems(association request)", error)),
+                }
+            }
+        }
+    }
+
+    /// Claims a link for sending: it must be pending (or a stale claim of a
+    /// crashed sender), unexpired, and still the identity's newest link for
+    /// its profile. The verifier hash is stored in the same write.
+    pub async fn claim_link_for_sending(
+        &self,
+        link: &LinkRecord,
+        verifier_hash: &str,
+        claim_id: &str,
+        now: i64,
+        stale_claim_seconds: i64,
+    ) -> Result<Claim, StoreError> {
+        if link.expires_at <= now {
+            return Ok(Claim::Expired);
+        }
+        let pointer = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(pending_pointer_key(&link.identity(), &link.profile_id)))
+            .condition_expression("link_id = :id")
+            .expression_attribute_values(":id", s(&link.link_id))
+            .build()
+            .expect("key and condition set");
+        let claim = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(link_key(&link.link_id)))
+            .update_expression("SET #state = :sending, verifier_hash = :hash, claim_id = :claim, claimed_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND expires_at > :now AND (#state = :pending OR (#state = :sending AND claimed_at < :stale))",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":hash", s(verifier_hash))
+            .expression_attribute_values(":claim", s(claim_id))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":stale", n(now - stale_claim_seconds))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("key and expressions set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(pointer).build())
+            .transact_items(TransactWriteItem::builder().update(claim).build())
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(Claim::Claimed),
+            Err(error) => error,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error() else {
+            return Err(StoreError::sdk("TransactWriteItems(claim link)", error));
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+        if failed(1) {
+            let old: HashMap<String, AttributeValue> =
+                reasons.get(1).and_then(|r| r.item().cloned()).unwrap_or_default();
+            let state = old.get("state").and_then(|v| v.as_s().ok()).map(String::as_str);
+            return Ok(match state {
+                Some("sending") => Claim::InFlight,
+                None => Claim::Expired,
+                Some("pending") => Claim::Expired,
+                Some(_) => Claim::AlreadySent,
+            });
+        }
+        if failed(0) {
+            return Ok(Claim::Superseded);
+        }
+        Err(StoreError::sdk("TransactWriteItems(claim link)", error))
+    }
+
+    /// Records a successful send (SES message id) and its audit entry, if this
+    /// invocation still holds the claim.
+    pub async fn mark_link_sent(
+        &self,
+        link: &LinkRecord,
+        claim_id: &str,
+        ses_message_id: &str,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(link_key(&link.link_id)))
+            .update_expression("SET #state = :sent, ses_message_id = :message, sent_at = :now REMOVE claim_id")
+            .condition_expression("claim_id = :claim")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":message", s(ses_message_id))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":claim", s(claim_id))
+            .build()
+            .expect("key and expressions set");
+        let audit = AuditEntry {
+            subject: AuditSubject::Profile(crate::profile::ProfileId::parse(&link.profile_id).ok_or_else(|| {
+                StoreError::Corrupt { key: format!("LINK#{}", link.link_id), problem: "profile_id".into() }
+            })?),
+            event: "sent",
+            identity: Some(link.identity()),
+            link_id: Some(link.link_id.clone()),
+            request_id: Some(link.request_id.clone()),
+            detail: Some(format!("SES message {ses_message_id}")),
+            at: now,
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(audit.to_item(&self.table, retention_seconds))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("TransactWriteItems(link sent)", e))?;
+        Ok(())
+    }
+
+    /// Gives a claim back after a failed send, so a retry mints a new verifier.
+    pub async fn release_link_claim(&self, link_id: &str, claim_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(link_key(link_id)))
+            .update_expression("SET #state = :pending REMOVE verifier_hash, claim_id, claimed_at")
+            .condition_expression("claim_id = :claim")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":claim", s(claim_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::sdk("UpdateItem(release link)", e)),
+        }
+    }
+}

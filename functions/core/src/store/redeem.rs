@@ -1,0 +1,364 @@
+//! Redemption: a link is consumed exactly once by one conditional
+//! transaction that also writes the association, the profile's owner, the
+//! audit entry and the notice to the registered address.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use super::associations::{association_key, association_puts, owner_key};
+use super::audit::{AuditEntry, AuditSubject};
+use super::items::{Item, get_n, get_s, n, s};
+use super::links::LinkRecord;
+use super::{Store, StoreError};
+use crate::identity::Identity;
+use crate::profile::ProfileId;
+
+/// A link as redemption sees it: the record plus its redemption state.
+#[derive(Debug, Clone)]
+pub struct StoredLink {
+    pub record: LinkRecord,
+    pub verifier_hash: Option<String>,
+    /// The identity key that used it, once used.
+    pub used_by: Option<String>,
+    pub siblings: Vec<String>,
+}
+
+impl StoredLink {
+    pub fn state(&self) -> &str {
+        &self.record.state
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// Linked; `replaced` names the identity the profile was linked to before.
+    Linked {
+        replaced: Option<Identity>,
+    },
+    /// The profile was already linked to this identity; the link is consumed.
+    AlreadyLinked,
+    /// Someone (possibly this identity, a moment ago) used the link first.
+    Used,
+    Superseded,
+    Expired,
+}
+
+fn link_key(id: &str) -> Item {
+    Item::from([("pk".to_owned(), s(format!("LINK#{id}"))), ("sk".to_owned(), s("LINK"))])
+}
+
+fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
+    let key = get_s(&item, "link", "pk")?;
+    let siblings = match item.get("siblings") {
+        Some(AttributeValue::L(list)) => list.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+        _ => Vec::new(),
+    };
+    let record = LinkRecord {
+        link_id: get_s(&item, &key, "link_id")?,
+        request_id: get_s(&item, &key, "request_id")?,
+        state: get_s(&item, &key, "state")?,
+        identity_iss: get_s(&item, &key, "identity_iss")?,
+        identity_sub: get_s(&item, &key, "identity_sub")?,
+        identity_label: get_s(&item, &key, "identity_label")?,
+        identity_provider: get_s(&item, &key, "identity_provider")?,
+        profile_id: get_s(&item, &key, "profile_id")?,
+        display_name: get_s(&item, &key, "display_name")?,
+        organization: get_s(&item, &key, "organization").unwrap_or_default(),
+        email: get_s(&item, &key, "email")?,
+        created_at: get_n(&item, &key, "created_at")?,
+        expires_at: get_n(&item, &key, "expires_at")?,
+    };
+    Ok(StoredLink {
+        record,
+        verifier_hash: get_s(&item, &key, "verifier_hash").ok(),
+        used_by: get_s(&item, &key, "used_by").ok(),
+        siblings,
+    })
+}
+
+fn audit(
+    link: &LinkRecord,
+    event: &'static str,
+    identity: &Identity,
+    detail: Option<String>,
+    now: i64,
+) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        subject: AuditSubject::Profile(ProfileId::parse(&link.profile_id).ok_or_else(|| StoreError::Corrupt {
+            key: format!("LINK#{}", link.link_id),
+            problem: "profile_id".into(),
+        })?),
+        event,
+        identity: Some(identity.clone()),
+        link_id: Some(link.link_id.clone()),
+        request_id: Some(link.request_id.clone()),
+        detail,
+        at: now,
+    })
+}
+
+/// What the notice to the registered address says (sent by send-emails from the stream).
+fn notice(
+    table: &str,
+    link: &LinkRecord,
+    identity_label: &str,
+    identity_provider: &str,
+    replaced: bool,
+    now: i64,
+) -> TransactWriteItem {
+    let id = crate::random::token(16);
+    let mut item = Item::from([
+        ("pk".to_owned(), s(format!("NOTICE#{id}"))),
+        ("sk".to_owned(), s("NOTICE")),
+        ("kind".to_owned(), s("notice")),
+        ("state".to_owned(), s("pending")),
+        ("notice_id".to_owned(), s(&id)),
+        ("email".to_owned(), s(&link.email)),
+        ("profile_id".to_owned(), s(&link.profile_id)),
+        ("display_name".to_owned(), s(&link.display_name)),
+        ("organization".to_owned(), s(&link.organization)),
+        ("identity_label".to_owned(), s(identity_label)),
+        ("identity_provider".to_owned(), s(identity_provider)),
+        ("created_at".to_owned(), n(now)),
+        ("expires_at".to_owned(), n(now + 7 * 24 * 3600)),
+    ]);
+    item.insert("replaced".into(), AttributeValue::Bool(replaced));
+    TransactWriteItem::builder()
+        .put(Put::builder().table_name(table).set_item(Some(item)).build().expect("item set"))
+        .build()
+}
+
+impl Store {
+    /// The link by its id (the token's selector), read strongly consistently.
+    pub async fn get_link(&self, link_id: &str) -> Result<Option<StoredLink>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(link_key(link_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem(link)", e))?;
+        output.item.map(stored_link).transpose()
+    }
+
+    /// The identity a profile is linked to, if any.
+    pub async fn owner_of(&self, profile_id: &str) -> Result<Option<Identity>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(owner_key(profile_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem(owner)", e))?;
+        Ok(output.item.and_then(|item| {
+            Some(Identity::new(
+                item.get("identity_iss")?.as_s().ok()?.clone(),
+                item.get("identity_sub")?.as_s().ok()?.clone(),
+            ))
+        }))
+    }
+
+    /// Consumes `link` for `identity` (already checked to be the identity that
+    /// asked, with a matching verifier) and links the profile. Exactly one of
+    /// any number of concurrent calls can succeed: the link's state moves from
+    /// sent to used under a condition, in the same transaction as every other write.
+    pub async fn redeem_link(
+        &self,
+        link: &StoredLink,
+        identity: &Identity,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<Redemption, StoreError> {
+        let record = &link.record;
+        let verifier_hash = link.verifier_hash.clone().unwrap_or_default();
+        let me = identity.key().to_string();
+        let consume = |event: &'static str| {
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(link_key(&record.link_id)))
+                .update_expression("SET #state = :used, used_at = :now, used_by = :me, outcome = :event")
+                .condition_expression("#state IN (:sent, :sending) AND verifier_hash = :hash AND expires_at > :now")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":used", s("used"))
+                .expression_attribute_values(":sent", s("sent"))
+                .expression_attribute_values(":sending", s("sending"))
+                .expression_attribute_values(":hash", s(&verifier_hash))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":me", s(&me))
+                .expression_attribute_values(":event", s(event))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build()
+                .expect("key and expressions set")
+        };
+        let pointer = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("IDENTITY#{}", identity.key())))
+            .key("sk", s(format!("PENDING#{}", record.profile_id)))
+            .condition_expression("link_id = :id")
+            .expression_attribute_values(":id", s(&record.link_id))
+            .build()
+            .expect("key set");
+
+        // The profile's current owner decides between a new link, a replacement and "already yours".
+        let mut previous: Option<Identity> = None;
+        for _ in 0..3 {
+            if previous.as_ref() == Some(identity) {
+                let items = vec![
+                    TransactWriteItem::builder().update(consume("already_linked")).build(),
+                    TransactWriteItem::builder().delete(pointer.clone()).build(),
+                    audit(record, "already_linked", identity, None, now)?.to_item(&self.table, retention_seconds),
+                ];
+                return match self.transact(items).await? {
+                    None => Ok(Redemption::AlreadyLinked),
+                    Some(reasons) => self.explain(&reasons, identity),
+                };
+            }
+            let (condition, bound) = match &previous {
+                None => ("attribute_not_exists(pk)", None),
+                Some(other) => ("identity_key = :previous", Some(other.key().to_string())),
+            };
+            let [association, owner] = association_puts(
+                &self.table,
+                identity,
+                &record.profile_id,
+                &record.display_name,
+                &record.organization,
+                &record.link_id,
+                now,
+                (condition, bound),
+            );
+            let event = if previous.is_some() { "replaced" } else { "linked" };
+            let detail = previous.as_ref().map(|p| format!("replaced the link to {} at {}", p.subject, p.issuer));
+            let mut items = vec![
+                TransactWriteItem::builder().update(consume(event)).build(),
+                TransactWriteItem::builder().delete(pointer.clone()).build(),
+                association,
+                owner,
+                audit(record, event, identity, detail, now)?.to_item(&self.table, retention_seconds),
+                notice(&self.table, record, &record.identity_label, &record.identity_provider, previous.is_some(), now),
+            ];
+            if let Some(other) = &previous {
+                items.push(
+                    TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(association_key(other, &record.profile_id)))
+                                .build()
+                                .expect("key set"),
+                        )
+                        .build(),
+                );
+            }
+            match self.transact(items).await? {
+                None => return Ok(Redemption::Linked { replaced: previous }),
+                Some(reasons)
+                    if reasons.get(3).is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+                        && reasons.first().is_some_and(Option::is_none) =>
+                {
+                    // The owner changed under us: read who owns it now and try again.
+                    previous = self.owner_of(&record.profile_id).await?;
+                    continue;
+                }
+                Some(reasons) => return self.explain(&reasons, identity),
+            }
+        }
+        Err(StoreError::Unavailable {
+            operation: "TransactWriteItems(redeem)",
+            message: "the profile's owner kept changing".into(),
+        })
+    }
+
+    /// Runs a transaction; `Some(codes)` (one per item) when it was cancelled.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<Vec<Option<String>>>, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(None),
+            Err(error) => match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Ok(Some(
+                    cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                        .collect(),
+                )),
+                _ => Err(StoreError::sdk("TransactWriteItems(redeem)", error)),
+            },
+        }
+    }
+
+    /// Why a redemption transaction was cancelled, read from the link as it is now.
+    fn explain(&self, reasons: &[Option<String>], _identity: &Identity) -> Result<Redemption, StoreError> {
+        let failed = |i: usize| reasons.get(i).is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"));
+        if failed(0) {
+            // The link's own condition: used (or burned) by now, or expired.
+            return Ok(Redemption::Used);
+        }
+        if failed(1) {
+            return Ok(Redemption::Superseded);
+        }
+        Err(StoreError::Unavailable {
+            operation: "TransactWriteItems(redeem)",
+            message: format!("cancelled: {reasons:?}"),
+        })
+    }
+
+    /// Burns one link (signed in as another identity, or "this wasn't me"),
+    /// if it is still unused; audits it either way. `true` if it was burned now.
+    pub async fn burn_link(
+        &self,
+        link: &StoredLink,
+        identity: &Identity,
+        event: &'static str,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(link_key(&link.record.link_id)))
+            .update_expression("SET #state = :burned, burned_at = :now, outcome = :event")
+            .condition_expression("#state IN (:pending, :sending, :sent)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":burned", s("burned"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":event", s(event))
+            .build()
+            .expect("key and expressions set");
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit(&link.record, event, identity, None, now)?.to_item(&self.table, retention_seconds),
+        ];
+        Ok(self.transact(items).await?.is_none())
+    }
+
+    /// "This wasn't me": burns every still-unused link of the link's request.
+    pub async fn burn_request(
+        &self,
+        link: &StoredLink,
+        identity: &Identity,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let mut burned = 0;
+        let mut ids = link.siblings.clone();
+        if !ids.contains(&link.record.link_id) {
+            ids.push(link.record.link_id.clone());
+        }
+        for id in ids {
+            if let Some(sibling) = self.get_link(&id).await? {
+                if self.burn_link(&sibling, identity, "reported_not_me", retention_seconds, now).await? {
+                    burned += 1;
+                }
+            }
+        }
+        Ok(burned)
+    }
+}

@@ -1,0 +1,14 @@
+//! Lambda entry point for redeem-link.
+
+use std::sync::Arc;
+
+use profile_link_core::{Env, telemetry};
+use profile_link_redeem_link::{RedeemApp, router};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws_config::load_from_env().await;
+    let app = RedeemApp::from_env(&Env::from_process(), &sdk).await?;
+    lambda_http::run(router(Arc::new(app))).await
+}

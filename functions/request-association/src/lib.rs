@@ -1,0 +1,209 @@
+//! The `request-association` function: `GET /associate` asks for the email
+//! address registered with the company; `POST /associate` writes one pending
+//! link per profile under it and answers the same page whatever matched.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::cookie::CookieJar;
+use profile_link_core::config::{Env, SiteConfig};
+use profile_link_core::email::RegisteredEmail;
+use profile_link_core::identity::mask_email;
+use profile_link_core::pages::{self, AssociatePage, AssociateSentPage, Problem};
+use profile_link_core::rate_limit::RateLimits;
+use profile_link_core::session::{SessionClaims, SessionKeys};
+pub use profile_link_core::startup::{self, StartupError};
+use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
+use profile_link_core::store::{RequestOutcome, Requester};
+use profile_link_core::web::{self, Caller, Cookies};
+use profile_link_core::{Clock, Store, SystemClock};
+use serde::Deserialize;
+
+pub const DEFAULT_LINK_TTL_SECONDS: i64 = 3600;
+
+pub struct AssociationApp {
+    pub site: SiteConfig,
+    pub store: Store,
+    pub sessions: Arc<SessionKeys>,
+    pub clock: Arc<dyn Clock>,
+    pub limits: RateLimits,
+    pub link_ttl_seconds: i64,
+    cookies: Cookies,
+}
+
+impl AssociationApp {
+    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
+        let site = SiteConfig::from_env(env)?;
+        let (sessions, _) = startup::session_keys_and_secrets(env, sdk, &site, &[]).await?;
+        let limits = RateLimits::from_env(env)?;
+        let link_ttl_seconds = env.number_in("LINK_TTL_SECONDS", DEFAULT_LINK_TTL_SECONDS, 300..=86_400)?;
+        let store = Store::from_sdk_config(sdk, site.table_name.clone());
+        Ok(Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), limits, link_ttl_seconds))
+    }
+
+    pub fn new(
+        site: SiteConfig,
+        store: Store,
+        sessions: Arc<SessionKeys>,
+        clock: Arc<dyn Clock>,
+        limits: RateLimits,
+        link_ttl_seconds: i64,
+    ) -> Self {
+        let cookies = Cookies::new(site.public_base_url.cookie_policy());
+        Self { site, store, sessions, clock, limits, link_ttl_seconds, cookies }
+    }
+
+    fn session(&self, jar: &CookieJar) -> Option<SessionClaims> {
+        self.cookies.session(jar, &self.sessions, self.clock.now())
+    }
+
+    fn form(&self, status: StatusCode, session: &SessionClaims, email: &str, error: Option<String>) -> Response {
+        pages::respond(status, &AssociatePage { brand: &self.site.branding, csrf: &session.csrf, email, error })
+    }
+}
+
+pub fn router(app: Arc<AssociationApp>) -> Router {
+    let base = app.site.public_base_url.clone();
+    let routes = Router::new().route("/associate", get(show_form).post(request)).with_state(app);
+    web::harden(routes, &base)
+}
+
+fn sign_in_first() -> Response {
+    Redirect::to("/login?return_to=%2Fassociate").into_response()
+}
+
+/// `GET /associate`
+async fn show_form(State(app): State<Arc<AssociationApp>>, jar: CookieJar) -> Response {
+    match app.session(&jar) {
+        Some(session) => app.form(StatusCode::OK, &session, "", None),
+        None => sign_in_first(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AssociateForm {
+    #[serde(default)]
+    email: String,
+    csrf: Option<String>,
+}
+
+/// `POST /associate`
+async fn request(
+    State(app): State<Arc<AssociationApp>>,
+    jar: CookieJar,
+    caller: Caller,
+    form: Result<Form<AssociateForm>, FormRejection>,
+) -> Response {
+    let Some(session) = app.session(&jar) else { return sign_in_first() };
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => {
+            let status = rejection.status();
+            let problem = Problem {
+                status: if status == StatusCode::PAYLOAD_TOO_LARGE { status } else { StatusCode::BAD_REQUEST },
+                title: if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "That was too much to send"
+                } else {
+                    "We could not read that form"
+                },
+                message: "Please go back to the form and enter just your email address.".into(),
+                action_href: "/associate".into(),
+                action_label: "Back to the form",
+            };
+            return problem.render(&app.site.branding);
+        }
+    };
+    if !web::csrf_matches(&session, form.csrf.as_deref()) {
+        tracing::warn!(sid = &session.sid[..8], "association request refused: CSRF token missing or wrong");
+        return Problem {
+            status: StatusCode::FORBIDDEN,
+            title: "Please use the form on our page",
+            message: "This request did not come from our form (or the page was open too long). Nothing was sent."
+                .into(),
+            action_href: "/associate".into(),
+            action_label: "Open the form again",
+        }
+        .render(&app.site.branding);
+    }
+    let typed: String = form.email.chars().take(254).collect();
+    let email = match RegisteredEmail::parse(&form.email) {
+        Ok(email) => email,
+        Err(error) => return app.form(StatusCode::BAD_REQUEST, &session, typed.trim(), Some(error.to_string())),
+    };
+
+    let now = app.clock.now();
+    let identity = session.identity();
+    let requester = Requester {
+        label: session
+            .profile
+            .email
+            .as_deref()
+            .map(mask_email)
+            .or_else(|| session.profile.name.clone())
+            .unwrap_or_else(|| "your account".to_owned()),
+        provider: url::Url::parse(&identity.issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default(),
+        identity,
+        source_ip: caller.source_ip.unwrap_or_else(|| "unknown".to_owned()),
+    };
+    let outcome = async {
+        let profiles = app.store.profiles_by_email(&email).await?;
+        app.store
+            .record_association_request(
+                &requester,
+                &email,
+                &profiles,
+                &app.limits,
+                app.link_ttl_seconds,
+                DEFAULT_AUDIT_RETENTION_SECONDS,
+                now,
+            )
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(RequestOutcome::Accepted { links }) => {
+            tracing::info!(sid = &session.sid[..8], address = %email.masked(), links, "association requested");
+            pages::respond(
+                StatusCode::OK,
+                &AssociateSentPage { brand: &app.site.branding, lifetime_minutes: app.link_ttl_seconds / 60 },
+            )
+        }
+        Ok(RequestOutcome::RateLimited { limit, retry_after }) => {
+            tracing::warn!(sid = &session.sid[..8], limit, "association request rate-limited");
+            let minutes = (retry_after + 59) / 60;
+            let mut response = Problem {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                title: "Please wait before trying again",
+                message: format!(
+                    "There have been too many requests for this sign-in, address or network recently. Nothing was sent. Please try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+                action_href: "/".into(),
+                action_label: "Go to your account",
+            }
+            .render(&app.site.branding);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "association request failed");
+            Problem {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                title: "We could not send the emails right now",
+                message: "A service we depend on did not answer. Nothing was sent; please try again in a minute."
+                    .into(),
+                action_href: "/associate".into(),
+                action_label: "Try again",
+            }
+            .render(&app.site.branding)
+        }
+    }
+}

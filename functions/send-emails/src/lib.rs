@@ -1,0 +1,184 @@
+//! The `send-emails` function: invoked by the table's stream with new `LINK#`
+//! items, it mints each link's verifier, sends one SES email per link and
+//! records the send. Exactly one email per link under redelivery: a link is
+//! claimed with a conditional write before sending, so a second delivery of
+//! the same record finds it sent and does nothing. A failed send releases the
+//! claim and reports only that record as failed (partial batch response).
+
+use std::sync::Arc;
+
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use profile_link_core::config::{ConfigError, Env, SiteConfig};
+use profile_link_core::links::{LinkId, LinkToken, Verifier};
+use profile_link_core::mail::{LinkEmail, MailConfig, Mailer, NoticeEmail};
+use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
+use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, StoreError};
+use profile_link_core::{Clock, Store, SystemClock, random};
+
+/// A claim older than this belongs to a sender that crashed; it may be taken over.
+pub const STALE_CLAIM_SECONDS: i64 = 120;
+
+pub struct SendEmailsApp {
+    pub site: SiteConfig,
+    pub store: Store,
+    pub mailer: Mailer,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl SendEmailsApp {
+    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let site = SiteConfig::from_env(env)?;
+        let mailer = Mailer::new(aws_sdk_sesv2::Client::new(sdk), MailConfig::from_env(env)?);
+        let store = Store::from_sdk_config(sdk, site.table_name.clone());
+        Ok(Self { site, store, mailer, clock: Arc::new(SystemClock) })
+    }
+}
+
+/// What happened to one stream record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// Not a new link (another item kind, a modification, a TTL deletion).
+    Ignored,
+    /// Already sent, superseded or expired: nothing to send.
+    Skipped(&'static str),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("stream record is not a readable link: {0}")]
+    Unreadable(String),
+    #[error("another invocation is sending this link")]
+    InFlight,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Send(#[from] profile_link_core::mail::SendError),
+    #[error("rendering the email: {0}")]
+    Render(#[from] askama::Error),
+}
+
+/// Lambda's entry: processes every record, reporting failed ones by sequence
+/// number so only they (and what follows them in the shard) are retried.
+pub async fn handle(app: &SendEmailsApp, event: Event) -> DynamoDbEventResponse {
+    let mut failures = Vec::new();
+    for record in &event.records {
+        match deliver(app, record).await {
+            Ok(outcome) => tracing::debug!(?outcome, "stream record done"),
+            Err(error) => {
+                tracing::warn!(%error, event_id = %record.event_id, "stream record failed; reported for retry");
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = record.change.sequence_number.clone();
+                failures.push(failure);
+            }
+        }
+    }
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+/// The key prefixes this function sends mail for (the template's event filter
+/// names the same ones; checked again here so a misconfigured mapping cannot
+/// make this function act on other items).
+pub const MAIL_ITEM_PREFIXES: [&str; 2] = ["LINK#", "NOTICE#"];
+
+/// The new item's key prefix, if the record is an INSERT of an item we send mail for.
+fn inserted_kind(record: &EventRecord) -> Option<&'static str> {
+    let Some(serde_dynamo::AttributeValue::S(pk)) = record.change.keys.get("pk") else { return None };
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    MAIL_ITEM_PREFIXES.into_iter().find(|prefix| pk.starts_with(prefix))
+}
+
+fn new_image<T: serde::de::DeserializeOwned>(record: &EventRecord) -> Result<T, DeliveryError> {
+    serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| DeliveryError::Unreadable(e.to_string()))
+}
+
+pub async fn deliver(app: &SendEmailsApp, record: &EventRecord) -> Result<Delivery, DeliveryError> {
+    match inserted_kind(record) {
+        Some("LINK#") => deliver_link(app, new_image(record)?).await,
+        Some(_) => deliver_notice(app, new_image(record)?).await,
+        None => Ok(Delivery::Ignored),
+    }
+}
+
+/// "Your profile is now linked to …": claimed, sent, settled like a link email.
+async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Delivery, DeliveryError> {
+    let claim_id = random::token(12);
+    if !app.store.claim_notice(&notice.notice_id, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS).await? {
+        return Ok(Delivery::Skipped("already sent"));
+    }
+    let email = NoticeEmail {
+        brand: &app.site.branding,
+        display_name: &notice.display_name,
+        organization: &notice.organization,
+        identity_label: &notice.identity_label,
+        identity_provider: &notice.identity_provider,
+        replaced: notice.replaced,
+    }
+    .render(&notice.email);
+    let sent = match email {
+        Ok(email) => app.mailer.send(&email).await.map_err(DeliveryError::from),
+        Err(e) => Err(DeliveryError::from(e)),
+    };
+    match sent {
+        Ok(message_id) => {
+            app.store.settle_notice(&notice.notice_id, &claim_id, Some(&message_id), app.clock.now()).await?;
+            tracing::info!(profile = %notice.profile_id, "link notice sent");
+            Ok(Delivery::Sent)
+        }
+        Err(error) => {
+            app.store.settle_notice(&notice.notice_id, &claim_id, None, app.clock.now()).await?;
+            Err(error)
+        }
+    }
+}
+
+async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery, DeliveryError> {
+    let link_id = LinkId::parse(&link.link_id).ok_or_else(|| DeliveryError::Unreadable("link_id".into()))?;
+    let now = app.clock.now();
+    let verifier = Verifier::mint();
+    let claim_id = random::token(12);
+    match app.store.claim_link_for_sending(&link, &verifier.hash(), &claim_id, now, STALE_CLAIM_SECONDS).await? {
+        Claim::Claimed => {}
+        Claim::AlreadySent => return Ok(Delivery::Skipped("already sent")),
+        Claim::Superseded => return Ok(Delivery::Skipped("superseded")),
+        Claim::Expired => return Ok(Delivery::Skipped("expired")),
+        Claim::InFlight => return Err(DeliveryError::InFlight),
+    }
+
+    let token = LinkToken::new(link_id, verifier);
+    let url = app.site.public_base_url.join(&format!("/redeem?token={}", token.expose()));
+    let email = LinkEmail {
+        brand: &app.site.branding,
+        display_name: &link.display_name,
+        organization: &link.organization,
+        requester_label: &link.identity_label,
+        requester_provider: &link.identity_provider,
+        link: &url,
+        expires_at: link.expires_at,
+        lifetime_minutes: (link.expires_at - link.created_at) / 60,
+    }
+    .render(&link.email);
+    let sent = match email {
+        Ok(email) => app.mailer.send(&email).await.map_err(DeliveryError::from),
+        Err(e) => Err(DeliveryError::from(e)),
+    };
+    match sent {
+        Ok(message_id) => {
+            app.store
+                .mark_link_sent(&link, &claim_id, &message_id, DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now())
+                .await?;
+            tracing::info!(link = %link.link_id, profile = %link.profile_id, "link email sent");
+            Ok(Delivery::Sent)
+        }
+        Err(error) => {
+            // Give the claim back so the retry mints a fresh verifier and sends again.
+            app.store.release_link_claim(&link.link_id, &claim_id).await?;
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Seed steps 4–7: the signed-in person enters the registered address and
+//! gets one email per profile, sent by the stream consumer through SES (both
+//! the emulator's), exactly once.
+
+use profile_link_core::rate_limit::RateLimits;
+use profile_link_dev_server::stream::StreamPoller;
+use profile_link_tests::browser::{Browser, Page};
+use profile_link_tests::{TestApp, TestOptions};
+use reqwest::StatusCode;
+
+async fn request(app: &TestApp, browser: &Browser, address: &str) -> Page {
+    let csrf = app.csrf(browser).await;
+    browser.post_form(&app.url("/associate"), &[("email".into(), address.into()), ("csrf".into(), csrf)]).await
+}
+
+fn token_of(link: &str) -> &str {
+    link.split_once("token=").map(|(_, t)| t).expect("link has a token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pat_gets_one_email_per_profile_each_naming_its_profile() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[
+        ("CUST-1", "pat", "Pat Doe", "Doe Family Bakery"),
+        ("CUST-2", "pat", "Pat Doe (consulting)", "Northwind Consulting"),
+        ("CUST-3", "alex", "Alex Kim", "Kim Logistics"),
+    ])
+    .await;
+    let pat = app.signed_in("pat").await;
+
+    let form = pat.get(&app.url("/associate")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("registered with us"));
+    assert!(form.body.contains("support@example.com"), "says whom to contact");
+
+    let typed = format!("  {}  ", app.address("PAT").replace("PAT@", "Pat@"));
+    let answer = request(&app, &pat, &typed).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.body.contains("If that address is registered, we have sent one email for each profile registered under it. Each link works for 60 minutes."));
+
+    assert_eq!(app.deliver_stream().await, 2, "two new links reach send-emails");
+    let emails = app.emails_to(&app.address("pat")).await;
+    assert_eq!(emails.len(), 2, "one email per profile");
+    let mut names: Vec<bool> = vec![false, false];
+    let mut links = Vec::new();
+    for email in &emails {
+        names[0] |= email.body.contains("Doe Family Bakery");
+        names[1] |= email.body.contains("Northwind Consulting");
+        assert!(email.body.contains("p***@mail.example.net"), "names the identity that asked, masked");
+        assert!(email.body.contains("ignore this email"));
+        let redeem: Vec<String> = email.links().into_iter().filter(|l| l.contains("/redeem?token=")).collect();
+        assert_eq!(redeem.len(), 1, "{:?}", email.links());
+        assert!(redeem[0].starts_with(&app.url("/redeem?token=")));
+        links.push(redeem[0].clone());
+    }
+    assert_eq!(names, [true, true], "each email names its own profile");
+    assert_ne!(links[0], links[1], "links are distinct");
+    assert!(app.emails_to(&app.address("alex")).await.is_empty());
+
+    // Only the verifier's hash is stored, and the send is recorded with SES's message id.
+    for link in &links {
+        let (selector, verifier) = token_of(link).split_once('.').unwrap();
+        assert_eq!((selector.len(), verifier.len()), (22, 43));
+        let item = app.link_item(selector).await;
+        assert_eq!(item["state"].as_s().unwrap(), "sent");
+        assert!(!item["ses_message_id"].as_s().unwrap().is_empty());
+        assert_eq!(item["verifier_hash"].as_s().unwrap(), &profile_link_core::random::sha256_b64(verifier.as_bytes()));
+        assert!(
+            item.values().all(|v| v.as_s().map(|s| !s.contains(verifier)).unwrap_or(true)),
+            "raw verifier never stored"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unregistered_address_gets_a_byte_identical_answer_and_no_email() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let pat = app.signed_in("pat").await;
+
+    let registered = request(&app, &pat, &app.address("pat")).await;
+    let unregistered = request(&app, &pat, &app.address("nobody")).await;
+    assert_eq!(registered.status, unregistered.status);
+    assert_eq!(registered.body, unregistered.body, "byte-identical bodies");
+    let headers = |p: &Page| {
+        let mut h: Vec<(String, String)> = p
+            .headers
+            .iter()
+            .filter(|(k, _)| *k != "date")
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        h.sort();
+        h
+    };
+    assert_eq!(headers(&registered), headers(&unregistered), "identical headers");
+
+    app.deliver_stream().await;
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1);
+    assert!(app.emails_to(&app.address("nobody")).await.is_empty());
+    assert_eq!(app.count_with_prefix("LINK#").await, 1, "no link item for the unregistered address");
+    assert_eq!(
+        app.count_with_prefix("AUDIT#IDENTITY#").await,
+        1,
+        "the unmatched request is audited under the identity"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_stream_sends_nothing_twice() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery"), ("CUST-2", "pat", "Pat Doe", "Consulting")]).await;
+    let pat = app.signed_in("pat").await;
+    request(&app, &pat, &app.address("pat")).await;
+    assert_eq!(app.deliver_stream().await, 2);
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 2);
+
+    // A second mapping reading the stream from its start delivers every record again.
+    let mut replay =
+        StreamPoller::new(&profile_link_tests::sdk_config().await, app.store.table(), app.send_emails.clone())
+            .await
+            .unwrap();
+    assert_eq!(replay.poll_once().await.unwrap(), 2, "the same two records are delivered again");
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 2, "still exactly two emails");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ses_failure_retries_only_that_record() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery"), ("CUST-2", "sam", "Sam Roe", "Hardware")]).await;
+    let pat = app.signed_in("pat").await;
+    request(&app, &pat, &app.address("pat")).await;
+    request(&app, &pat, &app.address("sam")).await;
+
+    app.faults.fail_sends_to(&app.address("pat"));
+    assert_eq!(app.deliver_stream().await, 2);
+    assert_eq!(app.emails_to(&app.address("sam")).await.len(), 1, "the healthy record is sent");
+    assert!(app.emails_to(&app.address("pat")).await.is_empty());
+    assert_eq!(*app.faults.failed_calls.lock().unwrap(), 4, "the failed record: first try plus three retries");
+    assert_eq!(app.discarded_records().await.len(), 1, "then it goes to the on-failure destination");
+
+    // SES recovers; replaying the stream sends the failed one and nothing else again.
+    app.faults.heal();
+    let mut replay =
+        StreamPoller::new(&profile_link_tests::sdk_config().await, app.store.table(), app.send_emails.clone())
+            .await
+            .unwrap();
+    replay.poll_once().await.unwrap();
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1);
+    assert_eq!(app.emails_to(&app.address("sam")).await.len(), 1, "not resent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_request_supersedes_the_older_link_before_it_is_sent() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let pat = app.signed_in("pat").await;
+    request(&app, &pat, &app.address("pat")).await;
+    request(&app, &pat, &app.address("pat")).await;
+    assert_eq!(app.deliver_stream().await, 2);
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1, "only the newest link is emailed");
+}
+
+fn limits(per_identity: u32, per_address: u32, per_ip: u32) -> TestOptions {
+    TestOptions {
+        limits: RateLimits { per_identity, per_address, per_ip, window_seconds: 3600 },
+        ..TestOptions::default()
+    }
+}
+
+async fn assert_rate_limited(app: &TestApp, page: &Page) {
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    let retry_after: i64 = page.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry_after));
+    assert!(page.body.contains("Nothing was sent"));
+    let _ = app;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_identity_limit_trips_writes_nothing_and_resets() {
+    let app = TestApp::spawn_with_options(limits(2, 100, 100)).await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let pat = app.signed_in("pat").await;
+    for local in ["a", "b"] {
+        assert_eq!(request(&app, &pat, &app.address(local)).await.status, StatusCode::OK);
+    }
+    let before = app.keys().await;
+    assert_rate_limited(&app, &request(&app, &pat, &app.address("pat")).await).await;
+    assert_eq!(app.keys().await, before, "nothing written");
+    assert_eq!(app.deliver_stream().await, 0, "nothing sent");
+
+    app.clock.advance(3600);
+    // The session is an hour old now too: sign in again, as a person would.
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK, "a new window resets the limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_address_limit_counts_spelling_variants_together() {
+    let app = TestApp::spawn_with_options(limits(100, 2, 100)).await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let (pat, sam) = (app.signed_in("pat").await, app.signed_in("sam").await);
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    assert_eq!(request(&app, &sam, &app.address("PAT")).await.status, StatusCode::OK);
+    for variant in ["p.a.t", "pat+again", "Ｐat"] {
+        let page = request(&app, &pat, &app.address(variant)).await;
+        assert_rate_limited(&app, &page).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_ip_limit_trips_across_identities() {
+    let app = TestApp::spawn_with_options(limits(100, 100, 2)).await;
+    let (pat, sam) = (app.signed_in("pat").await, app.signed_in("sam").await);
+    assert_eq!(request(&app, &pat, &app.address("one")).await.status, StatusCode::OK);
+    assert_eq!(request(&app, &sam, &app.address("two")).await.status, StatusCode::OK);
+    assert_rate_limited(&app, &request(&app, &sam, &app.address("three")).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_answer_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let pat = app.signed_in("pat").await;
+    let csrf = app.csrf(&pat).await;
+    let before = app.keys().await;
+
+    let malformed = pat
+        .post_form(&app.url("/associate"), &[("email".into(), "pat.example.com".into()), ("csrf".into(), csrf.clone())])
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert!(malformed.body.contains("needs an @"), "says what is wrong: {}", malformed.body);
+    assert!(malformed.body.contains(r#"value="pat.example.com""#), "keeps what was typed");
+    assert!(malformed.body.contains(r#"aria-invalid="true""#));
+
+    let hostile = pat
+        .post_form(
+            &app.url("/associate"),
+            &[("email".into(), "<script>x</script>@a.com".into()), ("csrf".into(), csrf.clone())],
+        )
+        .await;
+    assert_eq!(hostile.status, StatusCode::BAD_REQUEST);
+    assert!(!hostile.body.contains("<script>x"), "what was typed is escaped");
+
+    let no_csrf = pat.post_form(&app.url("/associate"), &[("email".into(), app.address("pat"))]).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    let wrong_csrf = pat
+        .post_form(&app.url("/associate"), &[("email".into(), app.address("pat")), ("csrf".into(), "x".repeat(43))])
+        .await;
+    assert_eq!(wrong_csrf.status, StatusCode::FORBIDDEN);
+    let sam = app.signed_in("sam").await;
+    let sams_csrf = app.csrf(&sam).await;
+    let cross = pat
+        .post_form(&app.url("/associate"), &[("email".into(), app.address("pat")), ("csrf".into(), sams_csrf)])
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN, "another session's token");
+
+    let huge =
+        pat.post_form(&app.url("/associate"), &[("email".into(), "a".repeat(64 * 1024)), ("csrf".into(), csrf)]).await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    assert_eq!(app.keys().await, before, "nothing written by any of them");
+    assert_eq!(app.deliver_stream().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_out_people_are_sent_to_sign_in_first() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    let response = browser.request(reqwest::Method::GET, &app.url("/associate")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/login?return_to=%2Fassociate");
+    let page = browser.sign_in(&app.url("/associate"), "pat", "demo").await;
+    assert_eq!(page.url.as_str(), app.url("/associate"), "back on the form after signing in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csv_import_reports_bad_rows_by_line_and_upserts_the_rest() {
+    let app = TestApp::spawn().await;
+    let d = &app.mail_domain;
+    let csv = format!(
+        "profile_id,email,display_name,organization\n\
+         C-1,pat@{d},Pat Doe,Bakery\n\
+         C-2,not-an-email,Bad Email,X\n\
+         C-3,sam@{d},=HYPERLINK(\"http://evil\"),X\n\
+         C-4,alex@{d},Alex Kim\n\
+         C-1,pat@{d},Duplicate,X\n\
+         C 5,x@{d},Bad Id,X\n\
+         C-6,Sam@{d},Sam Roe,\"Roe, Daughters\"\n"
+    );
+    let report = profile_link_admin::import::import(&app.store, csv.as_bytes(), false, &()).await.unwrap();
+    assert_eq!((report.imported, report.updated, report.unchanged), (2, 0, 0));
+    let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [3, 4, 5, 6, 7], "{:?}", report.rejected);
+    assert!(report.rejected[1].reason.contains("formula"));
+    assert!(report.rejected[2].reason.contains("fields"));
+    assert_eq!(app.count_with_prefix("PROFILE#").await, 2);
+
+    let again = profile_link_admin::import::import(&app.store, csv.as_bytes(), false, &()).await.unwrap();
+    assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 2), "re-import changes nothing");
+    let changed = format!("profile_id,email,display_name,organization\nC-1,pat@{d},Pat Doe-Smith,Bakery\n");
+    let update = profile_link_admin::import::import(&app.store, changed.as_bytes(), true, &()).await.unwrap();
+    assert_eq!(update.updated, 1, "dry run reports the change");
+    let profiles = app
+        .store
+        .profiles_by_email(&profile_link_core::RegisteredEmail::parse(&format!("pat@{d}")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(profiles[0].display_name, "Pat Doe", "but writes nothing");
+}

@@ -1,0 +1,335 @@
+//! Seed steps 7–10: each emailed link, opened in a browser, forces a fresh
+//! sign-in as the same identity and is consumed exactly once.
+
+use std::collections::HashSet;
+
+use profile_link_tests::browser::{Browser, Page, first_post_form};
+use profile_link_tests::{TestApp, TestOptions};
+use reqwest::{Method, StatusCode};
+
+async fn request(app: &TestApp, browser: &Browser, address: &str) -> Page {
+    let csrf = app.csrf(browser).await;
+    browser.post_form(&app.url("/associate"), &[("email".into(), address.into()), ("csrf".into(), csrf)]).await
+}
+
+/// The redeem links in every email sent to `address`, oldest first.
+async fn links_to(app: &TestApp, address: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    for email in app.emails_to(address).await {
+        links.extend(email.links().into_iter().filter(|l| l.contains("/redeem?token=")));
+    }
+    links
+}
+
+/// pat (profiles CUST-1 and CUST-2 under pat@…) has asked; the emails are sent.
+async fn pat_has_two_links() -> (TestApp, Browser, Vec<String>) {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[
+        ("CUST-1", "pat", "Pat Doe", "Doe Family Bakery"),
+        ("CUST-2", "pat", "Pat Doe", "Northwind Consulting"),
+    ])
+    .await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    app.deliver_stream().await;
+    let links = links_to(&app, &app.address("pat")).await;
+    assert_eq!(links.len(), 2);
+    (app, pat, links)
+}
+
+/// Opens a link as a person does: the forced sign-in at the provider, then the confirmation page.
+async fn open(browser: &Browser, link: &str, user: &str) -> Page {
+    browser.sign_in(link, user, "demo").await
+}
+
+async fn confirm(browser: &Browser, page: &Page, action: &str) -> Page {
+    let mut form =
+        first_post_form(page).unwrap_or_else(|| panic!("no confirmation form on {}: {}", page.url, page.body));
+    form.set("action", action);
+    browser.submit(&form).await
+}
+
+async fn associations(app: &TestApp) -> usize {
+    app.keys().await.iter().filter(|(pk, sk)| pk.starts_with("IDENTITY#") && sk.starts_with("PROFILE#")).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_seed_flow_links_both_of_pats_profiles() {
+    let (app, pat, links) = pat_has_two_links().await;
+    for (i, link) in links.iter().enumerate() {
+        let page = open(&pat, link, "pat").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(page.url.as_str(), app.url("/redeem"), "the token left the URL");
+        assert!(page.body.contains("Link Pat Doe to Pat Doe"), "{}", page.body);
+        assert_eq!(page.headers["referrer-policy"], "no-referrer");
+        let done = confirm(&pat, &page, "confirm").await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        assert!(done.body.contains("Your profile is linked"), "{}", done.body);
+        assert_eq!(associations(&app).await, i + 1);
+    }
+    let me = pat.get(&app.url("/me")).await.json();
+    let ids: HashSet<String> =
+        me["profiles"].as_array().unwrap().iter().map(|p| p["profile_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, HashSet::from(["CUST-1".to_owned(), "CUST-2".to_owned()]));
+    let token = pat.cookie(&app.base, "pl_session").unwrap();
+    let claims = app.sessions.verify(&token, app.clock_now()).unwrap();
+    assert_eq!(claims.profiles, ["CUST-1", "CUST-2"], "the re-issued session carries the profiles");
+
+    // The next sign-in, in a new browser, sees them too.
+    let later = app.signed_in("pat").await;
+    let account = later.get(&app.url("/")).await;
+    assert!(account.body.contains("Doe Family Bakery") && account.body.contains("Northwind Consulting"));
+
+    // The registered address was told, once per profile.
+    app.deliver_stream().await;
+    let notices =
+        app.emails_to(&app.address("pat")).await.into_iter().filter(|m| m.subject.contains("is now linked")).count();
+    assert_eq!(notices, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_confirmations_link_exactly_once() {
+    let (app, pat, links) = pat_has_two_links().await;
+    let page = open(&pat, &links[0], "pat").await;
+    let mut form = first_post_form(&page).unwrap();
+    form.set("action", "confirm");
+    let posts = (0..50).map(|_| {
+        let client = pat.client.clone();
+        let form = form.clone();
+        async move { client.post(form.action.as_str()).form(&form.fields).send().await.unwrap().status() }
+    });
+    let statuses = futures_join_all(posts).await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let used = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
+    assert_eq!((ok, used), (1, 49), "{statuses:?}");
+    assert_eq!(associations(&app).await, 1, "exactly one association");
+    let linked_audits =
+        app.keys().await.iter().filter(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#linked#")).count();
+    assert_eq!(linked_audits, 1);
+}
+
+async fn futures_join_all<F: std::future::Future<Output = StatusCode> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<StatusCode> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefetching_a_link_changes_nothing() {
+    let (app, pat, links) = pat_has_two_links().await;
+    let before = app.keys().await.into_iter().filter(|(pk, _)| !pk.starts_with("LOGIN#")).collect::<Vec<_>>();
+    for _ in 0..10 {
+        let scanner = Browser::new();
+        assert_eq!(scanner.request(Method::GET, &links[0]).await.status(), StatusCode::SEE_OTHER);
+        let head = scanner.request(Method::HEAD, &links[0]).await;
+        assert_eq!(head.status(), StatusCode::SEE_OTHER);
+        // A scanner following the redirect ends at the sign-in page; nothing is confirmed.
+        let followed = scanner.get(&links[0]).await;
+        assert!(followed.url.as_str().starts_with(&app.issuer));
+    }
+    let after = app.keys().await.into_iter().filter(|(pk, _)| !pk.starts_with("LOGIN#")).collect::<Vec<_>>();
+    assert_eq!(before, after, "only sign-in transactions were written");
+    let page = open(&pat, &links[0], "pat").await;
+    assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK, "the link still works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_identity_cannot_use_the_link_and_burns_it() {
+    let (app, pat, links) = pat_has_two_links().await;
+    let sam = app.signed_in("sam").await;
+    let shown = open(&sam, &links[0], "sam").await;
+    assert_eq!(shown.status, StatusCode::FORBIDDEN, "{}", shown.body);
+    assert!(shown.body.contains("different account"));
+
+    // Posting the confirmation anyway (the token and sam's own CSRF token) burns the link.
+    let csrf = app.csrf(&sam).await;
+    let token = links[0].split_once("token=").unwrap().1;
+    let burned = sam
+        .post_form(
+            &app.url("/redeem"),
+            &[("token".into(), token.into()), ("csrf".into(), csrf), ("action".into(), "confirm".into())],
+        )
+        .await;
+    assert_eq!(burned.status, StatusCode::FORBIDDEN, "{}", burned.body);
+    assert!(burned.body.contains("no longer works"));
+    assert_eq!(associations(&app).await, 0, "nothing linked");
+
+    let page = open(&pat, &links[0], "pat").await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "burned for pat too: {}", page.body);
+    assert!(page.body.contains("cancelled"));
+    assert!(
+        app.keys().await.iter().any(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#wrong_identity#")),
+        "audited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_link_cannot_be_replayed() {
+    let (app, pat, links) = pat_has_two_links().await;
+    let page = open(&pat, &links[0], "pat").await;
+    let form = first_post_form(&page).unwrap();
+    assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
+    let replay = pat.submit(&form).await;
+    assert_eq!(replay.status, StatusCode::CONFLICT);
+    assert!(replay.body.contains("already been used"));
+    let reopened = open(&pat, &links[0], "pat").await;
+    assert_eq!(reopened.status, StatusCode::CONFLICT);
+    assert_eq!(associations(&app).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_link_offers_a_new_one_within_the_rate_limits() {
+    let app = TestApp::spawn_with_options(TestOptions {
+        limits: profile_link_core::rate_limit::RateLimits {
+            per_identity: 2,
+            per_address: 100,
+            per_ip: 100,
+            window_seconds: 86_400,
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let pat = app.signed_in("pat").await;
+    request(&app, &pat, &app.address("pat")).await;
+    app.deliver_stream().await;
+    let link = links_to(&app, &app.address("pat")).await.remove(0);
+
+    app.clock.advance(3601);
+    let page = open(&pat, &link, "pat").await;
+    assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
+    assert!(page.body.contains("This link has expired"));
+    let resend = first_post_form(&page).expect("a one-click resend button");
+    assert!(resend.action.as_str().ends_with("/redeem/resend"));
+    let sent = pat.submit(&resend).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert!(sent.body.contains("sent you a new link"));
+
+    app.deliver_stream().await;
+    let links = links_to(&app, &app.address("pat")).await;
+    assert_eq!(links.len(), 2);
+    let fresh = open(&pat, &links[1], "pat").await;
+    assert_eq!(confirm(&pat, &fresh, "confirm").await.status, StatusCode::OK);
+
+    // The resend counts against the limits: the identity has used both of its two requests.
+    let again = pat.submit(&resend).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(again.headers.contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_superseded_link_no_longer_works() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let pat = app.signed_in("pat").await;
+    request(&app, &pat, &app.address("pat")).await;
+    app.deliver_stream().await;
+    request(&app, &pat, &app.address("pat")).await;
+    app.deliver_stream().await;
+    let links = links_to(&app, &app.address("pat")).await;
+    assert_eq!(links.len(), 2);
+
+    let old = open(&pat, &links[0], "pat").await;
+    let refused = confirm(&pat, &old, "confirm").await;
+    assert_eq!(refused.status, StatusCode::GONE, "{}", refused.body);
+    assert!(refused.body.contains("newer link"));
+    assert_eq!(associations(&app).await, 0);
+    let new = open(&pat, &links[1], "pat").await;
+    assert_eq!(confirm(&pat, &new, "confirm").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_tokens_are_refused() {
+    let (app, pat, links) = pat_has_two_links().await;
+    let token = links[0].split_once("token=").unwrap().1.to_owned();
+    let (selector, verifier) = token.split_once('.').unwrap();
+    let flip = |s: &str, i: usize| {
+        let mut b = s.as_bytes().to_vec();
+        b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(b).unwrap()
+    };
+    let other = links[1].split_once("token=").unwrap().1.split_once('.').unwrap().1.to_owned();
+    for bad in [
+        format!("{}.{verifier}", flip(selector, 3)),
+        format!("{selector}.{}", flip(verifier, 10)),
+        format!("{selector}.{other}"),
+        token[..token.len() - 1].to_owned(),
+        format!("{selector}{verifier}"),
+        "%00%ff".to_owned(),
+    ] {
+        let page = open(&pat, &app.url(&format!("/redeem?token={bad}")), "pat").await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}: {}", page.body);
+        assert!(page.body.contains("not complete") || page.body.contains("not valid"), "{}", page.body);
+    }
+    assert_eq!(associations(&app).await, 0);
+    let page = open(&pat, &links[0], "pat").await;
+    assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK, "the real token still works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirming_needs_the_sessions_csrf_token() {
+    let (app, pat, links) = pat_has_two_links().await;
+    let page = open(&pat, &links[0], "pat").await;
+    let form = first_post_form(&page).unwrap();
+    for csrf in [None, Some("x".repeat(43))] {
+        let mut fields: Vec<(String, String)> = form.fields.iter().filter(|(n, _)| n != "csrf").cloned().collect();
+        if let Some(csrf) = csrf {
+            fields.push(("csrf".into(), csrf));
+        }
+        fields.push(("action".into(), "confirm".into()));
+        let refused = pat.post_form(&app.url("/redeem"), &fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(associations(&app).await, 0);
+    assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn this_wasnt_me_burns_every_link_of_the_request() {
+    let (app, pat, links) = pat_has_two_links().await;
+    let page = open(&pat, &links[0], "pat").await;
+    let done = confirm(&pat, &page, "reject").await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.body.contains("nothing was linked"));
+    for link in &links {
+        let page = open(&pat, link, "pat").await;
+        assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    }
+    assert_eq!(associations(&app).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlinking_removes_the_link_and_revokes_pending_links() {
+    let (app, pat, links) = pat_has_two_links().await;
+    let page = open(&pat, &links[0], "pat").await;
+    assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
+    // A new request for the same profile is pending when pat unlinks.
+    request(&app, &pat, &app.address("pat")).await;
+    app.deliver_stream().await;
+    let pending = links_to(&app, &app.address("pat")).await;
+    let newest = pending.last().unwrap().clone();
+
+    let account = pat.get(&app.url("/")).await;
+    let unlink = first_post_form(&account).expect("an Unlink button");
+    assert!(unlink.action.as_str().ends_with("/profiles/unlink"));
+    let after = pat.submit(&unlink).await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert!(after.body.contains("No customer profiles are linked"), "{}", after.body);
+    assert_eq!(associations(&app).await, 0);
+    assert!(app.keys().await.iter().any(|(pk, sk)| pk.starts_with("AUDIT#PROFILE#") && sk.contains("#unlinked#")));
+
+    let old = open(&pat, &links[0], "pat").await;
+    assert_eq!(old.status, StatusCode::CONFLICT, "the used link stays used");
+    let revoked = open(&pat, &newest, "pat").await;
+    let refused = confirm(&pat, &revoked, "confirm").await;
+    assert_eq!(refused.status, StatusCode::GONE, "pending links were revoked: {}", refused.body);
+    assert_eq!(associations(&app).await, 0);
+
+    let missing_csrf = pat.post_form(&app.url("/profiles/unlink"), &[("profile_id".into(), "CUST-2".into())]).await;
+    assert_eq!(missing_csrf.status, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,47 @@
+//! Failure injection at the AWS SDK boundary: an interceptor on the SES client
+//! that fails `SendEmail` calls for chosen recipients, the way a throttled or
+//! broken SES would, while every other call goes to the emulator.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_sesv2::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_sesv2::config::{ConfigBag, Intercept, RuntimeComponents};
+
+#[derive(Debug, Clone, Default)]
+pub struct SesFaults {
+    failing: Arc<Mutex<HashSet<String>>>,
+    pub failed_calls: Arc<Mutex<u32>>,
+}
+
+impl SesFaults {
+    pub fn fail_sends_to(&self, address: &str) {
+        self.failing.lock().unwrap().insert(address.to_owned());
+    }
+
+    pub fn heal(&self) {
+        self.failing.lock().unwrap().clear();
+    }
+}
+
+impl Intercept for SesFaults {
+    fn name(&self) -> &'static str {
+        "SesFaults"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_sesv2::error::BoxError> {
+        let body =
+            context.request().body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let failing = self.failing.lock().unwrap();
+        if failing.iter().any(|address| body.contains(address.as_str())) {
+            *self.failed_calls.lock().unwrap() += 1;
+            return Err("injected fault: SES unavailable for this recipient".into());
+        }
+        Ok(())
+    }
+}
