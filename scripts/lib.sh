@@ -41,7 +41,7 @@ ensure_python_env() {
 ensure_idp_deps() {
   need node "Node.js 20+"
   need npm "npm"
-  local dir="$ROOT/infra/idp" stamp="$ROOT/infra/idp/node_modules/.installed"
+  local dir="$ROOT/infra/dev-idp" stamp="$ROOT/infra/dev-idp/node_modules/.installed"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$(stamp_of "$dir/package-lock.json")" ]]; then
     return
   fi
@@ -114,7 +114,7 @@ start_emulator() {
 start_idp() {
   local port="$1"
   say "starting the dev identity provider on 127.0.0.1:$port"
-  IDP_HOST=127.0.0.1 IDP_PORT="$port" start_bg idp node "$ROOT/infra/idp/server.mjs"
+  IDP_HOST=127.0.0.1 IDP_PORT="$port" start_bg idp node "$ROOT/infra/dev-idp/server.mjs"
   wait_for_http "http://127.0.0.1:$port/healthz" idp
 }
 

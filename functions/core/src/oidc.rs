@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tokio::sync::{OnceCell, RwLock};
 use url::Url;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Env, PublicBaseUrl};
 use crate::identity::{Identity, IdentityProfile};
 use crate::random;
@@ -349,13 +350,11 @@ impl OidcClient {
     }
 
     /// Validates an ID token completely. Identity is (`iss`, `sub`); `email` and
-    /// `name` are carried for display only.
-    pub async fn validate_id_token(
-        &self,
-        id_token: &str,
-        expected_nonce: &str,
-        now: i64,
-    ) -> Result<VerifiedIdToken, OidcError> {
+    /// `name` are carried for display only. Its times are the provider's, so
+    /// they are checked against the real clock (as `jsonwebtoken` checks `exp`),
+    /// never against the service's injectable clock.
+    pub async fn validate_id_token(&self, id_token: &str, expected_nonce: &str) -> Result<VerifiedIdToken, OidcError> {
+        let now = SystemClock.now();
         let metadata = self.metadata().await?;
         let header = jsonwebtoken::decode_header(id_token)
             .map_err(|_| OidcError::InvalidIdToken("malformed token or unsupported algorithm"))?;

@@ -48,6 +48,9 @@ pub struct NewSession<'a> {
     pub profiles: Vec<String>,
     pub now: i64,
     pub ttl_seconds: i64,
+    /// Keep this CSRF token (from the browser's previous, still valid session),
+    /// so forms already open in other tabs keep working across a re-sign-in.
+    pub csrf: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +143,7 @@ impl SessionKeys {
             iat: new.now,
             exp: new.now + new.ttl_seconds,
             sid: random::secret_256(),
-            csrf: random::secret_256(),
+            csrf: new.csrf.unwrap_or_else(random::secret_256),
             profiles: new.profiles,
         };
         let token = self.sign(&claims);
@@ -239,6 +242,7 @@ mod tests {
             profiles: vec!["P-1".into()],
             now,
             ttl_seconds: 3600,
+            csrf: None,
         })
     }
 

@@ -251,7 +251,7 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
     app.oidc.check_response_issuer(query.iss.as_deref())?;
     let code = query.code.filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(LoginError::Malformed("code".into()))?;
     let id_token = app.oidc.exchange_code(&code, &tx.pkce_verifier).await?;
-    let verified = app.oidc.validate_id_token(&id_token, &tx.nonce, now).await?;
+    let verified = app.oidc.validate_id_token(&id_token, &tx.nonce).await?;
     let profiles = app.store.linked_profile_ids(&verified.identity).await?;
     let (token, claims) = app.sessions.issue(NewSession {
         identity: &verified.identity,
@@ -261,6 +261,7 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
         profiles,
         now,
         ttl_seconds: app.site.session_ttl_seconds,
+        csrf: app.cookies.session(jar, &app.sessions, now).map(|previous| previous.csrf),
     });
     tracing::info!(
         sid = &claims.sid[..8],

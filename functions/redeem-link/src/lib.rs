@@ -261,7 +261,6 @@ async fn show(
 async fn read_link(app: &RedeemApp, token: &LinkToken) -> Result<StoredLink, Response> {
     match app.store.get_link(token.link_id.as_str()).await {
         Ok(Some(link)) if link.verifier_hash.as_deref().is_some_and(|hash| token.matches(hash)) => Ok(link),
-        Ok(Some(link)) if link.state() == "used" || link.state() == "burned" => Err(used_page(app, &link)),
         Ok(_) => {
             tracing::warn!(link = %token.link_id, "link token does not match any sent link");
             Err(app.outcome(
@@ -416,16 +415,20 @@ async fn confirm(
         return csrf_refused(&app);
     }
     let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return malformed(&app) };
-    // The confirmation must come from a sign-in made after this link was clicked.
-    let clicked = app.clicked(&jar).filter(|c| LinkToken::parse(&c.token).is_ok_and(|t| t.link_id == token.link_id));
-    if !clicked.as_ref().is_some_and(|c| fresh(&session, c)) {
-        return Redirect::to("/login?fresh=1&return_to=%2Fredeem").into_response();
-    }
     let link = match read_link(&app, &token).await {
         Ok(link) => link,
         Err(response) => return response,
     };
     let me = session.identity();
+    // Used, cancelled or expired links say so whoever asks; nothing changes.
+    if let Some(response) = unusable(&app, &session, &link, &token, now) {
+        return response;
+    }
+    // Every change below must come from a sign-in made after this link was clicked.
+    let clicked = app.clicked(&jar).filter(|c| LinkToken::parse(&c.token).is_ok_and(|t| t.link_id == token.link_id));
+    if !clicked.as_ref().is_some_and(|c| fresh(&session, c)) {
+        return Redirect::to("/login?fresh=1&return_to=%2Fredeem").into_response();
+    }
 
     if form.action.as_deref() == Some("reject") {
         return match app.store.burn_request(&link, &me, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
@@ -453,10 +456,6 @@ async fn confirm(
             Err(error) => unavailable(&app, error),
         };
     }
-    if let Some(response) = unusable(&app, &session, &link, &token, now) {
-        return response;
-    }
-
     let redemption = match app.store.redeem_link(&link, &me, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
         Ok(redemption) => redemption,
         Err(error) => return unavailable(&app, error),
@@ -531,6 +530,7 @@ async fn reissue_session(app: &RedeemApp, session: &SessionClaims, now: i64) -> 
         profiles,
         now,
         ttl_seconds: app.site.session_ttl_seconds,
+        csrf: Some(session.csrf.clone()),
     });
     Ok(app.cookies.build(SESSION, token, app.site.session_ttl_seconds))
 }

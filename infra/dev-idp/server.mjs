@@ -1,0 +1,187 @@
+// The local, development-only OpenID Connect provider for profile-link:
+// oidc-provider (OpenID Certified) with a real login page, two demo users and
+// fixed keys, so sign-in in `scripts/dev` and the tests speaks the real protocol.
+// Never deploy this: its keys and passwords are public.
+
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import Provider from 'oidc-provider';
+
+const host = process.env.IDP_HOST || '127.0.0.1';
+const port = Number(process.env.IDP_PORT || 9400);
+const issuer = `http://${host}:${port}`;
+
+// Demo users. Their email claims deliberately differ from the addresses the
+// customer system registered (pat@example.com): identity is (iss, sub), never email.
+const USERS = {
+  pat: { sub: 'pat-7f3c9a', name: 'Pat Doe', email: 'pat.doe@mail.example.net' },
+  sam: { sub: 'sam-2b81d4', name: 'Sam Roe', email: 'sam.roe@mail.example.net' },
+};
+const PASSWORD = 'demo';
+const BY_SUB = Object.fromEntries(Object.entries(USERS).map(([login, u]) => [u.sub, { login, ...u }]));
+
+// Native clients: RFC 8252 lets loopback redirect URIs use any port, so tests
+// can run the app on free ports. Extra URIs come from DEV_IDP_REDIRECT_URIS.
+const redirectUris = [
+  'http://127.0.0.1/login/callback',
+  'http://localhost/login/callback',
+  ...(process.env.DEV_IDP_REDIRECT_URIS || '').split(',').map((s) => s.trim()).filter(Boolean),
+];
+const client = (clientId, secret) => ({
+  client_id: clientId,
+  client_secret: secret,
+  client_name: clientId === 'other-client' ? 'Another application' : 'profile-link (local)',
+  application_type: 'native',
+  redirect_uris: redirectUris,
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_basic',
+  id_token_signed_response_alg: 'RS256',
+  require_auth_time: true,
+});
+
+const { keys } = JSON.parse(readFileSync(new URL('./dev-jwks.json', import.meta.url)));
+
+const provider = new Provider(issuer, {
+  clients: [
+    client(process.env.DEV_IDP_CLIENT_ID || 'profile-link-local', process.env.DEV_IDP_CLIENT_SECRET || 'local-dev-secret'),
+    client('other-client', 'other-secret'),
+  ],
+  jwks: { keys },
+  cookies: { keys: ['dev-only-cookie-key-not-secret'] },
+  pkce: { required: () => true },
+  conformIdTokenClaims: false,
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+  features: { devInteractions: { enabled: false } },
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  async findAccount(ctx, sub) {
+    const user = BY_SUB[sub];
+    if (!user) return undefined;
+    return {
+      accountId: sub,
+      async claims() {
+        return { sub, name: user.name, preferred_username: user.login, email: user.email, email_verified: true };
+      },
+    };
+  },
+  // No consent screen: the demo client is first-party.
+  async loadExistingGrant(ctx) {
+    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    if (grantId) {
+      const existing = await ctx.oidc.provider.Grant.find(grantId);
+      if (existing) return existing;
+    }
+    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+    grant.addOIDCScope('openid email profile');
+    await grant.save();
+    return grant;
+  },
+  renderError(ctx, out) {
+    ctx.type = 'html';
+    ctx.body = page('Sign-in error', `<h1>Sign-in error</h1><p>${escape(out.error)}: ${escape(out.error_description || '')}</p>`);
+  },
+});
+
+function escape(value) {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+
+function page(title, body) {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(title)}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}
+label{display:block;font-weight:600;margin:.75rem 0 .25rem}input{width:100%;font:inherit;padding:.5rem;border:1px solid #8c959f;border-radius:4px}
+button{font:inherit;font-weight:600;margin-top:1rem;padding:.55rem 1rem;border-radius:4px;border:1px solid #1a7f37;background:#1a7f37;color:#fff}
+button.secondary{background:#fff;color:#1a7f37}.error{color:#b42318;font-weight:600}.hint{color:#59636e;font-size:.9rem}</style>
+</head><body><main>${body}</main></body></html>`;
+}
+
+function loginPage(uid, clientName, login, error) {
+  return page('Sign in — dev identity provider', `
+<h1>Dev identity provider — sign in</h1>
+<p>Sign in to continue to <strong>${escape(clientName)}</strong>.</p>
+${error ? `<p class="error" id="error" role="alert">${escape(error)}</p>` : ''}
+<form method="post" action="/interaction/${escape(uid)}/login" autocomplete="off">
+<label for="login">Username</label>
+<input id="login" name="login" value="${escape(login)}" required autofocus${error ? ' aria-describedby="error"' : ''}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" required>
+<button type="submit">Sign in</button>
+</form>
+<form method="post" action="/interaction/${escape(uid)}/abort"><button type="submit" class="secondary">Cancel</button></form>
+<p class="hint">Demo users: <code>pat</code> and <code>sam</code>, password <code>demo</code>. Local development only.</p>`);
+}
+
+async function readForm(req) {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 16 * 1024) throw new Error('form too large');
+  }
+  return new URLSearchParams(body);
+}
+
+function send(res, status, html) {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(html);
+}
+
+async function interaction(req, res, uid, action) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) return send(res, 400, page('Sign-in error', '<p>This sign-in page is out of date. Start again.</p>'));
+  const client = await provider.Client.find(details.params.client_id);
+  const clientName = client?.clientName || details.params.client_id;
+
+  if (req.method === 'GET') {
+    if (details.prompt.name === 'consent') {
+      const grant = new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+      grant.addOIDCScope('openid email profile');
+      return provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+    }
+    return send(res, 200, loginPage(uid, clientName, details.params.login_hint || '', null));
+  }
+  if (action === 'abort') {
+    return provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'End-User aborted interaction' }, { mergeWithLastSubmission: false });
+  }
+  const form = await readForm(req);
+  const login = (form.get('login') || '').trim();
+  const user = USERS[login];
+  if (!user || form.get('password') !== PASSWORD) {
+    return send(res, 401, loginPage(uid, clientName, login, 'Unknown username or wrong password.'));
+  }
+  return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
+}
+
+const handleProvider = provider.callback();
+const server = createServer(async (req, res) => {
+  const url = new URL(req.url, issuer);
+  if (url.pathname === '/healthz') {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    return res.end('ok');
+  }
+  const match = url.pathname.match(/^\/interaction\/([\w-]+)(?:\/(login|abort))?$/);
+  if (match) {
+    const [, uid, action] = match;
+    if ((req.method === 'GET' && !action) || (req.method === 'POST' && action)) {
+      try {
+        return await interaction(req, res, uid, action);
+      } catch (error) {
+        console.error('interaction failed:', error.message);
+        return send(res, 400, page('Sign-in error', `<h1>Sign-in error</h1><p>${escape(error.message)}. Start the sign-in again.</p>`));
+      }
+    }
+  }
+  return handleProvider(req, res);
+});
+
+server.on('error', (error) => {
+  if (error.code === 'EADDRINUSE') {
+    console.error(`port ${port} is already in use: stop whatever listens there or set IDP_PORT`);
+  } else {
+    console.error(`dev identity provider failed: ${error.message}`);
+  }
+  process.exit(1);
+});
+server.listen(port, host, () => console.log(`dev identity provider listening on ${issuer}`));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));
