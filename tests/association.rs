@@ -205,6 +205,19 @@ async fn the_per_address_limit_counts_spelling_variants_together() {
         let page = request(&app, &pat, &app.address(variant)).await;
         assert_rate_limited(&app, &page).await;
     }
+    assert_eq!(
+        request(&app, &pat, &app.address("someone-else")).await.status,
+        StatusCode::OK,
+        "other addresses are not limited"
+    );
+
+    app.clock.advance(3600);
+    let pat = app.signed_in("pat").await;
+    assert_eq!(
+        request(&app, &pat, &app.address("p.a.t")).await.status,
+        StatusCode::OK,
+        "a new window resets the limit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,6 +227,14 @@ async fn the_per_ip_limit_trips_across_identities() {
     assert_eq!(request(&app, &pat, &app.address("one")).await.status, StatusCode::OK);
     assert_eq!(request(&app, &sam, &app.address("two")).await.status, StatusCode::OK);
     assert_rate_limited(&app, &request(&app, &sam, &app.address("three")).await).await;
+
+    app.clock.advance(3600);
+    let sam = app.signed_in("sam").await;
+    assert_eq!(
+        request(&app, &sam, &app.address("three")).await.status,
+        StatusCode::OK,
+        "a new window resets the limit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -341,3 +341,58 @@ async fn unlinking_removes_the_link_and_revokes_pending_links() {
     let missing_csrf = pat.post_form(&app.url("/profiles/unlink"), &[("profile_id".into(), "CUST-2".into())]).await;
     assert_eq!(missing_csrf.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_link_for_a_profile_already_linked_is_a_friendly_answer() {
+    let (app, pat, _) = pat_has_two_links().await;
+    let bakery = links_naming(&app, &app.address("pat"), "Doe Family Bakery").await;
+    let page = open(&pat, &bakery[0], "pat").await;
+    assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
+    request(&app, &pat, &app.address("pat")).await;
+    app.deliver_stream().await;
+    let again = links_naming(&app, &app.address("pat"), "Doe Family Bakery").await;
+    let page = open(&pat, &again[1], "pat").await;
+    let done = confirm(&pat, &page, "confirm").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("already linked to you"), "{}", done.body);
+    assert_eq!(associations(&app).await, 1);
+    assert!(app.keys().await.iter().any(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#already_linked#")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_identity_replaces_the_old_one_and_the_registered_address_is_told() {
+    let (app, pat, _) = pat_has_two_links().await;
+    let bakery = links_naming(&app, &app.address("pat"), "Doe Family Bakery").await;
+    let page = open(&pat, &bakery[0], "pat").await;
+    assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
+
+    // sam asks for the same address; whoever reads pat's inbox confirms as sam.
+    let sam = app.signed_in("sam").await;
+    request(&app, &sam, &app.address("pat")).await;
+    app.deliver_stream().await;
+    let for_sam: Vec<String> = app
+        .emails_to(&app.address("pat"))
+        .await
+        .into_iter()
+        .filter(|e| e.body.contains("s***@mail.example.net") && e.body.contains("Doe Family Bakery"))
+        .flat_map(|e| e.links())
+        .filter(|l| l.contains("/redeem?token="))
+        .collect();
+    assert_eq!(for_sam.len(), 1);
+    let page = open(&sam, &for_sam[0], "sam").await;
+    assert_eq!(confirm(&sam, &page, "confirm").await.status, StatusCode::OK);
+
+    let pats = pat.get(&app.url("/me")).await.json();
+    assert_eq!(pats["profiles"].as_array().unwrap().len(), 0, "one identity per profile: pat's link was replaced");
+    let sams = sam.get(&app.url("/me")).await.json();
+    assert_eq!(sams["profiles"][0]["profile_id"], "CUST-1");
+    app.deliver_stream().await;
+    let replaced_notices = app
+        .emails_to(&app.address("pat"))
+        .await
+        .into_iter()
+        .filter(|m| m.body.contains("replaces the sign-in"))
+        .count();
+    assert_eq!(replaced_notices, 1, "the registered address is told about the replacement");
+    assert!(app.keys().await.iter().any(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#replaced#")));
+}

@@ -405,3 +405,27 @@ fn signed_by_unpublished_key() -> impl Fn(&str) -> String {
         jsonwebtoken::encode(&header, &claims, &key).unwrap()
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_load_from_ssm_parameter_store() {
+    use profile_link_core::config::Env;
+    let sdk = profile_link_tests::sdk_config().await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let name = format!("/profile-link-test/{}/session-signing-key", profile_link_core::random::token(6));
+    let pem = profile_link_core::SessionKeys::generate_pem();
+    ssm.put_parameter()
+        .name(&name)
+        .value(&pem)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let env = Env::from_pairs([("SESSION_SIGNING_KEY_SSM_PARAMETER", name.as_str()), ("OTHER", "inline")]);
+    let loaded = profile_link_core::secrets::load(&env, &sdk, &["SESSION_SIGNING_KEY", "OTHER"]).await.unwrap();
+    assert_eq!(loaded["SESSION_SIGNING_KEY"].expose(), pem.trim_end());
+    assert_eq!(loaded["OTHER"].expose(), "inline");
+
+    let missing = Env::from_pairs([("SESSION_SIGNING_KEY_SSM_PARAMETER", "/profile-link-test/does-not-exist")]);
+    let error = profile_link_core::secrets::load(&missing, &sdk, &["SESSION_SIGNING_KEY"]).await.unwrap_err();
+    assert!(error.to_string().contains("not found"), "{error}");
+}

@@ -12,6 +12,7 @@ use aws_sdk_sesv2::config::{ConfigBag, Intercept, RuntimeComponents};
 pub struct SesFaults {
     failing: Arc<Mutex<HashSet<String>>>,
     pub failed_calls: Arc<Mutex<u32>>,
+    sent_calls: Arc<Mutex<u32>>,
 }
 
 impl SesFaults {
@@ -42,6 +43,46 @@ impl Intercept for SesFaults {
             *self.failed_calls.lock().unwrap() += 1;
             return Err("injected fault: SES unavailable for this recipient".into());
         }
+        *self.sent_calls.lock().unwrap() += 1;
         Ok(())
+    }
+}
+
+/// Counts DynamoDB operations by name (from the `X-Amz-Target` header), so
+/// tests can pin how many calls each endpoint makes.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl CallCounter {
+    /// The operations since the last `take`, in order.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.calls.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+impl SesFaults {
+    /// SendEmail calls that reached the emulator.
+    pub fn sent(&self) -> u32 {
+        *self.sent_calls.lock().unwrap()
     }
 }

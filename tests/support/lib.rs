@@ -98,6 +98,8 @@ pub struct TestApp {
     pub mail_domain: String,
     pub send_emails: Arc<SendEmailsApp>,
     pub faults: faults::SesFaults,
+    /// Every DynamoDB call the functions make (not the test's own reads).
+    pub calls: faults::CallCounter,
     poller: Mutex<StreamPoller>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -130,7 +132,10 @@ impl TestApp {
         let oidc = OidcConfig::from_env(&env, &site.public_base_url, Secret::new(provider.client_secret)).unwrap();
         let sessions = Arc::new(SessionKeys::from_pem(&base, &SessionKeys::generate_pem()).unwrap());
         let clock = ManualClock::default();
-        let store = Store::from_sdk_config(&sdk, table);
+        let calls = faults::CallCounter::default();
+        let dynamo =
+            Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build());
+        let store = Store::new(dynamo, table);
         let login = LoginApp::new(
             site.clone(),
             store.clone(),
@@ -189,6 +194,7 @@ impl TestApp {
             mail_domain,
             send_emails,
             faults,
+            calls,
             poller: Mutex::new(poller),
             shutdown: Some(tx),
         }
@@ -257,7 +263,8 @@ impl TestApp {
     /// Every item in the table, as (pk, sk) pairs: "nothing was written" is checked against this.
     pub async fn keys(&self) -> Vec<(String, String)> {
         let mut keys = Vec::new();
-        let mut pages = self.store.client().scan().table_name(self.store.table()).into_paginator().items().send();
+        let unobserved = Client::new(&sdk_config().await);
+        let mut pages = unobserved.scan().table_name(self.store.table()).into_paginator().items().send();
         while let Some(item) = pages.next().await {
             let item = item.unwrap();
             let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();

@@ -76,7 +76,7 @@ pub async fn load(
     for &name in names {
         match source_of(env, name)? {
             Source::Inline(v) => {
-                out.insert(name, Secret(v));
+                out.insert(name, Secret(v.trim().to_owned()));
             }
             Source::File(path) => {
                 let v = std::fs::read_to_string(&path).map_err(|source| SecretError::File {
@@ -111,7 +111,7 @@ pub async fn load(
                 .find(|p| p.name() == Some(parameter.as_str()))
                 .and_then(|p| p.value())
                 .ok_or_else(|| ssm_error(format!("{parameter} has no value")))?;
-            out.insert(name, Secret(value.to_owned()));
+            out.insert(name, Secret(value.trim().to_owned()));
         }
     }
     Ok(out)

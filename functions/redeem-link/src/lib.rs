@@ -29,14 +29,14 @@ use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::redeem::{Redemption, StoredLink};
 use profile_link_core::store::{RequestOutcome, Requester, StoreError};
 use profile_link_core::web::{self, Caller, Cookies, SESSION};
-use profile_link_core::{Clock, Store, SystemClock};
+use profile_link_core::{Clock, Identity, Store, SystemClock};
 use serde::{Deserialize, Serialize};
 
 /// How long a clicked link waits in its cookie for the sign-in to finish.
 const CLICKED_LINK_SECONDS: i64 = 15 * 60;
-/// Session `auth_time` is in this service's clock (see the login function), so
-/// only the seconds between the click and the provider's answer need slack.
-const AUTH_TIME_SKEW_SECONDS: i64 = 5;
+/// Session `auth_time` is in this service's clock (see the login function);
+/// times are whole seconds, so allow for rounding and nothing more.
+const AUTH_TIME_SKEW_SECONDS: i64 = 3;
 const REDEEM_COOKIE: &str = "pl_redeem";
 const PURPOSE: &str = "redeem";
 
@@ -420,8 +420,11 @@ async fn confirm(
         Err(response) => return response,
     };
     let me = session.identity();
-    // Used, cancelled or expired links say so whoever asks; nothing changes.
+    // Used, cancelled or expired links say so whoever asks; only the attempt is recorded.
     if let Some(response) = unusable(&app, &session, &link, &token, now) {
+        let event =
+            if link.record.expires_at <= now && link.state() != "used" { "refused_expired" } else { "refused_used" };
+        audit_refusal(&app, &link, &me, event, now).await;
         return response;
     }
     // Every change below must come from a sign-in made after this link was clicked.
@@ -464,27 +467,46 @@ async fn confirm(
     let jar = jar.add(app.clicked_cookie(String::new(), 0));
     match redemption {
         Redemption::Linked { .. } | Redemption::AlreadyLinked => {
-            let jar = match reissue_session(&app, &session, now).await {
-                Ok(cookie) => jar.add(cookie),
-                Err(error) => return unavailable(&app, error),
-            };
+            let jar = jar.add(reissue_session(&app, &session, now, ProfileChange::Added(&link.record.profile_id)));
             let already = redemption == Redemption::AlreadyLinked;
             (jar, linked_page(&app, &link, already)).into_response()
         }
-        Redemption::Used => (jar, used_page(&app, &link)).into_response(),
-        Redemption::Expired => (jar, unusable(&app, &session, &link, &token, i64::MAX).unwrap_or_else(|| used_page(&app, &link))).into_response(),
-        Redemption::Superseded => (
-            jar,
-            app.outcome(
-                StatusCode::GONE,
-                Outcome::problem(
-                    "A newer link replaced this one",
-                    "You asked again after this email was sent, so only the newest email's link works. Open the most recent email for this profile.",
-                    ACCOUNT,
-                ),
-            ),
-        )
-            .into_response(),
+        Redemption::Used => {
+            audit_refusal(&app, &link, &me, "refused_used", now).await;
+            (jar, used_page(&app, &link)).into_response()
+        }
+        Redemption::Expired => {
+            (jar, unusable(&app, &session, &link, &token, i64::MAX).unwrap_or_else(|| used_page(&app, &link)))
+                .into_response()
+        }
+        Redemption::Superseded => {
+            audit_refusal(&app, &link, &me, "refused_superseded", now).await;
+            superseded_page(&app, jar)
+        }
+    }
+}
+
+fn superseded_page(app: &RedeemApp, jar: CookieJar) -> Response {
+    let page = app.outcome(
+        StatusCode::GONE,
+        Outcome::problem(
+            "A newer link replaced this one",
+            "You asked again after this email was sent, so only the newest email's link works. Open the most recent email for this profile.",
+            ACCOUNT,
+        ),
+    );
+    (jar, page).into_response()
+}
+
+/// Records a refused redemption in the profile's audit trail; a failure to
+/// record is logged, never shown: the person's answer does not depend on it.
+async fn audit_refusal(app: &RedeemApp, link: &StoredLink, identity: &Identity, event: &'static str, now: i64) {
+    let entry = match profile_link_core::store::redeem::audit(&link.record, event, identity, None, now) {
+        Ok(entry) => entry,
+        Err(error) => return tracing::error!(%error, "audit entry could not be built"),
+    };
+    if let Err(error) = app.store.audit(&entry, DEFAULT_AUDIT_RETENTION_SECONDS).await {
+        tracing::error!(%error, event, "audit entry could not be written");
     }
 }
 
@@ -519,10 +541,17 @@ fn linked_page(app: &RedeemApp, link: &StoredLink, already: bool) -> Response {
     )
 }
 
-/// A new session cookie carrying the identity's current profiles.
-async fn reissue_session(app: &RedeemApp, session: &SessionClaims, now: i64) -> Result<Cookie<'static>, StoreError> {
+/// A new session cookie whose profile list is the old one changed by `change`
+/// (the table was just written in this request, so no read is needed).
+fn reissue_session(app: &RedeemApp, session: &SessionClaims, now: i64, change: ProfileChange<'_>) -> Cookie<'static> {
+    let mut profiles = session.profiles.clone();
+    match change {
+        ProfileChange::Added(id) if !profiles.iter().any(|p| p == id) => profiles.push(id.to_owned()),
+        ProfileChange::Removed(id) => profiles.retain(|p| p != id),
+        ProfileChange::Added(_) => {}
+    }
+    profiles.sort();
     let identity = session.identity();
-    let profiles = app.store.linked_profile_ids(&identity).await?;
     let (token, _) = app.sessions.issue(NewSession {
         identity: &identity,
         profile: session.profile.clone(),
@@ -532,7 +561,12 @@ async fn reissue_session(app: &RedeemApp, session: &SessionClaims, now: i64) -> 
         ttl_seconds: app.site.session_ttl_seconds,
         csrf: Some(session.csrf.clone()),
     });
-    Ok(app.cookies.build(SESSION, token, app.site.session_ttl_seconds))
+    app.cookies.build(SESSION, token, app.site.session_ttl_seconds)
+}
+
+enum ProfileChange<'a> {
+    Added(&'a str),
+    Removed(&'a str),
 }
 
 /// `POST /redeem/resend`: a new link for an expired one, within the rate limits.
@@ -653,13 +687,10 @@ async fn unlink(
     };
     match app.store.unlink(&session.identity(), &profile_id, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
         Ok(result) => {
-            tracing::info!(profile = %profile_id, ?result, "unlink");
-            match (result, reissue_session(&app, &session, now).await) {
-                (Unlinked::Done | Unlinked::NotLinked, Ok(cookie)) => {
-                    (jar.add(cookie), Redirect::to("/")).into_response()
-                }
-                (_, Err(error)) => unavailable(&app, error),
-            }
+            // Unlinking what is not linked (a second click, another tab) is not an error.
+            tracing::info!(profile = %profile_id, already_unlinked = result == Unlinked::NotLinked, "unlink");
+            let cookie = reissue_session(&app, &session, now, ProfileChange::Removed(profile_id.as_str()));
+            (jar.add(cookie), Redirect::to("/")).into_response()
         }
         Err(error) => unavailable(&app, error),
     }

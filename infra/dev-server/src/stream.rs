@@ -34,8 +34,12 @@ pub struct StreamPoller {
     stream_arn: String,
     region: String,
     app: Arc<SendEmailsApp>,
-    /// Next iterator per shard; `None` once a shard is closed and drained.
-    iterators: HashMap<String, Option<String>>,
+    /// The last sequence number delivered per shard (`None`: from the start).
+    /// Iterators are taken afresh from here on every poll rather than kept:
+    /// a resumable checkpoint, and the emulator (moto) restores a copy of the
+    /// table when a transaction is cancelled, which leaves an old iterator
+    /// reading a stale shard.
+    checkpoints: HashMap<String, Option<String>>,
     /// Records the last invocations reported as failed and gave up on (the on-failure destination).
     pub discarded: Vec<String>,
 }
@@ -55,59 +59,60 @@ impl StreamPoller {
             stream_arn,
             region,
             app,
-            iterators: HashMap::new(),
+            checkpoints: HashMap::new(),
             discarded: Vec::new(),
         })
     }
 
-    async fn refresh_shards(&mut self) -> Result<(), StreamError> {
+    async fn shard_ids(&mut self) -> Result<Vec<String>, StreamError> {
         let described = self.streams.describe_stream().stream_arn(&self.stream_arn).send().await.map_err(sdk_error)?;
-        for shard in described.stream_description().map(|d| d.shards()).unwrap_or_default() {
-            let Some(id) = shard.shard_id() else { continue };
-            if self.iterators.contains_key(id) {
-                continue;
-            }
-            let iterator = self
-                .streams
-                .get_shard_iterator()
-                .stream_arn(&self.stream_arn)
-                .shard_id(id)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .map_err(sdk_error)?
-                .shard_iterator;
-            self.iterators.insert(id.to_owned(), iterator);
+        let ids: Vec<String> = described
+            .stream_description()
+            .map(|d| d.shards())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|shard| shard.shard_id().map(str::to_owned))
+            .collect();
+        for id in &ids {
+            self.checkpoints.entry(id.clone()).or_insert(None);
         }
-        Ok(())
+        Ok(ids)
+    }
+
+    async fn iterator(&self, shard: &str) -> Result<Option<String>, StreamError> {
+        let request = self.streams.get_shard_iterator().stream_arn(&self.stream_arn).shard_id(shard);
+        let request = match self.checkpoints.get(shard).cloned().flatten() {
+            Some(sequence) => {
+                request.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).sequence_number(sequence)
+            }
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        Ok(request.send().await.map_err(sdk_error)?.shard_iterator)
     }
 
     /// Reads everything available now and delivers it; returns how many
     /// records reached send-emails.
     pub async fn poll_once(&mut self) -> Result<usize, StreamError> {
-        self.refresh_shards().await?;
         let mut delivered = 0;
-        let shard_ids: Vec<String> = self.iterators.keys().cloned().collect();
-        for shard in shard_ids {
-            loop {
-                let Some(Some(iterator)) = self.iterators.get(&shard).cloned() else { break };
+        for shard in self.shard_ids().await? {
+            let mut iterator = self.iterator(&shard).await?;
+            while let Some(current) = iterator {
                 let output =
-                    self.streams.get_records().shard_iterator(iterator).limit(100).send().await.map_err(sdk_error)?;
-                self.iterators.insert(shard.clone(), output.next_shard_iterator.clone());
+                    self.streams.get_records().shard_iterator(current).limit(100).send().await.map_err(sdk_error)?;
+                let Some(last) = output.records().last() else { break };
+                let last_sequence = last.dynamodb().and_then(|d| d.sequence_number()).map(str::to_owned);
                 let records: Vec<EventRecord> = output
                     .records()
                     .iter()
                     .filter(|r| matches_filter(r))
                     .map(|r| self.to_event_record(r))
                     .collect::<Result<_, _>>()?;
-                let empty = output.records().is_empty();
                 for batch in records.chunks(BATCH_SIZE) {
                     delivered += batch.len();
                     self.invoke(batch.to_vec()).await;
                 }
-                if empty {
-                    break;
-                }
+                self.checkpoints.insert(shard.clone(), last_sequence);
+                iterator = output.next_shard_iterator;
             }
         }
         Ok(delivered)

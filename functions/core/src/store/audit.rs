@@ -4,6 +4,7 @@
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::items::{Item, n, s};
+use super::{Store, StoreError};
 use crate::identity::{Identity, IdentityKey};
 use crate::profile::ProfileId;
 use crate::random;
@@ -32,7 +33,20 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// As one write of a transaction.
     pub fn to_item(&self, table: &str, retention_seconds: i64) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(self.attributes(retention_seconds)))
+                    .build()
+                    .expect("item set"),
+            )
+            .build()
+    }
+
+    fn attributes(&self, retention_seconds: i64) -> Item {
         let pk = match &self.subject {
             AuditSubject::Profile(id) => format!("AUDIT#PROFILE#{id}"),
             AuditSubject::Identity(key) => format!("AUDIT#IDENTITY#{key}"),
@@ -55,8 +69,20 @@ impl AuditEntry {
                 item.insert(name.into(), s(value));
             }
         }
-        TransactWriteItem::builder()
-            .put(Put::builder().table_name(table).set_item(Some(item)).build().expect("item set"))
-            .build()
+        item
+    }
+}
+
+impl Store {
+    /// Records one audit entry on its own (outcomes that change nothing else).
+    pub async fn audit(&self, entry: &AuditEntry, retention_seconds: i64) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(entry.attributes(retention_seconds)))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("PutItem(audit)", e))?;
+        Ok(())
     }
 }

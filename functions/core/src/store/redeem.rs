@@ -78,7 +78,7 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
     })
 }
 
-fn audit(
+pub fn audit(
     link: &LinkRecord,
     event: &'static str,
     identity: &Identity,

@@ -1,0 +1,81 @@
+//! Exactly which AWS calls each step of an onboarding makes, pinned so that
+//! an added round trip fails a test. The figures feed the cost model.
+
+use profile_link_tests::TestApp;
+use profile_link_tests::browser::first_post_form;
+use reqwest::{Method, StatusCode};
+
+fn ops(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_onboarding_makes_the_minimum_aws_calls() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery"), ("CUST-2", "pat", "Pat Doe", "Consulting")]).await;
+    app.calls.take();
+
+    // Sign-in: the transaction is written once and consumed once; the callback reads the linked profiles.
+    let pat = profile_link_tests::Browser::new();
+    let start = pat.request(Method::GET, &app.url("/login")).await;
+    assert_eq!(app.calls.take(), ops(&["PutItem"]), "GET /login");
+    let page = pat.follow(start).await;
+    let mut form = first_post_form(&page).unwrap();
+    form.set("login", "pat");
+    form.set("password", "demo");
+    let account = pat.submit(&form).await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert_eq!(
+        app.calls.take(),
+        ops(&["DeleteItem", "Query", "Query"]),
+        "callback (DeleteItem, linked ids) + GET / (linked profiles)"
+    );
+
+    // The request: one index query and one transaction, whatever matched.
+    let form_page = pat.get(&app.url("/associate")).await;
+    assert_eq!(app.calls.take(), ops(&[]), "GET /associate reads nothing");
+    let mut request = first_post_form(&form_page).unwrap();
+    request.set("email", &app.address("pat"));
+    assert_eq!(pat.submit(&request).await.status, StatusCode::OK);
+    assert_eq!(app.calls.take(), ops(&["Query", "TransactWriteItems"]), "POST /associate, 2 profiles");
+    request.set("email", &app.address("nobody"));
+    pat.submit(&request).await;
+    assert_eq!(app.calls.take(), ops(&["Query", "TransactWriteItems"]), "POST /associate, no profile: the same calls");
+
+    // Sending: per email, claim (with the verifier) and record; one SES call.
+    app.deliver_stream().await;
+    assert_eq!(
+        app.calls.take(),
+        ops(&["TransactWriteItems", "TransactWriteItems", "TransactWriteItems", "TransactWriteItems"])
+    );
+    assert_eq!(app.faults.sent(), 2);
+
+    // Redeeming: the click reads nothing; the confirmation page reads the link; confirming reads it and writes once.
+    let link =
+        app.emails_to(&app.address("pat")).await[0].links().into_iter().find(|l| l.contains("/redeem?token=")).unwrap();
+    app.clock.advance(10); // the click comes after the sign-in, so a fresh one is needed
+    let click = pat.request(Method::GET, &link).await;
+    assert_eq!(app.calls.take(), ops(&[]), "GET /redeem?token=…");
+    let to_login = pat.follow_until(click, &app.issuer).await;
+    app.calls.take();
+    let login_page = pat.get(to_login.as_str()).await;
+    let mut form = first_post_form(&login_page).unwrap();
+    form.set("login", "pat");
+    form.set("password", "demo");
+    let confirm_page = pat.submit(&form).await;
+    assert_eq!(confirm_page.status, StatusCode::OK, "{}", confirm_page.body);
+    assert_eq!(app.calls.take(), ops(&["DeleteItem", "Query", "GetItem"]), "forced sign-in callback + GET /redeem");
+    let mut confirm = first_post_form(&confirm_page).unwrap();
+    confirm.set("action", "confirm");
+    let done = pat.client.post(confirm.action.as_str()).form(&confirm.fields).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(app.calls.take(), ops(&["GetItem", "TransactWriteItems"]), "POST /redeem: 2 sequential round trips");
+
+    // The notice to the registered address: claim and record, one SES call.
+    app.deliver_stream().await;
+    assert_eq!(app.calls.take(), ops(&["UpdateItem", "UpdateItem"]));
+    assert_eq!(app.faults.sent(), 3);
+
+    pat.get(&app.url("/me")).await;
+    assert_eq!(app.calls.take(), ops(&["Query"]), "GET /me");
+}
