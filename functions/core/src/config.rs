@@ -1,33 +1,44 @@
 //! Configuration: typed, parsed once per cold start from the environment, and
 //! failing fast with a message that names the variable at fault.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use url::Url;
 
 /// A snapshot of environment variables. Tests build one from a map instead of
-/// mutating the process environment.
+/// mutating the process environment. It remembers every name it was asked
+/// for, so a test can check that template.yaml sets everything a function reads.
 #[derive(Debug, Clone, Default)]
-pub struct Env(HashMap<String, String>);
+pub struct Env {
+    values: HashMap<String, String>,
+    read: Arc<Mutex<BTreeSet<String>>>,
+}
 
 impl Env {
     pub fn from_process() -> Self {
-        Self(std::env::vars().collect())
+        Self::from_pairs(std::env::vars())
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), read: Arc::default() }
     }
 
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
-        self.0.insert(name.to_owned(), value.into());
+        self.values.insert(name.to_owned(), value.into());
     }
 
     /// The value, trimmed; an empty value counts as unset.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+        self.read.lock().expect("not poisoned").insert(name.to_owned());
+        self.values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// Every variable name read so far (set or not).
+    pub fn names_read(&self) -> BTreeSet<String> {
+        self.read.lock().expect("not poisoned").clone()
     }
 
     pub fn required(&self, name: &'static str) -> Result<&str, ConfigError> {

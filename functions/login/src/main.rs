@@ -7,9 +7,10 @@ use profile_link_login::{LoginApp, router};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
+    let env = Env::from_process();
+    telemetry::init(&env);
     let sdk = aws_config::load_from_env().await;
-    let app = LoginApp::from_env(&Env::from_process(), &sdk).await?;
+    let app = LoginApp::from_env(&env, &sdk).await?;
     app.warm_up().await;
     lambda_http::run(router(Arc::new(app))).await
 }

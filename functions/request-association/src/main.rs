@@ -7,8 +7,9 @@ use profile_link_request_association::{AssociationApp, router};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
+    let env = Env::from_process();
+    telemetry::init(&env);
     let sdk = aws_config::load_from_env().await;
-    let app = AssociationApp::from_env(&Env::from_process(), &sdk).await?;
+    let app = AssociationApp::from_env(&env, &sdk).await?;
     lambda_http::run(router(Arc::new(app))).await
 }

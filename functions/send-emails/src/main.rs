@@ -6,9 +6,10 @@ use profile_link_send_emails::{SendEmailsApp, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init();
+    let env = Env::from_process();
+    telemetry::init(&env);
     let sdk = aws_config::load_from_env().await;
-    let app = SendEmailsApp::from_env(&Env::from_process(), &sdk).await?;
+    let app = SendEmailsApp::from_env(&env, &sdk).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| async move {
         Ok::<_, lambda_runtime::Error>(handle(app, event.payload).await)

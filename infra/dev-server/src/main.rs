@@ -17,8 +17,8 @@ use profile_link_send_emails::SendEmailsApp;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init();
     let env = Env::from_process();
+    telemetry::init(&env);
     let port: u16 = env.number_in("DEV_SERVER_PORT", 3000, 1..=65535)?;
     let aws_endpoint = env.get("AWS_ENDPOINT_URL").map(str::to_owned);
     let sdk = aws_config::load_from_env().await;
