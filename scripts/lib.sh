@@ -107,7 +107,7 @@ use_emulator() {
 start_emulator() {
   local port="$1"
   say "starting the AWS emulator (moto) on 127.0.0.1:$port"
-  start_bg moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+  start_bg moto "$VENV/bin/python" "$ROOT/infra/python/emulator.py" --host 127.0.0.1 --port "$port"
   wait_for_http "http://127.0.0.1:$port/moto-api/" moto
 }
 
