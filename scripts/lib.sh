@@ -118,6 +118,57 @@ start_idp() {
   wait_for_http "http://127.0.0.1:$port/healthz" idp
 }
 
+# Debian's Chromium for the browser tests (never a browser download).
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return
+  if [[ "$(id -u)" != 0 ]]; then
+    die "the browser tests need Debian's chromium: sudo apt-get install -y chromium"
+  fi
+  say "installing Debian's chromium (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+ensure_e2e_deps() {
+  local dir="$ROOT/tests/e2e" stamp="$ROOT/tests/e2e/node_modules/.installed"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$(stamp_of "$dir/package-lock.json")" ]]; then
+    return
+  fi
+  say "installing the browser tests' packages (npm ci)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  stamp_of "$dir/package-lock.json" >"$stamp"
+}
+
+# The environment the functions read, for a dev server on $1 trusting the dev
+# identity provider on $2, with table $3 and a session key kept in file $4.
+export_dev_server_env() {
+  local port="$1" idp_port="$2" table="$3" key_file="$4"
+  if [[ ! -s "$key_file" ]]; then
+    mkdir -p "$(dirname "$key_file")"
+    (umask 077 && "$(bin_path profile-link-admin)" keys generate >"$key_file")
+  fi
+  export TABLE_NAME="$table"
+  export PUBLIC_BASE_URL="http://127.0.0.1:$port"
+  export OIDC_ISSUER="http://127.0.0.1:$idp_port"
+  export OIDC_CLIENT_ID="${OIDC_CLIENT_ID:-profile-link-local}"
+  export OIDC_CLIENT_SECRET="${OIDC_CLIENT_SECRET:-local-dev-secret}"
+  export SESSION_SIGNING_KEY_FILE="$key_file"
+  export MAIL_FROM="${MAIL_FROM:-Example Ltd <no-reply@example.com>}"
+  export SUPPORT_EMAIL="${SUPPORT_EMAIL:-support@example.com}"
+  export OPERATOR_NAME="${OPERATOR_NAME:-Example Ltd}"
+  export PRODUCT_NAME="${PRODUCT_NAME:-Example customer portal}"
+  export DEV_SERVER_PORT="$port"
+}
+
+# Creates the table from template.yaml, imports the demo profiles, starts the dev server.
+start_dev_server() {
+  "$(bin_path profile-link-admin)" table create --template "$ROOT/template.yaml"
+  "$(bin_path profile-link-admin)" profiles import --quiet "$ROOT/infra/demo-profiles.csv"
+  say "starting the dev server on 127.0.0.1:$DEV_SERVER_PORT"
+  start_bg dev-server "$(bin_path profile-link-dev-server)"
+  wait_for_http "http://127.0.0.1:$DEV_SERVER_PORT/.well-known/jwks.json" dev-server
+}
+
 cargo_build() {
   need cargo "the Rust toolchain"
   say "building ($*)"

@@ -58,7 +58,10 @@ fn functions(template: &Value) -> Vec<Function> {
         }
         out.push(Function {
             resource: name.as_str().unwrap().to_owned(),
-            binary: resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("BuildProperties.Binary").to_owned(),
+            binary: resource["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .expect("BuildProperties.Binary")
+                .to_owned(),
             env,
             routes,
         });
@@ -73,7 +76,8 @@ fn function_binaries() -> BTreeMap<String, String> {
         let dir = entry.unwrap().path();
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         if let Some(section) = manifest.split("[[bin]]").nth(1) {
-            let name = section.lines().find_map(|l| l.trim().strip_prefix("name = ")).unwrap().trim_matches('"').to_owned();
+            let name =
+                section.lines().find_map(|l| l.trim().strip_prefix("name = ")).unwrap().trim_matches('"').to_owned();
             binaries.insert(name, dir.file_name().unwrap().to_string_lossy().into_owned());
         }
     }
@@ -101,7 +105,9 @@ fn lambda_env(function: &Function) -> Env {
     let mut env = Env::default();
     for (name, value) in &function.env {
         match name.strip_suffix("_SSM_PARAMETER") {
-            Some("SESSION_SIGNING_KEY") => env.set("SESSION_SIGNING_KEY", profile_link_core::SessionKeys::generate_pem()),
+            Some("SESSION_SIGNING_KEY") => {
+                env.set("SESSION_SIGNING_KEY", profile_link_core::SessionKeys::generate_pem())
+            }
             Some(secret) => env.set(secret, "sample-secret"),
             None => env.set(name, value.clone().unwrap_or_else(|| sample(name))),
         }
@@ -146,7 +152,9 @@ async fn every_route_reaches_its_function_and_every_read_variable_is_set() {
         profile_link_core::telemetry::init(&env);
         let sdk = sdk().await;
         let router: Option<axum::Router> = match function.binary.as_str() {
-            "login" => Some(profile_link_login::router(Arc::new(profile_link_login::LoginApp::from_env(&env, &sdk).await.unwrap()))),
+            "login" => Some(profile_link_login::router(Arc::new(
+                profile_link_login::LoginApp::from_env(&env, &sdk).await.unwrap(),
+            ))),
             "request-association" => Some(profile_link_request_association::router(Arc::new(
                 profile_link_request_association::AssociationApp::from_env(&env, &sdk).await.unwrap(),
             ))),
@@ -167,7 +175,11 @@ async fn every_route_reaches_its_function_and_every_read_variable_is_set() {
             Some(router) => {
                 assert!(!function.routes.is_empty(), "{} serves HTTP but has no routes", function.resource);
                 for (method, path) in &function.routes {
-                    let request = http::Request::builder().method(method.as_str()).uri(path).body(axum::body::Body::empty()).unwrap();
+                    let request = http::Request::builder()
+                        .method(method.as_str())
+                        .uri(path)
+                        .body(axum::body::Body::empty())
+                        .unwrap();
                     let status = router.clone().oneshot(request).await.unwrap().status();
                     assert!(
                         status != http::StatusCode::NOT_FOUND && status != http::StatusCode::METHOD_NOT_ALLOWED,

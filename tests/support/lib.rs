@@ -21,7 +21,7 @@ use profile_link_core::secrets::Secret;
 use profile_link_core::{SessionKeys, Store};
 use profile_link_dev_server::mailbox::{SentMessage, sent_messages};
 use profile_link_dev_server::stream::StreamPoller;
-use profile_link_dev_server::{Functions, router, serve, verify_sender_in_emulator};
+use profile_link_dev_server::{DevRoutes, Functions, router, serve, verify_sender_in_emulator};
 use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
@@ -178,7 +178,7 @@ impl TestApp {
                 request_association: Arc::new(association),
                 redeem_link: Arc::new(redeem),
             },
-            std::env::var("AWS_ENDPOINT_URL").ok(),
+            DevRoutes { mailbox_endpoint: std::env::var("AWS_ENDPOINT_URL").ok(), clock: None },
         );
         tokio::spawn(serve(listener, app, async move {
             let _ = rx.await;

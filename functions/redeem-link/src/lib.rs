@@ -35,8 +35,9 @@ use serde::{Deserialize, Serialize};
 /// How long a clicked link waits in its cookie for the sign-in to finish.
 const CLICKED_LINK_SECONDS: i64 = 15 * 60;
 /// Session `auth_time` is in this service's clock (see the login function);
-/// times are whole seconds, so allow for rounding and nothing more.
-const AUTH_TIME_SKEW_SECONDS: i64 = 3;
+/// the provider's and our times are whole seconds, so allow one second of
+/// rounding each and nothing more.
+const AUTH_TIME_SKEW_SECONDS: i64 = 2;
 const REDEEM_COOKIE: &str = "pl_redeem";
 const PURPOSE: &str = "redeem";
 

@@ -31,18 +31,46 @@ pub struct Functions {
     pub redeem_link: Arc<RedeemApp>,
 }
 
+/// Pages that exist only on the dev server, never in a Lambda build.
+#[derive(Default)]
+pub struct DevRoutes {
+    /// The emulator whose sent mail `/dev/mailbox` shows.
+    pub mailbox_endpoint: Option<String>,
+    /// A clock that `POST /dev/clock?advance=SECONDS` moves (browser tests of expiry).
+    pub clock: Option<profile_link_core::clock::ManualClock>,
+}
+
 /// One router over every HTTP function, behind the API Gateway event
-/// conversion, plus the dev-only mailbox reading the emulator at `aws_endpoint`.
-pub fn router(functions: Functions, aws_endpoint: Option<String>) -> Router {
+/// conversion, plus the dev-only routes.
+pub fn router(functions: Functions, dev: DevRoutes) -> Router {
     let functions = Router::new()
         .merge(profile_link_login::router(functions.login))
         .merge(profile_link_request_association::router(functions.request_association))
         .merge(profile_link_redeem_link::router(functions.redeem_link));
-    let dev_only = match aws_endpoint {
-        Some(endpoint) => Router::new().route("/dev/mailbox", axum::routing::get(mailbox::page)).with_state(endpoint),
-        None => Router::new(),
-    };
+    let mut dev_only = Router::new();
+    if let Some(endpoint) = dev.mailbox_endpoint {
+        dev_only =
+            dev_only.merge(Router::new().route("/dev/mailbox", axum::routing::get(mailbox::page)).with_state(endpoint));
+    }
+    if let Some(clock) = dev.clock {
+        dev_only =
+            dev_only.merge(Router::new().route("/dev/clock", axum::routing::post(advance_clock)).with_state(clock));
+    }
     dev_only.merge(Router::new().fallback(as_api_gateway).with_state(functions))
+}
+
+#[derive(serde::Deserialize)]
+struct Advance {
+    advance: i64,
+}
+
+async fn advance_clock(
+    State(clock): State<profile_link_core::clock::ManualClock>,
+    axum::extract::Query(Advance { advance }): axum::extract::Query<Advance>,
+) -> String {
+    use profile_link_core::Clock;
+    clock.advance(advance);
+    clock.now().to_string()
 }
 
 /// Largest body API Gateway would pass on (payload limit is 10 MB; functions enforce their own, smaller limits).

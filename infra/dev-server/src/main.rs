@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use profile_link_core::Clock;
+use profile_link_core::clock::ManualClock;
 use profile_link_core::{Env, telemetry};
 use profile_link_dev_server::stream::StreamPoller;
-use profile_link_dev_server::{Functions, router, serve};
+use profile_link_dev_server::{DevRoutes, Functions, router, serve};
 use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
@@ -22,18 +24,28 @@ async fn main() -> anyhow::Result<()> {
     let port: u16 = env.number_in("DEV_SERVER_PORT", 3000, 1..=65535)?;
     let aws_endpoint = env.get("AWS_ENDPOINT_URL").map(str::to_owned);
     let sdk = aws_config::load_from_env().await;
-    let login = LoginApp::from_env(&env, &sdk).await.context("login function configuration")?;
+    let mut login = LoginApp::from_env(&env, &sdk).await.context("login function configuration")?;
     login.warm_up().await;
-    let request_association =
+    let mut request_association =
         AssociationApp::from_env(&env, &sdk).await.context("request-association configuration")?;
-    let redeem_link = RedeemApp::from_env(&env, &sdk).await.context("redeem-link configuration")?;
+    let mut redeem_link = RedeemApp::from_env(&env, &sdk).await.context("redeem-link configuration")?;
     if aws_endpoint.is_some() {
         let from = env.required("MAIL_FROM")?;
         profile_link_dev_server::verify_sender_in_emulator(&sdk, from)
             .await
             .map_err(|e| anyhow::anyhow!("verifying {from} in the emulator's SES: {e}"))?;
     }
-    let send_emails = Arc::new(SendEmailsApp::from_env(&env, &sdk).await.context("send-emails configuration")?);
+    let mut send_emails = SendEmailsApp::from_env(&env, &sdk).await.context("send-emails configuration")?;
+    // DEV_CLOCK_CONTROL=1 (browser tests only): one clock for every function, moved by POST /dev/clock.
+    let clock = (env.get("DEV_CLOCK_CONTROL") == Some("1")).then(ManualClock::default);
+    if let Some(clock) = &clock {
+        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        login.clock = shared.clone();
+        request_association.clock = shared.clone();
+        redeem_link.clock = shared.clone();
+        send_emails.clock = shared;
+    }
+    let send_emails = Arc::new(send_emails);
     let table = env.required("TABLE_NAME")?.to_owned();
     let poller = StreamPoller::new(&sdk, &table, send_emails).await.context("reading the table's stream")?;
 
@@ -53,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
             request_association: Arc::new(request_association),
             redeem_link: Arc::new(redeem_link),
         },
-        aws_endpoint,
+        DevRoutes { mailbox_endpoint: aws_endpoint, clock },
     );
     serve(listener, app, shutdown_signal()).await.context("dev server")
 }

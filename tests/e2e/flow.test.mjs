@@ -1,0 +1,197 @@
+// profile-link as a customer uses it: Debian's chromium (headless), driven by
+// playwright-core, against the dev server, the dev identity provider and the
+// AWS emulator that scripts/test started. Every page is checked with axe-core
+// and photographed into artifacts/e2e/.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const BASE = process.env.E2E_BASE_URL;
+const IDP = process.env.E2E_IDP_URL;
+const SHOTS = process.env.E2E_ARTIFACTS || 'artifacts/e2e';
+assert.ok(BASE && IDP, 'E2E_BASE_URL and E2E_IDP_URL are set by scripts/test');
+mkdirSync(SHOTS, { recursive: true });
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    // This machine has no network beyond loopback: keep Chromium from trying.
+    args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => browser?.close());
+
+/// A fresh browser profile. `bypassCSP` only lets axe's script in; pages are unchanged.
+async function person({ locale = 'en-GB', phone = false } = {}) {
+  const context = await browser.newContext({
+    locale,
+    bypassCSP: true,
+    viewport: phone ? { width: 390, height: 844 } : { width: 1000, height: 760 },
+  });
+  return context.newPage();
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+/// axe-core on the current page: no serious or critical violation.
+async function accessible(page, name) {
+  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(' ')})`), [], `${name}: accessibility`);
+}
+
+async function page_is(page, name, heading) {
+  await page.waitForLoadState('load');
+  if (heading) assert.match(await page.locator('h1').first().innerText(), heading, `${name}: heading`);
+  await shot(page, name);
+  if (page.url().startsWith(BASE)) await accessible(page, name);
+}
+
+/// The dev identity provider's own login page.
+async function signInAtProvider(page, user) {
+  await page.waitForURL((url) => url.href.startsWith(IDP));
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Password').fill('demo');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.href.startsWith(BASE));
+}
+
+/// The redeem links in the local mailbox for `address`, waiting for at least `count`.
+async function linksInMailbox(page, address, count) {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    await page.goto(`${BASE}/dev/mailbox`);
+    const links = await page.locator('article', { hasText: `To: ${address}` })
+      .locator('a[href*="/redeem?token="]').evaluateAll((as) => as.map((a) => a.href));
+    if (links.length >= count) return links;
+    await page.waitForTimeout(200);
+  }
+  assert.fail(`fewer than ${count} emails reached ${address}`);
+}
+
+/// Time passes for a person between reading one page and clicking the next link;
+/// the dev server's clock is moved instead of sleeping.
+async function later(page, seconds) {
+  const moved = await page.request.post(`${BASE}/dev/clock?advance=${seconds}`);
+  assert.equal(moved.status(), 200, 'the dev server lets tests move its clock');
+}
+
+async function requestFor(page, address) {
+  await page.goto(`${BASE}/associate`);
+  await page.getByLabel('Email address registered with us').fill(address);
+  await page.getByRole('button', { name: 'Send the emails' }).click();
+  await page.waitForLoadState('load');
+}
+
+test('pat links both profiles by following the seed steps', async () => {
+  const page = await person();
+  await page.goto(BASE);
+  await page_is(page, '01-welcome', /Link your sign-in/);
+
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.href.startsWith(IDP));
+  await shot(page, '02-identity-provider');
+  await signInAtProvider(page, 'pat');
+  await page_is(page, '03-account', /You are signed in/);
+  assert.match(await page.content(), /Pat Doe/);
+
+  await page.getByRole('link', { name: 'Link a customer profile' }).click();
+  await page_is(page, '04-enter-address', /Which email address is registered/);
+  await page.getByLabel('Email address registered with us').fill('  PAT@example.com ');
+  await page.getByRole('button', { name: 'Send the emails' }).click();
+  await page_is(page, '05-check-inbox', /Check your inbox/);
+
+  const links = await linksInMailbox(page, 'pat@example.com', 2);
+  await shot(page, '06-mailbox');
+  assert.equal(new Set(links).size, 2, 'one email, with its own link, per profile');
+
+  for (const [i, link] of links.entries()) {
+    await later(page, 30); // reading the email
+    await page.goto(link);
+    await signInAtProvider(page, 'pat'); // each link asks for a fresh sign-in
+    await page.waitForURL(`${BASE}/redeem`);
+    assert.ok(!page.url().includes('token'), 'the token left the address bar');
+    await page_is(page, `07-confirm-${i + 1}`, /^Link Pat Doe to Pat Doe/);
+    await page.getByRole('button', { name: 'Yes, link this profile' }).click();
+    await page_is(page, `08-linked-${i + 1}`, /Your profile is linked/);
+  }
+
+  await page.goto(BASE);
+  await page_is(page, '09-account-with-profiles', /You are signed in/);
+  const listed = await page.locator('ul.profiles li').allInnerTexts();
+  assert.equal(listed.length, 2);
+  assert.ok(listed.some((t) => t.includes('Doe Family Bakery')) && listed.some((t) => t.includes('Northwind Consulting')));
+  const me = await (await page.request.get(`${BASE}/me`)).json();
+  assert.deepEqual(me.profiles.map((p) => p.profile_id).sort(), ['CUST-1001', 'CUST-1002']);
+
+  // The same pages on a phone.
+  const phone = await person({ phone: true });
+  await phone.goto(BASE);
+  await shot(phone, '10-phone-welcome');
+  await phone.context().close();
+  await page.context().close();
+});
+
+test('a mistyped address is explained and kept', async () => {
+  const page = await person();
+  await page.goto(`${BASE}/login?return_to=/associate`);
+  await signInAtProvider(page, 'pat');
+  await page.getByLabel('Email address registered with us').fill('pat.example.com');
+  await page.getByRole('button', { name: 'Send the emails' }).click();
+  await page_is(page, '11-address-error', /Which email address is registered/);
+  assert.match(await page.locator('.error').innerText(), /needs an @/);
+  assert.equal(await page.getByLabel('Email address registered with us').inputValue(), 'pat.example.com');
+  await page.context().close();
+});
+
+test('sam opening a link pat asked for is refused', async () => {
+  const pat = await person();
+  await pat.goto(`${BASE}/login?return_to=/associate`);
+  await signInAtProvider(pat, 'pat');
+  await requestFor(pat, 'alex@example.net');
+  const [link] = await linksInMailbox(pat, 'alex@example.net', 1);
+  await later(pat, 30);
+
+  const sam = await person();
+  await sam.goto(link);
+  await signInAtProvider(sam, 'sam');
+  await page_is(sam, '12-wrong-account', /different account/);
+  assert.match(await sam.content(), /p\*\*\*@mail\.example\.net/, 'names the sign-in that asked, masked');
+  await pat.context().close();
+  await sam.context().close();
+});
+
+test('an expired link offers a new one', async () => {
+  const page = await person();
+  await page.goto(`${BASE}/login?return_to=/associate`);
+  await signInAtProvider(page, 'pat');
+  await requestFor(page, 'sam.roe@example.org');
+  const [link] = await linksInMailbox(page, 'sam.roe@example.org', 1);
+
+  await later(page, 3601);
+  await page.goto(link);
+  await signInAtProvider(page, 'pat');
+  await page_is(page, '13-expired', /This link has expired/);
+  await page.getByRole('button', { name: 'Send me a new link' }).click();
+  await page_is(page, '14-new-link-sent', /sent you a new link/);
+  await linksInMailbox(page, 'sam.roe@example.org', 2);
+  await page.context().close();
+});
+
+test('error pages say what happened and what to do', async () => {
+  const page = await person();
+  await page.goto(`${BASE}/redeem?token=not-a-token`);
+  await page_is(page, '15-malformed-link', /not complete/);
+  await page.goto(`${BASE}/login/callback?code=x&state=unknown`);
+  await page_is(page, '16-expired-sign-in', /sign-in has expired/);
+  assert.ok(await page.getByRole('link', { name: 'Sign in again' }).isVisible());
+  await page.context().close();
+});
