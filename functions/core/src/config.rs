@@ -138,7 +138,7 @@ impl PublicBaseUrl {
     }
 }
 
-/// What pages and emails say about who runs the service.
+/// What pages and emails say about who runs the service, and how they look.
 #[derive(Debug, Clone)]
 pub struct Branding {
     pub product_name: String,
@@ -146,6 +146,70 @@ pub struct Branding {
     pub support_email: String,
     /// Where a person goes once their profiles are linked.
     pub portal_url: Option<String>,
+    /// The operator's logo, shown in the page header.
+    pub logo_url: Option<String>,
+    /// The stylesheet every page inlines (with the accent colour, if any) and
+    /// the CSP source that allows exactly it.
+    pub stylesheet: String,
+    pub stylesheet_csp: String,
+}
+
+impl Branding {
+    /// Plain branding with the built-in look (tests, tools).
+    pub fn new(product_name: &str, operator_name: &str, support_email: &str) -> Self {
+        Self::styled(product_name, operator_name, support_email, None, None, None)
+    }
+
+    fn styled(
+        product_name: &str,
+        operator_name: &str,
+        support_email: &str,
+        portal_url: Option<String>,
+        logo_url: Option<String>,
+        accent: Option<&str>,
+    ) -> Self {
+        let mut stylesheet = crate::pages::STYLESHEET.to_owned();
+        if let Some(accent) = accent {
+            // Later rules win: the operator's colour replaces the built-in one.
+            stylesheet.push_str(&format!(":root{{--accent:{accent}}}\n"));
+        }
+        let stylesheet_csp = crate::pages::csp_hash_source(&stylesheet);
+        Self {
+            product_name: product_name.to_owned(),
+            operator_name: operator_name.to_owned(),
+            support_email: support_email.to_owned(),
+            portal_url,
+            logo_url,
+            stylesheet,
+            stylesheet_csp,
+        }
+    }
+}
+
+/// `#rrggbb` or `#rgb`, dark enough that white button text on it meets WCAG
+/// AA (contrast ratio 4.5:1).
+fn accent_color(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let hex =
+        raw.strip_prefix('#').filter(|h| (h.len() == 6 || h.len() == 3) && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    let Some(hex) = hex else {
+        return Err(ConfigError::invalid(variable, format!("expected a colour like #1f5fbf, got {raw:?}")));
+    };
+    let full: String = if hex.len() == 3 { hex.chars().flat_map(|c| [c, c]).collect() } else { hex.to_owned() };
+    let channel = |i: usize| {
+        let c = f64::from(u8::from_str_radix(&full[i..i + 2], 16).expect("validated hex")) / 255.0;
+        if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+    };
+    let luminance = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
+    let contrast = 1.05 / (luminance + 0.05);
+    if contrast < 4.5 {
+        return Err(ConfigError::invalid(
+            variable,
+            format!(
+                "#{full} is too light for white button text (contrast {contrast:.1}:1, needs 4.5:1); choose a darker colour"
+            ),
+        ));
+    }
+    Ok(format!("#{}", full.to_ascii_lowercase()))
 }
 
 /// Settings every function shares.
@@ -174,15 +238,28 @@ impl SiteConfig {
                 Some(url.to_string())
             }
         };
+        let logo_url = match env.get("LOGO_URL") {
+            None => None,
+            Some(raw) => {
+                let url = Url::parse(raw).map_err(|e| ConfigError::invalid("LOGO_URL", format!("not a URL: {e}")))?;
+                if url.scheme() != "https" {
+                    return Err(ConfigError::invalid("LOGO_URL", "must be an https URL"));
+                }
+                Some(url.to_string())
+            }
+        };
+        let accent = env.get("ACCENT_COLOR").map(|raw| accent_color("ACCENT_COLOR", raw)).transpose()?;
         Ok(Self {
             table_name: env.required("TABLE_NAME")?.to_owned(),
             public_base_url: PublicBaseUrl::parse("PUBLIC_BASE_URL", env.required("PUBLIC_BASE_URL")?)?,
-            branding: Branding {
-                product_name: env.get("PRODUCT_NAME").unwrap_or("profile-link").to_owned(),
-                operator_name: env.get("OPERATOR_NAME").unwrap_or("Example Ltd").to_owned(),
-                support_email: support_email.to_owned(),
+            branding: Branding::styled(
+                env.get("PRODUCT_NAME").unwrap_or("profile-link"),
+                env.get("OPERATOR_NAME").unwrap_or("Example Ltd"),
+                support_email,
                 portal_url,
-            },
+                logo_url,
+                accent.as_deref(),
+            ),
             session_ttl_seconds: env.number_in("SESSION_TTL_SECONDS", 3600, 300..=43_200)?,
         })
     }
@@ -235,6 +312,27 @@ mod tests {
     fn base_url_must_be_an_origin() {
         for bad in ["https://x.example.com/app", "https://x.example.com/?a=1", "ftp://x.example.com", "not a url"] {
             assert!(SiteConfig::from_env(&env(&[("PUBLIC_BASE_URL", bad)])).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn branding_takes_a_logo_and_a_readable_accent_colour() {
+        let config =
+            SiteConfig::from_env(&env(&[("ACCENT_COLOR", "#0B5"), ("LOGO_URL", "https://cdn.example.com/logo.svg")]));
+        let err = config.unwrap_err();
+        assert!(err.problem.contains("too light"), "{err}");
+        let config = SiteConfig::from_env(&env(&[
+            ("ACCENT_COLOR", "#0A4D2E"),
+            ("LOGO_URL", "https://cdn.example.com/logo.svg"),
+        ]))
+        .unwrap();
+        assert!(config.branding.stylesheet.ends_with(":root{--accent:#0a4d2e}\n"));
+        assert_ne!(config.branding.stylesheet_csp, SiteConfig::from_env(&env(&[])).unwrap().branding.stylesheet_csp);
+        assert_eq!(config.branding.logo_url.as_deref(), Some("https://cdn.example.com/logo.svg"));
+        for (name, bad) in
+            [("ACCENT_COLOR", "green"), ("ACCENT_COLOR", "#12345"), ("LOGO_URL", "http://cdn.example.com/l.png")]
+        {
+            assert_eq!(SiteConfig::from_env(&env(&[(name, bad)])).unwrap_err().variable, name);
         }
     }
 

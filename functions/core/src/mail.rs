@@ -167,12 +167,7 @@ mod tests {
 
     #[test]
     fn link_email_says_everything_the_person_needs() {
-        let brand = Branding {
-            product_name: "Acme Link".into(),
-            operator_name: "Acme".into(),
-            support_email: "help@acme.example".into(),
-            portal_url: None,
-        };
+        let brand = Branding::new("Acme Link", "Acme", "help@acme.example");
         let email = LinkEmail {
             brand: &brand,
             display_name: "Pat <Doe>",

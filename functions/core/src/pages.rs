@@ -1,8 +1,6 @@
 //! Server-rendered pages (askama: templates are checked at compile time and
 //! escape HTML by default). No JavaScript is needed anywhere in the flow.
 
-use std::sync::LazyLock;
-
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -10,17 +8,14 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::config::Branding;
 
 /// The one stylesheet, inlined so pages need no second request; the CSP allows
-/// exactly this text by its hash.
+/// exactly this text (with the operator's accent colour, see `Branding`) by its hash.
 pub const STYLESHEET: &str = include_str!("../templates/style.css");
 
-static STYLESHEET_CSP_SOURCE: LazyLock<String> = LazyLock::new(|| {
+/// `'sha256-…'`: the CSP source that allows exactly this inline text.
+pub fn csp_hash_source(text: &str) -> String {
     use base64::Engine;
     use sha2::{Digest, Sha256};
-    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLESHEET.as_bytes())))
-});
-
-pub fn stylesheet_csp_source() -> &'static str {
-    &STYLESHEET_CSP_SOURCE
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
 }
 
 /// A page's answer: the HTML with its status.
@@ -143,12 +138,7 @@ mod tests {
     use super::*;
 
     fn brand() -> Branding {
-        Branding {
-            product_name: "Acme Link".into(),
-            operator_name: "Acme <Corp>".into(),
-            support_email: "help@acme.example".into(),
-            portal_url: None,
-        }
+        Branding::new("Acme Link", "Acme <Corp>", "help@acme.example")
     }
 
     #[test]
@@ -175,9 +165,10 @@ mod tests {
         let brand = brand();
         let html = HomePage { brand: &brand }.render().unwrap();
         assert!(
-            html.contains(&format!("<style>{STYLESHEET}</style>")),
+            html.contains(&format!("<style>{}</style>", brand.stylesheet)),
             "style block must match its hash byte for byte"
         );
-        assert!(stylesheet_csp_source().starts_with("'sha256-"));
+        assert_eq!(brand.stylesheet_csp, csp_hash_source(STYLESHEET));
+        assert!(brand.stylesheet_csp.starts_with("'sha256-"));
     }
 }

@@ -8,8 +8,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use lambda_http::request::RequestContext;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::config::{CookiePolicy, PublicBaseUrl};
-use crate::pages;
+use crate::config::{CookiePolicy, SiteConfig};
 use crate::random;
 use crate::session::{SessionClaims, SessionKeys};
 
@@ -17,10 +16,16 @@ use crate::session::{SessionClaims, SessionKeys};
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Adds the headers every response carries and the request body limit.
-pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, base: &PublicBaseUrl) -> Router<S> {
+pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, site: &SiteConfig) -> Router<S> {
+    let base = &site.public_base_url;
+    // Images only from the operator's logo origin; styles only the one hashed stylesheet.
+    let img_src = match site.branding.logo_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
+        Some(logo) => format!("'self' {}", logo.origin().ascii_serialization()),
+        None => "'self'".to_owned(),
+    };
     let csp = format!(
-        "default-src 'none'; style-src {}; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        pages::stylesheet_csp_source()
+        "default-src 'none'; style-src {}; img-src {img_src}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        site.branding.stylesheet_csp
     );
     let fixed: [(HeaderName, HeaderValue); 6] = [
         (header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&csp).expect("CSP is ASCII")),

@@ -72,7 +72,7 @@ impl LoginApp {
 }
 
 pub fn router(app: Arc<LoginApp>) -> Router {
-    let base = app.site.public_base_url.clone();
+    let site = app.site.clone();
     let routes = Router::new()
         .route("/login", get(start_login))
         .route("/login/callback", get(callback))
@@ -81,7 +81,7 @@ pub fn router(app: Arc<LoginApp>) -> Router {
         .route("/logout", post(logout))
         .route("/.well-known/jwks.json", get(jwks))
         .with_state(app);
-    web::harden(routes, &base)
+    web::harden(routes, &site)
 }
 
 /// Why a sign-in did not complete. Each maps to one clear page.

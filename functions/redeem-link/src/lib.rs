@@ -151,13 +151,13 @@ struct ClickedLink {
 }
 
 pub fn router(app: Arc<RedeemApp>) -> Router {
-    let base = app.site.public_base_url.clone();
+    let site = app.site.clone();
     let routes = Router::new()
         .route("/redeem", get(show).post(confirm))
         .route("/redeem/resend", post(resend))
         .route("/profiles/unlink", post(unlink))
         .with_state(app);
-    web::harden(routes, &base)
+    web::harden(routes, &site)
 }
 
 #[derive(Debug, Deserialize)]

@@ -68,9 +68,9 @@ impl AssociationApp {
 }
 
 pub fn router(app: Arc<AssociationApp>) -> Router {
-    let base = app.site.public_base_url.clone();
+    let site = app.site.clone();
     let routes = Router::new().route("/associate", get(show_form).post(request)).with_state(app);
-    web::harden(routes, &base)
+    web::harden(routes, &site)
 }
 
 fn sign_in_first() -> Response {
