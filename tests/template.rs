@@ -94,6 +94,8 @@ fn sample(name: &str) -> String {
         "MAIL_FROM" => "no-reply@example.com".into(),
         "OIDC_ISSUER" => "http://127.0.0.1:1".into(),
         "OIDC_SCOPES" => "openid email profile".into(),
+        "LOGO_URL" => "https://cdn.example.com/logo.svg".into(),
+        "ACCENT_COLOR" => "#1f5fbf".into(),
         n if n.starts_with("RATE_LIMIT_") || n.ends_with("_SECONDS") => "3600".into(),
         "RUST_LOG" => "info".into(),
         _ => "sample".into(),
