@@ -38,6 +38,25 @@ impl RateLimits {
     }
 }
 
+/// How association requests are limited and how long their links live: read
+/// once, the same way, by every function that creates links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestPolicy {
+    pub limits: RateLimits,
+    pub link_ttl_seconds: i64,
+}
+
+impl RequestPolicy {
+    pub const DEFAULT_LINK_TTL_SECONDS: i64 = 3600;
+
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            limits: RateLimits::from_env(env)?,
+            link_ttl_seconds: env.number_in("LINK_TTL_SECONDS", Self::DEFAULT_LINK_TTL_SECONDS, 300..=86_400)?,
+        })
+    }
+}
+
 /// The key the per-address limit counts under. Deliberately coarser than the
 /// lookup key, so spelling variants of one mailbox share a budget: Unicode
 /// compatibility forms folded (NFKC), case folded, `+tag` dropped and dots in

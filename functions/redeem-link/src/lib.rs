@@ -21,7 +21,7 @@ use profile_link_core::identity::mask_email;
 use profile_link_core::links::LinkToken;
 use profile_link_core::pages::{self, OutcomePage, Problem, RedeemConfirmPage, ResendForm};
 use profile_link_core::profile::{Profile, ProfileId};
-use profile_link_core::rate_limit::RateLimits;
+use profile_link_core::rate_limit::{RateLimits, RequestPolicy};
 use profile_link_core::session::{NewSession, SessionClaims, SessionKeys};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::associations::Unlinked;
@@ -55,10 +55,9 @@ impl RedeemApp {
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let site = SiteConfig::from_env(env)?;
         let (sessions, _) = startup::session_keys_and_secrets(env, sdk, &site, &[]).await?;
-        let limits = RateLimits::from_env(env)?;
-        let link_ttl_seconds = env.number_in("LINK_TTL_SECONDS", 3600, 300..=86_400)?;
+        let policy = RequestPolicy::from_env(env)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
-        Ok(Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), limits, link_ttl_seconds))
+        Ok(Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), policy.limits, policy.link_ttl_seconds))
     }
 
     pub fn new(

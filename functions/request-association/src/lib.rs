@@ -15,7 +15,7 @@ use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::email::RegisteredEmail;
 use profile_link_core::identity::mask_email;
 use profile_link_core::pages::{self, AssociatePage, AssociateSentPage, Problem};
-use profile_link_core::rate_limit::RateLimits;
+use profile_link_core::rate_limit::{RateLimits, RequestPolicy};
 use profile_link_core::session::{SessionClaims, SessionKeys};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
@@ -23,8 +23,6 @@ use profile_link_core::store::{RequestOutcome, Requester};
 use profile_link_core::web::{self, Caller, Cookies};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
-
-pub const DEFAULT_LINK_TTL_SECONDS: i64 = 3600;
 
 pub struct AssociationApp {
     pub site: SiteConfig,
@@ -40,10 +38,9 @@ impl AssociationApp {
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let site = SiteConfig::from_env(env)?;
         let (sessions, _) = startup::session_keys_and_secrets(env, sdk, &site, &[]).await?;
-        let limits = RateLimits::from_env(env)?;
-        let link_ttl_seconds = env.number_in("LINK_TTL_SECONDS", DEFAULT_LINK_TTL_SECONDS, 300..=86_400)?;
+        let policy = RequestPolicy::from_env(env)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
-        Ok(Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), limits, link_ttl_seconds))
+        Ok(Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), policy.limits, policy.link_ttl_seconds))
     }
 
     pub fn new(
