@@ -328,3 +328,36 @@ async fn the_csv_import_reports_bad_rows_by_line_and_upserts_the_rest() {
         .unwrap();
     assert_eq!(profiles[0].display_name, "Pat Doe", "but writes nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_emails_follow_the_persons_language() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bäckerei Doe")]).await;
+    let pat = Browser::speaking("de-AT,de;q=0.9,en;q=0.5");
+    let account = pat.sign_in(&app.url("/login"), "pat", "demo").await;
+    assert!(account.body.contains(r#"<html lang="de">"#));
+    assert!(account.body.contains("Sie sind angemeldet"), "{}", account.body);
+    assert_eq!(account.headers["vary"], "Accept-Language");
+
+    let form = pat.get(&app.url("/associate")).await;
+    assert!(form.body.contains("Bei uns hinterlegte E-Mail-Adresse"));
+    let csrf = app.csrf(&pat).await;
+    let wrong = pat
+        .post_form(&app.url("/associate"), &[("email".into(), "pat.example.com".into()), ("csrf".into(), csrf.clone())])
+        .await;
+    assert!(wrong.body.contains("Eine E-Mail-Adresse braucht ein @"), "{}", wrong.body);
+    let sent =
+        pat.post_form(&app.url("/associate"), &[("email".into(), app.address("pat")), ("csrf".into(), csrf)]).await;
+    assert!(sent.body.contains("Jeder Link gilt 60 Minuten"), "{}", sent.body);
+
+    app.deliver_stream().await;
+    let emails = app.emails_to(&app.address("pat")).await;
+    assert_eq!(emails.len(), 1);
+    assert!(emails[0].subject.starts_with("Anmeldung mit Pat Doe verknüpfen"), "{}", emails[0].subject);
+    assert!(emails[0].body.contains("Verknüpfung bestätigen"));
+    assert!(emails[0].body.contains(r#"<html lang="de">"#));
+
+    // Someone else's browser, in English, sees English; German was this person's choice only.
+    let sam = app.signed_in("sam").await;
+    assert!(sam.get(&app.url("/")).await.body.contains("You are signed in"));
+}

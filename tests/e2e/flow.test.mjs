@@ -195,3 +195,20 @@ test('error pages say what happened and what to do', async () => {
   assert.ok(await page.getByRole('link', { name: 'Sign in again' }).isVisible());
   await page.context().close();
 });
+
+test('a German browser gets German pages', async () => {
+  const page = await person({ locale: 'de-DE' });
+  await page.goto(BASE);
+  await page_is(page, '17-de-welcome', /Verknüpfen Sie Ihre Anmeldung/);
+  assert.equal(await page.locator('html').getAttribute('lang'), 'de');
+  await page.getByRole('link', { name: 'Anmelden' }).click();
+  await signInAtProvider(page, 'pat');
+  await page_is(page, '18-de-account', /Sie sind angemeldet/);
+  await page.getByRole('link', { name: 'Kundenprofil verknüpfen' }).click();
+  await page_is(page, '19-de-enter-address', /Welche E-Mail-Adresse ist bei/);
+  await page.getByLabel('Bei uns hinterlegte E-Mail-Adresse').fill('kein-at-zeichen');
+  await page.getByRole('button', { name: 'E-Mails anfordern' }).click();
+  await page_is(page, '20-de-address-error', /Welche E-Mail-Adresse ist bei/);
+  assert.match(await page.locator('.error').innerText(), /braucht ein @/);
+  await page.context().close();
+});

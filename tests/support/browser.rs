@@ -57,8 +57,16 @@ impl Form {
 
 impl Browser {
     pub fn new() -> Self {
+        Self::speaking("en-GB,en;q=0.9")
+    }
+
+    /// A browser whose person prefers these languages (`Accept-Language`).
+    pub fn speaking(accept_language: &str) -> Self {
         let jar = Arc::new(Jar::default());
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ACCEPT_LANGUAGE, accept_language.parse().unwrap());
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()

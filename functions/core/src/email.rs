@@ -27,6 +27,19 @@ pub enum EmailError {
 
 const MAX_LEN: usize = 254;
 
+impl EmailError {
+    /// What is wrong, in the person's language.
+    pub fn message(self, t: &crate::i18n::Text) -> &'static str {
+        match self {
+            EmailError::Empty => t.email_empty,
+            EmailError::TooLong => t.email_too_long,
+            EmailError::MissingAt => t.email_missing_at,
+            EmailError::BadDomain => t.email_bad_domain,
+            EmailError::BadCharacters => t.email_bad_characters,
+        }
+    }
+}
+
 impl RegisteredEmail {
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let trimmed = raw.trim();

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod email;
+pub mod i18n;
 pub mod identity;
 pub mod links;
 pub mod mail;

@@ -5,6 +5,7 @@ use askama::Template;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::config::{Branding, ConfigError, Env};
+use crate::i18n::{Text, fill};
 
 #[derive(Debug, Clone)]
 pub struct MailConfig {
@@ -35,6 +36,8 @@ pub struct Email {
 /// What a link email needs to say.
 pub struct LinkEmail<'a> {
     pub brand: &'a Branding,
+    /// The language of the person who asked.
+    pub t: &'a Text,
     pub display_name: &'a str,
     pub organization: &'a str,
     pub requester_label: &'a str,
@@ -44,18 +47,26 @@ pub struct LinkEmail<'a> {
     pub lifetime_minutes: i64,
 }
 
+/// The sentences with placeholders, filled once for both parts.
+struct LinkSentences {
+    intro: String,
+    lifetime: String,
+    questions_prefix: String,
+    signature: String,
+}
+
 #[derive(Template)]
 #[template(path = "email/link.txt")]
 struct LinkText<'a> {
     m: &'a LinkEmail<'a>,
-    expires: &'a str,
+    s: &'a LinkSentences,
 }
 
 #[derive(Template)]
 #[template(path = "email/link.html")]
 struct LinkHtml<'a> {
     m: &'a LinkEmail<'a>,
-    expires: &'a str,
+    s: &'a LinkSentences,
 }
 
 /// `2026-11-24 14:05 UTC`: unambiguous for every reader.
@@ -69,12 +80,26 @@ pub fn format_utc(epoch_seconds: i64) -> String {
 
 impl LinkEmail<'_> {
     pub fn render(&self, to: &str) -> Result<Email, askama::Error> {
+        let (t, brand) = (self.t, self.brand);
         let expires = format_utc(self.expires_at);
+        let s = LinkSentences {
+            intro: fill(
+                t.mail_link_intro,
+                &[
+                    ("requester", &self.requester_label),
+                    ("provider", &self.requester_provider),
+                    ("operator", &brand.operator_name),
+                ],
+            ),
+            lifetime: fill(t.mail_link_lifetime, &[("minutes", &self.lifetime_minutes), ("expires", &expires)]),
+            questions_prefix: fill(t.mail_questions, &[("operator", &brand.operator_name)]),
+            signature: fill(t.mail_signature, &[("product", &brand.product_name), ("operator", &brand.operator_name)]),
+        };
         Ok(Email {
             to: to.to_owned(),
-            subject: format!("Link your sign-in to {} — {}", self.display_name, self.brand.operator_name),
-            text: LinkText { m: self, expires: &expires }.render()?,
-            html: LinkHtml { m: self, expires: &expires }.render()?,
+            subject: fill(t.mail_link_subject, &[("profile", &self.display_name), ("operator", &brand.operator_name)]),
+            text: LinkText { m: self, s: &s }.render()?,
+            html: LinkHtml { m: self, s: &s }.render()?,
         })
     }
 }
@@ -82,6 +107,7 @@ impl LinkEmail<'_> {
 /// "Your profile is now linked to …", to the profile's registered address.
 pub struct NoticeEmail<'a> {
     pub brand: &'a Branding,
+    pub t: &'a Text,
     pub display_name: &'a str,
     pub organization: &'a str,
     pub identity_label: &'a str,
@@ -89,28 +115,50 @@ pub struct NoticeEmail<'a> {
     pub replaced: bool,
 }
 
+struct NoticeSentences {
+    intro: String,
+    linked: String,
+    not_you_prefix: String,
+    signature: String,
+}
+
 #[derive(Template)]
 #[template(path = "email/notice.txt")]
 struct NoticeText<'a> {
     m: &'a NoticeEmail<'a>,
+    s: &'a NoticeSentences,
 }
 
 #[derive(Template)]
 #[template(path = "email/notice.html")]
 struct NoticeHtml<'a> {
     m: &'a NoticeEmail<'a>,
+    s: &'a NoticeSentences,
 }
 
 impl NoticeEmail<'_> {
     pub fn render(&self, to: &str) -> Result<Email, askama::Error> {
+        let (t, brand) = (self.t, self.brand);
+        let s = NoticeSentences {
+            intro: fill(t.mail_notice_intro, &[("operator", &brand.operator_name)]),
+            linked: fill(
+                t.mail_notice_linked,
+                &[("requester", &self.identity_label), ("provider", &self.identity_provider)],
+            ),
+            not_you_prefix: fill(
+                t.mail_notice_not_you,
+                &[("operator", &brand.operator_name), ("support", &brand.support_email)],
+            ),
+            signature: fill(t.mail_signature, &[("product", &brand.product_name), ("operator", &brand.operator_name)]),
+        };
         Ok(Email {
             to: to.to_owned(),
-            subject: format!(
-                "Your profile {} is now linked to a sign-in — {}",
-                self.display_name, self.brand.operator_name
+            subject: fill(
+                t.mail_notice_subject,
+                &[("profile", &self.display_name), ("operator", &brand.operator_name)],
             ),
-            text: NoticeText { m: self }.render()?,
-            html: NoticeHtml { m: self }.render()?,
+            text: NoticeText { m: self, s: &s }.render()?,
+            html: NoticeHtml { m: self, s: &s }.render()?,
         })
     }
 }
@@ -170,6 +218,7 @@ mod tests {
         let brand = Branding::new("Acme Link", "Acme", "help@acme.example");
         let email = LinkEmail {
             brand: &brand,
+            t: &crate::i18n::EN,
             display_name: "Pat <Doe>",
             organization: "Doe Bakery",
             requester_label: "p***@mail.example.net",

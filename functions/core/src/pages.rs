@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::config::Branding;
+use crate::i18n::Text;
 
 /// The one stylesheet, inlined so pages need no second request; the CSP allows
 /// exactly this text (with the operator's accent colour, see `Branding`) by its hash.
@@ -34,6 +35,7 @@ pub fn respond(status: StatusCode, page: &impl Template) -> Response {
 #[template(path = "home.html")]
 pub struct HomePage<'a> {
     pub brand: &'a Branding,
+    pub t: &'a Text,
 }
 
 /// A linked profile as the account page lists it.
@@ -49,6 +51,7 @@ pub struct LinkedProfileView {
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
     pub brand: &'a Branding,
+    pub t: &'a Text,
     pub who: &'a str,
     pub email: Option<&'a str>,
     pub provider: &'a str,
@@ -61,6 +64,7 @@ pub struct AccountPage<'a> {
 #[template(path = "associate.html")]
 pub struct AssociatePage<'a> {
     pub brand: &'a Branding,
+    pub t: &'a Text,
     pub csrf: &'a str,
     /// What the person typed, kept when the form is shown again.
     pub email: &'a str,
@@ -72,6 +76,7 @@ pub struct AssociatePage<'a> {
 #[template(path = "associate_sent.html")]
 pub struct AssociateSentPage<'a> {
     pub brand: &'a Branding,
+    pub t: &'a Text,
     pub lifetime_minutes: i64,
 }
 
@@ -80,6 +85,9 @@ pub struct AssociateSentPage<'a> {
 #[template(path = "redeem_confirm.html")]
 pub struct RedeemConfirmPage<'a> {
     pub brand: &'a Branding,
+    pub t: &'a Text,
+    /// "Link <who> to <profile>?"
+    pub heading: String,
     pub who: &'a str,
     pub provider: &'a str,
     pub display_name: &'a str,
@@ -99,6 +107,7 @@ pub struct ResendForm {
 #[template(path = "outcome.html")]
 pub struct OutcomePage<'a> {
     pub brand: &'a Branding,
+    pub t: &'a Text,
     /// Which progress step to highlight; 0 shows no progress indicator.
     pub step: u8,
     pub ok: bool,
@@ -110,27 +119,39 @@ pub struct OutcomePage<'a> {
     pub secondary: Option<(&'a str, &'a str)>,
 }
 
-/// Something went wrong: what happened, and the one thing to do next.
+/// Something went wrong: what happened, and the one thing to do next
+/// (already in the person's language).
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub status: StatusCode,
-    pub title: &'static str,
+    pub title: String,
     pub message: String,
     pub action_href: String,
-    pub action_label: &'static str,
+    pub action_label: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, title: &str, message: impl Into<String>, action: (&str, &str)) -> Self {
+        Self {
+            status,
+            title: title.to_owned(),
+            message: message.into(),
+            action_href: action.0.to_owned(),
+            action_label: action.1.to_owned(),
+        }
+    }
+
+    pub fn render(&self, brand: &Branding, t: &Text) -> Response {
+        respond(self.status, &ProblemPage { brand, t, problem: self })
+    }
 }
 
 #[derive(Template)]
 #[template(path = "problem.html")]
 pub struct ProblemPage<'a> {
     pub brand: &'a Branding,
+    pub t: &'a Text,
     pub problem: &'a Problem,
-}
-
-impl Problem {
-    pub fn render(&self, brand: &Branding) -> Response {
-        respond(self.status, &ProblemPage { brand, problem: self })
-    }
 }
 
 #[cfg(test)]
@@ -146,6 +167,7 @@ mod tests {
         let brand = brand();
         let html = AccountPage {
             brand: &brand,
+            t: &crate::i18n::EN,
             who: "<script>alert(1)</script>",
             email: Some("pat@example.net"),
             provider: "idp.example",
@@ -161,9 +183,22 @@ mod tests {
     }
 
     #[test]
+    fn pages_speak_the_chosen_language() {
+        let brand = brand();
+        let html = HomePage { brand: &brand, t: &crate::i18n::DE }.render().unwrap();
+        assert!(html.contains("<html lang=\"de\">"));
+        assert!(
+            html.contains("Verknüpfen Sie Ihre Anmeldung mit Ihren Kundenprofilen bei Acme &#60;Corp&#62;")
+                || html.contains("bei Acme &lt;Corp&gt;"),
+            "{html}"
+        );
+        assert!(html.contains(">Anmelden</a>"));
+    }
+
+    #[test]
     fn the_inline_stylesheet_is_the_one_the_csp_allows() {
         let brand = brand();
-        let html = HomePage { brand: &brand }.render().unwrap();
+        let html = HomePage { brand: &brand, t: &crate::i18n::EN }.render().unwrap();
         assert!(
             html.contains(&format!("<style>{}</style>", brand.stylesheet)),
             "style block must match its hash byte for byte"

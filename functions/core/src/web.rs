@@ -27,7 +27,9 @@ pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, site: &SiteCo
         "default-src 'none'; style-src {}; img-src {img_src}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         site.branding.stylesheet_csp
     );
-    let fixed: [(HeaderName, HeaderValue); 6] = [
+    let fixed: [(HeaderName, HeaderValue); 7] = [
+        // Pages differ by language: caches must key on it.
+        (header::VARY, HeaderValue::from_static("Accept-Language")),
         (header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&csp).expect("CSP is ASCII")),
         (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
@@ -134,6 +136,15 @@ impl Caller {
             }
             _ => Self::default(),
         }
+    }
+}
+
+/// The person's language, from `Accept-Language` (English when none of ours is asked for).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for crate::i18n::Locale {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::negotiate(parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
     }
 }
 

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::CookieJar;
 use profile_link_core::config::{Env, SiteConfig};
+use profile_link_core::i18n::{Locale, Text};
 use profile_link_core::oidc::{AuthorizeOptions, OidcClient, OidcConfig, OidcError};
 use profile_link_core::pages::{self, AccountPage, HomePage, LinkedProfileView, Problem};
 use profile_link_core::random;
@@ -66,8 +67,8 @@ impl LoginApp {
         self.oidc.warm_up(self.clock.now()).await;
     }
 
-    fn problem(&self, problem: Problem) -> Response {
-        problem.render(&self.site.branding)
+    fn problem(&self, problem: Problem, locale: Locale) -> Response {
+        problem.render(&self.site.branding, locale.text())
     }
 }
 
@@ -102,50 +103,27 @@ enum LoginError {
 }
 
 impl LoginError {
-    fn problem(&self, retry: &ReturnTo) -> Problem {
+    fn problem(&self, retry: &ReturnTo, t: &Text) -> Problem {
         let again = format!("/login?return_to={}", urlencode(retry.as_str()));
-        let sign_in_again = |status, title, message: &str| Problem {
-            status,
-            title,
-            message: message.to_owned(),
-            action_href: again.clone(),
-            action_label: "Sign in again",
+        let sign_in_again = |title: &str, message: &str| {
+            Problem::new(StatusCode::BAD_REQUEST, title, message, (&again, t.action_sign_in_again))
         };
         match self {
-            Self::Malformed(_) => sign_in_again(
-                StatusCode::BAD_REQUEST,
-                "That sign-in link is incomplete",
-                "The address you arrived at is missing something we need. Please start signing in again.",
+            Self::Malformed(_) => sign_in_again(t.login_incomplete_title, t.login_incomplete),
+            Self::OtherBrowser | Self::UnknownTransaction => sign_in_again(t.login_expired_title, t.login_expired),
+            Self::ProviderSaidNo(error) if error == "access_denied" => {
+                sign_in_again(t.login_cancelled_title, t.login_cancelled)
+            }
+            Self::ProviderSaidNo(_) | Self::Oidc(OidcError::CodeRejected(_)) => {
+                sign_in_again(t.login_provider_failed_title, t.login_provider_failed)
+            }
+            Self::Oidc(OidcError::InvalidIdToken(_)) => sign_in_again(t.login_unverified_title, t.login_unverified),
+            Self::Oidc(OidcError::Unavailable(_) | OidcError::Misconfigured(_)) | Self::Store(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                t.login_unavailable_title,
+                t.unavailable,
+                (&again, t.action_try_again),
             ),
-            Self::OtherBrowser | Self::UnknownTransaction => sign_in_again(
-                StatusCode::BAD_REQUEST,
-                "This sign-in has expired",
-                "Sign-ins must be finished within 10 minutes, once, in the browser where they were started. Please start again.",
-            ),
-            Self::ProviderSaidNo(error) if error == "access_denied" => sign_in_again(
-                StatusCode::BAD_REQUEST,
-                "Sign-in was cancelled",
-                "The sign-in was cancelled at your identity provider, so you are not signed in.",
-            ),
-            Self::ProviderSaidNo(_) | Self::Oidc(OidcError::CodeRejected(_)) => sign_in_again(
-                StatusCode::BAD_REQUEST,
-                "Your identity provider did not complete the sign-in",
-                "Your identity provider could not complete the sign-in. Please try again; if it keeps happening, contact support.",
-            ),
-            Self::Oidc(OidcError::InvalidIdToken(_)) => sign_in_again(
-                StatusCode::BAD_REQUEST,
-                "We could not verify this sign-in",
-                "The answer from your identity provider could not be verified, so you are not signed in. Please try again.",
-            ),
-            Self::Oidc(OidcError::Unavailable(_) | OidcError::Misconfigured(_)) | Self::Store(_) => Problem {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                title: "Sign-in is unavailable right now",
-                message:
-                    "We could not reach a service we depend on. Nothing was changed; please try again in a minute."
-                        .into(),
-                action_href: again.clone(),
-                action_label: "Try again",
-            },
         }
     }
 }
@@ -165,6 +143,7 @@ struct LoginQuery {
 /// `GET /login`: starts the authorization-code flow.
 async fn start_login(
     State(app): State<Arc<LoginApp>>,
+    locale: Locale,
     query: Result<Query<LoginQuery>, QueryRejection>,
     jar: CookieJar,
 ) -> Response {
@@ -178,7 +157,7 @@ async fn start_login(
         Ok((jar, location)) => (jar, Redirect::to(&location)).into_response(),
         Err(error) => {
             tracing::warn!(%error, "sign-in could not start");
-            app.problem(error.problem(&return_to))
+            app.problem(error.problem(&return_to, locale.text()), locale)
         }
     }
 }
@@ -218,6 +197,7 @@ struct CallbackQuery {
 /// `GET /login/callback`: consumes the transaction once, validates the ID token, issues the session.
 async fn callback(
     State(app): State<Arc<LoginApp>>,
+    locale: Locale,
     query: Result<Query<CallbackQuery>, QueryRejection>,
     jar: CookieJar,
     caller: Caller,
@@ -230,7 +210,7 @@ async fn callback(
         Ok((jar, return_to)) => (jar, Redirect::to(return_to.as_str())).into_response(),
         Err(error) => {
             tracing::warn!(%error, request_id = caller.request_id.as_deref(), "sign-in callback refused");
-            app.problem(error.problem(&ReturnTo::root()))
+            app.problem(error.problem(&ReturnTo::root(), locale.text()), locale)
         }
     }
 }
@@ -275,10 +255,11 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
 }
 
 /// `GET /`: the account page (one query for the linked profiles), or the welcome page when signed out.
-async fn account(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
+async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJar) -> Response {
+    let t = locale.text();
     let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
         let jar = clear_stale_session(&app, jar);
-        return (jar, pages::respond(StatusCode::OK, &HomePage { brand: &app.site.branding })).into_response();
+        return (jar, pages::respond(StatusCode::OK, &HomePage { brand: &app.site.branding, t })).into_response();
     };
     let provider = url::Url::parse(&session.idp_iss)
         .ok()
@@ -296,7 +277,7 @@ async fn account(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
             .collect(),
         Err(error) => {
             tracing::error!(%error, "account page could not read linked profiles");
-            return app.problem(LoginError::Store(error).problem(&ReturnTo::root()));
+            return app.problem(LoginError::Store(error).problem(&ReturnTo::root(), t), locale);
         }
     };
     let who = session.profile.display_label().unwrap_or(&session.idp_sub);
@@ -304,6 +285,7 @@ async fn account(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
         StatusCode::OK,
         &AccountPage {
             brand: &app.site.branding,
+            t,
             who,
             email: session.profile.email.as_deref(),
             provider: &provider,
@@ -374,6 +356,7 @@ struct CsrfForm {
 /// `POST /logout`: ends the session (CSRF-protected so other sites cannot sign people out).
 async fn logout(
     State(app): State<Arc<LoginApp>>,
+    locale: Locale,
     jar: CookieJar,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
@@ -383,13 +366,9 @@ async fn logout(
     let submitted = form.ok().and_then(|Form(f)| f.csrf);
     if !web::csrf_matches(&session, submitted.as_deref()) {
         tracing::warn!(sid = &session.sid[..8], "logout refused: CSRF token missing or wrong");
-        return app.problem(Problem {
-            status: StatusCode::FORBIDDEN,
-            title: "Please use the Sign out button",
-            message: "This request did not come from our Sign out button, so you are still signed in.".into(),
-            action_href: "/".into(),
-            action_label: "Go to your account",
-        });
+        let t = locale.text();
+        let problem = Problem::new(StatusCode::FORBIDDEN, t.logout_csrf_title, t.logout_csrf, ("/", t.action_account));
+        return app.problem(problem, locale);
     }
     tracing::info!(sid = &session.sid[..8], "signed out");
     (jar.add(app.cookies.removal(SESSION)), Redirect::to("/")).into_response()

@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use profile_link_core::config::{CookiePolicy, Env, SiteConfig};
 use profile_link_core::email::RegisteredEmail;
+use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::identity::mask_email;
 use profile_link_core::links::LinkToken;
 use profile_link_core::pages::{self, OutcomePage, Problem, RedeemConfirmPage, ResendForm};
@@ -81,6 +82,7 @@ impl RedeemApp {
             status,
             &OutcomePage {
                 brand: &self.site.branding,
+                t: page.t,
                 step: page.step,
                 ok: page.ok,
                 title: page.title,
@@ -93,8 +95,8 @@ impl RedeemApp {
         )
     }
 
-    fn problem(&self, problem: Problem) -> Response {
-        problem.render(&self.site.branding)
+    fn problem(&self, problem: Problem, t: &Text) -> Response {
+        problem.render(&self.site.branding, t)
     }
 
     fn redeem_cookie_name(&self) -> String {
@@ -123,6 +125,7 @@ impl RedeemApp {
 
 /// One outcome page's content.
 struct Outcome {
+    t: &'static Text,
     step: u8,
     ok: bool,
     title: &'static str,
@@ -133,13 +136,25 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn problem(title: &'static str, message: impl Into<String>, action: (&'static str, &'static str)) -> Self {
-        Self { step: 0, ok: false, title, message: message.into(), action, resend: None, secondary: None }
+    fn problem(
+        t: &'static Text,
+        title: &'static str,
+        message: impl Into<String>,
+        action: (&'static str, &'static str),
+    ) -> Self {
+        Self { t, step: 0, ok: false, title, message: message.into(), action, resend: None, secondary: None }
     }
 }
 
-const ACCOUNT: (&str, &str) = ("/", "Go to your account");
-const REQUEST_AGAIN: (&str, &str) = ("/associate", "Request a new link");
+fn account(t: &'static Text) -> (&'static str, &'static str) {
+    ("/", t.action_account)
+}
+
+fn request_again(t: &'static Text) -> (&'static str, &'static str) {
+    ("/associate", t.action_request_again)
+}
+
+const FRESH_SIGN_IN: &str = "/login?fresh=1&return_to=%2Fredeem";
 
 /// A clicked link waiting for the person to sign in (signed with the session key).
 #[derive(Debug, Serialize, Deserialize)]
@@ -164,14 +179,10 @@ struct RedeemQuery {
     token: Option<String>,
 }
 
-fn malformed(app: &RedeemApp) -> Response {
+fn malformed(app: &RedeemApp, t: &'static Text) -> Response {
     app.outcome(
         StatusCode::BAD_REQUEST,
-        Outcome::problem(
-            "This link is not complete",
-            "The link could not be read. It may have been cut off or changed: open it straight from the email, or copy the whole address into your browser.",
-            REQUEST_AGAIN,
-        ),
+        Outcome::problem(t, t.link_incomplete_title, t.link_incomplete, request_again(t)),
     )
 }
 
@@ -183,30 +194,26 @@ fn fresh(session: &SessionClaims, clicked: &ClickedLink) -> bool {
 /// `GET /redeem` (and `HEAD`): reads, redirects, shows; never changes a link.
 async fn show(
     State(app): State<Arc<RedeemApp>>,
+    locale: Locale,
     query: Result<Query<RedeemQuery>, QueryRejection>,
     jar: CookieJar,
 ) -> Response {
+    let t = locale.text();
     let now = app.clock.now();
     if let Ok(Query(RedeemQuery { token: Some(raw) })) = &query {
         // Step 1: take the token out of the URL (history, logs, Referer) into a cookie.
         if LinkToken::parse(raw).is_err() {
-            return malformed(&app);
+            return malformed(&app, t);
         }
         let clicked = ClickedLink { token: raw.trim().to_owned(), clicked_at: now, exp: now + CLICKED_LINK_SECONDS };
         let cookie = app.clicked_cookie(app.sessions.sign_for(PURPOSE, &clicked), CLICKED_LINK_SECONDS);
         return (jar.add(cookie), Redirect::to("/redeem")).into_response();
     }
     let Some(clicked) = app.clicked(&jar) else {
-        return app.outcome(
-            StatusCode::BAD_REQUEST,
-            Outcome::problem(
-                "Please open the link from your email again",
-                "We could not find the link you clicked, or it was clicked more than 15 minutes ago. Open it from the email again.",
-                ACCOUNT,
-            ),
-        );
+        return app
+            .outcome(StatusCode::BAD_REQUEST, Outcome::problem(t, t.link_reopen_title, t.link_reopen, account(t)));
     };
-    let Ok(token) = LinkToken::parse(&clicked.token) else { return malformed(&app) };
+    let Ok(token) = LinkToken::parse(&clicked.token) else { return malformed(&app, t) };
 
     // Step 2: a fresh sign-in, started from this click.
     let session = app.session(&jar);
@@ -217,13 +224,14 @@ async fn show(
             return app.outcome(
                 StatusCode::BAD_REQUEST,
                 Outcome::problem(
-                    "Your identity provider did not ask you to sign in again",
-                    "To confirm a link you must enter your password (or equivalent) again at your identity provider. Please try once more; if this keeps happening, contact support.",
-                    ("/login?fresh=1&return_to=%2Fredeem", "Sign in again"),
+                    t,
+                    t.provider_no_reauth_title,
+                    t.provider_no_reauth,
+                    (FRESH_SIGN_IN, t.action_sign_in_again),
                 ),
             );
         }
-        let mut location = String::from("/login?fresh=1&return_to=%2Fredeem");
+        let mut location = String::from(FRESH_SIGN_IN);
         if let Some(hint) = stale.and_then(|s| s.profile.email) {
             location.push_str("&login_hint=");
             location.extend(url::form_urlencoded::byte_serialize(hint.as_bytes()));
@@ -232,22 +240,25 @@ async fn show(
     };
 
     // Step 3: what the link is, checked without changing it.
-    let link = match read_link(&app, &token).await {
+    let link = match read_link(&app, t, &token).await {
         Ok(link) => link,
         Err(response) => return response,
     };
     let me = session.identity();
     if link.record.identity() != me {
-        return wrong_identity(&app, &session, &link, false);
+        return wrong_identity(&app, t, &session, &link, false);
     }
-    if let Some(response) = unusable(&app, &session, &link, &token, now) {
+    if let Some(response) = unusable(&app, t, &session, &link, &token, now) {
         return response;
     }
+    let who = session.profile.display_label().unwrap_or(&session.idp_sub);
     pages::respond(
         StatusCode::OK,
         &RedeemConfirmPage {
             brand: &app.site.branding,
-            who: session.profile.display_label().unwrap_or(&session.idp_sub),
+            t,
+            heading: fill(t.confirm_heading, &[("who", &who), ("profile", &profile_label(&link))]),
+            who,
             provider: &link.record.identity_provider,
             display_name: &link.record.display_name,
             organization: &link.record.organization,
@@ -258,92 +269,76 @@ async fn show(
 }
 
 /// The link the token names, if the token's verifier is its own.
-async fn read_link(app: &RedeemApp, token: &LinkToken) -> Result<StoredLink, Response> {
+async fn read_link(app: &RedeemApp, t: &'static Text, token: &LinkToken) -> Result<StoredLink, Response> {
     match app.store.get_link(token.link_id.as_str()).await {
         Ok(Some(link)) if link.verifier_hash.as_deref().is_some_and(|hash| token.matches(hash)) => Ok(link),
         Ok(_) => {
             tracing::warn!(link = %token.link_id, "link token does not match any sent link");
             Err(app.outcome(
                 StatusCode::BAD_REQUEST,
-                Outcome::problem(
-                    "This link is not valid",
-                    "This link does not match one we sent. It may have been changed or cut off, or it has expired and been removed. Open it straight from the email, or request a new one.",
-                    REQUEST_AGAIN,
-                ),
+                Outcome::problem(t, t.link_invalid_title, t.link_invalid, request_again(t)),
             ))
         }
-        Err(error) => Err(unavailable(app, error)),
+        Err(error) => Err(unavailable(app, t, error)),
     }
 }
 
-fn unavailable(app: &RedeemApp, error: StoreError) -> Response {
+fn unavailable(app: &RedeemApp, t: &'static Text, error: StoreError) -> Response {
     tracing::error!(%error, "redeem-link could not reach the table");
-    app.problem(Problem {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        title: "We could not confirm the link right now",
-        message: "A service we depend on did not answer. Nothing was changed; please open the link again in a minute."
-            .into(),
-        action_href: "/".into(),
-        action_label: "Go to your account",
-    })
+    let problem =
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, t.redeem_unavailable_title, t.redeem_unavailable, account(t));
+    app.problem(problem, t)
 }
 
-fn used_page(app: &RedeemApp, link: &StoredLink) -> Response {
-    let message = if link.state() == "burned" {
-        "This link was cancelled (someone said it wasn't them, or it was opened while signed in with another account). Nothing was linked with it. Request a new link if you still want to link this profile."
+/// "Pat Doe (Bakery)": a profile as pages name it.
+fn profile_label(link: &StoredLink) -> String {
+    if link.record.organization.is_empty() {
+        link.record.display_name.clone()
     } else {
-        "Each link works once, and this one has been used. If you used it, the profile is linked: your account page shows it."
-    };
-    app.outcome(StatusCode::CONFLICT, Outcome::problem("This link has already been used", message, ACCOUNT))
+        format!("{} ({})", link.record.display_name, link.record.organization)
+    }
+}
+
+fn used_page(app: &RedeemApp, t: &'static Text, link: &StoredLink) -> Response {
+    let message = if link.state() == "burned" { t.link_cancelled } else { t.link_used };
+    app.outcome(StatusCode::CONFLICT, Outcome::problem(t, t.link_used_title, message, account(t)))
 }
 
 /// Checks a link that belongs to this identity: expired, used, burned or superseded links get their page.
 fn unusable(
     app: &RedeemApp,
+    t: &'static Text,
     session: &SessionClaims,
     link: &StoredLink,
     token: &LinkToken,
     now: i64,
 ) -> Option<Response> {
     if matches!(link.state(), "used" | "burned") {
-        return Some(used_page(app, link));
+        return Some(used_page(app, t, link));
     }
     if link.record.expires_at <= now {
-        let mut outcome = Outcome::problem(
-            "This link has expired",
-            format!(
-                "Links work for {} minutes and this one has run out. We can send you a new one for {}.",
-                (link.record.expires_at - link.record.created_at) / 60,
-                link.record.display_name
-            ),
-            ACCOUNT,
-        );
+        let minutes = (link.record.expires_at - link.record.created_at) / 60;
+        let message = fill(t.link_expired, &[("minutes", &minutes), ("profile", &link.record.display_name)]);
+        let mut outcome = Outcome::problem(t, t.link_expired_title, message, account(t));
         outcome.resend = Some(ResendForm { token: token.expose(), csrf: session.csrf.clone() });
         return Some(app.outcome(StatusCode::GONE, outcome));
     }
     None
 }
 
-fn wrong_identity(app: &RedeemApp, session: &SessionClaims, link: &StoredLink, burned: bool) -> Response {
-    let who = session.profile.display_label().unwrap_or("this account");
-    let message = if burned {
-        format!(
-            "This link was requested by another sign-in ({}), not {who}. For safety it no longer works and nothing was linked. Sign in with the account you used to request it and request a new link.",
-            link.record.identity_label
-        )
-    } else {
-        format!(
-            "This link was requested by another sign-in ({}), but you are signed in as {who}. Sign in with the account you used to request it. Confirming from this account would cancel the link.",
-            link.record.identity_label
-        )
-    };
+fn wrong_identity(
+    app: &RedeemApp,
+    t: &'static Text,
+    session: &SessionClaims,
+    link: &StoredLink,
+    burned: bool,
+) -> Response {
+    let who = session.profile.display_label().unwrap_or(&session.idp_sub);
+    let template = if burned { t.wrong_account_burned } else { t.wrong_account };
+    let message = fill(template, &[("requester", &link.record.identity_label), ("who", &who)]);
     app.outcome(
         StatusCode::FORBIDDEN,
-        Outcome::problem(
-            "You are signed in with a different account",
-            message,
-            ("/login?fresh=1&return_to=%2Fredeem", "Sign in with another account"),
-        ),
+        Outcome::problem(t, t.wrong_account_title, message, (FRESH_SIGN_IN, t.action_other_account)),
     )
 }
 
@@ -354,20 +349,15 @@ struct RedeemForm {
     action: Option<String>,
 }
 
-fn csrf_refused(app: &RedeemApp) -> Response {
-    app.problem(Problem {
-        status: StatusCode::FORBIDDEN,
-        title: "Please use the buttons on our page",
-        message: "This request did not come from our confirmation page. Nothing was changed.".into(),
-        action_href: "/".into(),
-        action_label: "Go to your account",
-    })
+fn csrf_refused(app: &RedeemApp, t: &'static Text) -> Response {
+    app.problem(Problem::new(StatusCode::FORBIDDEN, t.buttons_csrf_title, t.buttons_csrf, account(t)), t)
 }
 
 /// The session and form of a POST from one of our pages: signed in, readable,
 /// carrying this session's CSRF token. Anything else is answered here.
 fn signed_in_form<T>(
     app: &RedeemApp,
+    t: &'static Text,
     jar: &CookieJar,
     form: Result<Form<T>, FormRejection>,
     csrf: impl Fn(&T) -> Option<&str>,
@@ -376,52 +366,42 @@ fn signed_in_form<T>(
     let Some(session) = app.session(jar) else { return Err(Redirect::to(sign_in).into_response()) };
     let form = match form {
         Ok(Form(form)) => form,
-        Err(rejection) => return Err(unreadable_form(app, rejection)),
+        Err(rejection) => return Err(unreadable_form(app, t, rejection)),
     };
     if !web::csrf_matches(&session, csrf(&form)) {
         tracing::warn!(sid = &session.sid[..8], "POST refused: CSRF token missing or wrong");
-        return Err(csrf_refused(app));
+        return Err(csrf_refused(app, t));
     }
     Ok((session, form))
 }
 
-fn unreadable_form(app: &RedeemApp, rejection: FormRejection) -> Response {
+fn unreadable_form(app: &RedeemApp, t: &'static Text, rejection: FormRejection) -> Response {
     let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
-    app.problem(Problem {
-        status: if too_large { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST },
-        title: "We could not read that form",
-        message: "Nothing was changed. Please open the link from your email again.".into(),
-        action_href: "/".into(),
-        action_label: "Go to your account",
-    })
+    let status = if too_large { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+    app.problem(Problem::new(status, t.form_unreadable_title, t.redeem_form_unreadable, account(t)), t)
 }
 
 /// `POST /redeem`: confirm (one transaction) or "this wasn't me".
 async fn confirm(
     State(app): State<Arc<RedeemApp>>,
+    locale: Locale,
     jar: CookieJar,
     form: Result<Form<RedeemForm>, FormRejection>,
 ) -> Response {
+    let t = locale.text();
     let now = app.clock.now();
-    let Some(session) = app.session(&jar) else {
-        return Redirect::to("/login?fresh=1&return_to=%2Fredeem").into_response();
+    let (session, form) = match signed_in_form(&app, t, &jar, form, |f: &RedeemForm| f.csrf.as_deref(), FRESH_SIGN_IN) {
+        Ok(ok) => ok,
+        Err(response) => return response,
     };
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return unreadable_form(&app, rejection),
-    };
-    if !web::csrf_matches(&session, form.csrf.as_deref()) {
-        tracing::warn!(sid = &session.sid[..8], "redeem refused: CSRF token missing or wrong");
-        return csrf_refused(&app);
-    }
-    let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return malformed(&app) };
-    let link = match read_link(&app, &token).await {
+    let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return malformed(&app, t) };
+    let link = match read_link(&app, t, &token).await {
         Ok(link) => link,
         Err(response) => return response,
     };
     let me = session.identity();
     // Used, cancelled or expired links say so whoever asks; only the attempt is recorded.
-    if let Some(response) = unusable(&app, &session, &link, &token, now) {
+    if let Some(response) = unusable(&app, t, &session, &link, &token, now) {
         let event =
             if link.record.expires_at <= now && link.state() != "used" { "refused_expired" } else { "refused_used" };
         audit_refusal(&app, &link, &me, event, now).await;
@@ -430,22 +410,18 @@ async fn confirm(
     // Every change below must come from a sign-in made after this link was clicked.
     let clicked = app.clicked(&jar).filter(|c| LinkToken::parse(&c.token).is_ok_and(|t| t.link_id == token.link_id));
     if !clicked.as_ref().is_some_and(|c| fresh(&session, c)) {
-        return Redirect::to("/login?fresh=1&return_to=%2Fredeem").into_response();
+        return Redirect::to(FRESH_SIGN_IN).into_response();
     }
 
     if form.action.as_deref() == Some("reject") {
         return match app.store.burn_request(&link, &me, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
             Ok(burned) => {
                 tracing::info!(link = %link.record.link_id, burned, "request reported as not me");
-                let mut outcome = Outcome::problem(
-                    "Thank you: nothing was linked",
-                    "We have cancelled the links from that request, so none of them can be used. If you think someone is trying to use your profile, contact support.",
-                    ACCOUNT,
-                );
+                let mut outcome = Outcome::problem(t, t.not_me_title, t.not_me, account(t));
                 outcome.ok = true;
                 app.outcome(StatusCode::OK, outcome)
             }
-            Err(error) => unavailable(&app, error),
+            Err(error) => unavailable(&app, t, error),
         };
     }
 
@@ -454,14 +430,14 @@ async fn confirm(
         return match app.store.burn_link(&link, &me, "wrong_identity", DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
             Ok(_) => {
                 tracing::warn!(link = %link.record.link_id, "link opened by another identity; burned");
-                wrong_identity(&app, &session, &link, true)
+                wrong_identity(&app, t, &session, &link, true)
             }
-            Err(error) => unavailable(&app, error),
+            Err(error) => unavailable(&app, t, error),
         };
     }
     let redemption = match app.store.redeem_link(&link, &me, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
         Ok(redemption) => redemption,
-        Err(error) => return unavailable(&app, error),
+        Err(error) => return unavailable(&app, t, error),
     };
     tracing::info!(link = %link.record.link_id, profile = %link.record.profile_id, ?redemption, "link redeemed");
     let jar = jar.add(app.clicked_cookie(String::new(), 0));
@@ -469,32 +445,25 @@ async fn confirm(
         Redemption::Linked { .. } | Redemption::AlreadyLinked => {
             let jar = jar.add(reissue_session(&app, &session, now, ProfileChange::Added(&link.record.profile_id)));
             let already = redemption == Redemption::AlreadyLinked;
-            (jar, linked_page(&app, &link, already)).into_response()
+            (jar, linked_page(&app, t, &link, already)).into_response()
         }
         Redemption::Used => {
             audit_refusal(&app, &link, &me, "refused_used", now).await;
-            (jar, used_page(&app, &link)).into_response()
+            (jar, used_page(&app, t, &link)).into_response()
         }
         Redemption::Expired => {
-            (jar, unusable(&app, &session, &link, &token, i64::MAX).unwrap_or_else(|| used_page(&app, &link)))
+            (jar, unusable(&app, t, &session, &link, &token, i64::MAX).unwrap_or_else(|| used_page(&app, t, &link)))
                 .into_response()
         }
         Redemption::Superseded => {
             audit_refusal(&app, &link, &me, "refused_superseded", now).await;
-            superseded_page(&app, jar)
+            superseded_page(&app, t, jar)
         }
     }
 }
 
-fn superseded_page(app: &RedeemApp, jar: CookieJar) -> Response {
-    let page = app.outcome(
-        StatusCode::GONE,
-        Outcome::problem(
-            "A newer link replaced this one",
-            "You asked again after this email was sent, so only the newest email's link works. Open the most recent email for this profile.",
-            ACCOUNT,
-        ),
-    );
+fn superseded_page(app: &RedeemApp, t: &'static Text, jar: CookieJar) -> Response {
+    let page = app.outcome(StatusCode::GONE, Outcome::problem(t, t.superseded_title, t.superseded, account(t)));
     (jar, page).into_response()
 }
 
@@ -511,27 +480,20 @@ async fn audit_refusal(app: &RedeemApp, link: &StoredLink, identity: &Identity, 
 }
 
 /// Seed step 9: the success page, with the way to the portal when one is configured.
-fn linked_page(app: &RedeemApp, link: &StoredLink, already: bool) -> Response {
-    let profile = if link.record.organization.is_empty() {
-        link.record.display_name.clone()
-    } else {
-        format!("{} ({})", link.record.display_name, link.record.organization)
-    };
-    let message = format!(
-        "{profile} {} linked to your sign-in. From now on, sign in with this account to act for it.",
-        if already { "was already" } else { "is now" },
-    );
+fn linked_page(app: &RedeemApp, t: &'static Text, link: &StoredLink, already: bool) -> Response {
+    let message = fill(if already { t.already_linked } else { t.linked }, &[("profile", &profile_label(link))]);
     let (action_href, action_label, secondary) = match &app.site.branding.portal_url {
-        Some(portal) => (portal.as_str(), "Go to the portal", Some(ACCOUNT)),
-        None => (ACCOUNT.0, ACCOUNT.1, None),
+        Some(portal) => (portal.as_str(), t.go_to_portal, Some(account(t))),
+        None => ("/", t.action_account, None),
     };
     pages::respond(
         StatusCode::OK,
         &OutcomePage {
             brand: &app.site.branding,
+            t,
             step: 5,
             ok: true,
-            title: if already { "This profile was already linked to you" } else { "Your profile is linked" },
+            title: if already { t.already_linked_title } else { t.linked_title },
             message: &message,
             action_href,
             action_label,
@@ -572,28 +534,30 @@ enum ProfileChange<'a> {
 /// `POST /redeem/resend`: a new link for an expired one, within the rate limits.
 async fn resend(
     State(app): State<Arc<RedeemApp>>,
+    locale: Locale,
     jar: CookieJar,
     caller: Caller,
     form: Result<Form<RedeemForm>, FormRejection>,
 ) -> Response {
+    let t = locale.text();
     let now = app.clock.now();
     let (session, form) =
-        match signed_in_form(&app, &jar, form, |f: &RedeemForm| f.csrf.as_deref(), "/login?return_to=%2F") {
+        match signed_in_form(&app, t, &jar, form, |f: &RedeemForm| f.csrf.as_deref(), "/login?return_to=%2F") {
             Ok(ok) => ok,
             Err(response) => return response,
         };
-    let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return malformed(&app) };
-    let link = match read_link(&app, &token).await {
+    let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return malformed(&app, t) };
+    let link = match read_link(&app, t, &token).await {
         Ok(link) => link,
         Err(response) => return response,
     };
     let me = session.identity();
     if link.record.identity() != me {
-        return wrong_identity(&app, &session, &link, false);
+        return wrong_identity(&app, t, &session, &link, false);
     }
     let (Some(id), Ok(email)) = (ProfileId::parse(&link.record.profile_id), RegisteredEmail::parse(&link.record.email))
     else {
-        return malformed(&app);
+        return malformed(&app, t);
     };
     let profile = Profile {
         id,
@@ -612,6 +576,7 @@ async fn resend(
             .unwrap_or_else(|| "your account".into()),
         provider: link.record.identity_provider.clone(),
         source_ip: caller.source_ip.unwrap_or_else(|| "unknown".into()),
+        locale,
     };
     match app
         .store
@@ -627,15 +592,9 @@ async fn resend(
         .await
     {
         Ok(RequestOutcome::Accepted { .. }) => {
-            let mut outcome = Outcome::problem(
-                "We have sent you a new link",
-                format!(
-                    "Check the inbox of the address registered for {}. The new link works for {} minutes.",
-                    link.record.display_name,
-                    app.link_ttl_seconds / 60
-                ),
-                ACCOUNT,
-            );
+            let message =
+                fill(t.resent, &[("profile", &link.record.display_name), ("minutes", &(app.link_ttl_seconds / 60))]);
+            let mut outcome = Outcome::problem(t, t.resent_title, message, account(t));
             outcome.ok = true;
             outcome.step = 3;
             app.outcome(StatusCode::OK, outcome)
@@ -644,18 +603,16 @@ async fn resend(
             let mut response = app.outcome(
                 StatusCode::TOO_MANY_REQUESTS,
                 Outcome::problem(
-                    "Please wait before asking again",
-                    format!(
-                        "There have been too many requests recently. Nothing was sent. Please try again in {} minutes.",
-                        (retry_after + 59) / 60
-                    ),
-                    ACCOUNT,
+                    t,
+                    t.resend_limited_title,
+                    fill(t.resend_limited, &[("minutes", &((retry_after + 59) / 60))]),
+                    account(t),
                 ),
             );
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
-        Err(error) => unavailable(&app, error),
+        Err(error) => unavailable(&app, t, error),
     }
 }
 
@@ -668,22 +625,19 @@ struct UnlinkForm {
 /// `POST /profiles/unlink`: removes a link from the account page.
 async fn unlink(
     State(app): State<Arc<RedeemApp>>,
+    locale: Locale,
     jar: CookieJar,
     form: Result<Form<UnlinkForm>, FormRejection>,
 ) -> Response {
+    let t = locale.text();
     let now = app.clock.now();
-    let (session, form) = match signed_in_form(&app, &jar, form, |f: &UnlinkForm| f.csrf.as_deref(), "/login") {
+    let (session, form) = match signed_in_form(&app, t, &jar, form, |f: &UnlinkForm| f.csrf.as_deref(), "/login") {
         Ok(ok) => ok,
         Err(response) => return response,
     };
     let Some(profile_id) = form.profile_id.as_deref().and_then(ProfileId::parse) else {
-        return app.problem(Problem {
-            status: StatusCode::BAD_REQUEST,
-            title: "We could not tell which profile to unlink",
-            message: "Nothing was changed. Use the Unlink button next to the profile on your account page.".into(),
-            action_href: "/".into(),
-            action_label: "Go to your account",
-        });
+        let problem = Problem::new(StatusCode::BAD_REQUEST, t.unlink_unknown_title, t.unlink_unknown, account(t));
+        return app.problem(problem, t);
     };
     match app.store.unlink(&session.identity(), &profile_id, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
         Ok(result) => {
@@ -692,6 +646,6 @@ async fn unlink(
             let cookie = reissue_session(&app, &session, now, ProfileChange::Removed(profile_id.as_str()));
             (jar.add(cookie), Redirect::to("/")).into_response()
         }
-        Err(error) => unavailable(&app, error),
+        Err(error) => unavailable(&app, t, error),
     }
 }

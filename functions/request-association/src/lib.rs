@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::email::RegisteredEmail;
+use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::identity::mask_email;
 use profile_link_core::pages::{self, AssociatePage, AssociateSentPage, Problem};
 use profile_link_core::rate_limit::{RateLimits, RequestPolicy};
@@ -59,8 +60,15 @@ impl AssociationApp {
         self.cookies.session(jar, &self.sessions, self.clock.now())
     }
 
-    fn form(&self, status: StatusCode, session: &SessionClaims, email: &str, error: Option<String>) -> Response {
-        pages::respond(status, &AssociatePage { brand: &self.site.branding, csrf: &session.csrf, email, error })
+    fn form(
+        &self,
+        status: StatusCode,
+        t: &Text,
+        session: &SessionClaims,
+        email: &str,
+        error: Option<String>,
+    ) -> Response {
+        pages::respond(status, &AssociatePage { brand: &self.site.branding, t, csrf: &session.csrf, email, error })
     }
 }
 
@@ -75,9 +83,9 @@ fn sign_in_first() -> Response {
 }
 
 /// `GET /associate`
-async fn show_form(State(app): State<Arc<AssociationApp>>, jar: CookieJar) -> Response {
+async fn show_form(State(app): State<Arc<AssociationApp>>, locale: Locale, jar: CookieJar) -> Response {
     match app.session(&jar) {
-        Some(session) => app.form(StatusCode::OK, &session, "", None),
+        Some(session) => app.form(StatusCode::OK, locale.text(), &session, "", None),
         None => sign_in_first(),
     }
 }
@@ -92,45 +100,38 @@ struct AssociateForm {
 /// `POST /associate`
 async fn request(
     State(app): State<Arc<AssociationApp>>,
+    locale: Locale,
     jar: CookieJar,
     caller: Caller,
     form: Result<Form<AssociateForm>, FormRejection>,
 ) -> Response {
+    let t = locale.text();
+    let brand = &app.site.branding;
     let Some(session) = app.session(&jar) else { return sign_in_first() };
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => {
-            let status = rejection.status();
-            let problem = Problem {
-                status: if status == StatusCode::PAYLOAD_TOO_LARGE { status } else { StatusCode::BAD_REQUEST },
-                title: if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    "That was too much to send"
-                } else {
-                    "We could not read that form"
-                },
-                message: "Please go back to the form and enter just your email address.".into(),
-                action_href: "/associate".into(),
-                action_label: "Back to the form",
+            let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
+            let (status, title) = if too_large {
+                (StatusCode::PAYLOAD_TOO_LARGE, t.form_too_large_title)
+            } else {
+                (StatusCode::BAD_REQUEST, t.form_unreadable_title)
             };
-            return problem.render(&app.site.branding);
+            return Problem::new(status, title, t.form_unreadable, ("/associate", t.action_back_to_form))
+                .render(brand, t);
         }
     };
     if !web::csrf_matches(&session, form.csrf.as_deref()) {
         tracing::warn!(sid = &session.sid[..8], "association request refused: CSRF token missing or wrong");
-        return Problem {
-            status: StatusCode::FORBIDDEN,
-            title: "Please use the form on our page",
-            message: "This request did not come from our form (or the page was open too long). Nothing was sent."
-                .into(),
-            action_href: "/associate".into(),
-            action_label: "Open the form again",
-        }
-        .render(&app.site.branding);
+        return Problem::new(StatusCode::FORBIDDEN, t.form_csrf_title, t.form_csrf, ("/associate", t.action_open_form))
+            .render(brand, t);
     }
     let typed: String = form.email.chars().take(254).collect();
     let email = match RegisteredEmail::parse(&form.email) {
         Ok(email) => email,
-        Err(error) => return app.form(StatusCode::BAD_REQUEST, &session, typed.trim(), Some(error.to_string())),
+        Err(error) => {
+            return app.form(StatusCode::BAD_REQUEST, t, &session, typed.trim(), Some(error.message(t).to_owned()));
+        }
     };
 
     let now = app.clock.now();
@@ -149,6 +150,7 @@ async fn request(
             .unwrap_or_default(),
         identity,
         source_ip: caller.source_ip.unwrap_or_else(|| "unknown".to_owned()),
+        locale,
     };
     let outcome = async {
         let profiles = app.store.profiles_by_email(&email).await?;
@@ -168,39 +170,27 @@ async fn request(
     match outcome {
         Ok(RequestOutcome::Accepted { links }) => {
             tracing::info!(sid = &session.sid[..8], address = %email.masked(), links, "association requested");
-            pages::respond(
-                StatusCode::OK,
-                &AssociateSentPage { brand: &app.site.branding, lifetime_minutes: app.link_ttl_seconds / 60 },
-            )
+            pages::respond(StatusCode::OK, &AssociateSentPage { brand, t, lifetime_minutes: app.link_ttl_seconds / 60 })
         }
         Ok(RequestOutcome::RateLimited { limit, retry_after }) => {
             tracing::warn!(sid = &session.sid[..8], limit, "association request rate-limited");
             let minutes = (retry_after + 59) / 60;
-            let mut response = Problem {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                title: "Please wait before trying again",
-                message: format!(
-                    "There have been too many requests for this sign-in, address or network recently. Nothing was sent. Please try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ),
-                action_href: "/".into(),
-                action_label: "Go to your account",
-            }
-            .render(&app.site.branding);
+            let message = fill(t.rate_limited, &[("minutes", &minutes)]);
+            let mut response =
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, t.rate_limited_title, message, ("/", t.action_account))
+                    .render(brand, t);
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
         Err(error) => {
             tracing::error!(%error, "association request failed");
-            Problem {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                title: "We could not send the emails right now",
-                message: "A service we depend on did not answer. Nothing was sent; please try again in a minute."
-                    .into(),
-                action_href: "/associate".into(),
-                action_label: "Try again",
-            }
-            .render(&app.site.branding)
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                t.request_unavailable_title,
+                t.request_unavailable,
+                ("/associate", t.action_try_again),
+            )
+            .render(brand, t)
         }
     }
 }

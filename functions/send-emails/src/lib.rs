@@ -10,6 +10,7 @@ use std::sync::Arc;
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use profile_link_core::config::{ConfigError, Env, SiteConfig};
+use profile_link_core::i18n::Locale;
 use profile_link_core::links::{LinkId, LinkToken, Verifier};
 use profile_link_core::mail::{LinkEmail, MailConfig, Mailer, NoticeEmail};
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
@@ -113,6 +114,7 @@ async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Del
     }
     let email = NoticeEmail {
         brand: &app.site.branding,
+        t: Locale::from_tag(&notice.locale).text(),
         display_name: &notice.display_name,
         organization: &notice.organization,
         identity_label: &notice.identity_label,
@@ -154,6 +156,8 @@ async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery,
     let url = app.site.public_base_url.join(&format!("/redeem?token={}", token.expose()));
     let email = LinkEmail {
         brand: &app.site.branding,
+        // The language of the person who asked, stored with the link.
+        t: Locale::from_tag(&link.locale).text(),
         display_name: &link.display_name,
         organization: &link.organization,
         requester_label: &link.identity_label,

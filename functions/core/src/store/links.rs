@@ -31,6 +31,8 @@ pub struct Requester {
     /// The identity provider's host, e.g. `login.microsoftonline.com`.
     pub provider: String,
     pub source_ip: String,
+    /// The language the emails for this request are written in.
+    pub locale: crate::i18n::Locale,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +64,9 @@ pub struct LinkRecord {
     pub email: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Language tag of the person who asked (`en` when absent).
+    #[serde(default)]
+    pub locale: String,
 }
 
 impl LinkRecord {
@@ -195,6 +200,7 @@ impl Store {
                 ("display_name", profile.display_name.as_str()),
                 ("organization", profile.organization.as_str()),
                 ("email", email.as_str()),
+                ("locale", requester.locale.tag()),
             ] {
                 link.insert(name.to_owned(), s(value));
             }

@@ -20,6 +20,8 @@ pub struct NoticeRecord {
     pub identity_provider: String,
     #[serde(default)]
     pub replaced: bool,
+    #[serde(default)]
+    pub locale: String,
     pub created_at: i64,
 }
 

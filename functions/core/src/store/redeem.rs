@@ -69,6 +69,7 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
         email: get_s(&item, &key, "email")?,
         created_at: get_n(&item, &key, "created_at")?,
         expires_at: get_n(&item, &key, "expires_at")?,
+        locale: get_s(&item, &key, "locale").unwrap_or_default(),
     };
     Ok(StoredLink {
         record,
@@ -121,6 +122,7 @@ fn notice(
         ("organization".to_owned(), s(&link.organization)),
         ("identity_label".to_owned(), s(identity_label)),
         ("identity_provider".to_owned(), s(identity_provider)),
+        ("locale".to_owned(), s(if link.locale.is_empty() { "en" } else { &link.locale })),
         ("created_at".to_owned(), n(now)),
         ("expires_at".to_owned(), n(now + 7 * 24 * 3600)),
     ]);
