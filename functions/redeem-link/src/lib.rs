@@ -290,12 +290,12 @@ fn unavailable(app: &RedeemApp, t: &'static Text, error: StoreError) -> Response
     app.problem(problem, t)
 }
 
-/// "Pat Doe (Bakery)": a profile as pages name it.
+/// "Pat Doe, Doe Family Bakery": a profile as pages name it.
 fn profile_label(link: &StoredLink) -> String {
     if link.record.organization.is_empty() {
         link.record.display_name.clone()
     } else {
-        format!("{} ({})", link.record.display_name, link.record.organization)
+        format!("{}, {}", link.record.display_name, link.record.organization)
     }
 }
 
