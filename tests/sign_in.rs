@@ -429,3 +429,91 @@ async fn secrets_load_from_ssm_parameter_store() {
     let error = profile_link_core::secrets::load(&missing, &sdk, &["SESSION_SIGNING_KEY"]).await.unwrap_err();
     assert!(error.to_string().contains("not found"), "{error}");
 }
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_cookies_are_host_prefixed_secure_and_hsts_is_sent() {
+    let provider = FakeProvider::start().await;
+    let app = TestApp::spawn_with_options(profile_link_tests::TestOptions {
+        provider: ProviderSettings {
+            issuer: provider.issuer.clone(),
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+        },
+        public_base_url: Some("https://link.example.com".into()),
+        ..Default::default()
+    })
+    .await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
+    let binding =
+        set_cookies(&login).into_iter().find(|c| c.starts_with("__Host-pl_browser=")).expect("browser cookie");
+    for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(binding.contains(flag), "{binding} lacks {flag}");
+    }
+    assert!(!binding.to_ascii_lowercase().contains("domain="), "__Host- cookies have no Domain");
+    let to = redirect_target(&login);
+    assert_eq!(query_param(&to, "redirect_uri").as_deref(), Some("https://link.example.com/login/callback"));
+
+    // Complete the sign-in (the cookie sent by hand: this test client speaks plain http).
+    let (state, nonce) = (query_param(&to, "state").unwrap(), query_param(&to, "nonce").unwrap());
+    provider.answer_with(provider.sign(&provider.good_claims(&nonce)));
+    let cookie = binding.split(';').next().unwrap().to_owned();
+    let callback = client
+        .get(app.url(&format!("/login/callback?code=c&state={state}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+    let session =
+        set_cookies(&callback).into_iter().find(|c| c.starts_with("__Host-pl_session=")).expect("session cookie");
+    for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=3600"] {
+        assert!(session.contains(flag), "{session} lacks {flag}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_issued_to_another_client_is_refused() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    let start = browser.request(Method::GET, &app.url("/login")).await;
+    let ours = redirect_target(&start);
+    // The same browser, state and redirect URI, but an authorization for "other-client".
+    let mut theirs = ours.clone();
+    let pairs: Vec<(String, String)> = ours
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "client_id" { "other-client".to_owned() } else { v.into_owned() };
+            (k.into_owned(), v)
+        })
+        .collect();
+    theirs.query_pairs_mut().clear().extend_pairs(pairs);
+    let page = browser.get(theirs.as_str()).await;
+    let mut form = profile_link_tests::browser::first_post_form(&page).expect("the provider's login form");
+    form.set("login", "pat");
+    form.set("password", "demo");
+    let response = browser.client.post(form.action.as_str()).form(&form.fields).send().await.unwrap();
+    let callback = browser.follow_until(response, &app.url("/login/callback")).await;
+    let refused = browser.get(callback.as_str()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("did not complete"), "the provider refuses to redeem another client's code");
+    assert_signed_out(&browser, &app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_headers_are_refused_before_any_handler_runs() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    let response =
+        client.get(app.url("/login")).header("cookie", format!("pl_session={}", "a".repeat(200 * 1024))).send().await;
+    match response {
+        Ok(r) => assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        Err(e) => assert!(e.is_request() || e.is_connect() || e.to_string().contains("connection"), "{e}"),
+    }
+    assert!(app.keys().await.is_empty(), "nothing written");
+}

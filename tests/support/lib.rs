@@ -74,6 +74,9 @@ impl ProviderSettings {
 pub struct TestOptions {
     pub provider: ProviderSettings,
     pub limits: RateLimits,
+    /// The origin the app believes it is served at (default: its local URL).
+    /// An https origin turns on the production cookie policy.
+    pub public_base_url: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -82,6 +85,7 @@ impl Default for TestOptions {
         Self {
             provider: ProviderSettings::dev_idp(),
             limits: RateLimits { per_identity: 100, per_address: 100, per_ip: 1000, window_seconds: 3600 },
+            public_base_url: None,
         }
     }
 }
@@ -119,10 +123,11 @@ impl TestApp {
         let table = fresh_table(&sdk).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let public_base_url = options.public_base_url.clone().unwrap_or_else(|| base.clone());
 
         let env = Env::from_pairs([
             ("TABLE_NAME", table.as_str()),
-            ("PUBLIC_BASE_URL", base.as_str()),
+            ("PUBLIC_BASE_URL", public_base_url.as_str()),
             ("SUPPORT_EMAIL", "support@example.com"),
             ("OPERATOR_NAME", "Example Ltd"),
             ("OIDC_ISSUER", provider.issuer.as_str()),
@@ -130,7 +135,7 @@ impl TestApp {
         ]);
         let site = SiteConfig::from_env(&env).unwrap();
         let oidc = OidcConfig::from_env(&env, &site.public_base_url, Secret::new(provider.client_secret)).unwrap();
-        let sessions = Arc::new(SessionKeys::from_pem(&base, &SessionKeys::generate_pem()).unwrap());
+        let sessions = Arc::new(SessionKeys::from_pem(&public_base_url, &SessionKeys::generate_pem()).unwrap());
         let clock = ManualClock::default();
         let calls = faults::CallCounter::default();
         let dynamo =

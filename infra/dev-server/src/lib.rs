@@ -75,6 +75,8 @@ async fn advance_clock(
 
 /// Largest body API Gateway would pass on (payload limit is 10 MB; functions enforce their own, smaller limits).
 const MAX_EVENT_BODY: usize = 10 * 1024 * 1024;
+/// HTTP API's quota for the request line and all header values together.
+const MAX_REQUEST_LINE_AND_HEADERS: usize = 10_240;
 
 async fn as_api_gateway(
     State(functions): State<Router>,
@@ -82,6 +84,12 @@ async fn as_api_gateway(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    let head =
+        parts.uri.to_string().len() + parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len()).sum::<usize>();
+    if head > MAX_REQUEST_LINE_AND_HEADERS {
+        return (axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request Header Fields Too Large")
+            .into_response();
+    }
     let bytes = match http_body_util::Limited::new(body, MAX_EVENT_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large").into_response(),
