@@ -40,7 +40,9 @@ pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, site: &SiteCo
             HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
         ),
     ];
-    let mut router = router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    // route_layer: after routing, so the matched route pattern is known.
+    let mut router =
+        router.route_layer(axum::middleware::from_fn(log_request)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     for (name, value) in fixed {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
     }
@@ -55,6 +57,36 @@ pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, site: &SiteCo
         ));
     }
     router
+}
+
+/// The first request a container serves pays for its cold start.
+static WARM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// One structured line per request: route (the matched pattern, never the
+/// query string, which can carry a token), method, status, latency, whether
+/// this was the container's first request, and API Gateway's request id.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let cold_start = !WARM.swap(true, std::sync::atomic::Ordering::Relaxed);
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let request_id = Caller::from_context(request.extensions().get::<RequestContext>()).request_id;
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "request",
+        %method,
+        route,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        cold_start,
+        request_id = request_id.as_deref().unwrap_or("-"),
+        "request"
+    );
+    response
 }
 
 /// Cookie names and flags for one cookie policy.

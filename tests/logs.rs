@@ -1,0 +1,81 @@
+//! Logs say what happened and never hold a secret: the whole seed flow runs
+//! with every log line captured (as JSON, as in Lambda), and the capture is
+//! searched for everything that must not be there.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use profile_link_tests::TestApp;
+use profile_link_tests::browser::first_post_form;
+use reqwest::StatusCode;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_env_filter("info")
+        .with_writer(move || writer.clone())
+        .init();
+
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let pat = app.signed_in("pat").await;
+    let csrf = app.csrf(&pat).await;
+    pat.post_form(&app.url("/associate"), &[("email".into(), app.address("pat")), ("csrf".into(), csrf)]).await;
+    app.deliver_stream().await;
+    let link = app.emails_to(&app.address("pat")).await[0].links().into_iter().find(|l| l.contains("token=")).unwrap();
+    let page = pat.sign_in(&link, "pat", "demo").await;
+    let mut form = first_post_form(&page).unwrap();
+    form.set("action", "confirm");
+    assert_eq!(pat.submit(&form).await.status, StatusCode::OK);
+    let session = pat.cookie(&app.base, "pl_session").unwrap();
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let token = link.split_once("token=").unwrap().1;
+    let verifier = token.split_once('.').unwrap().1;
+    let secrets = [
+        ("the link's verifier", verifier.to_owned()),
+        ("the session token", session.clone()),
+        ("the session token's signature", session.rsplit('.').next().unwrap().to_owned()),
+        ("the registered address", app.address("pat")),
+        ("the sign-in's email claim", "pat.doe@mail.example.net".to_owned()),
+        ("the CSRF token", app.sessions.verify(&session, app.clock_now()).unwrap().csrf),
+        ("the dev client secret", "local-dev-secret".to_owned()),
+    ];
+    for (what, secret) in &secrets {
+        assert!(!logs.contains(secret.as_str()), "the logs contain {what}");
+    }
+
+    // One structured line per request, with the route pattern and no query string.
+    let requests: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "request")
+        .collect();
+    let routes: Vec<&str> = requests.iter().map(|r| r["route"].as_str().unwrap()).collect();
+    for route in ["/login", "/login/callback", "/", "/associate", "/redeem"] {
+        assert!(routes.contains(&route), "no request line for {route}: {routes:?}");
+    }
+    for line in &requests {
+        assert!(line["status"].as_u64().is_some() && line["latency_ms"].as_f64().is_some(), "{line}");
+        assert!(line["cold_start"].is_boolean() && line["request_id"].is_string() && line["method"].is_string());
+        assert!(!line.to_string().contains("token="), "no query strings in request lines");
+    }
+    assert_eq!(requests.iter().filter(|r| r["cold_start"] == true).count(), 1, "one cold start per process");
+}
