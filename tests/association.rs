@@ -201,7 +201,7 @@ async fn the_per_address_limit_counts_spelling_variants_together() {
     let (pat, sam) = (app.signed_in("pat").await, app.signed_in("sam").await);
     assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
     assert_eq!(request(&app, &sam, &app.address("PAT")).await.status, StatusCode::OK);
-    for variant in ["p.a.t", "pat+again", "Ｐat"] {
+    for variant in ["p.a.t", "pat+again", "Ｐat", "p\u{0430}t"] {
         let page = request(&app, &pat, &app.address(variant)).await;
         assert_rate_limited(&app, &page).await;
     }

@@ -59,13 +59,17 @@ impl RequestPolicy {
 
 /// The key the per-address limit counts under. Deliberately coarser than the
 /// lookup key, so spelling variants of one mailbox share a budget: Unicode
-/// compatibility forms folded (NFKC), case folded, `+tag` dropped and dots in
-/// the local part removed (`P.A.T+x@Example.com` counts as `pat@example.com`).
+/// compatibility forms folded (NFKC), look-alike letters mapped to one
+/// skeleton (Unicode TR39: Cyrillic "а" counts as Latin "a"), case folded,
+/// `+tag` dropped and dots in the local part removed (`P.A.T+x@Example.com`
+/// counts as `pat@example.com`).
 pub fn address_rate_key(email: &RegisteredEmail) -> String {
+    use unicode_security::confusable_detection::skeleton;
     let folded: String = email.as_str().nfkc().collect::<String>().to_lowercase();
     let (local, domain) = folded.rsplit_once('@').unwrap_or((&folded, ""));
     let local = local.split('+').next().unwrap_or(local).replace('.', "");
-    format!("{local}@{domain}")
+    let fold = |part: &str| skeleton(part).collect::<String>().to_lowercase();
+    format!("{}@{}", fold(&local), fold(domain))
 }
 
 #[cfg(test)]
