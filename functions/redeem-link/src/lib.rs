@@ -375,6 +375,21 @@ fn signed_in_form<T>(
     Ok((session, form))
 }
 
+/// A POST about a link (confirm, "this wasn't me", resend): the signed-in
+/// session, the form, its token, and the link that token's verifier opens.
+async fn posted_link(
+    app: &RedeemApp,
+    t: &'static Text,
+    jar: &CookieJar,
+    form: Result<Form<RedeemForm>, FormRejection>,
+    sign_in: &str,
+) -> Result<(SessionClaims, RedeemForm, LinkToken, StoredLink), Response> {
+    let (session, form) = signed_in_form(app, t, jar, form, |f: &RedeemForm| f.csrf.as_deref(), sign_in)?;
+    let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return Err(malformed(app, t)) };
+    let link = read_link(app, t, &token).await?;
+    Ok((session, form, token, link))
+}
+
 fn unreadable_form(app: &RedeemApp, t: &'static Text, rejection: FormRejection) -> Response {
     let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
     let status = if too_large { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
@@ -390,13 +405,8 @@ async fn confirm(
 ) -> Response {
     let t = locale.text();
     let now = app.clock.now();
-    let (session, form) = match signed_in_form(&app, t, &jar, form, |f: &RedeemForm| f.csrf.as_deref(), FRESH_SIGN_IN) {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
-    let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return malformed(&app, t) };
-    let link = match read_link(&app, t, &token).await {
-        Ok(link) => link,
+    let (session, form, token, link) = match posted_link(&app, t, &jar, form, FRESH_SIGN_IN).await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
     let me = session.identity();
@@ -541,14 +551,8 @@ async fn resend(
 ) -> Response {
     let t = locale.text();
     let now = app.clock.now();
-    let (session, form) =
-        match signed_in_form(&app, t, &jar, form, |f: &RedeemForm| f.csrf.as_deref(), "/login?return_to=%2F") {
-            Ok(ok) => ok,
-            Err(response) => return response,
-        };
-    let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return malformed(&app, t) };
-    let link = match read_link(&app, t, &token).await {
-        Ok(link) => link,
+    let (session, _, _, link) = match posted_link(&app, t, &jar, form, "/login?return_to=%2F").await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
     let me = session.identity();
