@@ -85,6 +85,14 @@ async fn the_whole_seed_flow_links_both_of_pats_profiles() {
     let account = later.get(&app.url("/")).await;
     assert!(account.body.contains("Doe Family Bakery") && account.body.contains("Northwind Consulting"));
 
+    // Support can read each profile's timeline (profile-link-admin audit show).
+    let trail = app.store.audit_trail(&profile_link_core::profile::ProfileId::parse("CUST-1").unwrap()).await.unwrap();
+    let events: Vec<&str> = trail.iter().map(|r| r.event.as_str()).collect();
+    assert_eq!(events, ["requested", "sent", "linked"]);
+    assert!(trail.iter().all(|r| r.identity_sub.as_deref() == Some("pat-7f3c9a")));
+    let table = profile_link_admin::audit::table(&trail);
+    assert!(table.contains("linked") && table.contains("pat-7f3c9a at 127.0.0.1"), "{table}");
+
     // The registered address was told, once per profile.
     app.deliver_stream().await;
     let notices =

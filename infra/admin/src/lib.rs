@@ -1,5 +1,6 @@
 //! Operator tooling for profile-link, as a library so tests drive the same code
 //! the `profile-link-admin` binary runs.
 
+pub mod audit;
 pub mod import;
 pub mod table;

@@ -30,6 +30,21 @@ enum Command {
     /// Session signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Every step for one profile, oldest first: requested, sent, linked, refused, unlinked …
+    Show {
+        #[arg(long)]
+        profile: String,
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -75,6 +90,22 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let table_name = || cli.table.clone().context("set --table or TABLE_NAME to the table's name");
     match cli.command {
+        Command::Audit(AuditCommand::Show { profile, json }) => {
+            let id = profile_link_core::profile::ProfileId::parse(&profile)
+                .with_context(|| format!("{profile:?} is not a profile id (1-64 of A-Z a-z 0-9 . _ : -)"))?;
+            let sdk = aws_config::load_from_env().await;
+            let records = Store::from_sdk_config(&sdk, table_name()?).audit_trail(&id).await?;
+            if json {
+                for record in &records {
+                    println!("{}", serde_json::to_string(record)?);
+                }
+            } else if records.is_empty() {
+                println!("no audit entries for profile {id}");
+            } else {
+                println!("{}", profile_link_admin::audit::table(&records));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Keys(KeysCommand::Generate) => {
             print!("{}", SessionKeys::generate_pem());
             Ok(ExitCode::SUCCESS)

@@ -86,3 +86,60 @@ impl Store {
         Ok(())
     }
 }
+
+/// One entry of a timeline, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord {
+    pub at: i64,
+    pub event: String,
+    pub identity_iss: Option<String>,
+    pub identity_sub: Option<String>,
+    pub link_id: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl Store {
+    /// A profile's audit timeline, oldest first.
+    pub async fn audit_trail(&self, profile: &ProfileId) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("AUDIT#PROFILE#{profile}")))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| StoreError::sdk("Query(audit)", e))?;
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            out.push(AuditRecord {
+                at: item.get("at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0),
+                event: text("event").unwrap_or_default(),
+                identity_iss: text("identity_iss"),
+                identity_sub: text("identity_sub"),
+                link_id: text("link_id"),
+                request_id: text("request_id"),
+                detail: text("detail"),
+            });
+        }
+        // The key orders by second; within one second, follow the link's lifecycle.
+        out.sort_by_key(|r| (r.at, lifecycle_step(&r.event)));
+        Ok(out)
+    }
+}
+
+fn lifecycle_step(event: &str) -> u8 {
+    match event {
+        "requested" | "requested_unmatched" => 0,
+        "send_failed" => 1,
+        "sent" => 2,
+        e if e.starts_with("refused_") || e == "wrong_identity" || e == "reported_not_me" => 3,
+        "linked" | "replaced" | "already_linked" => 4,
+        "unlinked" => 5,
+        _ => 6,
+    }
+}
