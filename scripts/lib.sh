@@ -38,17 +38,21 @@ ensure_python_env() {
   stamp_of "$lock" >"$stamp"
 }
 
-ensure_idp_deps() {
+# npm ci in directory $1 (what it is for: $2), only when its lockfile changed.
+ensure_npm_deps() {
   need node "Node.js 20+"
   need npm "npm"
-  local dir="$ROOT/infra/dev-idp" stamp="$ROOT/infra/dev-idp/node_modules/.installed"
+  local dir="$1" stamp="$1/node_modules/.installed"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$(stamp_of "$dir/package-lock.json")" ]]; then
     return
   fi
-  say "installing the dev identity provider's packages (npm ci)"
+  say "installing $2 (npm ci)"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   stamp_of "$dir/package-lock.json" >"$stamp"
 }
+
+ensure_idp_deps() { ensure_npm_deps "$ROOT/infra/dev-idp" "the dev identity provider's packages"; }
+ensure_e2e_deps() { ensure_npm_deps "$ROOT/tests/e2e" "the browser tests' packages"; }
 
 # Fails with a clear message if something already listens on the port.
 require_free_port() {
@@ -127,16 +131,6 @@ ensure_chromium() {
   say "installing Debian's chromium (apt-get)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-}
-
-ensure_e2e_deps() {
-  local dir="$ROOT/tests/e2e" stamp="$ROOT/tests/e2e/node_modules/.installed"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$(stamp_of "$dir/package-lock.json")" ]]; then
-    return
-  fi
-  say "installing the browser tests' packages (npm ci)"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  stamp_of "$dir/package-lock.json" >"$stamp"
 }
 
 # The environment the functions read, for a dev server on $1 trusting the dev

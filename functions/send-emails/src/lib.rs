@@ -12,7 +12,7 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use profile_link_core::config::{ConfigError, Env, SiteConfig};
 use profile_link_core::i18n::Locale;
 use profile_link_core::links::{LinkId, LinkToken, Verifier};
-use profile_link_core::mail::{LinkEmail, MailConfig, Mailer, NoticeEmail};
+use profile_link_core::mail::{Email, LinkEmail, MailConfig, Mailer, NoticeEmail};
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, StoreError};
 use profile_link_core::{Clock, Store, SystemClock, random};
@@ -106,6 +106,11 @@ pub async fn deliver(app: &SendEmailsApp, record: &EventRecord) -> Result<Delive
     }
 }
 
+/// Sends a rendered email; the SES message id.
+async fn send(app: &SendEmailsApp, email: Result<Email, askama::Error>) -> Result<String, DeliveryError> {
+    Ok(app.mailer.send(&email?).await?)
+}
+
 /// "Your profile is now linked to …": claimed, sent, settled like a link email.
 async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Delivery, DeliveryError> {
     let claim_id = random::token(12);
@@ -122,10 +127,7 @@ async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Del
         replaced: notice.replaced,
     }
     .render(&notice.email);
-    let sent = match email {
-        Ok(email) => app.mailer.send(&email).await.map_err(DeliveryError::from),
-        Err(e) => Err(DeliveryError::from(e)),
-    };
+    let sent = send(app, email).await;
     match sent {
         Ok(message_id) => {
             app.store.settle_notice(&notice.notice_id, &claim_id, Some(&message_id), app.clock.now()).await?;
@@ -167,10 +169,7 @@ async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery,
         lifetime_minutes: (link.expires_at - link.created_at) / 60,
     }
     .render(&link.email);
-    let sent = match email {
-        Ok(email) => app.mailer.send(&email).await.map_err(DeliveryError::from),
-        Err(e) => Err(DeliveryError::from(e)),
-    };
+    let sent = send(app, email).await;
     match sent {
         Ok(message_id) => {
             app.store
