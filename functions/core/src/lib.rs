@@ -2,6 +2,7 @@
 //! who the person is (`identity`, `session`, `oidc`), what the service stores
 //! (`store`), and how it answers (`web`, `pages`).
 
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod email;

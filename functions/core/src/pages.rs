@@ -119,6 +119,10 @@ pub struct OutcomePage<'a> {
     pub secondary: Option<(&'a str, &'a str)>,
 }
 
+/// Seconds a 503 asks the client to wait: a throttled or failing dependency
+/// usually recovers within the SDK's own retries, so "soon".
+pub const RETRY_UNAVAILABLE_AFTER: u32 = 5;
+
 /// Something went wrong: what happened, and the one thing to do next
 /// (already in the person's language).
 #[derive(Debug, Clone)]
@@ -141,8 +145,14 @@ impl Problem {
         }
     }
 
+    /// The page; a 503 also says when to try again (`Retry-After`), for
+    /// browsers' and clients' retry logic alike.
     pub fn render(&self, brand: &Branding, t: &Text) -> Response {
-        respond(self.status, &ProblemPage { brand, t, problem: self })
+        let mut response = respond(self.status, &ProblemPage { brand, t, problem: self });
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(RETRY_UNAVAILABLE_AFTER));
+        }
+        response
     }
 }
 

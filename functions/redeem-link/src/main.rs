@@ -9,7 +9,7 @@ use profile_link_redeem_link::{RedeemApp, router};
 async fn main() -> Result<(), lambda_http::Error> {
     let env = Env::from_process();
     telemetry::init(&env);
-    let sdk = aws_config::load_from_env().await;
+    let sdk = profile_link_core::aws::sdk_config().await;
     let app = RedeemApp::from_env(&env, &sdk).await?;
     lambda_http::run(router(Arc::new(app))).await
 }

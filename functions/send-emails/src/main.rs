@@ -8,7 +8,7 @@ use profile_link_send_emails::{SendEmailsApp, handle};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = Env::from_process();
     telemetry::init(&env);
-    let sdk = aws_config::load_from_env().await;
+    let sdk = profile_link_core::aws::sdk_config().await;
     let app = SendEmailsApp::from_env(&env, &sdk).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| async move {
