@@ -4,6 +4,13 @@
 //! claimed with a conditional write before sending, so a second delivery of
 //! the same record finds it sent and does nothing. A failed send releases the
 //! claim and reports only that record as failed (partial batch response).
+//!
+//! An invocation that dies mid-send (timeout, crash) leaves its claim behind;
+//! the redelivery waits until that claim is older than any live sender could
+//! hold it ([`STALE_CLAIM_SECONDS`]) and takes it over, so nothing is lost.
+//! The one window that can produce a second email is a death between SES
+//! accepting a message and the write that records it; the takeover mints a
+//! new verifier, so only the newest email's link works.
 
 use std::sync::Arc;
 
@@ -17,8 +24,10 @@ use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, StoreError};
 use profile_link_core::{Clock, Store, SystemClock, random};
 
-/// A claim older than this belongs to a sender that crashed; it may be taken over.
-pub const STALE_CLAIM_SECONDS: i64 = 120;
+/// A claim older than this belongs to a sender that died: a live one settles
+/// it within two AWS calls (the send and the record), each abandoned after
+/// [`profile_link_core::aws::OPERATION_TIMEOUT`].
+pub const STALE_CLAIM_SECONDS: i64 = 2 * profile_link_core::aws::OPERATION_TIMEOUT.as_secs() as i64 + 2;
 
 pub struct SendEmailsApp {
     pub site: SiteConfig,
@@ -50,7 +59,7 @@ pub enum Delivery {
 pub enum DeliveryError {
     #[error("stream record is not a readable link: {0}")]
     Unreadable(String),
-    #[error("another invocation is sending this link")]
+    #[error("another invocation is still sending this item")]
     InFlight,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -114,8 +123,10 @@ async fn send(app: &SendEmailsApp, email: Result<Email, askama::Error>) -> Resul
 /// "Your profile is now linked to …": claimed, sent, settled like a link email.
 async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Delivery, DeliveryError> {
     let claim_id = random::token(12);
-    if !app.store.claim_notice(&notice.notice_id, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS).await? {
-        return Ok(Delivery::Skipped("already sent"));
+    let claim = || app.store.claim_notice(&notice.notice_id, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
+    match claim_or_take_over(app, claim).await? {
+        Claim::Claimed => {}
+        _ => return Ok(Delivery::Skipped("already sent")),
     }
     let email = NoticeEmail {
         brand: &app.site.branding,
@@ -141,17 +152,33 @@ async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Del
     }
 }
 
+/// Claims an item; if another invocation holds it, waits until that claim
+/// is stale (its holder died: see [`STALE_CLAIM_SECONDS`]) and tries once more.
+async fn claim_or_take_over<F, Fut>(app: &SendEmailsApp, claim: F) -> Result<Claim, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Claim, StoreError>>,
+{
+    let first = claim().await?;
+    let Claim::InFlight { claimed_at } = first else { return Ok(first) };
+    let wait = (claimed_at + STALE_CLAIM_SECONDS + 1 - app.clock.now()).clamp(0, STALE_CLAIM_SECONDS + 1);
+    tracing::warn!(wait_seconds = wait, "item claimed by another invocation; waiting for the claim to go stale");
+    app.clock.wait(wait).await;
+    claim().await
+}
+
 async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery, DeliveryError> {
     let link_id = LinkId::parse(&link.link_id).ok_or_else(|| DeliveryError::Unreadable("link_id".into()))?;
-    let now = app.clock.now();
     let verifier = Verifier::mint();
     let claim_id = random::token(12);
-    match app.store.claim_link_for_sending(&link, &verifier.hash(), &claim_id, now, STALE_CLAIM_SECONDS).await? {
+    let hash = verifier.hash();
+    let claim = || app.store.claim_link_for_sending(&link, &hash, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
+    match claim_or_take_over(app, claim).await? {
         Claim::Claimed => {}
         Claim::AlreadySent => return Ok(Delivery::Skipped("already sent")),
         Claim::Superseded => return Ok(Delivery::Skipped("superseded")),
         Claim::Expired => return Ok(Delivery::Skipped("expired")),
-        Claim::InFlight => return Err(DeliveryError::InFlight),
+        Claim::InFlight { .. } => return Err(DeliveryError::InFlight),
     }
 
     let token = LinkToken::new(link_id, verifier);

@@ -93,7 +93,17 @@ impl StreamPoller {
     /// Reads everything available now and delivers it; returns how many
     /// records reached send-emails.
     pub async fn poll_once(&mut self) -> Result<usize, StreamError> {
-        let mut delivered = 0;
+        let records = self.read_available().await?;
+        for batch in records.chunks(BATCH_SIZE) {
+            self.invoke(batch.to_vec()).await;
+        }
+        Ok(records.len())
+    }
+
+    /// Every record written since the last read that passes the mapping's
+    /// filter, as Lambda's event records; moves the checkpoint past them.
+    pub async fn read_available(&mut self) -> Result<Vec<EventRecord>, StreamError> {
+        let mut records = Vec::new();
         for shard in self.shard_ids().await? {
             let mut iterator = self.iterator(&shard).await?;
             while let Some(current) = iterator {
@@ -101,41 +111,40 @@ impl StreamPoller {
                     self.streams.get_records().shard_iterator(current).limit(100).send().await.map_err(sdk_error)?;
                 let Some(last) = output.records().last() else { break };
                 let last_sequence = last.dynamodb().and_then(|d| d.sequence_number()).map(str::to_owned);
-                let records: Vec<EventRecord> = output
-                    .records()
-                    .iter()
-                    .filter(|r| matches_filter(r))
-                    .map(|r| self.to_event_record(r))
-                    .collect::<Result<_, _>>()?;
-                for batch in records.chunks(BATCH_SIZE) {
-                    delivered += batch.len();
-                    self.invoke(batch.to_vec()).await;
+                for record in output.records().iter().filter(|r| matches_filter(r)) {
+                    records.push(self.to_event_record(record)?);
                 }
                 self.checkpoints.insert(shard.clone(), last_sequence);
                 iterator = output.next_shard_iterator;
             }
         }
-        Ok(delivered)
+        Ok(records)
     }
 
     /// Invokes send-emails; on a partial failure retries from the first failed
-    /// record (Lambda's checkpointing), and after the last retry sends that
+    /// record (Lambda's checkpointing), after a crashed invocation (a panic)
+    /// retries the whole batch, and after the last retry sends the first failed
     /// record to the on-failure destination and goes on with the rest.
     async fn invoke(&mut self, mut batch: Vec<EventRecord>) {
         let mut retries = 0;
         while !batch.is_empty() {
             let mut event = Event::default();
             event.records = batch.clone();
-            let response = handle(&self.app, event).await;
-            let Some(first_failed) = response
-                .batch_item_failures
-                .iter()
-                .filter_map(|f| f.item_identifier.as_deref())
-                .filter_map(|seq| batch.iter().position(|r| r.change.sequence_number.as_deref() == Some(seq)))
-                .min()
-            else {
-                return;
+            let app = self.app.clone();
+            // Its own task, so a panicking invocation is a failed one, as in Lambda.
+            let first_failed = match tokio::spawn(async move { handle(&app, event).await }).await {
+                Ok(response) => response
+                    .batch_item_failures
+                    .iter()
+                    .filter_map(|f| f.item_identifier.as_deref())
+                    .filter_map(|seq| batch.iter().position(|r| r.change.sequence_number.as_deref() == Some(seq)))
+                    .min(),
+                Err(crash) => {
+                    tracing::error!(error = %crash, "send-emails invocation crashed; the whole batch is retried");
+                    Some(0)
+                }
             };
+            let Some(first_failed) = first_failed else { return };
             if retries == MAXIMUM_RETRY_ATTEMPTS {
                 let id = batch[first_failed].event_id.clone();
                 tracing::error!(event_id = %id, "stream record failed after retries; sent to the on-failure destination");

@@ -82,8 +82,11 @@ pub enum Claim {
     Claimed,
     /// An earlier delivery already sent it (redelivery): nothing to do.
     AlreadySent,
-    /// Another invocation is sending it right now: retry later.
-    InFlight,
+    /// Another invocation claimed it at `claimed_at` and has not settled it:
+    /// it is sending right now, or it died mid-send (the claim goes stale).
+    InFlight {
+        claimed_at: i64,
+    },
     /// A newer request for the same identity and profile replaced it.
     Superseded,
     Expired,
@@ -318,8 +321,9 @@ impl Store {
             let old: HashMap<String, AttributeValue> =
                 reasons.get(1).and_then(|r| r.item().cloned()).unwrap_or_default();
             let state = old.get("state").and_then(|v| v.as_s().ok()).map(String::as_str);
+            let claimed_at = old.get("claimed_at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
             return Ok(match state {
-                Some("sending") => Claim::InFlight,
+                Some("sending") => Claim::InFlight { claimed_at: claimed_at.unwrap_or(now) },
                 None => Claim::Expired,
                 Some("pending") => Claim::Expired,
                 Some(_) => Claim::AlreadySent,

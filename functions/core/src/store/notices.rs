@@ -1,11 +1,12 @@
 //! `NOTICE#<id>`: "your profile is now linked to …", written by redemption in
 //! its transaction and sent to the registered address by send-emails.
 
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::Deserialize;
 
 use super::items::{Item, n, s};
-use super::{Store, StoreError};
+use super::{Claim, Store, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NoticeRecord {
@@ -30,14 +31,15 @@ fn key(id: &str) -> Item {
 }
 
 impl Store {
-    /// Claims a notice for sending; `false` if it is sent or being sent already.
+    /// Claims a notice for sending (the same answers as claiming a link, bar
+    /// superseded and expired, which notices never are).
     pub async fn claim_notice(
         &self,
         id: &str,
         claim_id: &str,
         now: i64,
         stale_claim_seconds: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Claim, StoreError> {
         let result = self
             .client
             .update_item()
@@ -52,13 +54,22 @@ impl Store {
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":stale", n(now - stale_claim_seconds))
             .return_values(ReturnValue::None)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::sdk("UpdateItem(claim notice)", e)),
-        }
+        let error = match result {
+            Ok(_) => return Ok(Claim::Claimed),
+            Err(error) => error,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
+            return Err(StoreError::sdk("UpdateItem(claim notice)", error));
+        };
+        let old = failed.item().cloned().unwrap_or_default();
+        let claimed_at = old.get("claimed_at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
+        Ok(match old.get("state").and_then(|v| v.as_s().ok()).map(String::as_str) {
+            Some("sending") => Claim::InFlight { claimed_at: claimed_at.unwrap_or(now) },
+            _ => Claim::AlreadySent,
+        })
     }
 
     /// Records the outcome of a claimed notice: sent (with SES's id) or released for a retry.
