@@ -5,13 +5,9 @@
 use profile_link_core::rate_limit::RateLimits;
 use profile_link_dev_server::stream::StreamPoller;
 use profile_link_tests::browser::{Browser, Page};
+use profile_link_tests::flow::request;
 use profile_link_tests::{TestApp, TestOptions};
 use reqwest::StatusCode;
-
-async fn request(app: &TestApp, browser: &Browser, address: &str) -> Page {
-    let csrf = app.csrf(browser).await;
-    browser.post_form(&app.url("/associate"), &[("email".into(), address.into()), ("csrf".into(), csrf)]).await
-}
 
 fn token_of(link: &str) -> &str {
     link.split_once("token=").map(|(_, t)| t).expect("link has a token")

@@ -3,28 +3,10 @@
 
 use std::collections::HashSet;
 
-use profile_link_tests::browser::{Browser, Page, first_post_form};
+use profile_link_tests::browser::{Browser, first_post_form};
+use profile_link_tests::flow::{associations, confirm, links_naming, links_to, open, request};
 use profile_link_tests::{TestApp, TestOptions};
 use reqwest::{Method, StatusCode};
-
-async fn request(app: &TestApp, browser: &Browser, address: &str) -> Page {
-    let csrf = app.csrf(browser).await;
-    browser.post_form(&app.url("/associate"), &[("email".into(), address.into()), ("csrf".into(), csrf)]).await
-}
-
-/// The redeem links in every email sent to `address`, oldest first.
-async fn links_to(app: &TestApp, address: &str) -> Vec<String> {
-    links_naming(app, address, "").await
-}
-
-/// The redeem links in the emails to `address` whose text mentions `needle` (a profile's organization).
-async fn links_naming(app: &TestApp, address: &str, needle: &str) -> Vec<String> {
-    let mut links = Vec::new();
-    for email in app.emails_to(address).await.into_iter().filter(|e| e.body.contains(needle)) {
-        links.extend(email.links().into_iter().filter(|l| l.contains("/redeem?token=")));
-    }
-    links
-}
 
 /// pat (profiles CUST-1 and CUST-2 under pat@…) has asked; the emails are sent.
 async fn pat_has_two_links() -> (TestApp, Browser, Vec<String>) {
@@ -40,22 +22,6 @@ async fn pat_has_two_links() -> (TestApp, Browser, Vec<String>) {
     let links = links_to(&app, &app.address("pat")).await;
     assert_eq!(links.len(), 2);
     (app, pat, links)
-}
-
-/// Opens a link as a person does: the forced sign-in at the provider, then the confirmation page.
-async fn open(browser: &Browser, link: &str, user: &str) -> Page {
-    browser.sign_in(link, user, "demo").await
-}
-
-async fn confirm(browser: &Browser, page: &Page, action: &str) -> Page {
-    let mut form =
-        first_post_form(page).unwrap_or_else(|| panic!("no confirmation form on {}: {}", page.url, page.body));
-    form.set("action", action);
-    browser.submit(&form).await
-}
-
-async fn associations(app: &TestApp) -> usize {
-    app.keys().await.iter().filter(|(pk, sk)| pk.starts_with("IDENTITY#") && sk.starts_with("PROFILE#")).count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

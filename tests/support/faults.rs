@@ -62,6 +62,14 @@ impl CallCounter {
     }
 }
 
+/// `PutItem`, `Query` …: the operation a DynamoDB request is for (its `X-Amz-Target`).
+fn dynamodb_operation<'a>(
+    context: &'a aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+) -> &'a str {
+    let target = context.request().headers().get("x-amz-target").unwrap_or("?");
+    target.rsplit('.').next().unwrap_or(target)
+}
+
 impl aws_sdk_dynamodb::config::Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "CallCounter"
@@ -73,9 +81,7 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
         _: &aws_sdk_dynamodb::config::RuntimeComponents,
         _: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        self.calls.lock().unwrap().push(operation);
+        self.calls.lock().unwrap().push(dynamodb_operation(context).to_owned());
         Ok(())
     }
 }
@@ -84,5 +90,45 @@ impl SesFaults {
     /// SendEmail calls that reached the emulator.
     pub fn sent(&self) -> u32 {
         *self.sent_calls.lock().unwrap()
+    }
+}
+
+/// Kills the invocation it is part of (a panic, as a Lambda runtime sees a
+/// crash) just before the n-th DynamoDB `TransactWriteItems` call leaves,
+/// once. In send-emails the calls alternate claim, record, claim, record …,
+/// so n picks the moment: odd n before a link is claimed, even n after SES
+/// accepted its email but before the send was recorded.
+#[derive(Debug, Clone)]
+pub struct CrashBeforeTransaction {
+    n: u32,
+    seen: Arc<Mutex<u32>>,
+}
+
+impl CrashBeforeTransaction {
+    pub fn at(n: u32) -> Self {
+        Self { n, seen: Arc::default() }
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CrashBeforeTransaction {
+    fn name(&self) -> &'static str {
+        "CrashBeforeTransaction"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if dynamodb_operation(context) == "TransactWriteItems" {
+            let mut seen = self.seen.lock().unwrap();
+            *seen += 1;
+            if *seen == self.n {
+                drop(seen);
+                panic!("injected crash before TransactWriteItems #{}", self.n);
+            }
+        }
+        Ok(())
     }
 }

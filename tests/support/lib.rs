@@ -4,8 +4,10 @@
 //! redirects and forms like a person's browser would.
 
 pub mod browser;
+pub mod emulator;
 pub mod fake_provider;
 pub mod faults;
+pub mod flow;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,12 +42,16 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The AWS emulator scripts/test started.
+pub fn shared_emulator() -> String {
+    std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|u| u.starts_with("http://127.0.0.1"))
+        .expect("AWS_ENDPOINT_URL must point at the local emulator: run the tests through scripts/test")
+}
+
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| u.starts_with("http://127.0.0.1")),
-        "AWS_ENDPOINT_URL must point at the local emulator: run the tests through scripts/test"
-    );
-    aws_config::load_from_env().await
+    profile_link_core::aws::sdk_config_with_endpoint(&shared_emulator()).await
 }
 
 /// A fresh table created from template.yaml's definition.
@@ -77,6 +83,12 @@ pub struct TestOptions {
     /// The origin the app believes it is served at (default: its local URL).
     /// An https origin turns on the production cookie policy.
     pub public_base_url: Option<String>,
+    /// Where the functions' AWS SDK clients send their calls (default: the
+    /// emulator; fault tests put a fault-injecting proxy here). The test's
+    /// own reads and the mailbox always go to the emulator.
+    pub aws_endpoint: Option<String>,
+    /// The AWS emulator holding this app's table (default: the one scripts/test started).
+    pub emulator: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -86,6 +98,8 @@ impl Default for TestOptions {
             provider: ProviderSettings::dev_idp(),
             limits: RateLimits { per_identity: 100, per_address: 100, per_ip: 1000, window_seconds: 3600 },
             public_base_url: None,
+            aws_endpoint: None,
+            emulator: None,
         }
     }
 }
@@ -104,6 +118,9 @@ pub struct TestApp {
     pub faults: faults::SesFaults,
     /// Every DynamoDB call the functions make (not the test's own reads).
     pub calls: faults::CallCounter,
+    /// The emulator's endpoint, and a client reading it directly (not through any proxy).
+    pub emulator: String,
+    direct: Client,
     poller: Mutex<StreamPoller>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -119,8 +136,14 @@ impl TestApp {
 
     pub async fn spawn_with_options(options: TestOptions) -> Self {
         let provider = options.provider;
-        let sdk = sdk_config().await;
-        let table = fresh_table(&sdk).await;
+        let emulator = options.emulator.unwrap_or_else(shared_emulator);
+        let direct = profile_link_core::aws::sdk_config_with_endpoint(&emulator).await;
+        let table = fresh_table(&direct).await;
+        verify_sender_in_emulator(&direct, MAIL_FROM).await.unwrap();
+        let sdk = match &options.aws_endpoint {
+            Some(endpoint) => profile_link_core::aws::sdk_config_with_endpoint(endpoint).await,
+            None => direct.clone(),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let public_base_url = options.public_base_url.clone().unwrap_or_else(|| base.clone());
@@ -166,7 +189,6 @@ impl TestApp {
             3600,
         );
 
-        verify_sender_in_emulator(&sdk, MAIL_FROM).await.unwrap();
         let faults = faults::SesFaults::default();
         let ses = aws_sdk_sesv2::Client::from_conf(
             aws_sdk_sesv2::config::Builder::from(&sdk).interceptor(faults.clone()).build(),
@@ -183,7 +205,7 @@ impl TestApp {
                 request_association: Arc::new(association),
                 redeem_link: Arc::new(redeem),
             },
-            DevRoutes { mailbox_endpoint: std::env::var("AWS_ENDPOINT_URL").ok(), clock: None },
+            DevRoutes { mailbox_endpoint: Some(emulator.clone()), clock: None },
         );
         tokio::spawn(serve(listener, app, async move {
             let _ = rx.await;
@@ -200,6 +222,8 @@ impl TestApp {
             send_emails,
             faults,
             calls,
+            emulator,
+            direct: Client::new(&direct),
             poller: Mutex::new(poller),
             shutdown: Some(tx),
         }
@@ -240,6 +264,12 @@ impl TestApp {
         self.poller.lock().await.poll_once().await.unwrap()
     }
 
+    /// The records the mapping would deliver now, without invoking send-emails
+    /// (tests that play a crashed invocation deliver them themselves).
+    pub async fn read_stream(&self) -> Vec<aws_lambda_events::dynamodb::EventRecord> {
+        self.poller.lock().await.read_available().await.unwrap()
+    }
+
     /// Records the mapping gave up on (its on-failure destination).
     pub async fn discarded_records(&self) -> Vec<String> {
         self.poller.lock().await.discarded.clone()
@@ -247,8 +277,7 @@ impl TestApp {
 
     /// Emails the emulator's SES accepted for `address`, oldest first.
     pub async fn emails_to(&self, address: &str) -> Vec<SentMessage> {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-        sent_messages(&endpoint)
+        sent_messages(&self.emulator)
             .await
             .unwrap()
             .into_iter()
@@ -268,8 +297,7 @@ impl TestApp {
     /// Every item in the table, as (pk, sk) pairs: "nothing was written" is checked against this.
     pub async fn keys(&self) -> Vec<(String, String)> {
         let mut keys = Vec::new();
-        let unobserved = Client::new(&sdk_config().await);
-        let mut pages = unobserved.scan().table_name(self.store.table()).into_paginator().items().send();
+        let mut pages = self.direct.scan().table_name(self.store.table()).into_paginator().items().send();
         while let Some(item) = pages.next().await {
             let item = item.unwrap();
             let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
@@ -277,6 +305,26 @@ impl TestApp {
         }
         keys.sort();
         keys
+    }
+
+    /// Every item with every attribute, in key order: "nothing changed" is checked against this.
+    pub async fn snapshot(&self) -> Vec<String> {
+        let mut items: Vec<String> = self
+            .direct
+            .scan()
+            .table_name(self.store.table())
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|item| format!("{:?}", item.into_iter().collect::<std::collections::BTreeMap<_, _>>()))
+            .collect();
+        items.sort();
+        items
     }
 
     /// A link item's attributes, by its id (the token's selector).

@@ -1,0 +1,286 @@
+//! [6] Faults: the functions' AWS calls go through a fault-injecting proxy
+//! (`profile-link-fault-proxy`) in front of the emulator, or the send-emails
+//! invocation is killed mid-batch. Nothing acknowledged is lost, nothing is
+//! half-written, and every email goes out once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::dynamodb::Event;
+use profile_link_core::Store;
+use profile_link_dev_server::stream::StreamPoller;
+use profile_link_fault_proxy::{FaultProxy, Rule};
+use profile_link_send_emails::{SendEmailsApp, handle};
+use profile_link_tests::browser::{Browser, first_post_form};
+use profile_link_tests::emulator::Emulator;
+use profile_link_tests::faults::CrashBeforeTransaction;
+use profile_link_tests::flow::{associations, confirm, links_naming, open, request};
+use profile_link_tests::{TestApp, TestOptions};
+use reqwest::StatusCode;
+
+/// A test app whose functions reach the emulator only through a fault proxy
+/// (no faults yet: the test sets them once its fixtures are in place).
+async fn behind_fault_proxy() -> (TestApp, FaultProxy) {
+    let emulator = std::env::var("AWS_ENDPOINT_URL").expect("run through scripts/test");
+    let proxy = FaultProxy::new(&emulator, Vec::new(), 7).unwrap();
+    let (address, _serving) = proxy.listen("127.0.0.1:0").await.unwrap();
+    let options = TestOptions { aws_endpoint: Some(format!("http://{address}")), ..TestOptions::default() };
+    (TestApp::spawn_with_options(options).await, proxy)
+}
+
+fn rules(specs: &[&str]) -> Vec<Rule> {
+    specs.iter().map(|spec| spec.parse().unwrap()).collect()
+}
+
+const BAKERY: &str = "Doe Family Bakery";
+const NORTHWIND: &str = "Northwind Consulting";
+
+async fn pat_with_two_profiles(app: &TestApp) -> Browser {
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY), ("CUST-2", "pat", "Pat Doe", NORTHWIND)]).await;
+    app.signed_in("pat").await
+}
+
+/// The profile ids `/me` lists for this browser's session.
+async fn linked_profiles(app: &TestApp, browser: &Browser) -> HashSet<String> {
+    let me = browser.get(&app.url("/me")).await.json();
+    me["profiles"].as_array().unwrap().iter().map(|p| p["profile_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_server_errors_and_dropped_connections_are_retried_and_the_flow_completes() {
+    let (app, proxy) = behind_fault_proxy().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY), ("CUST-2", "pat", "Pat Doe", NORTHWIND)]).await;
+
+    // Every second DynamoDB call is throttled while pat signs in and asks
+    // (never two in a row, so each call succeeds on its retry).
+    proxy.set_rules(rules(&["dynamodb:throttle:every2"]));
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+
+    // The stream consumer meets 500s from DynamoDB and its stream, and a throttled SES.
+    proxy.set_rules(rules(&["dynamodb:error:every2", "streams:error:every2", "ses/SendEmail:throttle:every2"]));
+    app.deliver_stream().await;
+    assert!(app.discarded_records().await.is_empty(), "no record given up");
+
+    // Redemption meets connections closed without an answer.
+    proxy.set_rules(rules(&["dynamodb:drop:every2"]));
+    for organization in [BAKERY, NORTHWIND] {
+        let links = links_naming(&app, &app.address("pat"), organization).await;
+        assert_eq!(links.len(), 1, "exactly one email for the {organization} profile");
+        let done = confirm(&pat, &open(&pat, &links[0], "pat").await, "confirm").await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    }
+    proxy.heal();
+    assert_eq!(linked_profiles(&app, &pat).await, HashSet::from(["CUST-1".into(), "CUST-2".into()]));
+    assert_eq!(associations(&app).await, 2);
+
+    let stats = proxy.stats();
+    for kind in ["throttle", "error", "drop"] {
+        assert!(stats.faults(kind) > 0, "no {kind} was injected: {stats:?}");
+    }
+    assert!(stats.count("ses/SendEmail", "throttle") > 0, "{stats:?}");
+    assert!(stats.count("streams/GetShardIterator", "error") + stats.count("streams/GetRecords", "error") > 0);
+    // A retried transaction carries the same idempotency token as its first
+    // attempt, so a response lost after DynamoDB applied it cannot apply it twice.
+    let tokens = &stats.transaction_tokens;
+    assert!(tokens.iter().all(|t| !t.is_empty()), "every TransactWriteItems carries a ClientRequestToken");
+    let distinct: HashSet<&String> = tokens.iter().collect();
+    let forwarded = stats.count("dynamodb/TransactWriteItems", "forwarded") as usize;
+    assert!(tokens.len() > forwarded, "some transactions were retried: {stats:?}");
+    assert_eq!(distinct.len(), forwarded, "one token per transaction, however often it was tried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_cannot_complete_answers_503_retry_later_and_changes_nothing() {
+    let (app, proxy) = behind_fault_proxy().await;
+    let pat = pat_with_two_profiles(&app).await;
+    let assert_retry_later = |page: &profile_link_tests::browser::Page, says: &str| {
+        assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{}", page.body);
+        assert_eq!(page.headers["retry-after"], "5");
+        assert!(page.body.contains(says), "{}", page.body);
+    };
+
+    // Sign-in cannot store its transaction.
+    let before = app.snapshot().await;
+    proxy.set_rules(rules(&["dynamodb:error:always"]));
+    let page = Browser::new().get(&app.url("/login")).await;
+    assert_retry_later(&page, "Sign-in is unavailable right now");
+    assert_eq!(app.snapshot().await, before);
+
+    // The request's transaction is throttled on every attempt.
+    proxy.set_rules(rules(&["dynamodb/TransactWriteItems:throttle:always"]));
+    let page = request(&app, &pat, &app.address("pat")).await;
+    assert_retry_later(&page, "Nothing was sent");
+    assert_eq!(app.snapshot().await, before, "no link, no rate-limit count, no audit entry");
+
+    // The profile lookup hangs: each attempt is abandoned after 2 s and the
+    // whole call after 5 s, well inside the function's 10 s timeout.
+    proxy.set_rules(rules(&["dynamodb/Query:delay=2500ms:always"]));
+    let started = Instant::now();
+    let page = request(&app, &pat, &app.address("pat")).await;
+    assert_retry_later(&page, "Nothing was sent");
+    assert!(started.elapsed() < Duration::from_secs(9), "answered in {:?}", started.elapsed());
+    assert_eq!(app.snapshot().await, before);
+
+    // Healed, the same request goes through.
+    proxy.heal();
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    app.deliver_stream().await;
+    let link = links_naming(&app, &app.address("pat"), BAKERY).await.remove(0);
+    let page = open(&pat, &link, "pat").await;
+    let form = first_post_form(&page).unwrap();
+
+    // Confirming cannot write its transaction: nothing is linked or used up...
+    let before = app.snapshot().await;
+    proxy.set_rules(rules(&["dynamodb/TransactWriteItems:error:always"]));
+    let failed = confirm(&pat, &page, "confirm").await;
+    assert_retry_later(&failed, "Nothing was changed");
+    assert_eq!(app.snapshot().await, before);
+
+    // ...so the same confirmation, sent again once DynamoDB is back, links the profile.
+    proxy.heal();
+    let mut again = form.clone();
+    again.set("action", "confirm");
+    let done = pat.submit(&again).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(associations(&app).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ses_outage_is_retried_with_backoff_and_every_email_goes_out_once() {
+    let (app, proxy) = behind_fault_proxy().await;
+    let pat = pat_with_two_profiles(&app).await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+
+    // SES throttles the first four sends: the first link's three SDK attempts
+    // fail (its claim is given back), the second link's first attempt fails
+    // and its retry goes through, and the mapping's redelivery of the first
+    // link sends it.
+    proxy.set_rules(rules(&["ses/SendEmail:throttle:first4"]));
+    app.deliver_stream().await;
+    let stats = proxy.stats();
+    assert_eq!(stats.count("ses/SendEmail", "throttle"), 4);
+    assert!(app.discarded_records().await.is_empty());
+    for organization in [BAKERY, NORTHWIND] {
+        assert_eq!(links_naming(&app, &app.address("pat"), organization).await.len(), 1, "{organization}");
+    }
+    // A redelivery of everything sends nothing more.
+    let everything: Vec<_> = app.read_stream().await;
+    assert!(everything.is_empty(), "the mapping's checkpoint moved past the delivered records");
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 2);
+}
+
+/// A send-emails instance whose DynamoDB client crashes the invocation before
+/// the n-th transaction (see [`CrashBeforeTransaction`]).
+fn crashing_sender(app: &TestApp, n: u32) -> Arc<SendEmailsApp> {
+    let healthy = &app.send_emails;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        healthy.store.client().config().to_builder().interceptor(CrashBeforeTransaction::at(n)).build(),
+    );
+    Arc::new(SendEmailsApp {
+        site: healthy.site.clone(),
+        store: Store::new(client, healthy.store.table()),
+        mailer: healthy.mailer.clone(),
+        clock: healthy.clock.clone(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_killed_at_any_point_of_a_batch_loses_nothing_and_redelivery_sends_each_link_once() {
+    // send-emails makes, for two links: claim 1, record 1, claim 2, record 2.
+    for crash_at in 1..=4 {
+        let app = TestApp::spawn().await;
+        let pat = pat_with_two_profiles(&app).await;
+        assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+        let mut event = Event::default();
+        event.records = app.read_stream().await;
+        assert_eq!(event.records.len(), 2);
+
+        // The invocation dies mid-batch...
+        let crashing = crashing_sender(&app, crash_at);
+        let batch = event.clone();
+        let died = tokio::spawn(async move { handle(&crashing, batch).await }).await;
+        assert!(died.is_err_and(|e| e.is_panic()), "crash point {crash_at} was reached");
+
+        // ...and Lambda redelivers the whole batch to a fresh instance. A claim
+        // left by the dead one is taken over once it is stale (the manual clock
+        // moves on instead of the test sleeping).
+        let response = handle(&app.send_emails, event).await;
+        assert!(response.batch_item_failures.is_empty(), "crash point {crash_at}: {:?}", response.batch_item_failures);
+
+        for (i, organization) in [BAKERY, NORTHWIND].into_iter().enumerate() {
+            let links = links_naming(&app, &app.address("pat"), organization).await;
+            // Only a death between SES accepting the email and recording it
+            // (the link's "record" call) can send a second one.
+            let died_after_sending = crash_at == 2 * (i as u32 + 1);
+            let expected = if died_after_sending { 2 } else { 1 };
+            assert_eq!(links.len(), expected, "crash point {crash_at}, {organization}");
+            // The newest email's link works; an earlier one no longer does.
+            if died_after_sending {
+                let stale = open(&pat, &links[0], "pat").await;
+                assert_eq!(stale.status, StatusCode::BAD_REQUEST, "crash point {crash_at}: {}", stale.body);
+            }
+            let page = open(&pat, links.last().unwrap(), "pat").await;
+            let done = confirm(&pat, &page, "confirm").await;
+            assert_eq!(done.status, StatusCode::OK, "crash point {crash_at}, {organization}: {}", done.body);
+        }
+        assert_eq!(associations(&app).await, 2, "crash point {crash_at}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_mapping_retries_a_crashed_invocation_with_the_whole_batch() {
+    let app = TestApp::spawn().await;
+    let pat = pat_with_two_profiles(&app).await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    // Dies before claiming the second link; the dev server's mapping (the
+    // stand-in for Lambda's) invokes again with the same batch.
+    let sdk = profile_link_tests::sdk_config().await;
+    let mut mapping = StreamPoller::new(&sdk, app.store.table(), crashing_sender(&app, 3)).await.unwrap();
+    assert_eq!(mapping.poll_once().await.unwrap(), 2);
+    assert!(mapping.discarded.is_empty());
+    for organization in [BAKERY, NORTHWIND] {
+        assert_eq!(links_naming(&app, &app.address("pat"), organization).await.len(), 1, "{organization}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emulator_restart_loses_nothing_it_acknowledged() {
+    let mut emulator = Emulator::start().await;
+    let options = TestOptions { emulator: Some(emulator.endpoint()), ..TestOptions::default() };
+    let app = TestApp::spawn_with_options(options).await;
+    let pat = pat_with_two_profiles(&app).await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    assert_eq!(app.deliver_stream().await, 2);
+    let bakery = links_naming(&app, &app.address("pat"), BAKERY).await.remove(0);
+    let northwind = links_naming(&app, &app.address("pat"), NORTHWIND).await.remove(0);
+    assert_eq!(confirm(&pat, &open(&pat, &bakery, "pat").await, "confirm").await.status, StatusCode::OK);
+    let page = open(&pat, &northwind, "pat").await;
+    let before = app.snapshot().await;
+    let mail_before = app.emails_to(&app.address("pat")).await.len();
+
+    // The emulator dies. Meanwhile, confirming answers "try again".
+    emulator.kill();
+    let failed = confirm(&pat, &page, "confirm").await;
+    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE, "{}", failed.body);
+
+    // Back up: every acknowledged write is there, with every attribute.
+    emulator.restart().await;
+    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), mail_before);
+
+    // The same confirmation now goes through; the mapping resumes from its
+    // checkpoint: the two "now linked" notices go out, no link email again.
+    let mut form = first_post_form(&page).unwrap();
+    form.set("action", "confirm");
+    assert_eq!(pat.submit(&form).await.status, StatusCode::OK);
+    assert_eq!(app.deliver_stream().await, 2, "just the two notices");
+    assert!(app.discarded_records().await.is_empty());
+    let mail = app.emails_to(&app.address("pat")).await;
+    assert_eq!(mail.iter().filter(|m| m.subject.contains("is now linked")).count(), 2);
+    for organization in [BAKERY, NORTHWIND] {
+        assert_eq!(links_naming(&app, &app.address("pat"), organization).await.len(), 1, "{organization}");
+    }
+    assert_eq!(linked_profiles(&app, &pat).await, HashSet::from(["CUST-1".into(), "CUST-2".into()]));
+}
