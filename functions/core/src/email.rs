@@ -60,24 +60,15 @@ impl RegisteredEmail {
         {
             return Err(EmailError::BadCharacters);
         }
-        let options = Options::default().without_display_text().without_domain_literal().with_required_tld();
-        let parsed = EmailAddress::parse_with_options(trimmed, options).map_err(|e| {
-            use email_address::Error as E;
-            match e {
-                E::MissingSeparator => EmailError::MissingAt,
-                E::DomainEmpty
-                | E::DomainTooLong
-                | E::SubDomainEmpty
-                | E::SubDomainTooLong
-                | E::DomainTooFew
-                | E::DomainInvalidSeparator
-                | E::UnsupportedDomainLiteral
-                | E::InvalidIPAddress => EmailError::BadDomain,
-                E::LocalPartTooLong => EmailError::TooLong,
-                _ => EmailError::BadCharacters,
-            }
-        })?;
-        Ok(Self(parsed.as_str().to_lowercase()))
+        let normalized = validated(trimmed)?.as_str().to_lowercase();
+        // Lower-casing can make a valid address invalid ('İ' becomes 'i' and a
+        // combining dot): such an address could be stored but never read back
+        // or typed again, so it is refused. (Found by scripts/fuzz.)
+        validated(&normalized).map_err(|_| EmailError::BadCharacters)?;
+        if normalized.len() > MAX_LEN {
+            return Err(EmailError::TooLong);
+        }
+        Ok(Self(normalized))
     }
 
     pub fn as_str(&self) -> &str {
@@ -88,6 +79,27 @@ impl RegisteredEmail {
     pub fn masked(&self) -> String {
         crate::identity::mask_email(&self.0)
     }
+}
+
+/// RFC 5322 syntax (no display names, no domain literals, a TLD required).
+fn validated(address: &str) -> Result<EmailAddress, EmailError> {
+    let options = Options::default().without_display_text().without_domain_literal().with_required_tld();
+    EmailAddress::parse_with_options(address, options).map_err(|e| {
+        use email_address::Error as E;
+        match e {
+            E::MissingSeparator => EmailError::MissingAt,
+            E::DomainEmpty
+            | E::DomainTooLong
+            | E::SubDomainEmpty
+            | E::SubDomainTooLong
+            | E::DomainTooFew
+            | E::DomainInvalidSeparator
+            | E::UnsupportedDomainLiteral
+            | E::InvalidIPAddress => EmailError::BadDomain,
+            E::LocalPartTooLong => EmailError::TooLong,
+            _ => EmailError::BadCharacters,
+        }
+    })
 }
 
 impl std::fmt::Display for RegisteredEmail {
@@ -105,6 +117,12 @@ mod tests {
         assert_eq!(RegisteredEmail::parse("  Pat@Example.COM \n").unwrap().as_str(), "pat@example.com");
         assert_eq!(RegisteredEmail::parse("pat+billing@example.com").unwrap().as_str(), "pat+billing@example.com");
         assert_eq!(RegisteredEmail::parse("Ünal@Beispiel.de").unwrap().as_str(), "ünal@beispiel.de");
+    }
+
+    #[test]
+    fn an_address_that_lower_casing_breaks_is_refused() {
+        // 'İ' lower-cases to 'i' plus a combining dot, which no address may hold.
+        assert_eq!(RegisteredEmail::parse("P+news@Example.İM"), Err(EmailError::BadCharacters));
     }
 
     #[test]

@@ -35,6 +35,7 @@ fn tricky(max: usize) -> impl Strategy<Value = String> {
             Just('A'),
             Just('é'),
             Just('Ｐ'),
+            Just('İ'),
             Just('\u{0}'),
             Just('<'),
             Just('>'),
