@@ -108,10 +108,11 @@ use_emulator() {
   unset AWS_PROFILE AWS_SESSION_TOKEN
 }
 
+# The emulator on port $1; $2 may name another entry point (scripts/load's).
 start_emulator() {
-  local port="$1"
+  local port="$1" script="${2:-$ROOT/infra/python/emulator.py}"
   say "starting the AWS emulator (moto) on 127.0.0.1:$port"
-  start_bg moto "$VENV/bin/python" "$ROOT/infra/python/emulator.py" --host 127.0.0.1 --port "$port"
+  start_bg moto "$VENV/bin/python" "$script" --host 127.0.0.1 --port "$port"
   wait_for_http "http://127.0.0.1:$port/moto-api/" moto
 }
 
@@ -154,10 +155,14 @@ export_dev_server_env() {
   export DEV_SERVER_PORT="$port"
 }
 
-# Creates the table from template.yaml, imports the demo profiles, starts the dev server.
+# Creates the table from template.yaml, imports the demo profiles and any
+# further profile CSV files given as arguments, starts the dev server.
 start_dev_server() {
+  local csv
   "$(bin_path profile-link-admin)" table create --template "$ROOT/template.yaml"
-  "$(bin_path profile-link-admin)" profiles import --quiet "$ROOT/infra/demo-profiles.csv"
+  for csv in "$ROOT/infra/demo-profiles.csv" "$@"; do
+    "$(bin_path profile-link-admin)" profiles import --quiet "$csv"
+  done
   say "starting the dev server on 127.0.0.1:$DEV_SERVER_PORT"
   start_bg dev-server "$(bin_path profile-link-dev-server)"
   wait_for_http "http://127.0.0.1:$DEV_SERVER_PORT/.well-known/jwks.json" dev-server

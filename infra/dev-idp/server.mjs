@@ -2,7 +2,13 @@
 // oidc-provider (OpenID Certified) with a real login page, two demo users and
 // fixed keys, so sign-in in `scripts/dev` and the tests speaks the real protocol.
 // Never deploy this: its keys and passwords are public.
+//
+// DEV_IDP_LOAD_USERS=N (scripts/load and the load smoke in scripts/test only)
+// adds N load-test users: logins `load-1` … `load-N`, password `demo`, each with
+// a stable sub (`load-<n>-<6 hex>`), a name and an email claim. Unset, only pat
+// and sam exist.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
@@ -18,6 +24,17 @@ const USERS = {
   sam: { sub: 'sam-2b81d4', name: 'Sam Roe', email: 'sam.roe@mail.example.net' },
 };
 const PASSWORD = 'demo';
+
+const LOAD_USERS = Number(process.env.DEV_IDP_LOAD_USERS || 0);
+if (!Number.isInteger(LOAD_USERS) || LOAD_USERS < 0 || LOAD_USERS > 100000) {
+  console.error(`DEV_IDP_LOAD_USERS must be a whole number from 0 to 100000, not ${process.env.DEV_IDP_LOAD_USERS}`);
+  process.exit(1);
+}
+for (let n = 1; n <= LOAD_USERS; n += 1) {
+  // Like pat's, the email claim differs from the address the customer system registered.
+  const suffix = createHash('sha256').update(`load-${n}`).digest('hex').slice(0, 6);
+  USERS[`load-${n}`] = { sub: `load-${n}-${suffix}`, name: `Load Person ${n}`, email: `load-${n}@people.example.net` };
+}
 const BY_SUB = Object.fromEntries(Object.entries(USERS).map(([login, u]) => [u.sub, { login, ...u }]));
 
 // Native clients: RFC 8252 lets loopback redirect URIs use any port, so tests

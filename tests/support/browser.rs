@@ -1,7 +1,12 @@
 //! A small browser: a cookie jar, manual redirects, and HTML forms submitted
 //! the way a person submits them.
+//!
+//! The tests use the panicking methods (`get`, `submit`, `sign_in` …); the load
+//! driver uses their `try_` twins, which return what went wrong instead, and
+//! an observer that sees every request the browser sends and how long it took.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::LOCATION;
@@ -12,6 +17,42 @@ use url::Url;
 pub struct Browser {
     pub client: reqwest::Client,
     jar: Arc<Jar>,
+    observer: Option<Observer>,
+    timeout: Option<Duration>,
+    only_host: Option<String>,
+}
+
+/// One request the browser sent: what, where, its answer's status (none if it
+/// failed) and the time from sending it to the answer's status and headers.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    pub method: &'a Method,
+    pub url: &'a Url,
+    pub status: Option<StatusCode>,
+    pub elapsed: Duration,
+}
+
+pub type Observer = Arc<dyn Fn(&Exchange<'_>) + Send + Sync>;
+
+/// Why a `try_` method did not arrive at a page.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowseError {
+    #[error("{url}: {source}")]
+    Http { url: String, source: reqwest::Error },
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("a redirect from {0} has no usable Location")]
+    BadRedirect(Url),
+    #[error("more than 20 redirects, the last to {0}")]
+    TooManyRedirects(Url),
+    #[error("{0} is not on the host this browser is confined to (not sent)")]
+    Refused(Url),
+}
+
+impl BrowseError {
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Http { source, .. } if source.is_timeout())
+    }
 }
 
 impl Default for Browser {
@@ -71,7 +112,26 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Self { client, jar }
+        Self { client, jar, observer: None, timeout: None, only_host: None }
+    }
+
+    /// The same browser, telling `observer` about every request it sends.
+    pub fn observed(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The same browser, refusing to send anything to another host than `host`
+    /// (a load run must not follow a redirect off the machine).
+    pub fn confined_to_host(mut self, host: &str) -> Self {
+        self.only_host = Some(host.to_owned());
+        self
+    }
+
+    /// The same browser, giving up on any one request after `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// The value of cookie `name` the browser would send to `url`.
@@ -87,17 +147,15 @@ impl Browser {
 
     /// One request, no redirects followed.
     pub async fn request(&self, method: Method, url: &str) -> Response {
-        self.client.request(method, url).send().await.unwrap_or_else(|e| panic!("{url}: {e}"))
+        self.try_request(method, url).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn get(&self, url: &str) -> Page {
-        let response = self.request(Method::GET, url).await;
-        self.follow(response).await
+        self.try_get(url).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn post_form(&self, url: &str, fields: &[(String, String)]) -> Page {
-        let response = self.client.post(url).form(fields).send().await.unwrap();
-        self.follow(response).await
+        self.try_post_form(url, fields).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn submit(&self, form: &Form) -> Page {
@@ -105,19 +163,8 @@ impl Browser {
     }
 
     /// Follows redirects (at most 20) to the page they end at.
-    pub async fn follow(&self, mut response: Response) -> Page {
-        for _ in 0..20 {
-            if !response.status().is_redirection() {
-                let url = response.url().clone();
-                let status = response.status();
-                let headers = response.headers().clone();
-                let body = response.text().await.unwrap();
-                return Page { url, status, headers, body };
-            }
-            let next = redirect_target(&response);
-            response = self.request(Method::GET, next.as_str()).await;
-        }
-        panic!("more than 20 redirects");
+    pub async fn follow(&self, response: Response) -> Page {
+        self.try_follow(response).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Follows redirects until the next one would go to `prefix`; returns that URL unvisited.
@@ -141,31 +188,94 @@ impl Browser {
     /// Signs in at the dev identity provider from `start` (e.g. `{base}/login`),
     /// submitting its login form and any confirmation form it shows.
     pub async fn sign_in(&self, start: &str, user: &str, password: &str) -> Page {
-        let mut page = self.get(start).await;
+        self.try_sign_in(start, user, password).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub async fn try_request(&self, method: Method, url: &str) -> Result<Response, BrowseError> {
+        self.send(self.client.request(method, url), url).await
+    }
+
+    pub async fn try_get(&self, url: &str) -> Result<Page, BrowseError> {
+        let response = self.try_request(Method::GET, url).await?;
+        self.try_follow(response).await
+    }
+
+    pub async fn try_post_form(&self, url: &str, fields: &[(String, String)]) -> Result<Page, BrowseError> {
+        let response = self.send(self.client.post(url).form(fields), url).await?;
+        self.try_follow(response).await
+    }
+
+    pub async fn try_submit(&self, form: &Form) -> Result<Page, BrowseError> {
+        self.try_post_form(form.action.as_str(), &form.fields).await
+    }
+
+    pub async fn try_follow(&self, mut response: Response) -> Result<Page, BrowseError> {
+        for _ in 0..20 {
+            if !response.status().is_redirection() {
+                let url = response.url().clone();
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body =
+                    response.text().await.map_err(|source| BrowseError::Http { url: url.to_string(), source })?;
+                return Ok(Page { url, status, headers, body });
+            }
+            let next =
+                try_redirect_target(&response).ok_or_else(|| BrowseError::BadRedirect(response.url().clone()))?;
+            response = self.try_request(Method::GET, next.as_str()).await?;
+        }
+        Err(BrowseError::TooManyRedirects(response.url().clone()))
+    }
+
+    pub async fn try_sign_in(&self, start: &str, user: &str, password: &str) -> Result<Page, BrowseError> {
+        let origin = Url::parse(start).map_err(|e| BrowseError::BadUrl(format!("{start}: {e}")))?.origin();
+        let mut page = self.try_get(start).await?;
         for _ in 0..5 {
-            let Some(mut form) = first_post_form(&page) else { return page };
-            let at_provider = !page.url.as_str().starts_with(&origin_of(start));
-            if !at_provider {
-                return page;
+            let Some(mut form) = first_post_form(&page) else { return Ok(page) };
+            if page.url.origin() == origin {
+                return Ok(page);
             }
             if form.has("password") {
                 let login_field = ["login", "username", "user"].into_iter().find(|n| form.has(n)).unwrap_or("login");
                 form.set(login_field, user);
                 form.set("password", password);
             }
-            page = self.submit(&form).await;
+            page = self.try_submit(&form).await?;
         }
-        page
+        Ok(page)
+    }
+
+    /// Sends one request and tells the observer how it went.
+    async fn send(&self, request: reqwest::RequestBuilder, url: &str) -> Result<Response, BrowseError> {
+        let request = match self.timeout {
+            Some(timeout) => request.timeout(timeout),
+            None => request,
+        };
+        let request = request.build().map_err(|source| BrowseError::Http { url: url.to_owned(), source })?;
+        if let Some(host) = &self.only_host
+            && request.url().host_str() != Some(host.as_str())
+        {
+            return Err(BrowseError::Refused(request.url().clone()));
+        }
+        let method = request.method().clone();
+        let target = request.url().clone();
+        let started = Instant::now();
+        let result = self.client.execute(request).await;
+        if let Some(observer) = &self.observer {
+            let status = result.as_ref().ok().map(Response::status);
+            observer(&Exchange { method: &method, url: &target, status, elapsed: started.elapsed() });
+        }
+        result.map_err(|source| BrowseError::Http { url: url.to_owned(), source })
     }
 }
 
-fn origin_of(url: &str) -> String {
-    Url::parse(url).unwrap().origin().ascii_serialization()
+pub fn redirect_target(response: &Response) -> Url {
+    try_redirect_target(response)
+        .unwrap_or_else(|| panic!("the redirect from {} has no usable Location", response.url()))
 }
 
-pub fn redirect_target(response: &Response) -> Url {
-    let location = response.headers().get(LOCATION).expect("redirect has Location").to_str().unwrap();
-    response.url().join(location).unwrap()
+fn try_redirect_target(response: &Response) -> Option<Url> {
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
+    response.url().join(location).ok()
 }
 
 /// The first `<form method=post>` on the page, with its inputs' current values.
@@ -175,7 +285,7 @@ pub fn first_post_form(page: &Page) -> Option<Form> {
     let inputs = Selector::parse("input, button[name]").unwrap();
     let form =
         html.select(&forms).find(|f| f.value().attr("method").is_some_and(|m| m.eq_ignore_ascii_case("post")))?;
-    let action = page.url.join(form.value().attr("action").unwrap_or("")).unwrap();
+    let action = page.url.join(form.value().attr("action").unwrap_or("")).ok()?;
     let fields = form
         .select(&inputs)
         .filter(|i| i.value().name() == "input" && i.value().attr("type") != Some("submit"))
