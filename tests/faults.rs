@@ -200,13 +200,13 @@ async fn a_sender_killed_at_any_point_of_a_batch_loses_nothing_and_redelivery_se
         // The invocation dies mid-batch...
         let crashing = crashing_sender(&app, crash_at);
         let batch = event.clone();
-        let died = tokio::spawn(async move { handle(&crashing, batch).await }).await;
+        let died = tokio::spawn(async move { handle(&crashing, batch, "crashing").await }).await;
         assert!(died.is_err_and(|e| e.is_panic()), "crash point {crash_at} was reached");
 
         // ...and Lambda redelivers the whole batch to a fresh instance. A claim
         // left by the dead one is taken over once it is stale (the manual clock
         // moves on instead of the test sleeping).
-        let response = handle(&app.send_emails, event).await;
+        let response = handle(&app.send_emails, event, "redelivery").await;
         assert!(response.batch_item_failures.is_empty(), "crash point {crash_at}: {:?}", response.batch_item_failures);
 
         for (i, organization) in [BAKERY, NORTHWIND].into_iter().enumerate() {

@@ -45,6 +45,10 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
     form.set("action", "confirm");
     assert_eq!(pat.submit(&form).await.status, StatusCode::OK);
     let session = pat.cookie(&app.base, "pl_session").unwrap();
+    // The "now linked" notice, then SES reports a hard bounce of the link email: both log too.
+    app.deliver_stream().await;
+    let link_id = link.split_once("token=").unwrap().1.split_once('.').unwrap().0;
+    app.ses_event_for_link(link_id, "hard-bounce").await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     let token = link.split_once("token=").unwrap().1;
@@ -78,4 +82,26 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
         assert!(!line.to_string().contains("token="), "no query strings in request lines");
     }
     assert_eq!(requests.iter().filter(|r| r["cold_start"] == true).count(), 1, "one cold start per process");
+
+    // One line per invocation of the event-driven functions, with their counts.
+    let invocations: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "invocation")
+        .collect();
+    for line in &invocations {
+        assert!(line["cold_start"].is_boolean() && line["request_id"].is_string() && line["latency_ms"].is_f64());
+        assert!(line["records"].as_u64().is_some_and(|n| n >= 1), "{line}");
+    }
+    let of = |function: &str| invocations.iter().filter(|l| l["function"] == function).collect::<Vec<_>>();
+    let sent: u64 = of("send-emails").iter().map(|l| l["sent"].as_u64().unwrap()).sum();
+    assert_eq!(sent, 2, "the link email and the notice");
+    assert!(of("send-emails").iter().all(|l| l["failed"] == 0 && l["suppressed"] == 0 && l["skipped"].is_u64()));
+    assert_eq!(of("send-emails").iter().filter(|l| l["cold_start"] == true).count(), 1);
+    assert_eq!(of("ses-events").len(), 1);
+    assert_eq!(
+        (of("ses-events")[0]["hard_bounces"].as_u64(), of("ses-events")[0]["suppressed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(logs.contains("p***@"), "the bounced address is logged masked");
 }

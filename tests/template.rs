@@ -151,7 +151,7 @@ async fn every_route_reaches_its_function_and_every_read_variable_is_set() {
     let template = template();
     for function in functions(&template) {
         let env = lambda_env(&function);
-        profile_link_core::telemetry::init(&env);
+        profile_link_core::telemetry::init(&env).unwrap();
         let sdk = sdk().await;
         let router: Option<axum::Router> = match function.binary.as_str() {
             "login" => Some(profile_link_login::router(Arc::new(
@@ -165,6 +165,10 @@ async fn every_route_reaches_its_function_and_every_read_variable_is_set() {
             ))),
             "send-emails" => {
                 profile_link_send_emails::SendEmailsApp::from_env(&env, &sdk).await.unwrap();
+                None
+            }
+            "ses-events" => {
+                profile_link_ses_events::SesEventsApp::from_env(&env, &sdk).unwrap();
                 None
             }
             other => panic!("{} names binary {other}, which no test here knows how to build", function.resource),

@@ -51,7 +51,8 @@ impl Emulator {
             .expect("the project virtualenv's python (scripts/test installs it)");
         self.child = Some(child);
         let ready = format!("{}/moto-api/", self.endpoint());
-        for _ in 0..300 {
+        // Generous: moto imports slowly on a busy machine, and a restart replays the journal first.
+        for _ in 0..1200 {
             if reqwest::get(&ready).await.is_ok_and(|r| r.status().is_success()) {
                 return;
             }

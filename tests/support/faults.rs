@@ -13,6 +13,8 @@ pub struct SesFaults {
     failing: Arc<Mutex<HashSet<String>>>,
     pub failed_calls: Arc<Mutex<u32>>,
     sent_calls: Arc<Mutex<u32>>,
+    /// The JSON body of every `SendEmail` that went on to the emulator (which drops message tags).
+    sent_bodies: Arc<Mutex<Vec<String>>>,
 }
 
 impl SesFaults {
@@ -44,6 +46,7 @@ impl Intercept for SesFaults {
             return Err("injected fault: SES unavailable for this recipient".into());
         }
         *self.sent_calls.lock().unwrap() += 1;
+        self.sent_bodies.lock().unwrap().push(body);
         Ok(())
     }
 }
@@ -90,6 +93,28 @@ impl SesFaults {
     /// SendEmail calls that reached the emulator.
     pub fn sent(&self) -> u32 {
         *self.sent_calls.lock().unwrap()
+    }
+
+    /// The message tags (`EmailTags`) of each email sent to `address`, oldest first.
+    pub fn tags_sent_to(&self, address: &str) -> Vec<std::collections::HashMap<String, String>> {
+        let bodies = self.sent_bodies.lock().unwrap();
+        bodies
+            .iter()
+            .filter_map(|body| serde_json::from_str::<serde_json::Value>(body).ok())
+            .filter(|request| {
+                request["Destination"]["ToAddresses"].as_array().is_some_and(|to| to.iter().any(|a| a == address))
+            })
+            .map(|request| {
+                request["EmailTags"]
+                    .as_array()
+                    .map(|tags| {
+                        tags.iter()
+                            .filter_map(|t| Some((t["Name"].as_str()?.to_owned(), t["Value"].as_str()?.to_owned())))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 }
 

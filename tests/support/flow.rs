@@ -41,3 +41,9 @@ pub async fn confirm(browser: &Browser, page: &Page, action: &str) -> Page {
 pub async fn associations(app: &TestApp) -> usize {
     app.keys().await.iter().filter(|(pk, sk)| pk.starts_with("IDENTITY#") && sk.starts_with("PROFILE#")).count()
 }
+
+/// A redeem link's link id (the token's selector).
+pub fn link_id(link: &str) -> &str {
+    let token = link.split_once("token=").map(|(_, t)| t).expect("link has a token");
+    token.split_once('.').map(|(selector, _)| selector).expect("token has a selector")
+}

@@ -28,6 +28,7 @@ use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
 use profile_link_send_emails::SendEmailsApp;
+use profile_link_ses_events::SesEventsApp;
 use tokio::sync::Mutex;
 
 pub use browser::Browser;
@@ -115,6 +116,8 @@ pub struct TestApp {
     /// A mail domain of this test's own, so tests sharing the emulator never read each other's mail.
     pub mail_domain: String,
     pub send_emails: Arc<SendEmailsApp>,
+    /// The ses-events function, also reachable at `POST /dev/ses-event` as on the dev server.
+    pub ses_events: Arc<SesEventsApp>,
     pub faults: faults::SesFaults,
     /// Every DynamoDB call the functions make (not the test's own reads).
     pub calls: faults::CallCounter,
@@ -197,6 +200,7 @@ impl TestApp {
         let send_emails =
             Arc::new(SendEmailsApp { site, store: store.clone(), mailer, clock: Arc::new(clock.clone()) });
         let poller = StreamPoller::new(&sdk, store.table(), send_emails.clone()).await.unwrap();
+        let ses_events = Arc::new(SesEventsApp { store: store.clone(), clock: Arc::new(clock.clone()) });
 
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(
@@ -205,7 +209,7 @@ impl TestApp {
                 request_association: Arc::new(association),
                 redeem_link: Arc::new(redeem),
             },
-            DevRoutes { mailbox_endpoint: Some(emulator.clone()), clock: None },
+            DevRoutes { mailbox_endpoint: Some(emulator.clone()), clock: None, ses_events: Some(ses_events.clone()) },
         );
         tokio::spawn(serve(listener, app, async move {
             let _ = rx.await;
@@ -220,6 +224,7 @@ impl TestApp {
             issuer: provider.issuer,
             mail_domain,
             send_emails,
+            ses_events,
             faults,
             calls,
             emulator,
@@ -345,6 +350,22 @@ impl TestApp {
             .unwrap()
             .item
             .unwrap_or_else(|| panic!("no link {link_id}"))
+    }
+
+    /// Posts `body` to `/dev/ses-event` (as SNS would deliver it to ses-events); the handler's summary.
+    pub async fn ses_event(&self, body: &str) -> serde_json::Value {
+        self.post_ses_event(&self.url("/dev/ses-event"), body.to_owned()).await
+    }
+
+    /// The event SES would publish for `event` (`hard-bounce`, `soft-bounce`, `complaint`) on a link's email.
+    pub async fn ses_event_for_link(&self, link_id: &str, event: &str) -> serde_json::Value {
+        self.post_ses_event(&self.url(&format!("/dev/ses-event?link={link_id}&event={event}")), String::new()).await
+    }
+
+    async fn post_ses_event(&self, url: &str, body: String) -> serde_json::Value {
+        let response = reqwest::Client::new().post(url).body(body).send().await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "POST {url}");
+        response.json().await.unwrap()
     }
 
     pub async fn count_with_prefix(&self, prefix: &str) -> usize {

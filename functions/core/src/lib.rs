@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod identity;
 pub mod links;
 pub mod mail;
+pub mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod profile;

@@ -1,11 +1,15 @@
 //! Email: what a link email says (text and HTML, from templates) and sending
 //! it through SES v2.
 
+use std::collections::HashMap;
+
 use askama::Template;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
 use crate::config::{Branding, ConfigError, Env};
 use crate::i18n::{Text, fill};
+use crate::links::LinkId;
+use crate::profile::ProfileId;
 
 #[derive(Debug, Clone)]
 pub struct MailConfig {
@@ -45,6 +49,8 @@ pub struct LinkEmail<'a> {
     pub link: &'a str,
     pub expires_at: i64,
     pub lifetime_minutes: i64,
+    /// Sent by support at the person's request, not by the person's own sign-in.
+    pub support_initiated: bool,
 }
 
 /// The sentences with placeholders, filled once for both parts.
@@ -84,14 +90,19 @@ impl LinkEmail<'_> {
         let expires = format_utc(self.expires_at);
         let s = LinkSentences {
             intro: fill(
-                t.mail_link_intro,
+                if self.support_initiated { t.mail_link_intro_support } else { t.mail_link_intro },
                 &[
                     ("requester", &self.requester_label),
                     ("provider", &self.requester_provider),
                     ("operator", &brand.operator_name),
                 ],
             ),
-            lifetime: fill(t.mail_link_lifetime, &[("minutes", &self.lifetime_minutes), ("expires", &expires)]),
+            // Support links live for days: "72 hours" reads better than "4320 minutes".
+            lifetime: if self.lifetime_minutes > 120 {
+                fill(t.mail_link_lifetime_hours, &[("hours", &(self.lifetime_minutes / 60)), ("expires", &expires)])
+            } else {
+                fill(t.mail_link_lifetime, &[("minutes", &self.lifetime_minutes), ("expires", &expires)])
+            },
             questions_prefix: fill(t.mail_questions, &[("operator", &brand.operator_name)]),
             signature: fill(t.mail_signature, &[("product", &brand.product_name), ("operator", &brand.operator_name)]),
         };
@@ -163,6 +174,79 @@ impl NoticeEmail<'_> {
     }
 }
 
+/// What an email is about. It travels with the email as SES message tags, so
+/// a bounce or complaint names its link or notice and its profile without a
+/// lookup; never an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailSubject {
+    Link { link_id: LinkId, profile_id: ProfileId },
+    Notice { notice_id: String, profile_id: ProfileId },
+}
+
+pub const TAG_LINK: &str = "pl-link";
+pub const TAG_NOTICE: &str = "pl-notice";
+pub const TAG_PROFILE: &str = "pl-profile";
+
+impl MailSubject {
+    pub fn profile_id(&self) -> &ProfileId {
+        match self {
+            MailSubject::Link { profile_id, .. } | MailSubject::Notice { profile_id, .. } => profile_id,
+        }
+    }
+
+    /// The message tags (name, value) sent with the email.
+    pub fn tags(&self) -> Vec<(&'static str, String)> {
+        let (name, id) = match self {
+            MailSubject::Link { link_id, .. } => (TAG_LINK, link_id.as_str()),
+            MailSubject::Notice { notice_id, .. } => (TAG_NOTICE, notice_id.as_str()),
+        };
+        vec![(name, encode_tag_value(id)), (TAG_PROFILE, encode_tag_value(self.profile_id().as_str()))]
+    }
+
+    /// Read back from an SES event's `mail.tags` (name → values). Other tags
+    /// (SES's own `ses:…`, an operator's) are ignored; anything malformed is `None`.
+    pub fn from_tags(tags: &HashMap<String, Vec<String>>) -> Option<Self> {
+        let tag = |name: &str| tags.get(name).and_then(|values| values.first()).and_then(|v| decode_tag_value(v));
+        let profile_id = ProfileId::parse(&tag(TAG_PROFILE)?)?;
+        if let Some(link) = tag(TAG_LINK) {
+            return Some(MailSubject::Link { link_id: LinkId::parse(&link)?, profile_id });
+        }
+        let notice_id = tag(TAG_NOTICE).filter(|id| LinkId::parse(id).is_some())?;
+        Some(MailSubject::Notice { notice_id, profile_id })
+    }
+}
+
+/// SES tag values allow only `A-Z a-z 0-9 _ -`: every other byte, and `_`
+/// itself, is written `_XX` (hex), so profile ids like `ACME:42.1` survive.
+pub fn encode_tag_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("_{byte:02X}"));
+        }
+    }
+    out
+}
+
+pub fn decode_tag_value(encoded: &str) -> Option<String> {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'_' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("SES SendEmail failed{}: {message}", if *.throttled { " (throttled)" } else { "" })]
 pub struct SendError {
@@ -181,8 +265,8 @@ impl Mailer {
         Self { client, config }
     }
 
-    /// Sends one email; the SES message id on success.
-    pub async fn send(&self, email: &Email) -> Result<String, SendError> {
+    /// Sends one email, tagged with what it is about; the SES message id on success.
+    pub async fn send(&self, email: &Email, about: &MailSubject) -> Result<String, SendError> {
         let content = |text: &str| Content::builder().data(text).charset("UTF-8").build().expect("data set");
         let message = Message::builder()
             .subject(content(&email.subject))
@@ -195,6 +279,15 @@ impl Mailer {
             .destination(Destination::builder().to_addresses(&email.to).build())
             .content(EmailContent::builder().simple(message).build())
             .set_configuration_set_name(self.config.configuration_set.clone())
+            .set_email_tags(Some(
+                about
+                    .tags()
+                    .into_iter()
+                    .map(|(name, value)| {
+                        MessageTag::builder().name(name).value(value).build().expect("name and value set")
+                    })
+                    .collect(),
+            ))
             .send()
             .await;
         match result {
@@ -226,6 +319,7 @@ mod tests {
             link: "https://link.example.com/redeem?token=abc.def",
             expires_at: 1_795_000_000,
             lifetime_minutes: 60,
+            support_initiated: false,
         }
         .render("pat@example.com")
         .unwrap();
@@ -241,5 +335,68 @@ mod tests {
         assert!(email.text.contains("Pat <Doe>"), "text is not HTML-escaped");
         assert!(email.html.contains("Pat &#60;Doe&#62;") || email.html.contains("Pat &lt;Doe&gt;"), "HTML is escaped");
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+    }
+
+    #[test]
+    fn tags_name_the_link_and_profile_within_ses_rules_and_read_back() {
+        let link = MailSubject::Link {
+            link_id: LinkId::parse("AAAAAAAAAAAAAAAAAA_-zz").unwrap(),
+            profile_id: ProfileId::parse("ACME:42.x_y").unwrap(),
+        };
+        let tags = link.tags();
+        for (name, value) in &tags {
+            for part in [*name, value.as_str()] {
+                assert!(part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'), "{part}");
+                assert!(part.len() <= 256);
+            }
+        }
+        let mut map: HashMap<String, Vec<String>> =
+            tags.into_iter().map(|(name, value)| (name.to_owned(), vec![value])).collect();
+        map.insert("ses:configuration-set".into(), vec!["profile-link".into()]);
+        map.insert("something-else".into(), vec!["x".into()]);
+        assert_eq!(MailSubject::from_tags(&map), Some(link));
+
+        let notice = MailSubject::Notice { notice_id: "n".repeat(22), profile_id: ProfileId::parse("CUST-1").unwrap() };
+        let map = notice.tags().into_iter().map(|(name, value)| (name.to_owned(), vec![value])).collect();
+        assert_eq!(MailSubject::from_tags(&map), Some(notice));
+    }
+
+    #[test]
+    fn malformed_tags_are_nothing() {
+        let of = |pairs: &[(&str, &str)]| -> HashMap<String, Vec<String>> {
+            pairs.iter().map(|(n, v)| ((*n).to_owned(), vec![(*v).to_owned()])).collect()
+        };
+        assert_eq!(MailSubject::from_tags(&of(&[])), None);
+        assert_eq!(MailSubject::from_tags(&of(&[(TAG_LINK, "AAAAAAAAAAAAAAAAAAAAAA")])), None, "no profile");
+        assert_eq!(MailSubject::from_tags(&of(&[(TAG_PROFILE, "CUST-1"), (TAG_LINK, "short")])), None);
+        assert_eq!(MailSubject::from_tags(&of(&[(TAG_PROFILE, "CUST_2")])), None, "a dangling escape");
+        assert_eq!(MailSubject::from_tags(&of(&[(TAG_PROFILE, "_3Cscript_3E")])), None, "not a profile id");
+        assert_eq!(decode_tag_value("_ZZ"), None);
+        assert_eq!(decode_tag_value("_C3_A9").as_deref(), Some("é"));
+        assert_eq!(decode_tag_value(&encode_tag_value("a_b.c:d")).as_deref(), Some("a_b.c:d"));
+    }
+
+    #[test]
+    fn a_support_link_says_support_made_it_and_counts_hours() {
+        let brand = Branding::new("Acme Link", "Acme", "help@acme.example");
+        let email = LinkEmail {
+            brand: &brand,
+            t: &crate::i18n::EN,
+            display_name: "Pat Doe",
+            organization: "",
+            requester_label: "pat-7f3c9a",
+            requester_provider: "login.example.net",
+            link: "https://link.example.com/redeem?token=abc.def",
+            expires_at: 1_795_000_000,
+            lifetime_minutes: 72 * 60,
+            support_initiated: true,
+        }
+        .render("pat@example.com")
+        .unwrap();
+        for part in [&email.text, &email.html] {
+            assert!(part.contains("Our support team prepared this link"), "{part}");
+            assert!(part.contains("for 72 hours"), "{part}");
+            assert!(!part.contains("Someone signed in"), "{part}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 use crate::config::{ConfigError, Env, SiteConfig};
 use crate::secrets::{self, Secret, SecretError};
 use crate::session::{SessionKeyError, SessionKeys};
+use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -29,4 +30,23 @@ pub async fn session_keys_and_secrets(
     let keys = SessionKeys::from_pem(&site.public_base_url.origin(), key.expose())?;
     let others = other_secrets.iter().map(|n| loaded.remove(n).expect("loaded every named secret")).collect();
     Ok((keys, others))
+}
+
+/// The key the init-time reads below look up: no item has it.
+pub const WARM_UP_KEY: &str = "warm-up";
+
+/// Opens the function's connection to DynamoDB during init, so that its first
+/// request finds it open instead of paying for DNS, TCP and TLS. Run it
+/// concurrently with what init waits for anyway (the SSM secrets, the
+/// identity provider): `read` is one read the function's IAM policy allows,
+/// of [`WARM_UP_KEY`], which finds nothing. Its answer and any error are
+/// ignored; requests report their own.
+pub async fn open_table_connection<T, E, F>(env: &Env, sdk: &aws_config::SdkConfig, read: impl FnOnce(Store) -> F)
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    if let Some(table) = env.get("TABLE_NAME") {
+        // Clients of one `SdkConfig` share its HTTP client, so the app's store reuses this connection.
+        let _ = read(Store::from_sdk_config(sdk, table)).await;
+    }
 }

@@ -9,14 +9,21 @@ use lambda_http::request::RequestContext;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{CookiePolicy, SiteConfig};
+use crate::metrics::Emf;
 use crate::random;
 use crate::session::{SessionClaims, SessionKeys};
+use crate::telemetry::ColdStart;
 
 /// Forms on this service are a few hundred bytes; anything far larger is refused (413).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Adds the headers every response carries and the request body limit.
-pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, site: &SiteConfig) -> Router<S> {
+/// Adds the headers every response carries, the request body limit, and one
+/// log line and `Requests` metric per request, under `function`'s name.
+pub fn harden<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    site: &SiteConfig,
+    function: &'static str,
+) -> Router<S> {
     let base = &site.public_base_url;
     // Images only from the operator's logo origin; styles only the one hashed stylesheet.
     let img_src = match site.branding.logo_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
@@ -41,8 +48,8 @@ pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, site: &SiteCo
         ),
     ];
     // route_layer: after routing, so the matched route pattern is known.
-    let mut router =
-        router.route_layer(axum::middleware::from_fn(log_request)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let log = move |request, next| log_request(function, request, next);
+    let mut router = router.route_layer(axum::middleware::from_fn(log)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     for (name, value) in fixed {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
     }
@@ -60,14 +67,20 @@ pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, site: &SiteCo
 }
 
 /// The first request a container serves pays for its cold start.
-static WARM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static COLD_START: ColdStart = ColdStart::new();
 
-/// One structured line per request: route (the matched pattern, never the
-/// query string, which can carry a token), method, status, latency, whether
-/// this was the container's first request, and API Gateway's request id.
-async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+/// One structured line per request: the function, route (the matched
+/// pattern, never the query string, which can carry a token), method, status,
+/// latency, whether this was the container's first request, and API
+/// Gateway's request id; and the `Requests` and `Latency` metrics by function
+/// and status class.
+async fn log_request(
+    function: &'static str,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let started = std::time::Instant::now();
-    let cold_start = !WARM.swap(true, std::sync::atomic::Ordering::Relaxed);
+    let cold_start = COLD_START.take();
     let method = request.method().clone();
     let route = request
         .extensions()
@@ -76,16 +89,24 @@ async fn log_request(request: axum::extract::Request, next: axum::middleware::Ne
         .unwrap_or_else(|| "unmatched".to_owned());
     let request_id = Caller::from_context(request.extensions().get::<RequestContext>()).request_id;
     let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         target: "request",
+        function,
         %method,
         route,
-        status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        status,
+        latency_ms,
         cold_start,
         request_id = request_id.as_deref().unwrap_or("-"),
         "request"
     );
+    Emf::new(function)
+        .dimension("Outcome", format!("{}xx", status / 100))
+        .count("Requests", 1)
+        .milliseconds("Latency", latency_ms)
+        .emit();
     response
 }
 

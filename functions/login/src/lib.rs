@@ -19,13 +19,16 @@ use profile_link_core::session::{NewSession, SessionKeys};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::{LoginTransaction, StoreError};
 use profile_link_core::web::{self, BROWSER, Caller, Cookies, SESSION};
-use profile_link_core::{Clock, ReturnTo, Store, SystemClock};
+use profile_link_core::{Clock, Identity, ReturnTo, Store, SystemClock};
 use serde::Deserialize;
 
 /// A sign-in must complete within this many seconds (the `LOGIN#` item's TTL).
 pub const DEFAULT_LOGIN_TTL_SECONDS: i64 = 600;
 /// The browser-binding cookie outlives any one sign-in, so parallel tabs share it.
 const BROWSER_COOKIE_SECONDS: i64 = 24 * 3600;
+
+/// This function's name in logs and metrics.
+pub const FUNCTION: &str = "login";
 
 /// Everything the login function needs, built once per cold start.
 pub struct LoginApp {
@@ -62,9 +65,13 @@ impl LoginApp {
         Self { site, store, oidc, sessions, clock, login_ttl_seconds, cookies }
     }
 
-    /// Fetches the provider's metadata and keys during init, not on the first sign-in.
+    /// Fetches the provider's metadata and keys during init, not on the first
+    /// sign-in, and meanwhile opens the table's connection (the query the
+    /// callback makes, for an identity no provider issues), so the first
+    /// request finds it open.
     pub async fn warm_up(&self) {
-        self.oidc.warm_up(self.clock.now()).await;
+        let nobody = Identity::new(startup::WARM_UP_KEY, startup::WARM_UP_KEY);
+        let _ = tokio::join!(self.oidc.warm_up(self.clock.now()), self.store.linked_profile_ids(&nobody));
     }
 
     fn problem(&self, problem: Problem, locale: Locale) -> Response {
@@ -82,7 +89,7 @@ pub fn router(app: Arc<LoginApp>) -> Router {
         .route("/logout", post(logout))
         .route("/.well-known/jwks.json", get(jwks))
         .with_state(app);
-    web::harden(routes, &site)
+    web::harden(routes, &site, FUNCTION)
 }
 
 /// Why a sign-in did not complete. Each maps to one clear page.

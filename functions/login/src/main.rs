@@ -8,7 +8,7 @@ use profile_link_login::{LoginApp, router};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let env = Env::from_process();
-    telemetry::init(&env);
+    telemetry::init(&env)?;
     let sdk = profile_link_core::aws::sdk_config().await;
     let app = LoginApp::from_env(&env, &sdk).await?;
     app.warm_up().await;

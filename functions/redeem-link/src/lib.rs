@@ -20,6 +20,7 @@ use profile_link_core::email::RegisteredEmail;
 use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::identity::mask_email;
 use profile_link_core::links::LinkToken;
+use profile_link_core::metrics::{Emf, rate_limited};
 use profile_link_core::pages::{self, OutcomePage, Problem, RedeemConfirmPage, ResendForm};
 use profile_link_core::profile::{Profile, ProfileId};
 use profile_link_core::rate_limit::{RateLimits, RequestPolicy};
@@ -42,6 +43,9 @@ const AUTH_TIME_SKEW_SECONDS: i64 = 2;
 const REDEEM_COOKIE: &str = "pl_redeem";
 const PURPOSE: &str = "redeem";
 
+/// This function's name in logs and metrics.
+pub const FUNCTION: &str = "redeem-link";
+
 pub struct RedeemApp {
     pub site: SiteConfig,
     pub store: Store,
@@ -53,6 +57,14 @@ pub struct RedeemApp {
 }
 
 impl RedeemApp {
+    /// Opens the table's connection during init (`main` runs this while
+    /// `from_env` waits for SSM) with the read every request about a link
+    /// starts with, here of a link that does not exist.
+    pub async fn warm_up(env: &Env, sdk: &aws_config::SdkConfig) {
+        startup::open_table_connection(env, sdk, |store| async move { store.get_link(startup::WARM_UP_KEY).await })
+            .await;
+    }
+
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let site = SiteConfig::from_env(env)?;
         let (sessions, _) = startup::session_keys_and_secrets(env, sdk, &site, &[]).await?;
@@ -171,7 +183,7 @@ pub fn router(app: Arc<RedeemApp>) -> Router {
         .route("/redeem/resend", post(resend))
         .route("/profiles/unlink", post(unlink))
         .with_state(app);
-    web::harden(routes, &site)
+    web::harden(routes, &site, FUNCTION)
 }
 
 #[derive(Debug, Deserialize)]
@@ -407,14 +419,20 @@ async fn confirm(
     let now = app.clock.now();
     let (session, form, token, link) = match posted_link(&app, t, &jar, form, FRESH_SIGN_IN).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => {
+            // A malformed token, or one whose verifier opens no link.
+            if response.status() == StatusCode::BAD_REQUEST {
+                redeemed("invalid");
+            }
+            return response;
+        }
     };
     let me = session.identity();
     // Used, cancelled or expired links say so whoever asks; only the attempt is recorded.
     if let Some(response) = unusable(&app, t, &session, &link, &token, now) {
-        let event =
-            if link.record.expires_at <= now && link.state() != "used" { "refused_expired" } else { "refused_used" };
-        audit_refusal(&app, &link, &me, event, now).await;
+        let expired = link.record.expires_at <= now && link.state() != "used";
+        redeemed(if expired { "expired" } else { "used" });
+        audit_refusal(&app, &link, &me, if expired { "refused_expired" } else { "refused_used" }, now).await;
         return response;
     }
     // Every change below must come from a sign-in made after this link was clicked.
@@ -426,6 +444,7 @@ async fn confirm(
     if form.action.as_deref() == Some("reject") {
         return match app.store.burn_request(&link, &me, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
             Ok(burned) => {
+                redeemed("not_me");
                 tracing::info!(link = %link.record.link_id, burned, "request reported as not me");
                 let mut outcome = Outcome::problem(t, t.not_me_title, t.not_me, account(t));
                 outcome.ok = true;
@@ -437,8 +456,9 @@ async fn confirm(
 
     if link.record.identity() != me {
         // Links nothing, burns the link, and is audited.
-        return match app.store.burn_link(&link, &me, "wrong_identity", DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+        return match app.store.burn_link(&link, &me, "wrong_identity", None, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
             Ok(_) => {
+                redeemed("wrong_identity");
                 tracing::warn!(link = %link.record.link_id, "link opened by another identity; burned");
                 wrong_identity(&app, t, &session, &link, true)
             }
@@ -450,6 +470,13 @@ async fn confirm(
         Err(error) => return unavailable(&app, t, error),
     };
     tracing::info!(link = %link.record.link_id, profile = %link.record.profile_id, ?redemption, "link redeemed");
+    redeemed(match redemption {
+        Redemption::Linked { .. } => "linked",
+        Redemption::AlreadyLinked => "already_linked",
+        Redemption::Used => "used",
+        Redemption::Expired => "expired",
+        Redemption::Superseded => "superseded",
+    });
     let jar = jar.add(app.clicked_cookie(String::new(), 0));
     match redemption {
         Redemption::Linked { .. } | Redemption::AlreadyLinked => {
@@ -470,6 +497,11 @@ async fn confirm(
             superseded_page(&app, t, jar)
         }
     }
+}
+
+/// The `LinksRedeemed` metric: one confirmation attempt and how it ended.
+fn redeemed(outcome: &'static str) {
+    Emf::new(FUNCTION).dimension("Outcome", outcome).count("LinksRedeemed", 1).emit();
 }
 
 fn superseded_page(app: &RedeemApp, t: &'static Text, jar: CookieJar) -> Response {
@@ -603,7 +635,8 @@ async fn resend(
             outcome.step = 3;
             app.outcome(StatusCode::OK, outcome)
         }
-        Ok(RequestOutcome::RateLimited { retry_after, .. }) => {
+        Ok(RequestOutcome::RateLimited { limit, retry_after }) => {
+            rate_limited(FUNCTION, limit);
             let mut response = app.outcome(
                 StatusCode::TOO_MANY_REQUESTS,
                 Outcome::problem(
@@ -643,7 +676,7 @@ async fn unlink(
         let problem = Problem::new(StatusCode::BAD_REQUEST, t.unlink_unknown_title, t.unlink_unknown, account(t));
         return app.problem(problem, t);
     };
-    match app.store.unlink(&session.identity(), &profile_id, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+    match app.store.unlink(&session.identity(), &profile_id, "the linked identity", DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
         Ok(result) => {
             // Unlinking what is not linked (a second click, another tab) is not an error.
             tracing::info!(profile = %profile_id, already_unlinked = result == Unlinked::NotLinked, "unlink");

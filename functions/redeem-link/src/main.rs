@@ -8,8 +8,10 @@ use profile_link_redeem_link::{RedeemApp, router};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let env = Env::from_process();
-    telemetry::init(&env);
+    telemetry::init(&env)?;
     let sdk = profile_link_core::aws::sdk_config().await;
-    let app = RedeemApp::from_env(&env, &sdk).await?;
+    // The table's connection opens while init waits for the secrets.
+    let (app, ()) = tokio::join!(RedeemApp::from_env(&env, &sdk), RedeemApp::warm_up(&env, &sdk));
+    let app = app?;
     lambda_http::run(router(Arc::new(app))).await
 }

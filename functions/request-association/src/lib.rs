@@ -15,6 +15,7 @@ use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::email::RegisteredEmail;
 use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::identity::mask_email;
+use profile_link_core::metrics::rate_limited;
 use profile_link_core::pages::{self, AssociatePage, AssociateSentPage, Problem};
 use profile_link_core::rate_limit::{RateLimits, RequestPolicy};
 use profile_link_core::session::{SessionClaims, SessionKeys};
@@ -24,6 +25,9 @@ use profile_link_core::store::{RequestOutcome, Requester};
 use profile_link_core::web::{self, Caller, Cookies};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
+
+/// This function's name in logs and metrics.
+pub const FUNCTION: &str = "request-association";
 
 pub struct AssociationApp {
     pub site: SiteConfig,
@@ -36,6 +40,17 @@ pub struct AssociationApp {
 }
 
 impl AssociationApp {
+    /// Opens the table's connection during init (`main` runs this while
+    /// `from_env` waits for SSM) with the one read this function makes: an
+    /// index query, here for an address nobody has.
+    pub async fn warm_up(env: &Env, sdk: &aws_config::SdkConfig) {
+        let Ok(nobody) = RegisteredEmail::parse(&format!("{}@{}.invalid", startup::WARM_UP_KEY, startup::WARM_UP_KEY))
+        else {
+            return;
+        };
+        startup::open_table_connection(env, sdk, |store| async move { store.profiles_by_email(&nobody).await }).await;
+    }
+
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let site = SiteConfig::from_env(env)?;
         let (sessions, _) = startup::session_keys_and_secrets(env, sdk, &site, &[]).await?;
@@ -75,7 +90,7 @@ impl AssociationApp {
 pub fn router(app: Arc<AssociationApp>) -> Router {
     let site = app.site.clone();
     let routes = Router::new().route("/associate", get(show_form).post(request)).with_state(app);
-    web::harden(routes, &site)
+    web::harden(routes, &site, FUNCTION)
 }
 
 fn sign_in_first() -> Response {
@@ -174,6 +189,7 @@ async fn request(
         }
         Ok(RequestOutcome::RateLimited { limit, retry_after }) => {
             tracing::warn!(sid = &session.sid[..8], limit, "association request rate-limited");
+            rate_limited(FUNCTION, limit);
             let minutes = (retry_after + 59) / 60;
             let message = fill(t.rate_limited, &[("minutes", &minutes)]);
             let mut response =

@@ -19,9 +19,12 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use profile_link_core::config::{ConfigError, Env, SiteConfig};
 use profile_link_core::i18n::Locale;
 use profile_link_core::links::{LinkId, LinkToken, Verifier};
-use profile_link_core::mail::{Email, LinkEmail, MailConfig, Mailer, NoticeEmail};
+use profile_link_core::mail::{Email, LinkEmail, MailConfig, MailSubject, Mailer, NoticeEmail};
+use profile_link_core::metrics::Emf;
+use profile_link_core::profile::ProfileId;
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, StoreError};
+use profile_link_core::telemetry::ColdStart;
 use profile_link_core::{Clock, Store, SystemClock, random};
 
 /// A claim older than this belongs to a sender that died: a live one settles
@@ -45,6 +48,9 @@ impl SendEmailsApp {
     }
 }
 
+/// This function's name in logs and metrics.
+pub const FUNCTION: &str = "send-emails";
+
 /// What happened to one stream record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -53,6 +59,8 @@ pub enum Delivery {
     Ignored,
     /// Already sent, superseded or expired: nothing to send.
     Skipped(&'static str),
+    /// The address hard-bounced or complained before: not sent, audited.
+    Suppressed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,13 +77,28 @@ pub enum DeliveryError {
     Render(#[from] askama::Error),
 }
 
+static COLD_START: ColdStart = ColdStart::new();
+
 /// Lambda's entry: processes every record, reporting failed ones by sequence
 /// number so only they (and what follows them in the shard) are retried.
-pub async fn handle(app: &SendEmailsApp, event: Event) -> DynamoDbEventResponse {
+/// One log line and one metrics line per invocation; `request_id` is
+/// Lambda's (the dev server's stream mapping makes one up).
+pub async fn handle(app: &SendEmailsApp, event: Event, request_id: &str) -> DynamoDbEventResponse {
+    let started = std::time::Instant::now();
+    let cold_start = COLD_START.take();
     let mut failures = Vec::new();
+    let (mut sent, mut skipped, mut ignored, mut suppressed) = (0u64, 0u64, 0u64, 0u64);
     for record in &event.records {
         match deliver(app, record).await {
-            Ok(outcome) => tracing::debug!(?outcome, "stream record done"),
+            Ok(outcome) => {
+                tracing::debug!(?outcome, "stream record done");
+                match outcome {
+                    Delivery::Sent => sent += 1,
+                    Delivery::Ignored => ignored += 1,
+                    Delivery::Skipped(_) => skipped += 1,
+                    Delivery::Suppressed => suppressed += 1,
+                }
+            }
             Err(error) => {
                 tracing::warn!(%error, event_id = %record.event_id, "stream record failed; reported for retry");
                 let mut failure = DynamoDbBatchItemFailure::default();
@@ -84,6 +107,26 @@ pub async fn handle(app: &SendEmailsApp, event: Event) -> DynamoDbEventResponse 
             }
         }
     }
+    let failed = failures.len() as u64;
+    tracing::info!(
+        target: "invocation",
+        function = FUNCTION,
+        records = event.records.len(),
+        sent,
+        skipped,
+        ignored,
+        suppressed,
+        failed,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        cold_start,
+        request_id,
+        "invocation"
+    );
+    Emf::new(FUNCTION)
+        .count("EmailsSent", sent)
+        .count("EmailsFailed", failed)
+        .count("EmailsSuppressed", suppressed)
+        .emit();
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = failures;
     response
@@ -115,19 +158,31 @@ pub async fn deliver(app: &SendEmailsApp, record: &EventRecord) -> Result<Delive
     }
 }
 
-/// Sends a rendered email; the SES message id.
-async fn send(app: &SendEmailsApp, email: Result<Email, askama::Error>) -> Result<String, DeliveryError> {
-    Ok(app.mailer.send(&email?).await?)
+/// Sends a rendered email, tagged with what it is about; the SES message id.
+async fn send(
+    app: &SendEmailsApp,
+    email: Result<Email, askama::Error>,
+    about: &MailSubject,
+) -> Result<String, DeliveryError> {
+    Ok(app.mailer.send(&email?, about).await?)
 }
 
 /// "Your profile is now linked to …": claimed, sent, settled like a link email.
 async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Delivery, DeliveryError> {
+    let profile_id =
+        ProfileId::parse(&notice.profile_id).ok_or_else(|| DeliveryError::Unreadable("profile_id".into()))?;
     let claim_id = random::token(12);
-    let claim = || app.store.claim_notice(&notice.notice_id, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
+    let claim = || app.store.claim_notice(&notice, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
     match claim_or_take_over(app, claim).await? {
         Claim::Claimed => {}
+        Claim::Suppressed => {
+            app.store.mark_notice_suppressed(&notice, DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now()).await?;
+            tracing::info!(profile = %notice.profile_id, "link notice not sent: the address is suppressed");
+            return Ok(Delivery::Suppressed);
+        }
         _ => return Ok(Delivery::Skipped("already sent")),
     }
+    let about = MailSubject::Notice { notice_id: notice.notice_id.clone(), profile_id };
     let email = NoticeEmail {
         brand: &app.site.branding,
         t: Locale::from_tag(&notice.locale).text(),
@@ -138,7 +193,7 @@ async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Del
         replaced: notice.replaced,
     }
     .render(&notice.email);
-    let sent = send(app, email).await;
+    let sent = send(app, email, &about).await;
     match sent {
         Ok(message_id) => {
             app.store.settle_notice(&notice.notice_id, &claim_id, Some(&message_id), app.clock.now()).await?;
@@ -169,6 +224,8 @@ where
 
 async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery, DeliveryError> {
     let link_id = LinkId::parse(&link.link_id).ok_or_else(|| DeliveryError::Unreadable("link_id".into()))?;
+    let profile_id =
+        ProfileId::parse(&link.profile_id).ok_or_else(|| DeliveryError::Unreadable("profile_id".into()))?;
     let verifier = Verifier::mint();
     let claim_id = random::token(12);
     let hash = verifier.hash();
@@ -179,7 +236,13 @@ async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery,
         Claim::Superseded => return Ok(Delivery::Skipped("superseded")),
         Claim::Expired => return Ok(Delivery::Skipped("expired")),
         Claim::InFlight { .. } => return Err(DeliveryError::InFlight),
+        Claim::Suppressed => {
+            app.store.mark_link_suppressed(&link, DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now()).await?;
+            tracing::info!(link = %link.link_id, profile = %link.profile_id, "link email not sent: the address is suppressed");
+            return Ok(Delivery::Suppressed);
+        }
     }
+    let about = MailSubject::Link { link_id: link_id.clone(), profile_id };
 
     let token = LinkToken::new(link_id, verifier);
     let url = app.site.public_base_url.join(&format!("/redeem?token={}", token.expose()));
@@ -194,9 +257,10 @@ async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery,
         link: &url,
         expires_at: link.expires_at,
         lifetime_minutes: (link.expires_at - link.created_at) / 60,
+        support_initiated: link.support_initiated(),
     }
     .render(&link.email);
-    let sent = send(app, email).await;
+    let sent = send(app, email, &about).await;
     match sent {
         Ok(message_id) => {
             app.store

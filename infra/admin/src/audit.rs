@@ -10,10 +10,7 @@ pub fn table(records: &[AuditRecord]) -> String {
     table.set_header(["time (UTC)", "event", "sign-in", "link", "detail"]);
     for r in records {
         let who = match (&r.identity_iss, &r.identity_sub) {
-            (Some(iss), Some(sub)) => {
-                let host = url_host(iss);
-                format!("{sub} at {host}")
-            }
+            (Some(iss), Some(sub)) => sign_in(iss, sub),
             _ => String::new(),
         };
         table.add_row([
@@ -27,6 +24,12 @@ pub fn table(records: &[AuditRecord]) -> String {
     table.to_string()
 }
 
-fn url_host(iss: &str) -> String {
+/// `pat-7f3c9a at login.example.net`: a sign-in as operators read it.
+pub fn sign_in(iss: &str, sub: &str) -> String {
+    format!("{sub} at {}", issuer_host(iss))
+}
+
+/// The issuer's host (`https://login.example.net/tenant/v2.0` → `login.example.net`).
+pub fn issuer_host(iss: &str) -> String {
     iss.split("://").nth(1).map(|rest| rest.split('/').next().unwrap_or(rest)).unwrap_or(iss).to_owned()
 }

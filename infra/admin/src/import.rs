@@ -2,8 +2,10 @@
 //! Every row is untrusted: each bad row is reported with its line number and
 //! reason and nothing of it is written; good rows are upserted in batches.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::io::Read;
+
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use profile_link_core::Store;
 use profile_link_core::email::RegisteredEmail;
@@ -23,20 +25,27 @@ struct RawRow {
     organization: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RejectedRow {
     /// 1-based line in the file (the header is line 1).
     pub line: u64,
     pub reason: String,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ImportReport {
     pub imported: usize,
     pub updated: usize,
     pub unchanged: usize,
     pub rejected: Vec<RejectedRow>,
+    /// Every valid profile id in the export (what `--prune` keeps).
+    #[serde(skip)]
+    pub seen: BTreeSet<ProfileId>,
 }
+
+/// Batches of 100 rows in flight at once: enough to keep DynamoDB (and the
+/// emulator) busy, while memory holds at most this many batches of rows.
+pub const BATCHES_IN_FLIGHT: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -98,13 +107,27 @@ impl Progress for indicatif::ProgressBar {
 }
 
 /// Reads the whole CSV, validating every row; with `dry_run` nothing is written.
-/// Memory stays bounded: rows are processed in batches of 100.
+/// Memory stays bounded: rows are compared and written in batches of 100, at
+/// most [`BATCHES_IN_FLIGHT`] at a time; only the ids seen are kept (for
+/// duplicates and `--prune`), about 50 bytes a row.
 pub async fn import(
     store: &Store,
     input: impl Read,
     dry_run: bool,
     progress: &impl Progress,
 ) -> Result<ImportReport, ImportError> {
+    import_with(store, input, dry_run, BATCHES_IN_FLIGHT, progress).await
+}
+
+/// As [`import`], with `in_flight` batches at a time (1: one after another).
+pub async fn import_with(
+    store: &Store,
+    input: impl Read,
+    dry_run: bool,
+    in_flight_max: usize,
+    progress: &impl Progress,
+) -> Result<ImportReport, ImportError> {
+    let in_flight_max = in_flight_max.max(1);
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::None).flexible(false).from_reader(input);
     let headers = reader.headers().map_err(|e| ImportError::Header { problem: e.to_string() })?.clone();
     let missing: Vec<&str> = COLUMNS.iter().copied().filter(|c| !headers.iter().any(|h| h.trim() == *c)).collect();
@@ -114,8 +137,8 @@ pub async fn import(
     let headers = csv::StringRecord::from(headers.iter().map(str::trim).collect::<Vec<_>>());
 
     let mut report = ImportReport::default();
-    let mut seen: HashSet<ProfileId> = HashSet::new();
     let mut batch: Vec<Profile> = Vec::with_capacity(BATCH_GET_MAX);
+    let mut in_flight: FuturesUnordered<_> = FuturesUnordered::new();
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line() + 1;
@@ -138,7 +161,7 @@ pub async fn import(
             .map_err(|e| format!("not a valid row: {}", csv_reason(&e)))
             .and_then(validate)
             .and_then(|p| {
-                if seen.insert(p.id.clone()) {
+                if report.seen.insert(p.id.clone()) {
                     Ok(p)
                 } else {
                     Err(format!("profile_id {} appears more than once; only the first is imported", p.id))
@@ -152,10 +175,17 @@ pub async fn import(
             }
         }
         if batch.len() == BATCH_GET_MAX {
-            upsert(store, &mut batch, dry_run, &mut report, progress).await?;
+            if in_flight.len() == in_flight_max {
+                let counts: BatchCounts = in_flight.next().await.expect("a batch is in flight")?;
+                counts.add_to(&mut report);
+            }
+            in_flight.push(upsert(store, std::mem::take(&mut batch), dry_run, progress));
         }
     }
-    upsert(store, &mut batch, dry_run, &mut report, progress).await?;
+    in_flight.push(upsert(store, batch, dry_run, progress));
+    while let Some(counts) = in_flight.next().await {
+        counts?.add_to(&mut report);
+    }
     Ok(report)
 }
 
@@ -170,31 +200,47 @@ fn csv_reason(error: &csv::Error) -> String {
     }
 }
 
+/// What one batch found.
+#[derive(Debug, Default)]
+struct BatchCounts {
+    imported: usize,
+    updated: usize,
+    unchanged: usize,
+}
+
+impl BatchCounts {
+    fn add_to(self, report: &mut ImportReport) {
+        report.imported += self.imported;
+        report.updated += self.updated;
+        report.unchanged += self.unchanged;
+    }
+}
+
 /// Compares with what is stored and writes only new or changed profiles.
 async fn upsert(
     store: &Store,
-    batch: &mut Vec<Profile>,
+    batch: Vec<Profile>,
     dry_run: bool,
-    report: &mut ImportReport,
     progress: &impl Progress,
-) -> Result<(), ImportError> {
+) -> Result<BatchCounts, ImportError> {
+    let mut counts = BatchCounts::default();
     if batch.is_empty() {
-        return Ok(());
+        return Ok(counts);
     }
     let ids: Vec<ProfileId> = batch.iter().map(|p| p.id.clone()).collect();
     let stored = store.get_profiles(&ids).await?;
     let mut changed = Vec::new();
-    for profile in batch.drain(..) {
+    for profile in batch {
         match stored.get(&profile.id) {
             None => {
-                report.imported += 1;
+                counts.imported += 1;
                 changed.push(profile);
             }
             Some(existing) if *existing != profile => {
-                report.updated += 1;
+                counts.updated += 1;
                 changed.push(profile);
             }
-            Some(_) => report.unchanged += 1,
+            Some(_) => counts.unchanged += 1,
         }
     }
     if !dry_run {
@@ -203,6 +249,19 @@ async fn upsert(
         }
     }
     progress.rows_done(ids.len() as u64);
+    Ok(counts)
+}
+
+/// Profiles in the table that the export no longer has (what `--prune` removes).
+pub async fn absent_from_export(store: &Store, report: &ImportReport) -> Result<Vec<ProfileId>, StoreError> {
+    Ok(store.all_profile_ids().await?.into_iter().filter(|id| !report.seen.contains(id)).collect())
+}
+
+/// Removes those profiles, 25 per batch write.
+pub async fn prune(store: &Store, absent: &[ProfileId]) -> Result<(), StoreError> {
+    for chunk in absent.chunks(BATCH_WRITE_MAX) {
+        store.delete_profiles(chunk).await?;
+    }
     Ok(())
 }
 

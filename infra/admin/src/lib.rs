@@ -3,4 +3,5 @@
 
 pub mod audit;
 pub mod import;
+pub mod links;
 pub mod table;

@@ -19,9 +19,12 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext};
 use lambda_http::request::LambdaRequest;
+use profile_link_core::mail::MailSubject;
+use profile_link_core::store::Feedback;
 use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
+use profile_link_ses_events::{SesEventsApp, example_ses_event, sns_event};
 use tower::ServiceExt;
 
 /// The functions this dev server mounts, each built as its `main.rs` builds it.
@@ -38,6 +41,8 @@ pub struct DevRoutes {
     pub mailbox_endpoint: Option<String>,
     /// A clock that `POST /dev/clock?advance=SECONDS` moves (browser tests of expiry).
     pub clock: Option<profile_link_core::clock::ManualClock>,
+    /// The ses-events function, reached by `POST /dev/ses-event` (moto never bounces).
+    pub ses_events: Option<Arc<SesEventsApp>>,
 }
 
 /// One router over every HTTP function, behind the API Gateway event
@@ -56,6 +61,10 @@ pub fn router(functions: Functions, dev: DevRoutes) -> Router {
         dev_only =
             dev_only.merge(Router::new().route("/dev/clock", axum::routing::post(advance_clock)).with_state(clock));
     }
+    if let Some(ses_events) = dev.ses_events {
+        dev_only = dev_only
+            .merge(Router::new().route("/dev/ses-event", axum::routing::post(ses_event)).with_state(ses_events));
+    }
     dev_only.merge(Router::new().fallback(as_api_gateway).with_state(functions))
 }
 
@@ -71,6 +80,63 @@ async fn advance_clock(
     use profile_link_core::Clock;
     clock.advance(advance);
     clock.now().to_string()
+}
+
+#[derive(serde::Deserialize)]
+struct SesEventQuery {
+    link: Option<String>,
+    event: Option<String>,
+}
+
+/// `POST /dev/ses-event`: delivers to the ses-events function what SNS would.
+/// The body is an SES event record (the `Message` SES publishes) or a whole
+/// SNS Lambda event (`{"Records": …}`); anything else is passed on as the
+/// message text, as a broken publisher would. Or, with no body,
+/// `?link=<link id>&event=hard-bounce|soft-bounce|complaint` builds the
+/// record SES would publish for that link's email. Answers the handler's summary.
+async fn ses_event(
+    State(app): State<Arc<SesEventsApp>>,
+    axum::extract::Query(query): axum::extract::Query<SesEventQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    use axum::http::StatusCode;
+    let event = match (query.link, query.event) {
+        (Some(link_id), Some(kind)) => {
+            let feedback = match kind.as_str() {
+                "hard-bounce" => Feedback::HardBounce,
+                "soft-bounce" => Feedback::SoftBounce,
+                "complaint" => Feedback::Complaint,
+                _ => return (StatusCode::BAD_REQUEST, "event: hard-bounce, soft-bounce or complaint").into_response(),
+            };
+            let link = match app.store.get_link(&link_id).await {
+                Ok(Some(link)) => link,
+                Ok(None) => return (StatusCode::NOT_FOUND, "no such link").into_response(),
+                Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+            };
+            let (Some(link_id), Some(profile_id)) = (
+                profile_link_core::links::LinkId::parse(&link.record.link_id),
+                profile_link_core::profile::ProfileId::parse(&link.record.profile_id),
+            ) else {
+                return (StatusCode::BAD_REQUEST, "the link item is malformed").into_response();
+            };
+            let about = MailSubject::Link { link_id, profile_id };
+            let message_id = format!("local-{}", profile_link_core::random::token(12));
+            let record = example_ses_event(feedback, &link.record.email, &message_id, &about);
+            sns_event(&[record.to_string()])
+        }
+        _ => {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(event) if event.get("Records").is_some() => event,
+                _ => sns_event(&[text]),
+            }
+        }
+    };
+    let request_id = profile_link_core::random::token(12);
+    match profile_link_ses_events::handle(&app, event, &request_id).await {
+        Ok(summary) => axum::Json(summary).into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    }
 }
 
 /// Largest body API Gateway would pass on (payload limit is 10 MB; functions enforce their own, smaller limits).

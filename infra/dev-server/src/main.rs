@@ -16,11 +16,12 @@ use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
 use profile_link_send_emails::SendEmailsApp;
+use profile_link_ses_events::SesEventsApp;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let env = Env::from_process();
-    telemetry::init(&env);
+    telemetry::init(&env)?;
     let port: u16 = env.number_in("DEV_SERVER_PORT", 3000, 1..=65535)?;
     let aws_endpoint = env.get("AWS_ENDPOINT_URL").map(str::to_owned);
     let sdk = profile_link_core::aws::sdk_config().await;
@@ -45,6 +46,17 @@ async fn main() -> anyhow::Result<()> {
         redeem_link.clock = shared.clone();
         send_emails.clock = shared;
     }
+    // DEV_SES_EVENTS=1: POST /dev/ses-event plays SES's bounce and complaint events (moto sends none).
+    let ses_events = (env.get("DEV_SES_EVENTS") == Some("1"))
+        .then(|| SesEventsApp::from_env(&env, &sdk))
+        .transpose()
+        .context("ses-events configuration")?
+        .map(|mut app| {
+            if let Some(clock) = &clock {
+                app.clock = Arc::new(clock.clone());
+            }
+            Arc::new(app)
+        });
     let send_emails = Arc::new(send_emails);
     let table = env.required("TABLE_NAME")?.to_owned();
     let poller = StreamPoller::new(&sdk, &table, send_emails).await.context("reading the table's stream")?;
@@ -65,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
             request_association: Arc::new(request_association),
             redeem_link: Arc::new(redeem_link),
         },
-        DevRoutes { mailbox_endpoint: aws_endpoint, clock },
+        DevRoutes { mailbox_endpoint: aws_endpoint, clock, ses_events },
     );
     serve(listener, app, shutdown_signal()).await.context("dev server")
 }

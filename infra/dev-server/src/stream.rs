@@ -131,8 +131,9 @@ impl StreamPoller {
             let mut event = Event::default();
             event.records = batch.clone();
             let app = self.app.clone();
+            let request_id = profile_link_core::random::token(12);
             // Its own task, so a panicking invocation is a failed one, as in Lambda.
-            let first_failed = match tokio::spawn(async move { handle(&app, event).await }).await {
+            let first_failed = match tokio::spawn(async move { handle(&app, event, &request_id).await }).await {
                 Ok(response) => response
                     .batch_item_failures
                     .iter()

@@ -70,11 +70,12 @@ impl Store {
     }
 
     /// Removes `identity`'s link to a profile, revokes its pending link for
-    /// that profile, and audits it, in one transaction.
+    /// that profile, and audits it (`by`: who undid it), in one transaction.
     pub async fn unlink(
         &self,
         identity: &Identity,
         profile_id: &ProfileId,
+        by: &str,
         retention_seconds: i64,
         now: i64,
     ) -> Result<Unlinked, StoreError> {
@@ -96,7 +97,7 @@ impl Store {
             identity: Some(identity.clone()),
             link_id: None,
             request_id: None,
-            detail: Some("by the linked identity".into()),
+            detail: Some(format!("by {by}")),
             at: now,
         };
         let result = self

@@ -134,9 +134,10 @@ impl Store {
 
 fn lifecycle_step(event: &str) -> u8 {
     match event {
-        "requested" | "requested_unmatched" => 0,
+        "requested" | "requested_unmatched" | "support_requested" => 0,
         "send_failed" => 1,
-        "sent" => 2,
+        // A send, or the decision not to send to a suppressed address.
+        "sent" | "suppressed" => 2,
         e if e.starts_with("refused_") || e == "wrong_identity" || e == "reported_not_me" => 3,
         "linked" | "replaced" | "already_linked" => 4,
         "unlinked" => 5,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::audit::{AuditEntry, AuditSubject};
 use super::items::{Item, n, s};
+use super::suppressions::not_suppressed;
 use super::{Store, StoreError};
 use crate::email::RegisteredEmail;
 use crate::identity::Identity;
@@ -67,13 +68,23 @@ pub struct LinkRecord {
     /// Language tag of the person who asked (`en` when absent).
     #[serde(default)]
     pub locale: String,
+    /// `support` for a link an operator sent (`profile-link-admin links send`); empty otherwise.
+    #[serde(default)]
+    pub origin: String,
 }
 
 impl LinkRecord {
     pub fn identity(&self) -> Identity {
         Identity::new(self.identity_iss.clone(), self.identity_sub.clone())
     }
+
+    pub fn support_initiated(&self) -> bool {
+        self.origin == SUPPORT_ORIGIN
+    }
 }
+
+/// The `origin` of links support sent.
+pub const SUPPORT_ORIGIN: &str = "support";
 
 /// What claiming a link for sending found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +101,8 @@ pub enum Claim {
     /// A newer request for the same identity and profile replaced it.
     Superseded,
     Expired,
+    /// The address hard-bounced or complained before: nothing may be sent to it.
+    Suppressed,
 }
 
 fn link_key(id: &str) -> Item {
@@ -145,7 +158,105 @@ fn cancellation_codes(error: &TransactWriteItemsError) -> Vec<Option<String>> {
     }
 }
 
+/// The links of one request, as written: each a `LINK#` item and the
+/// identity's pointer naming it as its newest link for the profile.
+struct NewLinks<'a> {
+    request_id: &'a str,
+    requester: &'a Requester,
+    email: &'a RegisteredEmail,
+    now: i64,
+    expires_at: i64,
+}
+
+impl NewLinks<'_> {
+    fn link_writes(
+        &self,
+        table: &str,
+        link_id: &LinkId,
+        profile: &Profile,
+        siblings: &[&LinkId],
+        origin: Option<&str>,
+    ) -> [TransactWriteItem; 2] {
+        let requester = self.requester;
+        let mut link = link_key(link_id.as_str());
+        for (name, value) in [
+            ("kind", "link"),
+            ("state", "pending"),
+            ("link_id", link_id.as_str()),
+            ("request_id", self.request_id),
+            ("identity_iss", requester.identity.issuer.as_str()),
+            ("identity_sub", requester.identity.subject.as_str()),
+            ("identity_label", requester.label.as_str()),
+            ("identity_provider", requester.provider.as_str()),
+            ("profile_id", profile.id.as_str()),
+            ("display_name", profile.display_name.as_str()),
+            ("organization", profile.organization.as_str()),
+            ("email", self.email.as_str()),
+            ("locale", requester.locale.tag()),
+        ] {
+            link.insert(name.to_owned(), s(value));
+        }
+        if let Some(origin) = origin {
+            link.insert("origin".into(), s(origin));
+        }
+        link.insert("created_at".into(), n(self.now));
+        link.insert("expires_at".into(), n(self.expires_at));
+        link.insert("siblings".into(), AttributeValue::L(siblings.iter().map(|id| s(id.as_str())).collect()));
+
+        let mut pointer = pending_pointer_key(&requester.identity, profile.id.as_str());
+        pointer.insert("kind".into(), s("pending"));
+        pointer.insert("link_id".into(), s(link_id.as_str()));
+        pointer.insert("expires_at".into(), n(self.expires_at));
+        [put(table, link, Some("attribute_not_exists(pk)")), put(table, pointer, None)]
+    }
+}
+
 impl Store {
+    /// Records a link that support sends at a person's request: one profile,
+    /// one identity, a lifetime of the operator's choosing, marked as
+    /// support's in the item (so the email says so) and in the audit trail.
+    /// No rate limits: operators are trusted, and every such link is audited
+    /// with the operator's name.
+    pub async fn record_support_link(
+        &self,
+        requester: &Requester,
+        profile: &Profile,
+        operator: &str,
+        link_ttl_seconds: i64,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<LinkId, StoreError> {
+        let request_id = crate::random::token(12);
+        let link_id = LinkId::mint();
+        let request = NewLinks {
+            request_id: &request_id,
+            requester,
+            email: &profile.email,
+            now,
+            expires_at: now + link_ttl_seconds,
+        };
+        let mut items = request.link_writes(&self.table, &link_id, profile, &[&link_id], Some(SUPPORT_ORIGIN)).to_vec();
+        items.push(
+            AuditEntry {
+                subject: AuditSubject::Profile(profile.id.clone()),
+                event: "support_requested",
+                identity: Some(requester.identity.clone()),
+                link_id: Some(link_id.to_string()),
+                request_id: Some(request_id),
+                detail: Some(format!("by {operator}, valid {} h", link_ttl_seconds / 3600)),
+                at: now,
+            }
+            .to_item(&self.table, retention_seconds),
+        );
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("TransactWriteItems(support link)", e))?;
+        Ok(link_id)
+    }
+
     /// Records an association request in one transaction: the three rate
     /// counters (each conditional on being under its limit), then per profile
     /// a pending link, the identity's pointer to its newest link for that
@@ -187,37 +298,10 @@ impl Store {
         ];
         let links: Vec<(LinkId, &Profile)> =
             profiles.iter().take(MAX_PROFILES_PER_REQUEST).map(|p| (LinkId::mint(), p)).collect();
-        let expires_at = now + link_ttl_seconds;
+        let siblings: Vec<&LinkId> = links.iter().map(|(id, _)| id).collect();
+        let request = NewLinks { request_id: &request_id, requester, email, now, expires_at: now + link_ttl_seconds };
         for (link_id, profile) in &links {
-            let mut link = link_key(link_id.as_str());
-            for (name, value) in [
-                ("kind", "link"),
-                ("state", "pending"),
-                ("link_id", link_id.as_str()),
-                ("request_id", request_id.as_str()),
-                ("identity_iss", requester.identity.issuer.as_str()),
-                ("identity_sub", requester.identity.subject.as_str()),
-                ("identity_label", requester.label.as_str()),
-                ("identity_provider", requester.provider.as_str()),
-                ("profile_id", profile.id.as_str()),
-                ("display_name", profile.display_name.as_str()),
-                ("organization", profile.organization.as_str()),
-                ("email", email.as_str()),
-                ("locale", requester.locale.tag()),
-            ] {
-                link.insert(name.to_owned(), s(value));
-            }
-            link.insert("created_at".into(), n(now));
-            link.insert("expires_at".into(), n(expires_at));
-            link.insert("siblings".into(), AttributeValue::L(links.iter().map(|(id, _)| s(id.as_str())).collect()));
-            items.push(put(&self.table, link, Some("attribute_not_exists(pk)")));
-
-            let mut pointer = pending_pointer_key(&requester.identity, profile.id.as_str());
-            pointer.insert("kind".into(), s("pending"));
-            pointer.insert("link_id".into(), s(link_id.as_str()));
-            pointer.insert("expires_at".into(), n(expires_at));
-            items.push(put(&self.table, pointer, None));
-
+            items.extend(request.link_writes(&self.table, link_id, profile, &siblings, None));
             items.push(
                 AuditEntry {
                     subject: AuditSubject::Profile(profile.id.clone()),
@@ -264,8 +348,9 @@ impl Store {
     }
 
     /// Claims a link for sending: it must be pending (or a stale claim of a
-    /// crashed sender), unexpired, and still the identity's newest link for
-    /// its profile. The verifier hash is stored in the same write.
+    /// crashed sender), unexpired, still the identity's newest link for its
+    /// profile, and its address must not be suppressed. The verifier hash is
+    /// stored in the same write.
     pub async fn claim_link_for_sending(
         &self,
         link: &LinkRecord,
@@ -277,6 +362,8 @@ impl Store {
         if link.expires_at <= now {
             return Ok(Claim::Expired);
         }
+        let address = RegisteredEmail::parse(&link.email)
+            .map_err(|_| StoreError::Corrupt { key: format!("LINK#{}", link.link_id), problem: "email".into() })?;
         let pointer = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(pending_pointer_key(&link.identity(), &link.profile_id)))
@@ -306,6 +393,7 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().condition_check(pointer).build())
             .transact_items(TransactWriteItem::builder().update(claim).build())
+            .transact_items(not_suppressed(&self.table, &address))
             .send()
             .await;
         let error = match result {
@@ -332,7 +420,24 @@ impl Store {
         if failed(0) {
             return Ok(Claim::Superseded);
         }
+        if failed(2) {
+            return Ok(Claim::Suppressed);
+        }
         Err(StoreError::sdk("TransactWriteItems(claim link)", error))
+    }
+
+    /// A pending link whose address is suppressed: marked as never to be sent
+    /// (so a redelivery skips it too), with a `suppressed` audit entry.
+    pub async fn mark_link_suppressed(
+        &self,
+        link: &LinkRecord,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let detail = format!("not sent: {} bounced or complained before", crate::identity::mask_email(&link.email));
+        let audit = super::redeem::audit(link, "suppressed", &link.identity(), Some(detail), now)?;
+        self.mark_suppressed(link_key(&link.link_id), &audit, retention_seconds, "TransactWriteItems(link suppressed)")
+            .await
     }
 
     /// Records a successful send (SES message id) and its audit entry, if this

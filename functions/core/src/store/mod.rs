@@ -10,11 +10,14 @@ mod login;
 mod notices;
 mod profiles;
 pub mod redeem;
+pub mod support;
+pub mod suppressions;
 
 pub use links::{Claim, LinkRecord, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
 pub use login::LoginTransaction;
 pub use notices::NoticeRecord;
 pub use profiles::{BATCH_GET_MAX, BATCH_WRITE_MAX};
+pub use suppressions::{Feedback, FeedbackRecorded, MailFeedback, Suppression};
 
 use aws_sdk_dynamodb::Client;
 

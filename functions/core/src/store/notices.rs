@@ -1,12 +1,17 @@
 //! `NOTICE#<id>`: "your profile is now linked to …", written by redemption in
 //! its transaction and sent to the registered address by send-emails.
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use serde::Deserialize;
 
+use super::audit::{AuditEntry, AuditSubject};
 use super::items::{Item, n, s};
+use super::suppressions::not_suppressed;
 use super::{Claim, Store, StoreError};
+use crate::email::RegisteredEmail;
+use crate::identity::mask_email;
+use crate::profile::ProfileId;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NoticeRecord {
@@ -32,19 +37,22 @@ fn key(id: &str) -> Item {
 
 impl Store {
     /// Claims a notice for sending (the same answers as claiming a link, bar
-    /// superseded and expired, which notices never are).
+    /// superseded and expired, which notices never are), unless its address
+    /// is suppressed: one transaction, as for links.
     pub async fn claim_notice(
         &self,
-        id: &str,
+        notice: &NoticeRecord,
         claim_id: &str,
         now: i64,
         stale_claim_seconds: i64,
     ) -> Result<Claim, StoreError> {
-        let result = self
-            .client
-            .update_item()
+        let address = RegisteredEmail::parse(&notice.email).map_err(|_| StoreError::Corrupt {
+            key: format!("NOTICE#{}", notice.notice_id),
+            problem: "email".into(),
+        })?;
+        let claim = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(id)))
+            .set_key(Some(key(&notice.notice_id)))
             .update_expression("SET #state = :sending, claim_id = :claim, claimed_at = :now")
             .condition_expression("#state = :pending OR (#state = :sending AND claimed_at < :stale)")
             .expression_attribute_names("#state", "state")
@@ -53,23 +61,64 @@ impl Store {
             .expression_attribute_values(":claim", s(claim_id))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":stale", n(now - stale_claim_seconds))
-            .return_values(ReturnValue::None)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("key and expressions set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(claim).build())
+            .transact_items(not_suppressed(&self.table, &address))
             .send()
             .await;
         let error = match result {
             Ok(_) => return Ok(Claim::Claimed),
             Err(error) => error,
         };
-        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
-            return Err(StoreError::sdk("UpdateItem(claim notice)", error));
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error() else {
+            return Err(StoreError::sdk("TransactWriteItems(claim notice)", error));
         };
-        let old = failed.item().cloned().unwrap_or_default();
-        let claimed_at = old.get("claimed_at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
-        Ok(match old.get("state").and_then(|v| v.as_s().ok()).map(String::as_str) {
-            Some("sending") => Claim::InFlight { claimed_at: claimed_at.unwrap_or(now) },
-            _ => Claim::AlreadySent,
-        })
+        let reasons = cancelled.cancellation_reasons();
+        let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+        if failed(0) {
+            let old = reasons.first().and_then(|r| r.item().cloned()).unwrap_or_default();
+            let claimed_at = old.get("claimed_at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
+            return Ok(match old.get("state").and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some("sending") => Claim::InFlight { claimed_at: claimed_at.unwrap_or(now) },
+                _ => Claim::AlreadySent,
+            });
+        }
+        if failed(1) {
+            return Ok(Claim::Suppressed);
+        }
+        Err(StoreError::sdk("TransactWriteItems(claim notice)", error))
+    }
+
+    /// A pending notice whose address is suppressed: never to be sent, audited on its profile.
+    pub async fn mark_notice_suppressed(
+        &self,
+        notice: &NoticeRecord,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let profile = ProfileId::parse(&notice.profile_id).ok_or_else(|| StoreError::Corrupt {
+            key: format!("NOTICE#{}", notice.notice_id),
+            problem: "profile_id".into(),
+        })?;
+        let audit = AuditEntry {
+            subject: AuditSubject::Profile(profile),
+            event: "suppressed",
+            identity: None,
+            link_id: None,
+            request_id: None,
+            detail: Some(format!(
+                "\"now linked\" notice not sent: {} bounced or complained before",
+                mask_email(&notice.email)
+            )),
+            at: now,
+        };
+        self.mark_suppressed(key(&notice.notice_id), &audit, retention_seconds, "TransactWriteItems(notice suppressed)")
+            .await
     }
 
     /// Records the outcome of a claimed notice: sent (with SES's id) or released for a retry.

@@ -87,7 +87,7 @@ impl Store {
     /// Writes up to 25 profiles in one batch, retrying unprocessed items with backoff.
     pub async fn put_profiles(&self, profiles: &[Profile]) -> Result<(), StoreError> {
         assert!(profiles.len() <= BATCH_WRITE_MAX, "BatchWriteItem takes at most {BATCH_WRITE_MAX} items");
-        let mut requests: Vec<WriteRequest> = profiles
+        let requests: Vec<WriteRequest> = profiles
             .iter()
             .map(|p| {
                 WriteRequest::builder()
@@ -95,6 +95,15 @@ impl Store {
                     .build()
             })
             .collect();
+        self.batch_write(requests, "BatchWriteItem(profiles)").await
+    }
+
+    /// One BatchWriteItem of at most 25 requests, retrying unprocessed ones with backoff.
+    pub(super) async fn batch_write(
+        &self,
+        mut requests: Vec<WriteRequest>,
+        operation: &'static str,
+    ) -> Result<(), StoreError> {
         for attempt in 0..=UNPROCESSED_RETRIES {
             if requests.is_empty() {
                 return Ok(());
@@ -105,7 +114,7 @@ impl Store {
                 .request_items(&self.table, requests)
                 .send()
                 .await
-                .map_err(|e| StoreError::sdk("BatchWriteItem(profiles)", e))?;
+                .map_err(|e| StoreError::sdk(operation, e))?;
             requests = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
             if !requests.is_empty() {
                 backoff(attempt).await;
@@ -115,7 +124,7 @@ impl Store {
             Ok(())
         } else {
             Err(StoreError::Unavailable {
-                operation: "BatchWriteItem(profiles)",
+                operation,
                 message: format!("{} items still unprocessed after retries", requests.len()),
             })
         }

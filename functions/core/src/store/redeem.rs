@@ -70,6 +70,7 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
         created_at: get_n(&item, &key, "created_at")?,
         expires_at: get_n(&item, &key, "expires_at")?,
         locale: get_s(&item, &key, "locale").unwrap_or_default(),
+        origin: get_s(&item, &key, "origin").unwrap_or_default(),
     };
     Ok(StoredLink {
         record,
@@ -317,6 +318,7 @@ impl Store {
         link: &StoredLink,
         identity: &Identity,
         event: &'static str,
+        detail: Option<String>,
         retention_seconds: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -336,7 +338,7 @@ impl Store {
             .expect("key and expressions set");
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
-            audit(&link.record, event, identity, None, now)?.to_item(&self.table, retention_seconds),
+            audit(&link.record, event, identity, detail, now)?.to_item(&self.table, retention_seconds),
         ];
         Ok(self.transact(items).await?.is_none())
     }
@@ -356,7 +358,7 @@ impl Store {
         }
         for id in ids {
             if let Some(sibling) = self.get_link(&id).await? {
-                if self.burn_link(&sibling, identity, "reported_not_me", retention_seconds, now).await? {
+                if self.burn_link(&sibling, identity, "reported_not_me", None, retention_seconds, now).await? {
                     burned += 1;
                 }
             }

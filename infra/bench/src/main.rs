@@ -1,0 +1,178 @@
+//! `profile-link-bench`: measures the Lambda functions on this machine and
+//! writes `docs/performance.md`. `scripts/bench` runs it against a private
+//! local stack; see that report for what is measured and how.
+
+mod gateway;
+mod process;
+mod proxy;
+mod report;
+mod run;
+mod runtime_api;
+mod stream;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(version, about = "Cold starts, warm latency, memory, AWS calls and cost of profile-link's functions")]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per run")]
+enum Commands {
+    /// Runs every measurement against the local stack and writes the raw results as JSON.
+    Run {
+        /// Directory holding the release binaries (login, …, hello).
+        #[arg(long)]
+        bin_dir: PathBuf,
+        /// Directory holding `<function>.zip` deployment packages, for their sizes.
+        #[arg(long)]
+        zip_dir: Option<PathBuf>,
+        /// Where the functions' logs go.
+        #[arg(long, default_value = "artifacts/bench/logs")]
+        log_dir: PathBuf,
+        /// Alternating hello-world/function cold-start pairs per function.
+        #[arg(long, default_value_t = 15)]
+        pairs: usize,
+        /// Recorded onboardings (after one that warms the functions up).
+        #[arg(long, default_value_t = 100)]
+        onboardings: usize,
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        emulator: String,
+        #[arg(long, env = "TABLE_NAME")]
+        table: String,
+        #[arg(long, env = "PUBLIC_BASE_URL")]
+        base_url: url::Url,
+        #[arg(long, env = "OIDC_ISSUER")]
+        issuer: String,
+        #[arg(long, env = "OIDC_CLIENT_SECRET")]
+        client_secret: String,
+        #[arg(long, env = "SESSION_SIGNING_KEY_FILE")]
+        session_key_file: PathBuf,
+        #[arg(long, env = "MAIL_FROM")]
+        mail_from: String,
+        /// Where the results go.
+        #[arg(long, default_value = "artifacts/bench/results.json")]
+        out: PathBuf,
+    },
+    /// Prints the CSV of `count` bench profiles (one per address) to import before `run`.
+    Profiles {
+        #[arg(long)]
+        count: usize,
+    },
+    /// Renders the report from a results file.
+    Report {
+        #[arg(long, default_value = "artifacts/bench/results.json")]
+        results: PathBuf,
+        /// template.yaml: memory size, alarms and the other fixed costs it declares.
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+        #[arg(long, default_value = "docs/performance.md")]
+        out: PathBuf,
+        /// Results from before the start-up changes, for a before/after table.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Commands::Run {
+            bin_dir,
+            zip_dir,
+            log_dir,
+            pairs,
+            onboardings,
+            emulator,
+            table,
+            base_url,
+            issuer,
+            client_secret,
+            session_key_file,
+            mail_from,
+            out,
+        } => {
+            let session_key_pem = std::fs::read_to_string(&session_key_file)
+                .with_context(|| format!("reading {}", session_key_file.display()))?;
+            let settings = run::Settings {
+                bin_dir,
+                zip_dir,
+                log_dir,
+                pairs,
+                onboardings,
+                emulator,
+                table,
+                base: base_url,
+                issuer,
+                client_secret,
+                session_key_pem,
+                mail_from,
+            };
+            let mut results = run::run(settings).await?;
+            results.generated = utc_now();
+            results.environment = environment();
+            if let Some(dir) = out.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
+            eprintln!("==> results in {}", out.display());
+        }
+        Commands::Profiles { count } => print!("{}", run::profiles_csv(count)),
+        Commands::Report { results, template, out, baseline } => {
+            let read = |path: &PathBuf| -> anyhow::Result<run::Results> {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                Ok(serde_json::from_str(&text)?)
+            };
+            let results = read(&results)?;
+            let baseline = baseline.as_ref().map(read).transpose()?;
+            let template = std::fs::read_to_string(&template)?;
+            std::fs::write(&out, report::render(&results, &template, baseline.as_ref()))?;
+            eprintln!("==> report in {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+/// What the figures were measured on.
+fn environment() -> run::BTreeEnv {
+    let mut env = run::BTreeEnv::new();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model =
+        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']));
+    env.insert("cpu".into(), model.unwrap_or("unknown").to_owned());
+    env.insert("cpus".into(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string());
+    env.insert("arch".into(), std::env::consts::ARCH.to_owned());
+    env.insert(
+        "kernel".into(),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned(),
+    );
+    let output = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    env.insert("rustc".into(), output("rustc", &["--version"]));
+    let commit = output("git", &["rev-parse", "--short", "HEAD"]);
+    let dirty = !output("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    env.insert("commit".into(), if dirty { format!("{commit} (with uncommitted changes)") } else { commit });
+    if let Ok(version) = std::env::var("BENCH_EMULATOR_VERSION") {
+        env.insert("emulator".into(), version);
+    }
+    env
+}
+
+fn utc_now() -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+}

@@ -1,0 +1,247 @@
+//! [8] The operator command line, as support runs it: the real
+//! `profile-link-admin` binary against a test's table on the emulator.
+
+use std::process::{Command, Output, Stdio};
+
+use profile_link_tests::flow::{associations, confirm, links_naming, open, request};
+use profile_link_tests::{TestApp, shared_emulator};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// The binary `scripts/test` builds before the tests (beside this test's own executable).
+fn admin_binary() -> std::path::PathBuf {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_owned();
+    let binary = deps.parent().unwrap().join("profile-link-admin");
+    assert!(binary.exists(), "{} is missing: cargo build -p profile-link-admin", binary.display());
+    binary
+}
+
+/// Runs `profile-link-admin ARGS` on the app's table with stdin not a terminal.
+fn admin(app: &TestApp, args: &[&str]) -> Output {
+    Command::new(admin_binary())
+        .args(args)
+        .env("TABLE_NAME", app.store.table())
+        .env("AWS_ENDPOINT_URL", shared_emulator())
+        .env("PROFILE_LINK_OPERATOR", "alice@support")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {} / {}", stdout(output), String::from_utf8_lossy(&output.stderr)))
+}
+
+const BAKERY: &str = "Doe Family Bakery";
+const NORTHWIND: &str = "Northwind Consulting";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_lists_revokes_and_sends_links() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY), ("CUST-2", "pat", "Pat Doe", NORTHWIND)]).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    app.deliver_stream().await;
+    let bakery = links_naming(&app, &app.address("pat"), BAKERY).await.remove(0);
+    assert_eq!(confirm(&pat, &open(&pat, &bakery, "pat").await, "confirm").await.status, StatusCode::OK);
+
+    // Who is linked to CUST-1, and what became of its link?
+    let listed = admin(&app, &["links", "list", "--profile", "CUST-1", "--json"]);
+    assert_eq!(code(&listed), 0, "{listed:?}");
+    let report = json(&listed);
+    assert_eq!(report[0]["linked_to"]["identity_sub"], "pat-7f3c9a");
+    assert_eq!(report[0]["links"][0]["state"], "used");
+    assert_eq!(report[0]["links"][0]["support_initiated"], false);
+    let sent_to = report[0]["links"][0]["sent_to"].as_str().unwrap();
+    assert!(sent_to.starts_with("p***@"), "addresses are masked: {sent_to}");
+
+    // By address: both profiles, as a table for people.
+    let table = stdout(&admin(&app, &["links", "list", "--email", &app.address("pat").to_uppercase()]));
+    assert!(table.contains("profile CUST-1: linked to pat-7f3c9a at 127.0.0.1"), "{table}");
+    assert!(table.contains("profile CUST-2: not linked") && table.contains("sent"), "{table}");
+
+    // By sign-in: its profile and its still-pending link for CUST-2.
+    let mine = json(&admin(&app, &["links", "list", "--identity", &app.issuer, "pat-7f3c9a", "--json"]));
+    assert_eq!(mine["linked_profiles"], serde_json::json!(["CUST-1"]));
+    let pending: Vec<&Value> = mine["links"].as_array().unwrap().iter().filter(|l| l["state"] == "sent").collect();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["profile_id"], "CUST-2");
+    let northwind_link = pending[0]["link_id"].as_str().unwrap().to_owned();
+
+    // Undo needs --yes when nobody is at a terminal to ask; declined, nothing changes.
+    let before = app.snapshot().await;
+    let refused = admin(&app, &["links", "revoke", "--profile", "CUST-1"]);
+    assert_eq!(code(&refused), 3, "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    assert_eq!(app.snapshot().await, before);
+    let revoked = admin(&app, &["links", "revoke", "--profile", "CUST-1", "--yes"]);
+    assert_eq!(code(&revoked), 0, "{revoked:?}");
+    assert_eq!(associations(&app).await, 0);
+    assert_eq!(code(&admin(&app, &["links", "revoke", "--profile", "CUST-1", "--yes"])), 4, "nothing left to undo");
+
+    // Burning the pending link: opening it is refused from then on.
+    assert_eq!(code(&admin(&app, &["links", "revoke", "--link", &northwind_link, "--yes"])), 0);
+    let northwind = links_naming(&app, &app.address("pat"), NORTHWIND).await.remove(0);
+    let page = open(&pat, &northwind, "pat").await;
+    assert!(page.status.is_client_error(), "{}: {}", page.status, page.body);
+
+    // Support sends CUST-2's owner-to-be (sam) a link, at sam's request by phone.
+    let sent = admin(
+        &app,
+        &[
+            "links", "send", "--profile", "CUST-2", "--to-identity", &app.issuer, "sam-2b81d4", "--label", "Sam Roe",
+            "--lifetime-hours", "48", "--yes", "--json",
+        ],
+    );
+    assert_eq!(code(&sent), 0, "{sent:?}");
+    let link_id = json(&sent)["link_id"].as_str().unwrap().to_owned();
+    app.deliver_stream().await;
+    let email = app.emails_to(&app.address("pat")).await.into_iter().last().unwrap();
+    assert!(email.body.contains("Our support team prepared this link"), "{}", email.body);
+    assert!(email.body.contains("for 48 hours") && email.body.contains("Sam Roe"), "{}", email.body);
+    let link = email.links().into_iter().find(|l| l.contains("/redeem?token=")).unwrap();
+    assert!(link.contains(&link_id));
+
+    // Only sam can redeem it.
+    let sam = app.signed_in("sam").await;
+    let done = confirm(&sam, &open(&sam, &link, "sam").await, "confirm").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let trail = stdout(&admin(&app, &["audit", "show", "--profile", "CUST-2"]));
+    for expected in ["support_requested", "by alice@support, valid 48 h", "revoked", "linked", "sam-2b81d4"] {
+        assert!(trail.contains(expected), "{expected} missing from:\n{trail}");
+    }
+    let trail = stdout(&admin(&app, &["audit", "show", "--profile", "CUST-1"]));
+    assert!(trail.contains("unlinked") && trail.contains("by alice@support"), "{trail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_support_requests_are_refused_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY)]).await;
+    let before = app.snapshot().await;
+    for (args, says) in [
+        (vec!["links", "send", "--profile", "NOPE-1", "--to-identity", "https://idp.example", "x", "--yes"], "no profile"),
+        (vec!["links", "send", "--profile", "CUST-1", "--to-identity", "ftp://idp", "x", "--yes"], "issuer"),
+        (vec!["links", "send", "--profile", "CUST-1", "--to-identity", "https://idp.example", "a b", "--yes"], "subject"),
+        (
+            vec!["links", "send", "--profile", "CUST-1", "--to-identity", "https://i.example", "x", "--lifetime-hours", "900", "--yes"],
+            "lifetime",
+        ),
+        (vec!["links", "list", "--profile", "not an id"], "not a profile id"),
+        (vec!["links", "list", "--email", "nobody-at-all"], "@"),
+    ] {
+        let output = admin(&app, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(code(&output), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?} should say {says}: {stderr}");
+    }
+    let unknown = admin(&app, &["links", "list", "--email", "nobody@example.org"]);
+    assert_eq!(code(&unknown), 4);
+    assert_eq!(app.snapshot().await, before);
+}
+
+fn write_csv(rows: &[(&str, &str)]) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    use std::io::Write;
+    writeln!(file, "profile_id,email,display_name,organization").unwrap();
+    for (id, email) in rows {
+        writeln!(file, "{id},{email},Someone,Somewhere").unwrap();
+    }
+    file
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_prune_shows_its_diff_asks_and_removes_only_what_the_export_lacks() {
+    let app = TestApp::spawn().await;
+    let first = write_csv(&[("C-1", "a@example.com"), ("C-2", "b@example.com"), ("C-3", "c@example.com")]);
+    assert_eq!(code(&admin(&app, &["profiles", "import", "--quiet", first.path().to_str().unwrap()])), 0);
+    let second = write_csv(&[("C-1", "a@example.com"), ("C-3", "c@example.org")]);
+    let path = second.path().to_str().unwrap();
+
+    let before = app.snapshot().await;
+    let diff = admin(&app, &["profiles", "import", "--prune", "--dry-run", "--json", path]);
+    assert_eq!(code(&diff), 0, "{diff:?}");
+    let diff = json(&diff);
+    assert_eq!((diff["unchanged"].as_u64(), diff["updated"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(diff["absent_from_export"], serde_json::json!(["C-2"]));
+    assert_eq!(diff["pruned"], 0);
+    assert_eq!(app.snapshot().await, before, "a dry run writes nothing");
+
+    let declined = admin(&app, &["profiles", "import", "--prune", path]);
+    assert_eq!(code(&declined), 3, "{declined:?}");
+    assert!(stdout(&declined).contains("1 profile(s) in the table are not in the export: C-2"));
+    assert_eq!(app.count_with_prefix("PROFILE#C-2").await, 1, "not removed without --yes");
+
+    let pruned = admin(&app, &["profiles", "import", "--prune", "--yes", path]);
+    assert_eq!(code(&pruned), 0, "{pruned:?}");
+    assert!(stdout(&pruned).contains("removed 1 profile(s)"));
+    assert_eq!(app.count_with_prefix("PROFILE#C-2").await, 0);
+    assert_eq!(app.count_with_prefix("PROFILE#").await, 2);
+
+    // An export with rejected rows never prunes: the rejected profile would go too.
+    let broken = write_csv(&[("C-1", "a@example.com"), ("C-3", "not an address")]);
+    let output = admin(&app, &["profiles", "import", "--prune", "--yes", broken.path().to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not pruning"));
+    assert_eq!(app.count_with_prefix("PROFILE#").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_import_writes_every_row_once() {
+    let app = TestApp::spawn().await;
+    // 2,000 rows: 20 batches, more than are ever in flight at once.
+    let rows: Vec<(String, String)> =
+        (0..2000).map(|i| (format!("P-{i:05}"), format!("person{i}@example.com"))).collect();
+    let borrowed: Vec<(&str, &str)> = rows.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let file = write_csv(&borrowed);
+    let path = file.path().to_str().unwrap();
+    let first = json(&admin(&app, &["profiles", "import", "--json", path]));
+    assert_eq!(first["imported"], 2000);
+    assert_eq!(app.count_with_prefix("PROFILE#P-").await, 2000);
+    let again = json(&admin(&app, &["profiles", "import", "--json", "--parallel", "1", path]));
+    assert_eq!((again["imported"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(2000)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_sees_and_lifts_a_suppression() {
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY)]).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    app.deliver_stream().await;
+    assert_eq!(stdout(&admin(&app, &["suppressions", "list"])).trim(), "no suppressed addresses");
+
+    // SES reports a hard bounce for the link's email (the dev route builds SES's notification).
+    let link = json(&admin(&app, &["links", "list", "--profile", "CUST-1", "--json"]))[0]["links"][0]["link_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bounced = reqwest::Client::new()
+        .post(app.url(&format!("/dev/ses-event?link={link}&event=hard-bounce")))
+        .send()
+        .await
+        .unwrap();
+    assert!(bounced.status().is_success(), "{}", bounced.text().await.unwrap());
+
+    let table = stdout(&admin(&app, &["suppressions", "list"]));
+    assert!(table.contains("p***@") && table.contains("bounced") && !table.contains(&app.address("pat")), "{table}");
+    let listed = json(&admin(&app, &["suppressions", "list", "--json"]));
+    assert_eq!(listed[0]["address"], app.address("pat"), "scripts get the address to act on");
+    assert_eq!(listed[0]["link_id"], link.as_str());
+
+    let address = app.address("pat");
+    assert_eq!(code(&admin(&app, &["suppressions", "lift", "--email", &address])), 3, "needs --yes");
+    assert_eq!(code(&admin(&app, &["suppressions", "lift", "--email", &address, "--yes"])), 0);
+    assert_eq!(code(&admin(&app, &["suppressions", "lift", "--email", &address, "--yes"])), 4, "nothing left to lift");
+    let trail = stdout(&admin(&app, &["audit", "show", "--profile", "CUST-1"]));
+    assert!(trail.contains("bounced") && trail.contains("unsuppressed") && trail.contains("by alice@support"), "{trail}");
+}
