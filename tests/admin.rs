@@ -98,8 +98,19 @@ async fn support_lists_revokes_and_sends_links() {
     let sent = admin(
         &app,
         &[
-            "links", "send", "--profile", "CUST-2", "--to-identity", &app.issuer, "sam-2b81d4", "--label", "Sam Roe",
-            "--lifetime-hours", "48", "--yes", "--json",
+            "links",
+            "send",
+            "--profile",
+            "CUST-2",
+            "--to-identity",
+            &app.issuer,
+            "sam-2b81d4",
+            "--label",
+            "Sam Roe",
+            "--lifetime-hours",
+            "48",
+            "--yes",
+            "--json",
         ],
     );
     assert_eq!(code(&sent), 0, "{sent:?}");
@@ -129,11 +140,28 @@ async fn bad_support_requests_are_refused_and_write_nothing() {
     app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY)]).await;
     let before = app.snapshot().await;
     for (args, says) in [
-        (vec!["links", "send", "--profile", "NOPE-1", "--to-identity", "https://idp.example", "x", "--yes"], "no profile"),
-        (vec!["links", "send", "--profile", "CUST-1", "--to-identity", "ftp://idp", "x", "--yes"], "issuer"),
-        (vec!["links", "send", "--profile", "CUST-1", "--to-identity", "https://idp.example", "a b", "--yes"], "subject"),
         (
-            vec!["links", "send", "--profile", "CUST-1", "--to-identity", "https://i.example", "x", "--lifetime-hours", "900", "--yes"],
+            vec!["links", "send", "--profile", "NOPE-1", "--to-identity", "https://idp.example", "x", "--yes"],
+            "no profile",
+        ),
+        (vec!["links", "send", "--profile", "CUST-1", "--to-identity", "ftp://idp", "x", "--yes"], "issuer"),
+        (
+            vec!["links", "send", "--profile", "CUST-1", "--to-identity", "https://idp.example", "a b", "--yes"],
+            "subject",
+        ),
+        (
+            vec![
+                "links",
+                "send",
+                "--profile",
+                "CUST-1",
+                "--to-identity",
+                "https://i.example",
+                "x",
+                "--lifetime-hours",
+                "900",
+                "--yes",
+            ],
             "lifetime",
         ),
         (vec!["links", "list", "--profile", "not an id"], "not a profile id"),
@@ -243,5 +271,8 @@ async fn support_sees_and_lifts_a_suppression() {
     assert_eq!(code(&admin(&app, &["suppressions", "lift", "--email", &address, "--yes"])), 0);
     assert_eq!(code(&admin(&app, &["suppressions", "lift", "--email", &address, "--yes"])), 4, "nothing left to lift");
     let trail = stdout(&admin(&app, &["audit", "show", "--profile", "CUST-1"]));
-    assert!(trail.contains("bounced") && trail.contains("unsuppressed") && trail.contains("by alice@support"), "{trail}");
+    assert!(
+        trail.contains("bounced") && trail.contains("unsuppressed") && trail.contains("by alice@support"),
+        "{trail}"
+    );
 }

@@ -169,7 +169,11 @@ async fn a_hard_bounce_suppresses_the_address_until_an_operator_lifts_it() {
     let lifted = app.store.lift_suppression(&registered, "alice@support", app.clock_now()).await.unwrap();
     assert_eq!(lifted.map(|s| s.reason), Some("bounced".into()));
     assert_eq!(app.store.suppression(&registered).await.unwrap(), None);
-    assert_eq!(app.store.lift_suppression(&registered, "alice@support", app.clock_now()).await.unwrap(), None, "lifting twice");
+    assert_eq!(
+        app.store.lift_suppression(&registered, "alice@support", app.clock_now()).await.unwrap(),
+        None,
+        "lifting twice"
+    );
     app.clock.advance(1);
     request(&app, &pat, &address).await;
     app.deliver_stream().await;

@@ -456,7 +456,8 @@ async fn confirm(
 
     if link.record.identity() != me {
         // Links nothing, burns the link, and is audited.
-        return match app.store.burn_link(&link, &me, "wrong_identity", None, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+        return match app.store.burn_link(&link, &me, "wrong_identity", None, DEFAULT_AUDIT_RETENTION_SECONDS, now).await
+        {
             Ok(_) => {
                 redeemed("wrong_identity");
                 tracing::warn!(link = %link.record.link_id, "link opened by another identity; burned");
@@ -676,7 +677,11 @@ async fn unlink(
         let problem = Problem::new(StatusCode::BAD_REQUEST, t.unlink_unknown_title, t.unlink_unknown, account(t));
         return app.problem(problem, t);
     };
-    match app.store.unlink(&session.identity(), &profile_id, "the linked identity", DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+    match app
+        .store
+        .unlink(&session.identity(), &profile_id, "the linked identity", DEFAULT_AUDIT_RETENTION_SECONDS, now)
+        .await
+    {
         Ok(result) => {
             // Unlinking what is not linked (a second click, another tab) is not an error.
             tracing::info!(profile = %profile_id, already_unlinked = result == Unlinked::NotLinked, "unlink");

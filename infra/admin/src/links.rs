@@ -3,6 +3,7 @@
 
 use comfy_table::Table;
 use profile_link_core::Identity;
+use profile_link_core::Store;
 use profile_link_core::i18n::Locale;
 use profile_link_core::links::LinkId;
 use profile_link_core::mail::format_utc;
@@ -11,7 +12,6 @@ use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::support::{IdentityLinks, LinkView, ProfileLinks};
 use profile_link_core::store::suppressions::Suppression;
 use profile_link_core::store::{Requester, StoreError};
-use profile_link_core::Store;
 
 use crate::audit::{issuer_host, sign_in};
 
@@ -63,7 +63,8 @@ pub fn identity_report(report: &IdentityLinks) -> String {
     } else {
         format!("linked profiles: {}", report.linked_profiles.join(", "))
     };
-    let links = if report.links.is_empty() { "no pending links".to_owned() } else { links_table(&report.links).to_string() };
+    let links =
+        if report.links.is_empty() { "no pending links".to_owned() } else { links_table(&report.links).to_string() };
     format!("{}: {profiles}\n{links}", sign_in(&report.identity_iss, &report.identity_sub))
 }
 

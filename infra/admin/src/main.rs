@@ -262,7 +262,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = store().await?;
             if let Some(identity) = whose.identity {
                 let report = store.links_for_identity(&Identity::new(&identity[0], &identity[1]), now).await?;
-                if json { print_json(&report)? } else { println!("{}", links::identity_report(&report)) }
+                if json {
+                    print_json(&report)?
+                } else {
+                    println!("{}", links::identity_report(&report))
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             let ids = match (whose.profile, whose.email) {
