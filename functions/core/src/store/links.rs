@@ -2,8 +2,6 @@
 //! pointer `IDENTITY#<key>` / `PENDING#<profile>` naming the identity's newest
 //! link for that profile (older links are superseded by no longer being named).
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -103,6 +101,17 @@ pub enum Claim {
     Expired,
     /// The address hard-bounced or complained before: nothing may be sent to it.
     Suppressed,
+}
+
+/// The state and claim time of the item whose condition refused a claim
+/// (returned with the cancellation: `ReturnValuesOnConditionCheckFailure`).
+pub(super) fn refused_claim(
+    reason: Option<&aws_sdk_dynamodb::types::CancellationReason>,
+) -> (Option<String>, Option<i64>) {
+    let old = reason.and_then(|r| r.item());
+    let state = old.and_then(|o| o.get("state")).and_then(|v| v.as_s().ok()).cloned();
+    let claimed_at = old.and_then(|o| o.get("claimed_at")).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
+    (state, claimed_at)
 }
 
 fn link_key(id: &str) -> Item {
@@ -406,11 +415,8 @@ impl Store {
         let reasons = cancelled.cancellation_reasons();
         let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
         if failed(1) {
-            let old: HashMap<String, AttributeValue> =
-                reasons.get(1).and_then(|r| r.item().cloned()).unwrap_or_default();
-            let state = old.get("state").and_then(|v| v.as_s().ok()).map(String::as_str);
-            let claimed_at = old.get("claimed_at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
-            return Ok(match state {
+            let (state, claimed_at) = refused_claim(reasons.get(1));
+            return Ok(match state.as_deref() {
                 Some("sending") => Claim::InFlight { claimed_at: claimed_at.unwrap_or(now) },
                 None => Claim::Expired,
                 Some("pending") => Claim::Expired,

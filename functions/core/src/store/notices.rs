@@ -81,9 +81,8 @@ impl Store {
         let reasons = cancelled.cancellation_reasons();
         let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
         if failed(0) {
-            let old = reasons.first().and_then(|r| r.item().cloned()).unwrap_or_default();
-            let claimed_at = old.get("claimed_at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
-            return Ok(match old.get("state").and_then(|v| v.as_s().ok()).map(String::as_str) {
+            let (state, claimed_at) = super::links::refused_claim(reasons.first());
+            return Ok(match state.as_deref() {
                 Some("sending") => Claim::InFlight { claimed_at: claimed_at.unwrap_or(now) },
                 _ => Claim::AlreadySent,
             });

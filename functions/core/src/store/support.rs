@@ -77,11 +77,6 @@ pub struct IdentityLinks {
     pub links: Vec<LinkView>,
 }
 
-/// `p***@example.com`, as every operator view shows addresses.
-fn masked(address: &str) -> String {
-    crate::email::RegisteredEmail::parse(address).map(|e| e.masked()).unwrap_or_else(|_| "(unreadable)".into())
-}
-
 impl Store {
     /// The profile's owner and every link its audit trail names that still exists.
     pub async fn links_for_profile(&self, profile: &ProfileId, now: i64) -> Result<ProfileLinks, StoreError> {
@@ -91,7 +86,7 @@ impl Store {
         let mut links = Vec::new();
         for id in ids {
             if let Some(link) = self.get_link(&id).await? {
-                links.push(LinkView::of(&link, masked(&link.record.email), now));
+                links.push(LinkView::of(&link, crate::identity::mask_email(&link.record.email), now));
             }
         }
         links.sort_by_key(|l| (l.created_at, l.link_id.clone()));
@@ -121,7 +116,7 @@ impl Store {
             let item = item.map_err(|e| StoreError::sdk("Query(pending links)", e))?;
             let id = get_s(&item, "pending pointer", "link_id")?;
             if let Some(link) = self.get_link(&id).await? {
-                links.push(LinkView::of(&link, masked(&link.record.email), now));
+                links.push(LinkView::of(&link, crate::identity::mask_email(&link.record.email), now));
             }
         }
         Ok(IdentityLinks {
