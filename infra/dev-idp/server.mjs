@@ -200,5 +200,11 @@ server.on('error', (error) => {
   }
   process.exit(1);
 });
+// Keep idle connections open as long as production providers do (about a
+// minute): Node's 5 s default closes a connection the relying party's pool may
+// be reusing at that moment, which fails a token exchange now and then
+// (seen in the browser suite) in a way no real provider would.
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
 server.listen(port, host, () => console.log(`dev identity provider listening on ${issuer}`));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));
