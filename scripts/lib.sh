@@ -6,8 +6,12 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${PROFILE_LINK_CACHE:-$HOME/.cache/profile-link}"
-# Build output lives outside the clone so a fresh clone on this machine reuses it.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+# Build output lives in the checkout, never in a directory another checkout
+# writes: Cargo judges freshness by mtime, so a shared target can hand one
+# checkout another's binaries. An inherited CARGO_TARGET_DIR is ignored for the
+# same reason. What cannot go stale is shared instead: crates.io downloads
+# (~/.cargo/registry) and compiled dependencies (sccache, content-addressed).
+export CARGO_TARGET_DIR="$ROOT/target"
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$CACHE/pip}"
 export npm_config_cache="${npm_config_cache:-$CACHE/npm}"
 VENV="$ROOT/.venv"
@@ -76,10 +80,12 @@ start_bg() {
   echo "$!" >"$RUN_DIR/$name.pid"
 }
 
+# Polls until $url answers 2xx ($4 = any: any HTTP answer), $3 tries 0.2 s apart.
 wait_for_http() {
-  local url="$1" name="$2" tries="${3:-150}"
+  local url="$1" name="$2" tries="${3:-150}" accept="${4:-2xx}" fail=-f
+  [[ "$accept" == any ]] && fail=
   for ((i = 0; i < tries; i++)); do
-    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+    if curl $fail -sS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
       return 0
     fi
     sleep 0.2
@@ -91,6 +97,7 @@ wait_for_http() {
 
 stop_started() {
   local pid
+  stop_rust_cache
   for pid in "${STARTED_PIDS[@]:-}"; do
     [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
   done
@@ -100,20 +107,66 @@ stop_started() {
   STARTED_PIDS=()
 }
 
-# Dummy credentials: the emulator accepts any, and nothing here may reach real AWS.
-use_emulator() {
-  local port="$1"
-  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION="${AWS_REGION:-eu-west-1}"
-  unset AWS_PROFILE AWS_SESSION_TOKEN
+ensure_dynamodb_local() {
+  need java "Java 17+ for DynamoDB Local (apt-get install openjdk-17-jre-headless)"
+  ensure_npm_deps "$ROOT/infra/dynamodb-local" "AWS's DynamoDB Local"
 }
 
-# The emulator on port $1; $2 may name another entry point (scripts/load's).
-start_emulator() {
-  local port="$1" script="${2:-$ROOT/infra/python/emulator.py}"
-  say "starting the AWS emulator (moto) on 127.0.0.1:$port"
-  start_bg moto "$VENV/bin/python" "$script" --host 127.0.0.1 --port "$port"
+# Each service's endpoint, as the SDK reads them (AWS_ENDPOINT_URL_<SERVICE>):
+# the table and its stream at DynamoDB Local on $1, SES v2 and SSM at moto on $2.
+# Dummy credentials: both accept any, and nothing here may reach real AWS.
+use_local_aws() {
+  local dynamodb="http://127.0.0.1:$1" moto="http://127.0.0.1:$2"
+  export AWS_ENDPOINT_URL_DYNAMODB="$dynamodb" AWS_ENDPOINT_URL_DYNAMODB_STREAMS="$dynamodb"
+  export AWS_ENDPOINT_URL_SESV2="$moto" AWS_ENDPOINT_URL_SSM="$moto"
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION="${AWS_REGION:-eu-west-1}"
+  unset AWS_ENDPOINT_URL AWS_PROFILE AWS_SESSION_TOKEN
+}
+
+# AWS's own DynamoDB Local on 127.0.0.1:$1, in memory (DESIGN.md: the real
+# engine validates requests as DynamoDB does). Bound to loopback by
+# infra/dynamodb-local/Loopback.java; checked below, since the jar alone
+# would listen on every interface.
+start_dynamodb_local() {
+  local port="$1"
+  say "starting DynamoDB Local on 127.0.0.1:$port"
+  start_bg dynamodb-local "$ROOT/infra/dynamodb-local/run" "$port"
+  wait_for_http "http://127.0.0.1:$port/" dynamodb-local 300 any
+  require_loopback_only "$port" "DynamoDB Local"
+}
+
+# The local AWS servers on free ports (or $1 and $2), and the SDK pointed at them.
+start_local_aws() {
+  local dynamodb_port="${1:-$(free_port)}" moto_port="${2:-$(free_port)}"
+  start_dynamodb_local "$dynamodb_port"
+  start_moto "$moto_port"
+  use_local_aws "$dynamodb_port" "$moto_port"
+}
+
+# moto's server for SES v2 (sent mail is read back at /moto-api/data.json) and SSM.
+start_moto() {
+  local port="$1"
+  say "starting moto (SES v2, SSM) on 127.0.0.1:$port"
+  start_bg moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
   wait_for_http "http://127.0.0.1:$port/moto-api/" moto
+  require_loopback_only "$port" "moto"
+}
+
+# Fails unless every socket listening on the port is bound to loopback (read
+# from the kernel's table: no traffic is sent to find out).
+require_loopback_only() {
+  local port="$1" what="$2" hex bound
+  hex="$(printf '%04X' "$port")"
+  bound="$(awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p {print $2}' /proc/net/tcp /proc/net/tcp6)"
+  [[ -n "$bound" ]] || die "$what does not listen on port $port"
+  local address
+  for address in $bound; do
+    address="${address%:*}"
+    case "$address" in
+      0100007F | 0000000000000000FFFF00000100007F | 00000000000000000000000001000000) ;;
+      *) die "$what listens on $address (hex) port $port, not only on loopback: refusing to expose it" ;;
+    esac
+  done
 }
 
 start_idp() {
@@ -168,8 +221,39 @@ start_dev_server() {
   wait_for_http "http://127.0.0.1:$DEV_SERVER_PORT/.well-known/jwks.json" dev-server
 }
 
-cargo_build() {
+# Every cargo call goes through sccache from the project virtualenv (pinned in
+# requirements.lock). Its cache is keyed by the compiler's inputs, so it can be
+# shared by every checkout; its server is this checkout's own (a socket under
+# .local/). A script that started the server stops it when it ends; one that
+# found it running (another script of this checkout) leaves it to that one.
+ensure_rust_cache() {
   need cargo "the Rust toolchain"
+  [[ "${RUSTC_WRAPPER:-}" == "$VENV/bin/sccache" ]] && return
+  if [[ ! -x "$VENV/bin/sccache" ]]; then
+    say "no sccache in $VENV (ensure_python_env installs it): compiling without the shared cache"
+    return
+  fi
+  mkdir -p "$ROOT/.local"
+  export SCCACHE_DIR="${SCCACHE_DIR:-$CACHE/sccache}"
+  export SCCACHE_CACHE_SIZE="${SCCACHE_CACHE_SIZE:-20G}"
+  export SCCACHE_SERVER_UDS="$ROOT/.local/sccache.sock"
+  export SCCACHE_IDLE_TIMEOUT=0
+  export SCCACHE_LOG_FILE="$ROOT/.local/sccache.log"
+  if "$VENV/bin/sccache" --start-server >/dev/null 2>&1; then
+    SCCACHE_STARTED=1
+  fi
+  export RUSTC_WRAPPER="$VENV/bin/sccache"
+}
+
+stop_rust_cache() {
+  if [[ -n "${SCCACHE_STARTED:-}" ]]; then
+    "$VENV/bin/sccache" --stop-server >/dev/null 2>&1 || true
+    SCCACHE_STARTED=
+  fi
+}
+
+cargo_build() {
+  ensure_rust_cache
   say "building ($*)"
   (cd "$ROOT" && cargo build --locked "$@")
 }

@@ -4,7 +4,7 @@
 use std::process::{Command, Output, Stdio};
 
 use profile_link_tests::flow::{associations, confirm, links_naming, open, request};
-use profile_link_tests::{TestApp, shared_emulator};
+use profile_link_tests::{TestApp, local_aws};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -21,7 +21,7 @@ fn admin(app: &TestApp, args: &[&str]) -> Output {
     Command::new(admin_binary())
         .args(args)
         .env("TABLE_NAME", app.store.table())
-        .env("AWS_ENDPOINT_URL", shared_emulator())
+        .env("AWS_ENDPOINT_URL_DYNAMODB", local_aws().dynamodb)
         .env("PROFILE_LINK_OPERATOR", "alice@support")
         .stdin(Stdio::null())
         .output()
@@ -81,7 +81,11 @@ async fn support_lists_revokes_and_sends_links() {
     let before = app.snapshot().await;
     let refused = admin(&app, &["links", "revoke", "--profile", "CUST-1"]);
     assert_eq!(code(&refused), 3, "{refused:?}");
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--yes"),
+        "saw {:?}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     assert_eq!(app.snapshot().await, before);
     let revoked = admin(&app, &["links", "revoke", "--profile", "CUST-1", "--yes"]);
     assert_eq!(code(&revoked), 0, "{revoked:?}");
@@ -120,7 +124,7 @@ async fn support_lists_revokes_and_sends_links() {
     assert!(email.body.contains("Our support team prepared this link"), "{}", email.body);
     assert!(email.body.contains("for 48 hours") && email.body.contains("Sam Roe"), "{}", email.body);
     let link = email.links().into_iter().find(|l| l.contains("/redeem?token=")).unwrap();
-    assert!(link.contains(&link_id));
+    assert!(link.contains(&link_id), "saw {:?}", link);
 
     // Only sam can redeem it.
     let sam = app.signed_in("sam").await;
@@ -206,12 +210,16 @@ async fn import_prune_shows_its_diff_asks_and_removes_only_what_the_export_lacks
 
     let declined = admin(&app, &["profiles", "import", "--prune", path]);
     assert_eq!(code(&declined), 3, "{declined:?}");
-    assert!(stdout(&declined).contains("1 profile(s) in the table are not in the export: C-2"));
+    assert!(
+        stdout(&declined).contains("1 profile(s) in the table are not in the export: C-2"),
+        "saw {:?}",
+        stdout(&declined)
+    );
     assert_eq!(app.count_with_prefix("PROFILE#C-2").await, 1, "not removed without --yes");
 
     let pruned = admin(&app, &["profiles", "import", "--prune", "--yes", path]);
     assert_eq!(code(&pruned), 0, "{pruned:?}");
-    assert!(stdout(&pruned).contains("removed 1 profile(s)"));
+    assert!(stdout(&pruned).contains("removed 1 profile(s)"), "saw {:?}", stdout(&pruned));
     assert_eq!(app.count_with_prefix("PROFILE#C-2").await, 0);
     assert_eq!(app.count_with_prefix("PROFILE#").await, 2);
 
@@ -219,7 +227,11 @@ async fn import_prune_shows_its_diff_asks_and_removes_only_what_the_export_lacks
     let broken = write_csv(&[("C-1", "a@example.com"), ("C-3", "not an address")]);
     let output = admin(&app, &["profiles", "import", "--prune", "--yes", broken.path().to_str().unwrap()]);
     assert_eq!(code(&output), 2);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not pruning"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("not pruning"),
+        "saw {:?}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(app.count_with_prefix("PROFILE#").await, 2);
 }
 

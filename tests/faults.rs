@@ -9,25 +9,16 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::dynamodb::Event;
 use profile_link_core::Store;
+use profile_link_core::aws::Endpoints;
 use profile_link_dev_server::stream::StreamPoller;
-use profile_link_fault_proxy::{FaultProxy, Rule};
+use profile_link_fault_proxy::Rule;
 use profile_link_send_emails::{SendEmailsApp, handle};
 use profile_link_tests::browser::{Browser, first_post_form};
-use profile_link_tests::emulator::Emulator;
+use profile_link_tests::dynamodb_local::DynamoDbLocal;
 use profile_link_tests::faults::CrashBeforeTransaction;
 use profile_link_tests::flow::{associations, confirm, links_naming, open, request};
-use profile_link_tests::{TestApp, TestOptions};
+use profile_link_tests::{TestApp, TestOptions, behind_fault_proxy, local_aws};
 use reqwest::StatusCode;
-
-/// A test app whose functions reach the emulator only through a fault proxy
-/// (no faults yet: the test sets them once its fixtures are in place).
-async fn behind_fault_proxy() -> (TestApp, FaultProxy) {
-    let emulator = std::env::var("AWS_ENDPOINT_URL").expect("run through scripts/test");
-    let proxy = FaultProxy::new(&emulator, Vec::new(), 7).unwrap();
-    let (address, _serving) = proxy.listen("127.0.0.1:0").await.unwrap();
-    let options = TestOptions { aws_endpoint: Some(format!("http://{address}")), ..TestOptions::default() };
-    (TestApp::spawn_with_options(options).await, proxy)
-}
 
 fn rules(specs: &[&str]) -> Vec<Rule> {
     specs.iter().map(|spec| spec.parse().unwrap()).collect()
@@ -80,7 +71,10 @@ async fn throttling_server_errors_and_dropped_connections_are_retried_and_the_fl
         assert!(stats.faults(kind) > 0, "no {kind} was injected: {stats:?}");
     }
     assert!(stats.count("ses/SendEmail", "throttle") > 0, "{stats:?}");
-    assert!(stats.count("streams/GetShardIterator", "error") + stats.count("streams/GetRecords", "error") > 0);
+    assert!(
+        stats.count("streams/GetShardIterator", "error") + stats.count("streams/GetRecords", "error") > 0,
+        "saw {stats:?}"
+    );
     // A retried transaction carries the same idempotency token as its first
     // attempt, so a response lost after DynamoDB applied it cannot apply it twice.
     let tokens = &stats.transaction_tokens;
@@ -161,7 +155,7 @@ async fn an_ses_outage_is_retried_with_backoff_and_every_email_goes_out_once() {
     app.deliver_stream().await;
     let stats = proxy.stats();
     assert_eq!(stats.count("ses/SendEmail", "throttle"), 4);
-    assert!(app.discarded_records().await.is_empty());
+    assert!(app.discarded_records().await.is_empty(), "saw {:?}", app.discarded_records().await);
     for organization in [BAKERY, NORTHWIND] {
         assert_eq!(links_naming(&app, &app.address("pat"), organization).await.len(), 1, "{organization}");
     }
@@ -239,16 +233,18 @@ async fn the_local_mapping_retries_a_crashed_invocation_with_the_whole_batch() {
     let sdk = profile_link_tests::sdk_config().await;
     let mut mapping = StreamPoller::new(&sdk, app.store.table(), crashing_sender(&app, 3)).await.unwrap();
     assert_eq!(mapping.poll_once().await.unwrap(), 2);
-    assert!(mapping.discarded.is_empty());
+    assert!(mapping.discarded.is_empty(), "saw {:?}", mapping.discarded);
     for organization in [BAKERY, NORTHWIND] {
         assert_eq!(links_naming(&app, &app.address("pat"), organization).await.len(), 1, "{organization}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_emulator_restart_loses_nothing_it_acknowledged() {
-    let mut emulator = Emulator::start().await;
-    let options = TestOptions { emulator: Some(emulator.endpoint()), ..TestOptions::default() };
+async fn a_dynamodb_restart_loses_nothing_it_acknowledged() {
+    // A DynamoDB Local of this test's own, on disk; SES stays the shared moto.
+    let mut dynamodb = DynamoDbLocal::start().await;
+    let local_aws = Endpoints { dynamodb: dynamodb.endpoint(), dynamodb_streams: dynamodb.endpoint(), ..local_aws() };
+    let options = TestOptions { local_aws: Some(local_aws), ..TestOptions::default() };
     let app = TestApp::spawn_with_options(options).await;
     let pat = pat_with_two_profiles(&app).await;
     assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
@@ -260,13 +256,13 @@ async fn an_emulator_restart_loses_nothing_it_acknowledged() {
     let before = app.snapshot().await;
     let mail_before = app.emails_to(&app.address("pat")).await.len();
 
-    // The emulator dies. Meanwhile, confirming answers "try again".
-    emulator.kill();
+    // DynamoDB dies. Meanwhile, confirming answers "try again".
+    dynamodb.kill();
     let failed = confirm(&pat, &page, "confirm").await;
     assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE, "{}", failed.body);
 
     // Back up: every acknowledged write is there, with every attribute.
-    emulator.restart().await;
+    dynamodb.restart().await;
     assert_eq!(app.snapshot().await, before);
     assert_eq!(app.emails_to(&app.address("pat")).await.len(), mail_before);
 
@@ -276,7 +272,7 @@ async fn an_emulator_restart_loses_nothing_it_acknowledged() {
     form.set("action", "confirm");
     assert_eq!(pat.submit(&form).await.status, StatusCode::OK);
     assert_eq!(app.deliver_stream().await, 2, "just the two notices");
-    assert!(app.discarded_records().await.is_empty());
+    assert!(app.discarded_records().await.is_empty(), "saw {:?}", app.discarded_records().await);
     let mail = app.emails_to(&app.address("pat")).await;
     assert_eq!(mail.iter().filter(|m| m.subject.contains("is now linked")).count(), 2);
     for organization in [BAKERY, NORTHWIND] {

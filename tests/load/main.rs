@@ -1,5 +1,5 @@
 //! `profile-link-load`: N simulated people go through the whole flow at once
-//! against a local stack (dev server, dev identity provider, AWS emulator),
+//! against a local stack (dev server, dev identity provider, DynamoDB Local and moto),
 //! and the run reports flows completed, emails per link, associations made,
 //! errors by kind and latency percentiles per endpoint. `scripts/load` starts
 //! the stack and runs it; `scripts/test` runs a short one.
@@ -55,9 +55,12 @@ struct RunArgs {
     /// The dev identity provider, started with DEV_IDP_LOAD_USERS ≥ people.
     #[arg(long)]
     idp: String,
-    /// The AWS emulator: its SES mail is the people's mailboxes.
+    /// DynamoDB Local, holding the dev server's table.
     #[arg(long)]
-    emulator: String,
+    dynamodb: String,
+    /// moto: the mail its SES accepted is the people's mailboxes.
+    #[arg(long)]
+    mail: String,
     /// The dev server's table, where associations are counted.
     #[arg(long)]
     table: String,
@@ -106,6 +109,7 @@ async fn main() -> ExitCode {
 }
 
 /// Why the run did not start.
+#[derive(Debug)]
 struct Refusal(String);
 
 /// `raw` as a URL on 127.0.0.1, or why not.
@@ -122,17 +126,18 @@ fn local_url(option: &str, raw: &str) -> Result<Url, Refusal> {
 async fn run(args: RunArgs) -> Result<Report, Refusal> {
     let base = local_url("--base", &args.base)?;
     local_url("--idp", &args.idp)?;
-    let emulator = local_url("--emulator", &args.emulator)?;
+    let dynamodb_url = local_url("--dynamodb", &args.dynamodb)?;
+    let mail = local_url("--mail", &args.mail)?;
     let people_count = args.people as usize;
     let concurrency = args.concurrency as usize;
-    let dynamodb = dynamodb_client(&emulator);
+    let dynamodb = dynamodb_client(&dynamodb_url);
 
     // Counting needs a clean slate: no mail to load addresses, no load associations yet.
-    let mailbox = Arc::new(Mailbox::new(emulator.as_str()));
-    mailbox.read().await.map_err(|e| Refusal(format!("cannot read the emulator's mail at {emulator}: {e}")))?;
+    let mailbox = Arc::new(Mailbox::new(mail.as_str()));
+    mailbox.read().await.map_err(|e| Refusal(format!("cannot read moto's mail at {mail}: {e}")))?;
     if mailbox.with_seen(|s| !s.links.is_empty() || !s.notices.is_empty()) {
         return Err(Refusal(format!(
-            "the emulator already holds mail to @{} from an earlier run: start a fresh emulator",
+            "moto already holds mail to @{} from an earlier run: start a fresh one",
             people::MAIL_DOMAIN
         )));
     }
@@ -313,15 +318,15 @@ async fn report_progress(metrics: Arc<Metrics>, people: usize, started: Instant)
     }
 }
 
-/// A DynamoDB client for the emulator (its dummy credentials; the region the stack uses).
-fn dynamodb_client(emulator: &Url) -> aws_sdk_dynamodb::Client {
+/// A DynamoDB client for DynamoDB Local (dummy credentials; the region the stack uses).
+fn dynamodb_client(endpoint: &Url) -> aws_sdk_dynamodb::Client {
     use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "eu-west-1".to_owned());
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(emulator.as_str().trim_end_matches('/'))
+        .endpoint_url(endpoint.as_str().trim_end_matches('/'))
         .region(Region::new(region))
-        .credentials_provider(Credentials::new("local", "local", None, None, "emulator"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "dynamodb-local"))
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
@@ -350,7 +355,11 @@ mod tests {
 
     #[test]
     fn only_urls_on_127_0_0_1_are_accepted() {
-        assert!(local_url("--base", "http://127.0.0.1:3000").is_ok());
+        assert!(
+            local_url("--base", "http://127.0.0.1:3000").is_ok(),
+            "saw {:?}",
+            local_url("--base", "http://127.0.0.1:3000")
+        );
         for refused in [
             "http://localhost:3000",
             "http://10.0.0.1:3000",
@@ -373,7 +382,9 @@ mod tests {
             "http://127.0.0.1:3000",
             "--idp",
             "http://127.0.0.1:9400",
-            "--emulator",
+            "--dynamodb",
+            "http://127.0.0.1:8000",
+            "--mail",
             "http://127.0.0.1:4566",
             "--table",
             "t",
@@ -384,6 +395,9 @@ mod tests {
         if std::env::var_os("LOAD_PEOPLE").is_none() && std::env::var_os("LOAD_CONCURRENCY").is_none() {
             assert_eq!((args.people, args.concurrency), (200, 50));
         }
-        assert!(Cli::try_parse_from(["profile-link-load", "profiles", "--people", "0"]).is_err());
+        assert!(
+            Cli::try_parse_from(["profile-link-load", "profiles", "--people", "0"]).is_err(),
+            "--people 0 was accepted"
+        );
     }
 }

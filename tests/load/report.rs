@@ -247,8 +247,8 @@ mod tests {
         let mut report = healthy();
         report.judge();
         assert!(report.passed, "{:?}", report.failures);
-        assert!(report.text().contains("exactly 1 for each of 4 links"));
-        assert!(report.text().contains("PASS"));
+        assert!(report.text().contains("exactly 1 for each of 4 links"), "saw {:?}", report.text());
+        assert!(report.text().contains("PASS"), "saw {:?}", report.text());
     }
 
     #[test]
@@ -259,7 +259,7 @@ mod tests {
         report.flows_completed = 2;
         report.errors.insert("GET /me: lists other profiles than the person's".into(), 1);
         report.judge();
-        assert!(!report.passed);
+        assert!(!report.passed, "saw {}", report.text());
         assert_eq!(
             report.failures,
             [
@@ -269,7 +269,7 @@ mod tests {
                 "1 errors"
             ]
         );
-        assert!(report.text().contains("FAIL: 1 of 3 flows did not complete"));
+        assert!(report.text().contains("FAIL: 1 of 3 flows did not complete"), "saw {:?}", report.text());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! redirects and forms like a person's browser would.
 
 pub mod browser;
-pub mod emulator;
+pub mod dynamodb_local;
 pub mod fake_provider;
 pub mod faults;
 pub mod flow;
@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use profile_link_admin::table::TableDefinition;
+use profile_link_core::aws::Endpoints;
 use profile_link_core::clock::ManualClock;
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::mail::{MailConfig, Mailer};
@@ -39,20 +40,30 @@ pub fn dev_idp() -> String {
         .expect("PROFILE_LINK_TEST_IDP is not set: run the tests through scripts/test")
 }
 
+/// The checkout under test. Read when the test runs, never baked in at compile
+/// time: a binary built in another checkout must not read that checkout's files.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .expect("CARGO_MANIFEST_DIR is not set: run the tests with cargo test (scripts/test)");
+    PathBuf::from(manifest_dir).join("..")
 }
 
-/// The AWS emulator scripts/test started.
-pub fn shared_emulator() -> String {
-    std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|u| u.starts_with("http://127.0.0.1"))
-        .expect("AWS_ENDPOINT_URL must point at the local emulator: run the tests through scripts/test")
+/// The local AWS servers scripts/test started: DynamoDB Local for the table
+/// and its stream, moto for SES v2 and SSM, each named by its own variable.
+pub fn local_aws() -> Endpoints {
+    let endpoints = Endpoints::from_env()
+        .unwrap_or_else(|e| panic!("{e}: run the tests through scripts/test, which starts the local AWS servers"));
+    for endpoint in [&endpoints.dynamodb, &endpoints.dynamodb_streams, &endpoints.sesv2, &endpoints.ssm] {
+        assert!(
+            endpoint.starts_with("http://127.0.0.1"),
+            "{endpoint} is not a local server: the tests never reach real AWS"
+        );
+    }
+    endpoints
 }
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    profile_link_core::aws::sdk_config_with_endpoint(&shared_emulator()).await
+    profile_link_core::aws::sdk_config_with_endpoints(&local_aws()).await
 }
 
 /// A fresh table created from template.yaml's definition.
@@ -60,8 +71,20 @@ pub async fn fresh_table(sdk: &aws_config::SdkConfig) -> String {
     let name = format!("test-{}", profile_link_core::random::token(9).replace(['-', '_'], "x"));
     let definition = TableDefinition::from_template(&workspace_root().join("template.yaml"))
         .expect("template.yaml defines the table");
-    assert!(definition.create(&Client::new(sdk), &name).await.expect("table created"));
+    assert!(definition.create(&Client::new(sdk), &name).await.expect("table created"), "table {name} already existed");
     name
+}
+
+/// A test app whose functions reach AWS only through a fault proxy (no
+/// faults yet: the test sets them once its fixtures are in place). The
+/// proxy routes each call to the local server for its service.
+pub async fn behind_fault_proxy() -> (TestApp, profile_link_fault_proxy::FaultProxy) {
+    let local = local_aws();
+    let upstreams = profile_link_fault_proxy::Upstreams { dynamodb: local.dynamodb, other: local.sesv2 };
+    let proxy = profile_link_fault_proxy::FaultProxy::new(&upstreams, Vec::new(), 7).unwrap();
+    let (address, _serving) = proxy.listen("127.0.0.1:0").await.unwrap();
+    let options = TestOptions { aws_proxy: Some(format!("http://{address}")), ..TestOptions::default() };
+    (TestApp::spawn_with_options(options).await, proxy)
 }
 
 /// Which identity provider an app under test trusts.
@@ -84,12 +107,13 @@ pub struct TestOptions {
     /// The origin the app believes it is served at (default: its local URL).
     /// An https origin turns on the production cookie policy.
     pub public_base_url: Option<String>,
-    /// Where the functions' AWS SDK clients send their calls (default: the
-    /// emulator; fault tests put a fault-injecting proxy here). The test's
-    /// own reads and the mailbox always go to the emulator.
-    pub aws_endpoint: Option<String>,
-    /// The AWS emulator holding this app's table (default: the one scripts/test started).
-    pub emulator: Option<String>,
+    /// Where the functions' AWS SDK clients send every call (default: the
+    /// local servers directly; fault tests put a fault-injecting proxy here,
+    /// which routes by service). The test's own reads and the mailbox always
+    /// go to the servers directly.
+    pub aws_proxy: Option<String>,
+    /// The local AWS servers holding this app's table and mail (default: the ones scripts/test started).
+    pub local_aws: Option<Endpoints>,
 }
 
 impl Default for TestOptions {
@@ -99,8 +123,8 @@ impl Default for TestOptions {
             provider: ProviderSettings::dev_idp(),
             limits: RateLimits { per_identity: 100, per_address: 100, per_ip: 1000, window_seconds: 3600 },
             public_base_url: None,
-            aws_endpoint: None,
-            emulator: None,
+            aws_proxy: None,
+            local_aws: None,
         }
     }
 }
@@ -121,8 +145,8 @@ pub struct TestApp {
     pub faults: faults::SesFaults,
     /// Every DynamoDB call the functions make (not the test's own reads).
     pub calls: faults::CallCounter,
-    /// The emulator's endpoint, and a client reading it directly (not through any proxy).
-    pub emulator: String,
+    /// The local AWS servers, and a client reading the table directly (not through any proxy).
+    pub local_aws: Endpoints,
     direct: Client,
     poller: Mutex<StreamPoller>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -139,12 +163,12 @@ impl TestApp {
 
     pub async fn spawn_with_options(options: TestOptions) -> Self {
         let provider = options.provider;
-        let emulator = options.emulator.unwrap_or_else(shared_emulator);
-        let direct = profile_link_core::aws::sdk_config_with_endpoint(&emulator).await;
+        let local_aws = options.local_aws.unwrap_or_else(local_aws);
+        let direct = profile_link_core::aws::sdk_config_with_endpoints(&local_aws).await;
         let table = fresh_table(&direct).await;
         verify_sender_in_emulator(&direct, MAIL_FROM).await.unwrap();
-        let sdk = match &options.aws_endpoint {
-            Some(endpoint) => profile_link_core::aws::sdk_config_with_endpoint(endpoint).await,
+        let sdk = match &options.aws_proxy {
+            Some(proxy) => profile_link_core::aws::sdk_config_with_endpoints(&Endpoints::all(proxy)).await,
             None => direct.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -209,7 +233,11 @@ impl TestApp {
                 request_association: Arc::new(association),
                 redeem_link: Arc::new(redeem),
             },
-            DevRoutes { mailbox_endpoint: Some(emulator.clone()), clock: None, ses_events: Some(ses_events.clone()) },
+            DevRoutes {
+                mailbox_endpoint: Some(local_aws.sesv2.clone()),
+                clock: None,
+                ses_events: Some(ses_events.clone()),
+            },
         );
         tokio::spawn(serve(listener, app, async move {
             let _ = rx.await;
@@ -227,7 +255,7 @@ impl TestApp {
             ses_events,
             faults,
             calls,
-            emulator,
+            local_aws,
             direct: Client::new(&direct),
             poller: Mutex::new(poller),
             shutdown: Some(tx),
@@ -282,7 +310,7 @@ impl TestApp {
 
     /// Emails the emulator's SES accepted for `address`, oldest first.
     pub async fn emails_to(&self, address: &str) -> Vec<SentMessage> {
-        sent_messages(&self.emulator)
+        sent_messages(&self.local_aws.sesv2)
             .await
             .unwrap()
             .into_iter()

@@ -1,7 +1,9 @@
 //! The one `SdkConfig` every function builds at cold start: the usual
-//! environment (region, credentials, `AWS_ENDPOINT_URL`) plus retry and
-//! timeout settings chosen for a request that must finish inside API
-//! Gateway's and Lambda's limits.
+//! environment (region, credentials, and locally each service's endpoint:
+//! `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`,
+//! `AWS_ENDPOINT_URL_SESV2`, `AWS_ENDPOINT_URL_SSM`) plus retry and timeout
+//! settings chosen for a request that must finish inside API Gateway's and
+//! Lambda's limits.
 //!
 //! DynamoDB and SES answer in milliseconds; a throttled or failing call is
 //! retried quickly (standard mode: exponential backoff with full jitter), and
@@ -50,9 +52,61 @@ pub async fn sdk_config() -> SdkConfig {
     loader().load().await
 }
 
-/// As [`sdk_config`], but talking to `endpoint` (tests put a fault-injecting proxy there).
-pub async fn sdk_config_with_endpoint(endpoint: &str) -> SdkConfig {
-    loader().endpoint_url(endpoint).load().await
+/// As [`sdk_config`], but reaching each service at the given endpoint (tests
+/// name their local servers, or a fault-injecting proxy in front of them).
+pub async fn sdk_config_with_endpoints(endpoints: &Endpoints) -> SdkConfig {
+    loader().load().await.into_builder().service_config(endpoints.clone()).build()
+}
+
+/// Where each AWS service this project calls is reached, when it is not AWS:
+/// the local stack runs DynamoDB Local for the table and its stream and moto
+/// for SES v2 and SSM, so one endpoint for everything would not do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub dynamodb: String,
+    pub dynamodb_streams: String,
+    pub sesv2: String,
+    pub ssm: String,
+}
+
+impl Endpoints {
+    /// The local stack's shape: the table and its stream at one server, mail and parameters at another.
+    pub fn local(dynamodb: &str, moto: &str) -> Self {
+        Self { dynamodb: dynamodb.into(), dynamodb_streams: dynamodb.into(), sesv2: moto.into(), ssm: moto.into() }
+    }
+
+    /// Every service at one endpoint (a proxy that routes by service).
+    pub fn all(endpoint: &str) -> Self {
+        Self::local(endpoint, endpoint)
+    }
+
+    /// The four `AWS_ENDPOINT_URL_<SERVICE>` variables, each required.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
+        Ok(Self {
+            dynamodb: var("AWS_ENDPOINT_URL_DYNAMODB")?,
+            dynamodb_streams: var("AWS_ENDPOINT_URL_DYNAMODB_STREAMS")?,
+            sesv2: var("AWS_ENDPOINT_URL_SESV2")?,
+            ssm: var("AWS_ENDPOINT_URL_SSM")?,
+        })
+    }
+}
+
+/// The SDK asks its shared configuration for a service's endpoint by service id
+/// (the same lookup that reads `AWS_ENDPOINT_URL_<SERVICE>` from the environment).
+impl aws_types::service_config::LoadServiceConfig for Endpoints {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        if key.env() != "AWS_ENDPOINT_URL" {
+            return None;
+        }
+        match key.service_id() {
+            "DynamoDB" => Some(self.dynamodb.clone()),
+            "DynamoDB Streams" => Some(self.dynamodb_streams.clone()),
+            "SESv2" => Some(self.sesv2.clone()),
+            "SSM" => Some(self.ssm.clone()),
+            _ => None,
+        }
+    }
 }
 
 fn loader() -> aws_config::ConfigLoader {
@@ -112,6 +166,45 @@ mod tests {
             .build();
         let error = aws_sdk_dynamodb::Client::from_conf(config).list_tables().send().await.unwrap_err();
         assert!(matches!(error, aws_sdk_dynamodb::error::SdkError::DispatchFailure(_)), "{error:?}");
+    }
+
+    /// A listener that reports the first request line it receives.
+    async fn listener() -> (String, tokio::task::JoinHandle<String>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let first_line = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = vec![0; 4096];
+            let n = socket.read(&mut buffer).await.unwrap();
+            String::from_utf8_lossy(&buffer[..n]).lines().next().unwrap_or_default().to_owned()
+        });
+        (url, first_line)
+    }
+
+    #[tokio::test]
+    async fn each_service_is_reached_at_its_own_endpoint() {
+        let (dynamodb, dynamodb_seen) = listener().await;
+        let (sesv2, sesv2_seen) = listener().await;
+        let (ssm, ssm_seen) = listener().await;
+        let endpoints = Endpoints { dynamodb, dynamodb_streams: "http://127.0.0.1:9".into(), sesv2, ssm };
+        let sdk = sdk_config_with_endpoints(&endpoints)
+            .await
+            .into_builder()
+            .region(aws_types::region::Region::new("eu-west-1"))
+            .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
+            ))
+            .retry_config(RetryConfig::disabled())
+            .build();
+        // Each call fails (the listener never answers); where it went is what counts.
+        let _ = aws_sdk_dynamodb::Client::new(&sdk).list_tables().send().await;
+        let _ = aws_sdk_sesv2::Client::new(&sdk).get_account().send().await;
+        let _ = aws_sdk_ssm::Client::new(&sdk).describe_parameters().send().await;
+        let seen = [dynamodb_seen.await.unwrap(), sesv2_seen.await.unwrap(), ssm_seen.await.unwrap()];
+        assert!(seen[0].starts_with("POST / "), "DynamoDB's listener saw {seen:?}");
+        assert!(seen[1].starts_with("GET /v2/email/account "), "SES v2's listener saw {seen:?}");
+        assert!(seen[2].starts_with("POST / "), "SSM's listener saw {seen:?}");
     }
 
     #[test]

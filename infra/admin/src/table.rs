@@ -187,7 +187,9 @@ mod tests {
 
     #[test]
     fn reads_the_projects_template() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+        // At run time (cargo test sets it), so the template read is this checkout's.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run with cargo test");
+        let path = Path::new(&manifest_dir).join("../../template.yaml");
         let table = TableDefinition::from_template(&path).unwrap();
         let keys: Vec<_> = table.key_schema.iter().map(|k| (k.attribute_name.as_str(), k.key_type.as_str())).collect();
         assert_eq!(keys, [("pk", "HASH"), ("sk", "RANGE")]);

@@ -23,7 +23,8 @@ async fn main() -> anyhow::Result<()> {
     let env = Env::from_process();
     telemetry::init(&env)?;
     let port: u16 = env.number_in("DEV_SERVER_PORT", 3000, 1..=65535)?;
-    let aws_endpoint = env.get("AWS_ENDPOINT_URL").map(str::to_owned);
+    // The local mailbox reads moto's record of the mail its SES accepted.
+    let aws_endpoint = env.get("AWS_ENDPOINT_URL_SESV2").map(str::to_owned);
     let sdk = profile_link_core::aws::sdk_config().await;
     let mut login = LoginApp::from_env(&env, &sdk).await.context("login function configuration")?;
     login.warm_up().await;

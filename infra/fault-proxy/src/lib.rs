@@ -1,8 +1,11 @@
-//! A fault-injecting HTTP proxy for the AWS emulator. The functions' SDK
-//! clients point at it instead of the emulator; it forwards every call and,
-//! for a chosen share of them, answers the way a struggling AWS service does:
-//! a throttling error, a 500, a connection closed without an answer, or a
-//! delay before forwarding.
+//! A fault-injecting HTTP proxy for the local AWS servers. The functions' SDK
+//! clients point every service at it; it forwards each call to the server for
+//! its service (DynamoDB and its stream to DynamoDB Local, the rest to moto)
+//! and, for a chosen share of them, answers the way a struggling AWS service
+//! does: a throttling error, a 500, a connection closed without an answer, a
+//! delay before forwarding, or what only real DynamoDB produces: a
+//! transaction cancelled by a conflicting one (`TransactionConflict`), and
+//! stream pages that are empty or cut short.
 //!
 //! Faults happen *before* a call reaches the emulator, so an injected fault
 //! never leaves a half-applied write behind: a lost *response* to an applied
@@ -91,8 +94,18 @@ pub enum Fault {
     ServerError,
     /// The connection closes without an answer (the call never reaches the emulator).
     Drop,
-    /// Waits this long, then forwards.
+    /// Waits this long, then forwards (even if the caller has given up by then).
     Delay(Duration),
+    /// What DynamoDB answers a write that met a concurrent transaction on the
+    /// same item: `TransactWriteItems` is cancelled with a `TransactionConflict`
+    /// reason, any other write fails with `TransactionConflictException`.
+    Conflict,
+    /// A `GetRecords` page with no records and an iterator at the same place
+    /// (DynamoDB returns such pages before a shard's records).
+    EmptyPage,
+    /// Forwards with the request's `Limit` set to n (pages of at most n
+    /// records or shards, so a reader must follow the pagination).
+    Limit(u32),
 }
 
 /// How often a matching rule fires.
@@ -135,7 +148,7 @@ impl Rule {
 pub struct RuleSyntaxError(String, &'static str);
 
 /// `SERVICE[/OPERATION]:KIND:SHARE`, where SERVICE is dynamodb, streams, ses or any;
-/// KIND is throttle, error, drop or delay=<n>ms; SHARE is a probability (0–1),
+/// KIND is throttle, error, drop, delay=<n>ms, conflict, empty or limit=<n>; SHARE is a probability (0–1),
 /// `every<n>`, `first<n>` or `always`.
 impl FromStr for Rule {
     type Err = RuleSyntaxError;
@@ -163,6 +176,12 @@ impl FromStr for Rule {
             "throttle" => Fault::Throttle,
             "error" => Fault::ServerError,
             "drop" => Fault::Drop,
+            "conflict" => Fault::Conflict,
+            "empty" => Fault::EmptyPage,
+            limit if limit.starts_with("limit=") => {
+                let n = limit["limit=".len()..].parse::<u32>().ok().filter(|n| *n > 0);
+                Fault::Limit(n.ok_or_else(|| error("limit=<n> needs n ≥ 1"))?)
+            }
             other => {
                 let millis = other
                     .strip_prefix("delay=")
@@ -222,10 +241,18 @@ struct State {
     stats: Stats,
 }
 
+/// Where calls go: DynamoDB and DynamoDB Streams to one server, SES and SSM to another.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    pub dynamodb: String,
+    pub other: String,
+}
+
 /// A running proxy; cheap to clone, shared with the task serving it.
 #[derive(Clone)]
 pub struct FaultProxy {
-    upstream: url::Url,
+    dynamodb: url::Url,
+    other: url::Url,
     state: Arc<Mutex<State>>,
     client: reqwest::Client,
 }
@@ -241,15 +268,15 @@ pub enum ProxyError {
 }
 
 impl FaultProxy {
-    pub fn new(upstream: &str, rules: Vec<Rule>, seed: u64) -> Result<Self, ProxyError> {
-        let parsed = url::Url::parse(upstream).map_err(|_| ProxyError::NotLocal(upstream.to_owned()))?;
-        let local = parsed.scheme() == "http" && matches!(parsed.host_str(), Some("127.0.0.1" | "localhost"));
-        if !local {
-            return Err(ProxyError::NotLocal(upstream.to_owned()));
-        }
+    pub fn new(upstreams: &Upstreams, rules: Vec<Rule>, seed: u64) -> Result<Self, ProxyError> {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         let state = State { rules, rng: fastrand::Rng::with_seed(seed), stats: Stats::default() };
-        Ok(Self { upstream: parsed, state: Arc::new(Mutex::new(state)), client })
+        Ok(Self {
+            dynamodb: local_url(&upstreams.dynamodb)?,
+            other: local_url(&upstreams.other)?,
+            state: Arc::new(Mutex::new(state)),
+            client,
+        })
     }
 
     /// Replaces the rules (counters of "every n-th" start again).
@@ -315,11 +342,14 @@ impl FaultProxy {
             Some(Fault::ServerError) => "error",
             Some(Fault::Drop) => "drop",
             Some(Fault::Delay(_)) => "delay",
+            Some(Fault::Conflict) => "conflict",
+            Some(Fault::EmptyPage) => "empty",
+            Some(Fault::Limit(_)) => "limit",
         };
         let key = format!("{}/{}", call.service.name(), call.operation);
         *state.stats.calls.entry(key.clone()).or_default().entry(outcome).or_default() += 1;
-        if matches!(chosen, Some(Fault::Delay(_))) {
-            // A delayed call is forwarded too.
+        if matches!(chosen, Some(Fault::Delay(_) | Fault::Limit(_))) {
+            // A delayed or limited call is forwarded too.
             *state.stats.calls.entry(key).or_default().entry("forwarded").or_default() += 1;
         }
         chosen
@@ -339,18 +369,34 @@ impl FaultProxy {
                 .unwrap_or_default();
             self.state.lock().unwrap().stats.transaction_tokens.push(token);
         }
-        match self.decide(&call) {
+        let body = match self.decide(&call) {
             Some(Fault::Drop) => return Err(DroppedConnection),
             Some(Fault::Throttle) => return Ok(throttled(call.service)),
             Some(Fault::ServerError) => return Ok(server_error(call.service)),
-            Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
-            None => {}
-        }
-        Ok(self.forward(parts, body).await)
+            Some(Fault::Conflict) => return Ok(conflict(&call, &body)),
+            Some(Fault::EmptyPage) => return Ok(empty_page(&body)),
+            Some(Fault::Delay(delay)) => {
+                // A slow service still does the work when the caller gives up
+                // waiting: the call is forwarded after the delay even if the
+                // caller's connection is gone by then.
+                let proxy = self.clone();
+                let late = tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    proxy.forward(call.service, parts, body).await
+                });
+                return Ok(late.await.unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "the delayed call failed")));
+            }
+            Some(Fault::Limit(limit)) => with_limit(&body, limit),
+            None => body,
+        };
+        Ok(self.forward(call.service, parts, body).await)
     }
 
-    async fn forward(&self, parts: http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
-        let mut url = self.upstream.clone();
+    async fn forward(&self, service: Service, parts: http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
+        let mut url = match service {
+            Service::DynamoDb | Service::Streams => self.dynamodb.clone(),
+            Service::Ses | Service::Other => self.other.clone(),
+        };
         url.set_path(parts.uri.path());
         url.set_query(parts.uri.query());
         let mut upstream = self.client.request(parts.method, url).body(body);
@@ -361,8 +407,8 @@ impl FaultProxy {
         }
         let answer = match upstream.send().await {
             Ok(answer) => answer,
-            // The emulator is down: what a client sees from an unreachable endpoint.
-            Err(_) => return plain(StatusCode::BAD_GATEWAY, "the emulator did not answer"),
+            // The server is down: what a client sees from an unreachable endpoint.
+            Err(_) => return plain(StatusCode::BAD_GATEWAY, "the local server did not answer"),
         };
         let mut response = Response::builder().status(answer.status());
         for (name, value) in answer.headers() {
@@ -378,6 +424,75 @@ impl FaultProxy {
 #[derive(Debug, thiserror::Error)]
 #[error("connection dropped (injected fault)")]
 struct DroppedConnection;
+
+fn local_url(upstream: &str) -> Result<url::Url, ProxyError> {
+    let parsed = url::Url::parse(upstream).map_err(|_| ProxyError::NotLocal(upstream.to_owned()))?;
+    let local = parsed.scheme() == "http" && matches!(parsed.host_str(), Some("127.0.0.1" | "localhost"));
+    if !local {
+        return Err(ProxyError::NotLocal(upstream.to_owned()));
+    }
+    Ok(parsed)
+}
+
+/// A conflict as DynamoDB reports it. A cancelled transaction names a reason
+/// per action, in order: the first met the conflict, the others were not tried.
+fn conflict(call: &Call, body: &Bytes) -> Response<Full<Bytes>> {
+    if call.service != Service::DynamoDb || call.operation != "TransactWriteItems" {
+        return aws_error(
+            Service::DynamoDb,
+            StatusCode::BAD_REQUEST,
+            "TransactionConflictException",
+            "Transaction is ongoing for the item (injected)",
+        );
+    }
+    let actions = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("TransactItems").and_then(|items| items.as_array()).map(Vec::len))
+        .unwrap_or(1)
+        .max(1);
+    let reasons: Vec<serde_json::Value> = (0..actions)
+        .map(|i| match i {
+            0 => serde_json::json!({ "Code": "TransactionConflict", "Message": "Transaction is ongoing for the item" }),
+            _ => serde_json::json!({ "Code": "None" }),
+        })
+        .collect();
+    let codes: Vec<&str> = (0..actions).map(|i| if i == 0 { "TransactionConflict" } else { "None" }).collect();
+    let body = serde_json::json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
+        "CancellationReasons": reasons,
+    });
+    dynamodb_answer(StatusCode::BAD_REQUEST, &body)
+}
+
+/// No records, and an iterator that reads from the same place again.
+fn empty_page(body: &Bytes) -> Response<Full<Bytes>> {
+    let iterator = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("ShardIterator").cloned())
+        .unwrap_or(serde_json::Value::Null);
+    dynamodb_answer(StatusCode::OK, &serde_json::json!({ "Records": [], "NextShardIterator": iterator }))
+}
+
+/// The request with its `Limit` replaced (left as it was if it is not a JSON object).
+fn with_limit(body: &Bytes, limit: u32) -> Bytes {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut request)) => {
+            request.insert("Limit".into(), limit.into());
+            Bytes::from(serde_json::Value::Object(request).to_string())
+        }
+        _ => body.clone(),
+    }
+}
+
+fn dynamodb_answer(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
+    headers.insert("x-amzn-requestid", HeaderValue::from_static("injected-fault"));
+    response
+}
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
@@ -454,8 +569,7 @@ mod tests {
 
     #[test]
     fn every_nth_fires_on_exactly_the_nth_matching_calls() {
-        let proxy = FaultProxy::new("http://127.0.0.1:1", vec!["dynamodb/PutItem:throttle:every3".parse().unwrap()], 1)
-            .unwrap();
+        let proxy = FaultProxy::new(&nowhere(), vec!["dynamodb/PutItem:throttle:every3".parse().unwrap()], 1).unwrap();
         let put = Call { service: Service::DynamoDb, operation: "PutItem".into() };
         let query = Call { service: Service::DynamoDb, operation: "Query".into() };
         let fired: Vec<bool> = (0..6).map(|_| proxy.decide(&put).is_some()).collect();
@@ -469,7 +583,7 @@ mod tests {
 
     #[test]
     fn first_n_is_an_outage_that_ends() {
-        let proxy = FaultProxy::new("http://127.0.0.1:1", vec!["ses:throttle:first2".parse().unwrap()], 1).unwrap();
+        let proxy = FaultProxy::new(&nowhere(), vec!["ses:throttle:first2".parse().unwrap()], 1).unwrap();
         let send = Call { service: Service::Ses, operation: "SendEmail".into() };
         let fired: Vec<bool> = (0..5).map(|_| proxy.decide(&send).is_some()).collect();
         assert_eq!(fired, [true, true, false, false, false]);
@@ -478,7 +592,7 @@ mod tests {
     #[test]
     fn probabilities_are_repeatable_for_a_seed() {
         let run = |seed| {
-            let proxy = FaultProxy::new("http://127.0.0.1:1", vec!["any:error:0.3".parse().unwrap()], seed).unwrap();
+            let proxy = FaultProxy::new(&nowhere(), vec!["any:error:0.3".parse().unwrap()], seed).unwrap();
             let call = Call { service: Service::Ses, operation: "SendEmail".into() };
             (0..200).map(|_| proxy.decide(&call).is_some()).collect::<Vec<_>>()
         };
@@ -487,11 +601,50 @@ mod tests {
         assert!((30..=90).contains(&share), "about 30% of 200 calls fail, got {share}");
     }
 
+    fn nowhere() -> Upstreams {
+        Upstreams { dynamodb: "http://127.0.0.1:1".into(), other: "http://127.0.0.1:2".into() }
+    }
+
     #[test]
-    fn only_a_local_emulator_may_be_the_upstream() {
+    fn only_local_servers_may_be_upstreams() {
         for upstream in ["https://dynamodb.eu-west-1.amazonaws.com", "http://10.0.0.5:4566", "not a url"] {
-            assert!(matches!(FaultProxy::new(upstream, vec![], 1), Err(ProxyError::NotLocal(_))), "{upstream}");
+            let upstreams = [
+                Upstreams { dynamodb: upstream.into(), other: "http://127.0.0.1:4566".into() },
+                Upstreams { dynamodb: "http://127.0.0.1:8000".into(), other: upstream.into() },
+            ];
+            for upstreams in upstreams {
+                let refused = FaultProxy::new(&upstreams, vec![], 1);
+                assert!(matches!(refused, Err(ProxyError::NotLocal(_))), "{upstreams:?} was accepted");
+            }
         }
-        assert!(FaultProxy::new("http://localhost:4566", vec![], 1).is_ok());
+        let local = Upstreams { dynamodb: "http://localhost:8000".into(), other: "http://127.0.0.1:4566".into() };
+        assert!(FaultProxy::new(&local, vec![], 1).is_ok());
+    }
+
+    #[test]
+    fn dynamodb_only_faults_parse_and_answer_as_dynamodb_does() {
+        let rule: Rule = "dynamodb/TransactWriteItems:conflict:first2".parse().unwrap();
+        assert_eq!((rule.fault, rule.share), (Fault::Conflict, Share::FirstN(2)));
+        let rule: Rule = "streams/GetRecords:empty:first3".parse().unwrap();
+        assert_eq!(rule.fault, Fault::EmptyPage);
+        let rule: Rule = "streams/GetRecords:limit=1:always".parse().unwrap();
+        assert_eq!(rule.fault, Fault::Limit(1));
+        assert!("streams:limit=0:always".parse::<Rule>().is_err());
+
+        let transaction = Call { service: Service::DynamoDb, operation: "TransactWriteItems".into() };
+        let body = Bytes::from(r#"{"TransactItems":[{"Put":{}},{"Update":{}},{"ConditionCheck":{}}]}"#);
+        let answer = conflict(&transaction, &body);
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        let text = format!("{:?}", answer.body());
+        assert!(text.contains("TransactionCanceledException"), "{text}");
+        assert!(text.contains("[TransactionConflict, None, None]"), "{text}");
+        let put = Call { service: Service::DynamoDb, operation: "PutItem".into() };
+        let text = format!("{:?}", conflict(&put, &Bytes::new()).body());
+        assert!(text.contains("TransactionConflictException"), "{text}");
+
+        let limited = with_limit(&Bytes::from(r#"{"ShardIterator":"abc","Limit":1000}"#), 1);
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&limited).unwrap()["Limit"], 1);
+        let empty = format!("{:?}", empty_page(&Bytes::from(r#"{"ShardIterator":"abc"}"#)).body());
+        assert!(empty.contains(r#"\"NextShardIterator\":\"abc\""#) && empty.contains("Records"), "{empty}");
     }
 }
