@@ -26,13 +26,13 @@ async fn pat_gets_one_email_per_profile_each_naming_its_profile() {
 
     let form = pat.get(&app.url("/associate")).await;
     assert_eq!(form.status, StatusCode::OK);
-    assert!(form.body.contains("registered with us"));
+    assert!(form.body.contains("registered with us"), "saw {:?}", form.body);
     assert!(form.body.contains("support@example.com"), "says whom to contact");
 
     let typed = format!("  {}  ", app.address("PAT").replace("PAT@", "Pat@"));
     let answer = request(&app, &pat, &typed).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    assert!(answer.body.contains("If that address is registered, we have sent one email for each profile registered under it. Each link works for 60 minutes."));
+    assert!(answer.body.contains("If that address is registered, we have sent one email for each profile registered under it. Each link works for 60 minutes."), "saw {:?}", answer.body);
 
     assert_eq!(app.deliver_stream().await, 2, "two new links reach send-emails");
     let emails = app.emails_to(&app.address("pat")).await;
@@ -43,15 +43,19 @@ async fn pat_gets_one_email_per_profile_each_naming_its_profile() {
         names[0] |= email.body.contains("Doe Family Bakery");
         names[1] |= email.body.contains("Northwind Consulting");
         assert!(email.body.contains("p***@mail.example.net"), "names the identity that asked, masked");
-        assert!(email.body.contains("ignore this email"));
+        assert!(email.body.contains("ignore this email"), "saw {:?}", email.body);
         let redeem: Vec<String> = email.links().into_iter().filter(|l| l.contains("/redeem?token=")).collect();
         assert_eq!(redeem.len(), 1, "{:?}", email.links());
-        assert!(redeem[0].starts_with(&app.url("/redeem?token=")));
+        assert!(redeem[0].starts_with(&app.url("/redeem?token=")), "saw {:?}", redeem[0]);
         links.push(redeem[0].clone());
     }
     assert_eq!(names, [true, true], "each email names its own profile");
     assert_ne!(links[0], links[1], "links are distinct");
-    assert!(app.emails_to(&app.address("alex")).await.is_empty());
+    assert!(
+        app.emails_to(&app.address("alex")).await.is_empty(),
+        "saw {:?}",
+        app.emails_to(&app.address("alex")).await
+    );
 
     // Only the verifier's hash is stored, and the send is recorded with SES's message id.
     for link in &links {
@@ -59,7 +63,7 @@ async fn pat_gets_one_email_per_profile_each_naming_its_profile() {
         assert_eq!((selector.len(), verifier.len()), (22, 43));
         let item = app.link_item(selector).await;
         assert_eq!(item["state"].as_s().unwrap(), "sent");
-        assert!(!item["ses_message_id"].as_s().unwrap().is_empty());
+        assert!(!item["ses_message_id"].as_s().unwrap().is_empty(), "saw {:?}", item["ses_message_id"].as_s().unwrap());
         assert_eq!(item["verifier_hash"].as_s().unwrap(), &profile_link_core::random::sha256_b64(verifier.as_bytes()));
         assert!(
             item.values().all(|v| v.as_s().map(|s| !s.contains(verifier)).unwrap_or(true)),
@@ -92,7 +96,11 @@ async fn an_unregistered_address_gets_a_byte_identical_answer_and_no_email() {
 
     app.deliver_stream().await;
     assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1);
-    assert!(app.emails_to(&app.address("nobody")).await.is_empty());
+    assert!(
+        app.emails_to(&app.address("nobody")).await.is_empty(),
+        "saw {:?}",
+        app.emails_to(&app.address("nobody")).await
+    );
     assert_eq!(app.count_with_prefix("LINK#").await, 1, "no link item for the unregistered address");
     assert_eq!(
         app.count_with_prefix("AUDIT#IDENTITY#").await,
@@ -130,7 +138,7 @@ async fn an_ses_failure_retries_only_that_record() {
     app.faults.fail_sends_to(&app.address("pat"));
     assert_eq!(app.deliver_stream().await, 2);
     assert_eq!(app.emails_to(&app.address("sam")).await.len(), 1, "the healthy record is sent");
-    assert!(app.emails_to(&app.address("pat")).await.is_empty());
+    assert!(app.emails_to(&app.address("pat")).await.is_empty(), "saw {:?}", app.emails_to(&app.address("pat")).await);
     assert_eq!(*app.faults.failed_calls.lock().unwrap(), 4, "the failed record: first try plus three retries");
     assert_eq!(app.discarded_records().await.len(), 1, "then it goes to the on-failure destination");
 
@@ -166,8 +174,8 @@ fn limits(per_identity: u32, per_address: u32, per_ip: u32) -> TestOptions {
 async fn assert_rate_limited(app: &TestApp, page: &Page) {
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
     let retry_after: i64 = page.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=3600).contains(&retry_after));
-    assert!(page.body.contains("Nothing was sent"));
+    assert!((1..=3600).contains(&retry_after), "Retry-After: {retry_after}");
+    assert!(page.body.contains("Nothing was sent"), "saw {:?}", page.body);
     let _ = app;
 }
 
@@ -247,7 +255,7 @@ async fn bad_input_gets_a_clear_answer_and_changes_nothing() {
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     assert!(malformed.body.contains("needs an @"), "says what is wrong: {}", malformed.body);
     assert!(malformed.body.contains(r#"value="pat.example.com""#), "keeps what was typed");
-    assert!(malformed.body.contains(r#"aria-invalid="true""#));
+    assert!(malformed.body.contains(r#"aria-invalid="true""#), "saw {:?}", malformed.body);
 
     let hostile = pat
         .post_form(
@@ -308,8 +316,8 @@ async fn the_csv_import_reports_bad_rows_by_line_and_upserts_the_rest() {
     assert_eq!((report.imported, report.updated, report.unchanged), (2, 0, 0));
     let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
     assert_eq!(lines, [3, 4, 5, 6, 7], "{:?}", report.rejected);
-    assert!(report.rejected[1].reason.contains("formula"));
-    assert!(report.rejected[2].reason.contains("fields"));
+    assert!(report.rejected[1].reason.contains("formula"), "saw {:?}", report.rejected[1].reason);
+    assert!(report.rejected[2].reason.contains("fields"), "saw {:?}", report.rejected[2].reason);
     assert_eq!(app.count_with_prefix("PROFILE#").await, 2);
 
     let again = profile_link_admin::import::import(&app.store, csv.as_bytes(), false, &()).await.unwrap();
@@ -331,12 +339,12 @@ async fn pages_and_emails_follow_the_persons_language() {
     app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bäckerei Doe")]).await;
     let pat = Browser::speaking("de-AT,de;q=0.9,en;q=0.5");
     let account = pat.sign_in(&app.url("/login"), "pat", "demo").await;
-    assert!(account.body.contains(r#"<html lang="de">"#));
+    assert!(account.body.contains(r#"<html lang="de">"#), "saw {:?}", account.body);
     assert!(account.body.contains("Sie sind angemeldet"), "{}", account.body);
     assert_eq!(account.headers["vary"], "Accept-Language");
 
     let form = pat.get(&app.url("/associate")).await;
-    assert!(form.body.contains("Bei uns hinterlegte E-Mail-Adresse"));
+    assert!(form.body.contains("Bei uns hinterlegte E-Mail-Adresse"), "saw {:?}", form.body);
     let csrf = app.csrf(&pat).await;
     let wrong = pat
         .post_form(&app.url("/associate"), &[("email".into(), "pat.example.com".into()), ("csrf".into(), csrf.clone())])
@@ -350,10 +358,14 @@ async fn pages_and_emails_follow_the_persons_language() {
     let emails = app.emails_to(&app.address("pat")).await;
     assert_eq!(emails.len(), 1);
     assert!(emails[0].subject.starts_with("Anmeldung mit Pat Doe verknüpfen"), "{}", emails[0].subject);
-    assert!(emails[0].body.contains("Verknüpfung bestätigen"));
-    assert!(emails[0].body.contains(r#"<html lang="de">"#));
+    assert!(emails[0].body.contains("Verknüpfung bestätigen"), "saw {:?}", emails[0].body);
+    assert!(emails[0].body.contains(r#"<html lang="de">"#), "saw {:?}", emails[0].body);
 
     // Someone else's browser, in English, sees English; German was this person's choice only.
     let sam = app.signed_in("sam").await;
-    assert!(sam.get(&app.url("/")).await.body.contains("You are signed in"));
+    assert!(
+        sam.get(&app.url("/")).await.body.contains("You are signed in"),
+        "saw {:?}",
+        sam.get(&app.url("/")).await.body
+    );
 }

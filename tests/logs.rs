@@ -78,7 +78,10 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
     }
     for line in &requests {
         assert!(line["status"].as_u64().is_some() && line["latency_ms"].as_f64().is_some(), "{line}");
-        assert!(line["cold_start"].is_boolean() && line["request_id"].is_string() && line["method"].is_string());
+        assert!(
+            line["cold_start"].is_boolean() && line["request_id"].is_string() && line["method"].is_string(),
+            "saw {line}"
+        );
         assert!(!line.to_string().contains("token="), "no query strings in request lines");
     }
     assert_eq!(requests.iter().filter(|r| r["cold_start"] == true).count(), 1, "one cold start per process");
@@ -90,13 +93,20 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
         .filter(|l| l["message"] == "invocation")
         .collect();
     for line in &invocations {
-        assert!(line["cold_start"].is_boolean() && line["request_id"].is_string() && line["latency_ms"].is_f64());
+        assert!(
+            line["cold_start"].is_boolean() && line["request_id"].is_string() && line["latency_ms"].is_f64(),
+            "saw {line}"
+        );
         assert!(line["records"].as_u64().is_some_and(|n| n >= 1), "{line}");
     }
     let of = |function: &str| invocations.iter().filter(|l| l["function"] == function).collect::<Vec<_>>();
     let sent: u64 = of("send-emails").iter().map(|l| l["sent"].as_u64().unwrap()).sum();
     assert_eq!(sent, 2, "the link email and the notice");
-    assert!(of("send-emails").iter().all(|l| l["failed"] == 0 && l["suppressed"] == 0 && l["skipped"].is_u64()));
+    assert!(
+        of("send-emails").iter().all(|l| l["failed"] == 0 && l["suppressed"] == 0 && l["skipped"].is_u64()),
+        "saw {:?}",
+        of("send-emails")
+    );
     assert_eq!(of("send-emails").iter().filter(|l| l["cold_start"] == true).count(), 1);
     assert_eq!(of("ses-events").len(), 1);
     assert_eq!(

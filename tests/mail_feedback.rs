@@ -118,7 +118,7 @@ async fn a_hard_bounce_suppresses_the_address_until_an_operator_lifts_it() {
     let bounced = trail(&app, "CUST-1").await.into_iter().find(|r| r.event == "bounced").expect("a bounced entry");
     let detail = bounced.detail.unwrap();
     assert!(detail.contains("Permanent/General") && detail.contains("p***@"), "{detail}");
-    assert!(!detail.contains(&address));
+    assert!(!detail.contains(&address), "saw {:?}", detail);
     assert_eq!(bounced.link_id.as_deref(), Some(link_id(&link)));
     // ...on the link...
     let item = app.link_item(link_id(&link)).await;
@@ -150,7 +150,7 @@ async fn a_hard_bounce_suppresses_the_address_until_an_operator_lifts_it() {
     let not_sent = timeline.last().unwrap();
     let new_link = not_sent.link_id.clone().unwrap();
     assert_eq!(app.link_item(&new_link).await["state"].as_s().unwrap(), "suppressed");
-    assert!(!not_sent.detail.as_deref().unwrap().contains(&address));
+    assert!(!not_sent.detail.as_deref().unwrap().contains(&address), "saw {:?}", not_sent.detail.as_deref().unwrap());
 
     // A redelivery of that record changes nothing and sends nothing.
     let mut replay = profile_link_dev_server::stream::StreamPoller::new(
@@ -194,7 +194,11 @@ async fn a_soft_bounce_is_recorded_and_mail_still_goes() {
 
     let timeline = trail(&app, "CUST-1").await;
     assert_eq!(events(&timeline), ["requested", "sent", "bounced"]);
-    assert!(timeline[2].detail.as_deref().unwrap().starts_with("Transient/MailboxFull"));
+    assert!(
+        timeline[2].detail.as_deref().unwrap().starts_with("Transient/MailboxFull"),
+        "saw {:?}",
+        timeline[2].detail.as_deref().unwrap()
+    );
     assert_eq!(app.store.suppression(&RegisteredEmail::parse(&address).unwrap()).await.unwrap(), None);
     assert!(!app.link_item(link_id(&link)).await.contains_key("mail_feedback"), "the audit only");
     assert_eq!(app.count_with_prefix("SUPPRESSED#").await, 0);
@@ -319,5 +323,9 @@ async fn garbage_is_dropped_without_a_panic_or_a_write() {
     assert_eq!(summary["soft_bounces"], 1, "{summary}");
 
     assert_eq!(app.snapshot().await, before, "nothing was written");
-    assert!(!app.link_item(link_id(&link)).await.contains_key("mail_feedback"));
+    assert!(
+        !app.link_item(link_id(&link)).await.contains_key("mail_feedback"),
+        "saw {:?}",
+        app.link_item(link_id(&link)).await
+    );
 }

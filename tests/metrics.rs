@@ -49,7 +49,7 @@ async fn an_onboarding_emits_emf_lines_that_count_what_happened() {
     assert_eq!(request(&app, &pat, &address).await.status, StatusCode::TOO_MANY_REQUESTS);
 
     let lines = captured.take();
-    assert!(!lines.is_empty());
+    assert!(!lines.is_empty(), "saw {:?}", lines);
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     for line in &lines {
         // A valid EMF document: the directive names dimensions and metrics that the line carries.
@@ -77,10 +77,10 @@ async fn an_onboarding_emits_emf_lines_that_count_what_happened() {
 
     // Requests by function and status class.
     assert!(sum(&lines, "Requests", &[("Function", "login"), ("Outcome", "2xx")]) >= 1.0, "the account page");
-    assert!(sum(&lines, "Requests", &[("Function", "login"), ("Outcome", "3xx")]) >= 2.0);
+    assert!(sum(&lines, "Requests", &[("Function", "login"), ("Outcome", "3xx")]) >= 2.0, "saw {lines:?}");
     assert_eq!(sum(&lines, "Requests", &[("Function", "request-association"), ("Outcome", "4xx")]), 1.0);
     assert_eq!(sum(&lines, "Requests", &[("Function", "redeem-link"), ("Outcome", "4xx")]), 1.0, "the replay (409)");
-    assert!(sum(&lines, "Latency", &[("Function", "redeem-link")]) > 0.0);
+    assert!(sum(&lines, "Latency", &[("Function", "redeem-link")]) > 0.0, "saw {lines:?}");
     // Emails: the link and the notice sent, the second link suppressed.
     assert_eq!(sum(&lines, "EmailsSent", &[("Function", "send-emails")]), 2.0);
     assert_eq!(sum(&lines, "EmailsSuppressed", &[("Function", "send-emails")]), 1.0);

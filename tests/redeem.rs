@@ -49,13 +49,17 @@ async fn the_whole_seed_flow_links_both_of_pats_profiles() {
     // The next sign-in, in a new browser, sees them too.
     let later = app.signed_in("pat").await;
     let account = later.get(&app.url("/")).await;
-    assert!(account.body.contains("Doe Family Bakery") && account.body.contains("Northwind Consulting"));
+    assert!(
+        account.body.contains("Doe Family Bakery") && account.body.contains("Northwind Consulting"),
+        "saw {}",
+        account.body
+    );
 
     // Support can read each profile's timeline (profile-link-admin audit show).
     let trail = app.store.audit_trail(&profile_link_core::profile::ProfileId::parse("CUST-1").unwrap()).await.unwrap();
     let events: Vec<&str> = trail.iter().map(|r| r.event.as_str()).collect();
     assert_eq!(events, ["requested", "sent", "linked"]);
-    assert!(trail.iter().all(|r| r.identity_sub.as_deref() == Some("pat-7f3c9a")));
+    assert!(trail.iter().all(|r| r.identity_sub.as_deref() == Some("pat-7f3c9a")), "saw {trail:?}");
     let table = profile_link_admin::audit::table(&trail);
     assert!(table.contains("linked") && table.contains("pat-7f3c9a at 127.0.0.1"), "{table}");
 
@@ -109,7 +113,7 @@ async fn prefetching_a_link_changes_nothing() {
         assert_eq!(head.status(), StatusCode::SEE_OTHER);
         // A scanner following the redirect ends at the sign-in page; nothing is confirmed.
         let followed = scanner.get(&links[0]).await;
-        assert!(followed.url.as_str().starts_with(&app.issuer));
+        assert!(followed.url.as_str().starts_with(&app.issuer), "saw {:?}", followed.url);
     }
     let after = app.keys().await.into_iter().filter(|(pk, _)| !pk.starts_with("LOGIN#")).collect::<Vec<_>>();
     assert_eq!(before, after, "only sign-in transactions were written");
@@ -123,7 +127,7 @@ async fn another_identity_cannot_use_the_link_and_burns_it() {
     let sam = app.signed_in("sam").await;
     let shown = open(&sam, &links[0], "sam").await;
     assert_eq!(shown.status, StatusCode::FORBIDDEN, "{}", shown.body);
-    assert!(shown.body.contains("different account"));
+    assert!(shown.body.contains("different account"), "saw {:?}", shown.body);
 
     // Posting the confirmation anyway (the token and sam's own CSRF token) burns the link.
     let csrf = app.csrf(&sam).await;
@@ -135,12 +139,12 @@ async fn another_identity_cannot_use_the_link_and_burns_it() {
         )
         .await;
     assert_eq!(burned.status, StatusCode::FORBIDDEN, "{}", burned.body);
-    assert!(burned.body.contains("no longer works"));
+    assert!(burned.body.contains("no longer works"), "saw {:?}", burned.body);
     assert_eq!(associations(&app).await, 0, "nothing linked");
 
     let page = open(&pat, &links[0], "pat").await;
     assert_eq!(page.status, StatusCode::CONFLICT, "burned for pat too: {}", page.body);
-    assert!(page.body.contains("cancelled"));
+    assert!(page.body.contains("cancelled"), "saw {:?}", page.body);
     assert!(
         app.keys().await.iter().any(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#wrong_identity#")),
         "audited"
@@ -155,7 +159,7 @@ async fn a_used_link_cannot_be_replayed() {
     assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
     let replay = pat.submit(&form).await;
     assert_eq!(replay.status, StatusCode::CONFLICT);
-    assert!(replay.body.contains("already been used"));
+    assert!(replay.body.contains("already been used"), "saw {:?}", replay.body);
     let reopened = open(&pat, &links[0], "pat").await;
     assert_eq!(reopened.status, StatusCode::CONFLICT);
     assert_eq!(associations(&app).await, 1);
@@ -182,12 +186,12 @@ async fn an_expired_link_offers_a_new_one_within_the_rate_limits() {
     app.clock.advance(3601);
     let page = open(&pat, &link, "pat").await;
     assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
-    assert!(page.body.contains("This link has expired"));
+    assert!(page.body.contains("This link has expired"), "saw {:?}", page.body);
     let resend = first_post_form(&page).expect("a one-click resend button");
-    assert!(resend.action.as_str().ends_with("/redeem/resend"));
+    assert!(resend.action.as_str().ends_with("/redeem/resend"), "saw {:?}", resend.action);
     let sent = pat.submit(&resend).await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
-    assert!(sent.body.contains("sent you a new link"));
+    assert!(sent.body.contains("sent you a new link"), "saw {:?}", sent.body);
 
     app.deliver_stream().await;
     let links = links_to(&app, &app.address("pat")).await;
@@ -198,7 +202,7 @@ async fn an_expired_link_offers_a_new_one_within_the_rate_limits() {
     // The resend counts against the limits: the identity has used both of its two requests.
     let again = pat.submit(&resend).await;
     assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(again.headers.contains_key("retry-after"));
+    assert!(again.headers.contains_key("retry-after"), "saw {:?}", again.headers);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +220,7 @@ async fn a_superseded_link_no_longer_works() {
     let old = open(&pat, &links[0], "pat").await;
     let refused = confirm(&pat, &old, "confirm").await;
     assert_eq!(refused.status, StatusCode::GONE, "{}", refused.body);
-    assert!(refused.body.contains("newer link"));
+    assert!(refused.body.contains("newer link"), "saw {:?}", refused.body);
     assert_eq!(associations(&app).await, 0);
     let new = open(&pat, &links[1], "pat").await;
     assert_eq!(confirm(&pat, &new, "confirm").await.status, StatusCode::OK);
@@ -274,7 +278,7 @@ async fn this_wasnt_me_burns_every_link_of_the_request() {
     let page = open(&pat, &links[0], "pat").await;
     let done = confirm(&pat, &page, "reject").await;
     assert_eq!(done.status, StatusCode::OK);
-    assert!(done.body.contains("nothing was linked"));
+    assert!(done.body.contains("nothing was linked"), "saw {:?}", done.body);
     for link in &links {
         let page = open(&pat, link, "pat").await;
         assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
@@ -298,12 +302,16 @@ async fn unlinking_removes_the_link_and_revokes_pending_links() {
 
     let account = pat.get(&app.url("/")).await;
     let unlink = first_post_form(&account).expect("an Unlink button");
-    assert!(unlink.action.as_str().ends_with("/profiles/unlink"));
+    assert!(unlink.action.as_str().ends_with("/profiles/unlink"), "saw {:?}", unlink.action);
     let after = pat.submit(&unlink).await;
     assert_eq!(after.status, StatusCode::OK);
     assert!(after.body.contains("No customer profiles are linked"), "{}", after.body);
     assert_eq!(associations(&app).await, 0);
-    assert!(app.keys().await.iter().any(|(pk, sk)| pk.starts_with("AUDIT#PROFILE#") && sk.contains("#unlinked#")));
+    assert!(
+        app.keys().await.iter().any(|(pk, sk)| pk.starts_with("AUDIT#PROFILE#") && sk.contains("#unlinked#")),
+        "saw {:?}",
+        app.keys().await
+    );
 
     let old = open(&pat, &links[0], "pat").await;
     assert_eq!(old.status, StatusCode::CONFLICT, "the used link stays used");
@@ -330,7 +338,11 @@ async fn a_second_link_for_a_profile_already_linked_is_a_friendly_answer() {
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(done.body.contains("already linked to you"), "{}", done.body);
     assert_eq!(associations(&app).await, 1);
-    assert!(app.keys().await.iter().any(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#already_linked#")));
+    assert!(
+        app.keys().await.iter().any(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#already_linked#")),
+        "saw {:?}",
+        app.keys().await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,5 +380,9 @@ async fn a_new_identity_replaces_the_old_one_and_the_registered_address_is_told(
         .filter(|m| m.body.contains("replaces the sign-in"))
         .count();
     assert_eq!(replaced_notices, 1, "the registered address is told about the replacement");
-    assert!(app.keys().await.iter().any(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#replaced#")));
+    assert!(
+        app.keys().await.iter().any(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#replaced#")),
+        "saw {:?}",
+        app.keys().await
+    );
 }

@@ -38,9 +38,9 @@ async fn pat_signs_in_and_lands_on_the_account_page_naming_the_identity() {
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.url.as_str(), app.url("/"));
     assert!(page.body.contains("You are signed in"), "{}", page.body);
-    assert!(page.body.contains("Pat Doe"));
-    assert!(page.body.contains("pat.doe@mail.example.net"));
-    assert!(page.body.contains("No customer profiles are linked"));
+    assert!(page.body.contains("Pat Doe"), "saw {:?}", page.body);
+    assert!(page.body.contains("pat.doe@mail.example.net"), "saw {:?}", page.body);
+    assert!(page.body.contains("No customer profiles are linked"), "saw {:?}", page.body);
 
     let me = browser.get(&app.url("/me")).await;
     assert_eq!(me.status, StatusCode::OK);
@@ -60,7 +60,7 @@ async fn the_login_redirect_uses_pkce_s256_state_and_nonce_and_stores_a_short_li
     let response = browser.request(Method::GET, &app.url("/login?return_to=/me")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let to = redirect_target(&response);
-    assert!(to.as_str().starts_with(&app.issuer));
+    assert!(to.as_str().starts_with(&app.issuer), "saw {:?}", to);
     assert_eq!(query_param(&to, "code_challenge_method").as_deref(), Some("S256"));
     assert_eq!(query_param(&to, "code_challenge").map(|c| c.len()), Some(43));
     assert_eq!(query_param(&to, "state").map(|s| s.len()), Some(43));
@@ -114,7 +114,7 @@ async fn the_session_verifies_with_the_published_jwks_alone() {
         .claims;
     assert_eq!(claims["idp_sub"], "sam-2b81d4");
     assert_eq!(claims["idp_iss"], app.issuer);
-    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap(), "saw {claims}");
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600, "short-lived");
     assert_eq!(claims["profiles"], json!([]));
 }
@@ -140,7 +140,7 @@ async fn a_wrong_password_is_refused_and_leaves_no_session() {
     let browser = Browser::new();
     let page = browser.sign_in(&app.url("/login"), "pat", "wrong").await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED, "the provider re-shows its form");
-    assert!(page.url.as_str().starts_with(&app.issuer));
+    assert!(page.url.as_str().starts_with(&app.issuer), "saw {:?}", page.url);
     assert_signed_out(&browser, &app).await;
 }
 
@@ -160,11 +160,11 @@ async fn a_callback_is_accepted_once_and_only_from_the_browser_that_started_it()
 
     let first = owner.get(callback.as_str()).await;
     assert_eq!(first.status, StatusCode::OK);
-    assert!(first.body.contains("You are signed in"));
+    assert!(first.body.contains("You are signed in"), "saw {:?}", first.body);
 
     let replay = owner.get(callback.as_str()).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST, "state is single-use");
-    assert!(replay.body.contains("Sign in again"));
+    assert!(replay.body.contains("Sign in again"), "saw {:?}", replay.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +175,7 @@ async fn an_expired_sign_in_is_refused() {
     app.clock.advance(601);
     let page = browser.get(callback.as_str()).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    assert!(page.body.contains("This sign-in has expired"));
+    assert!(page.body.contains("This sign-in has expired"), "saw {:?}", page.body);
     assert_signed_out(&browser, &app).await;
 }
 
@@ -282,8 +282,16 @@ async fn pages_carry_the_security_headers() {
     assert_eq!(header("referrer-policy"), "no-referrer");
     assert_eq!(header("x-content-type-options"), "nosniff");
     assert_eq!(header("cache-control"), "no-store");
-    assert!(header("content-security-policy").starts_with("default-src 'none'; style-src 'sha256-"));
-    assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
+    assert!(
+        header("content-security-policy").starts_with("default-src 'none'; style-src 'sha256-"),
+        "saw {:?}",
+        header("content-security-policy")
+    );
+    assert!(
+        header("content-security-policy").contains("frame-ancestors 'none'"),
+        "saw {:?}",
+        header("content-security-policy")
+    );
 
     let login = browser.request(Method::GET, &app.url("/login")).await;
     let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();

@@ -1,9 +1,12 @@
 //! The `send-emails` function: invoked by the table's stream with new `LINK#`
 //! items, it mints each link's verifier, sends one SES email per link and
-//! records the send. Exactly one email per link under redelivery: a link is
-//! claimed with a conditional write before sending, so a second delivery of
-//! the same record finds it sent and does nothing. A failed send releases the
-//! claim and reports only that record as failed (partial batch response).
+//! records the send. One email per link under redelivery: a link is claimed
+//! with a conditional write before sending, so a second delivery of the same
+//! record finds it sent and does nothing. A send SES refused releases the
+//! claim and reports only that record as failed (partial batch response). A
+//! send SES did not answer (a timeout, a lost connection) may have gone out,
+//! and SES has no idempotency token, so it is neither retried by the SDK nor
+//! sent again: the link is recorded as sent, unconfirmed, and audited.
 //!
 //! An invocation that dies mid-send (timeout, crash) leaves its claim behind;
 //! the redelivery waits until that claim is older than any live sender could
@@ -23,7 +26,7 @@ use profile_link_core::mail::{Email, LinkEmail, MailConfig, MailSubject, Mailer,
 use profile_link_core::metrics::Emf;
 use profile_link_core::profile::ProfileId;
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
-use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, StoreError};
+use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, SendOutcome, StoreError};
 use profile_link_core::telemetry::ColdStart;
 use profile_link_core::{Clock, Store, SystemClock, random};
 
@@ -31,6 +34,24 @@ use profile_link_core::{Clock, Store, SystemClock, random};
 /// it within two AWS calls (the send and the record), each abandoned after
 /// [`profile_link_core::aws::OPERATION_TIMEOUT`].
 pub const STALE_CLAIM_SECONDS: i64 = 2 * profile_link_core::aws::OPERATION_TIMEOUT.as_secs() as i64 + 2;
+
+/// How long one invocation waits, in all, for other invocations' claims to go
+/// stale. A dead sender left its claims within one invocation, so one stale
+/// period covers a whole batch of them; a claim still live after that is
+/// reported for retry instead of waited on, so a batch of 10 fits the
+/// function's timeout (template.yaml: 30 s; `tests/faults.rs` checks it).
+pub const CLAIM_WAIT_PER_INVOCATION_SECONDS: i64 = STALE_CLAIM_SECONDS + 1;
+
+/// What is left of [`CLAIM_WAIT_PER_INVOCATION_SECONDS`] in this invocation.
+pub struct ClaimWaitBudget {
+    remaining_seconds: i64,
+}
+
+impl Default for ClaimWaitBudget {
+    fn default() -> Self {
+        Self { remaining_seconds: CLAIM_WAIT_PER_INVOCATION_SECONDS }
+    }
+}
 
 pub struct SendEmailsApp {
     pub site: SiteConfig,
@@ -61,6 +82,8 @@ pub enum Delivery {
     Skipped(&'static str),
     /// The address hard-bounced or complained before: not sent, audited.
     Suppressed,
+    /// SES did not answer: it may have been sent, so it is not sent again.
+    Unconfirmed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,9 +110,10 @@ pub async fn handle(app: &SendEmailsApp, event: Event, request_id: &str) -> Dyna
     let started = std::time::Instant::now();
     let cold_start = COLD_START.take();
     let mut failures = Vec::new();
-    let (mut sent, mut skipped, mut ignored, mut suppressed) = (0u64, 0u64, 0u64, 0u64);
+    let (mut sent, mut skipped, mut ignored, mut suppressed, mut unconfirmed) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut budget = ClaimWaitBudget::default();
     for record in &event.records {
-        match deliver(app, record).await {
+        match deliver(app, record, &mut budget).await {
             Ok(outcome) => {
                 tracing::debug!(?outcome, "stream record done");
                 match outcome {
@@ -97,6 +121,7 @@ pub async fn handle(app: &SendEmailsApp, event: Event, request_id: &str) -> Dyna
                     Delivery::Ignored => ignored += 1,
                     Delivery::Skipped(_) => skipped += 1,
                     Delivery::Suppressed => suppressed += 1,
+                    Delivery::Unconfirmed => unconfirmed += 1,
                 }
             }
             Err(error) => {
@@ -116,6 +141,7 @@ pub async fn handle(app: &SendEmailsApp, event: Event, request_id: &str) -> Dyna
         skipped,
         ignored,
         suppressed,
+        unconfirmed,
         failed,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         cold_start,
@@ -126,6 +152,7 @@ pub async fn handle(app: &SendEmailsApp, event: Event, request_id: &str) -> Dyna
         .count("EmailsSent", sent)
         .count("EmailsFailed", failed)
         .count("EmailsSuppressed", suppressed)
+        .count("EmailsUnconfirmed", unconfirmed)
         .emit();
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = failures;
@@ -150,10 +177,14 @@ fn new_image<T: serde::de::DeserializeOwned>(record: &EventRecord) -> Result<T, 
     serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| DeliveryError::Unreadable(e.to_string()))
 }
 
-pub async fn deliver(app: &SendEmailsApp, record: &EventRecord) -> Result<Delivery, DeliveryError> {
+pub async fn deliver(
+    app: &SendEmailsApp,
+    record: &EventRecord,
+    budget: &mut ClaimWaitBudget,
+) -> Result<Delivery, DeliveryError> {
     match inserted_kind(record) {
-        Some("LINK#") => deliver_link(app, new_image(record)?).await,
-        Some(_) => deliver_notice(app, new_image(record)?).await,
+        Some("LINK#") => deliver_link(app, new_image(record)?, budget).await,
+        Some(_) => deliver_notice(app, new_image(record)?, budget).await,
         None => Ok(Delivery::Ignored),
     }
 }
@@ -168,13 +199,18 @@ async fn send(
 }
 
 /// "Your profile is now linked to …": claimed, sent, settled like a link email.
-async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Delivery, DeliveryError> {
+async fn deliver_notice(
+    app: &SendEmailsApp,
+    notice: NoticeRecord,
+    budget: &mut ClaimWaitBudget,
+) -> Result<Delivery, DeliveryError> {
     let profile_id =
         ProfileId::parse(&notice.profile_id).ok_or_else(|| DeliveryError::Unreadable("profile_id".into()))?;
     let claim_id = random::token(12);
     let claim = || app.store.claim_notice(&notice, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
-    match claim_or_take_over(app, claim).await? {
+    match claim_or_take_over(app, claim, budget).await? {
         Claim::Claimed => {}
+        Claim::InFlight { .. } => return Err(DeliveryError::InFlight),
         Claim::Suppressed => {
             app.store.mark_notice_suppressed(&notice, DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now()).await?;
             tracing::info!(profile = %notice.profile_id, "link notice not sent: the address is suppressed");
@@ -196,20 +232,32 @@ async fn deliver_notice(app: &SendEmailsApp, notice: NoticeRecord) -> Result<Del
     let sent = send(app, email, &about).await;
     match sent {
         Ok(message_id) => {
-            app.store.settle_notice(&notice.notice_id, &claim_id, Some(&message_id), app.clock.now()).await?;
+            let outcome = SendOutcome::Sent(&message_id);
+            app.store.settle_notice(&notice.notice_id, &claim_id, outcome, app.clock.now()).await?;
             tracing::info!(profile = %notice.profile_id, "link notice sent");
             Ok(Delivery::Sent)
         }
+        Err(DeliveryError::Send(error)) if error.unanswered => {
+            app.store.settle_notice(&notice.notice_id, &claim_id, SendOutcome::Unconfirmed, app.clock.now()).await?;
+            tracing::warn!(profile = %notice.profile_id, %error, "link notice unconfirmed: not sent again");
+            Ok(Delivery::Unconfirmed)
+        }
         Err(error) => {
-            app.store.settle_notice(&notice.notice_id, &claim_id, None, app.clock.now()).await?;
+            app.store.settle_notice(&notice.notice_id, &claim_id, SendOutcome::NotSent, app.clock.now()).await?;
             Err(error)
         }
     }
 }
 
 /// Claims an item; if another invocation holds it, waits until that claim
-/// is stale (its holder died: see [`STALE_CLAIM_SECONDS`]) and tries once more.
-async fn claim_or_take_over<F, Fut>(app: &SendEmailsApp, claim: F) -> Result<Claim, StoreError>
+/// is stale (its holder died: see [`STALE_CLAIM_SECONDS`]) and tries once
+/// more, unless the wait would overrun this invocation's budget: then the
+/// claim is left as it is (`InFlight`) and the record is retried later.
+async fn claim_or_take_over<F, Fut>(
+    app: &SendEmailsApp,
+    claim: F,
+    budget: &mut ClaimWaitBudget,
+) -> Result<Claim, StoreError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<Claim, StoreError>>,
@@ -217,12 +265,21 @@ where
     let first = claim().await?;
     let Claim::InFlight { claimed_at } = first else { return Ok(first) };
     let wait = (claimed_at + STALE_CLAIM_SECONDS + 1 - app.clock.now()).clamp(0, STALE_CLAIM_SECONDS + 1);
+    if wait > budget.remaining_seconds {
+        tracing::warn!(wait_seconds = wait, "item claimed by another invocation; left for a later retry");
+        return Ok(first);
+    }
     tracing::warn!(wait_seconds = wait, "item claimed by another invocation; waiting for the claim to go stale");
+    budget.remaining_seconds -= wait;
     app.clock.wait(wait).await;
     claim().await
 }
 
-async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery, DeliveryError> {
+async fn deliver_link(
+    app: &SendEmailsApp,
+    link: LinkRecord,
+    budget: &mut ClaimWaitBudget,
+) -> Result<Delivery, DeliveryError> {
     let link_id = LinkId::parse(&link.link_id).ok_or_else(|| DeliveryError::Unreadable("link_id".into()))?;
     let profile_id =
         ProfileId::parse(&link.profile_id).ok_or_else(|| DeliveryError::Unreadable("profile_id".into()))?;
@@ -230,7 +287,7 @@ async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery,
     let claim_id = random::token(12);
     let hash = verifier.hash();
     let claim = || app.store.claim_link_for_sending(&link, &hash, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
-    match claim_or_take_over(app, claim).await? {
+    match claim_or_take_over(app, claim, budget).await? {
         Claim::Claimed => {}
         Claim::AlreadySent => return Ok(Delivery::Skipped("already sent")),
         Claim::Superseded => return Ok(Delivery::Skipped("superseded")),
@@ -264,10 +321,16 @@ async fn deliver_link(app: &SendEmailsApp, link: LinkRecord) -> Result<Delivery,
     match sent {
         Ok(message_id) => {
             app.store
-                .mark_link_sent(&link, &claim_id, &message_id, DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now())
+                .mark_link_sent(&link, &claim_id, Some(&message_id), DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now())
                 .await?;
             tracing::info!(link = %link.link_id, profile = %link.profile_id, "link email sent");
             Ok(Delivery::Sent)
+        }
+        Err(DeliveryError::Send(error)) if error.unanswered => {
+            // It may have gone: sending again could email the person twice.
+            app.store.mark_link_sent(&link, &claim_id, None, DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now()).await?;
+            tracing::warn!(link = %link.link_id, profile = %link.profile_id, %error, "link email unconfirmed: not sent again");
+            Ok(Delivery::Unconfirmed)
         }
         Err(error) => {
             // Give the claim back so the retry mints a fresh verifier and sends again.

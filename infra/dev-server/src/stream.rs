@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 /// As in template.yaml's event source mapping.
 pub const BATCH_SIZE: usize = 10;
 pub const MAXIMUM_RETRY_ATTEMPTS: u32 = 3;
+/// Consecutive empty `GetRecords` pages after which a shard counts as read to its end.
+pub const EMPTY_PAGES_MEAN_CAUGHT_UP: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
@@ -64,15 +66,27 @@ impl StreamPoller {
         })
     }
 
+    /// Every shard of the stream, following `DescribeStream`'s pages (a
+    /// stream that has lived for hours has many: DynamoDB rolls shards over).
     async fn shard_ids(&mut self) -> Result<Vec<String>, StreamError> {
-        let described = self.streams.describe_stream().stream_arn(&self.stream_arn).send().await.map_err(sdk_error)?;
-        let ids: Vec<String> = described
-            .stream_description()
-            .map(|d| d.shards())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|shard| shard.shard_id().map(str::to_owned))
-            .collect();
+        let mut ids = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let described = self
+                .streams
+                .describe_stream()
+                .stream_arn(&self.stream_arn)
+                .set_exclusive_start_shard_id(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            let Some(description) = described.stream_description() else { break };
+            ids.extend(description.shards().iter().filter_map(|shard| shard.shard_id().map(str::to_owned)));
+            match description.last_evaluated_shard_id() {
+                Some(last) => start = Some(last.to_owned()),
+                None => break,
+            }
+        }
         for id in &ids {
             self.checkpoints.entry(id.clone()).or_insert(None);
         }
@@ -106,16 +120,26 @@ impl StreamPoller {
         let mut records = Vec::new();
         for shard in self.shard_ids().await? {
             let mut iterator = self.iterator(&shard).await?;
+            // DynamoDB may answer empty pages before a shard's records; Lambda's
+            // poller reads on, so a few empty pages in a row mean "caught up".
+            let mut empty_pages = 0;
             while let Some(current) = iterator {
                 let output =
                     self.streams.get_records().shard_iterator(current).limit(100).send().await.map_err(sdk_error)?;
-                let Some(last) = output.records().last() else { break };
+                iterator = output.next_shard_iterator.clone();
+                let Some(last) = output.records().last() else {
+                    empty_pages += 1;
+                    if empty_pages == EMPTY_PAGES_MEAN_CAUGHT_UP {
+                        break;
+                    }
+                    continue;
+                };
+                empty_pages = 0;
                 let last_sequence = last.dynamodb().and_then(|d| d.sequence_number()).map(str::to_owned);
                 for record in output.records().iter().filter(|r| matches_filter(r)) {
                     records.push(self.to_event_record(record)?);
                 }
                 self.checkpoints.insert(shard.clone(), last_sequence);
-                iterator = output.next_shard_iterator;
             }
         }
         Ok(records)

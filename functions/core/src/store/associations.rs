@@ -4,6 +4,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::audit::{AuditEntry, AuditSubject};
+use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, get_s, n, s};
 use super::{Store, StoreError};
 use crate::identity::Identity;
@@ -110,13 +111,12 @@ impl Store {
             .transact_items(delete(owner_key(profile_id.as_str()), Some("identity_key = :me")))
             .transact_items(delete(pending, None))
             .transact_items(audit.to_item(&self.table, retention_seconds))
-            .send()
+            .send_retrying_conflicts()
             .await;
         match result {
             Ok(_) => Ok(Unlinked::Done),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_transaction_canceled_exception()) => {
-                Ok(Unlinked::NotLinked)
-            }
+            // Only a failed condition means "not linked"; a conflict that outlasted the retries is an outage.
+            Err(e) if condition_failed(&e) => Ok(Unlinked::NotLinked),
             Err(e) => Err(StoreError::sdk("TransactWriteItems(unlink)", e)),
         }
     }

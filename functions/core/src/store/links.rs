@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
 use serde::Deserialize;
 
 use super::audit::{AuditEntry, AuditSubject};
+use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
 use super::suppressions::not_suppressed;
 use super::{Store, StoreError};
@@ -69,6 +70,9 @@ pub struct LinkRecord {
     /// `support` for a link an operator sent (`profile-link-admin links send`); empty otherwise.
     #[serde(default)]
     pub origin: String,
+    /// SES did not answer its send: it may or may not have arrived (never sent again).
+    #[serde(default)]
+    pub send_unconfirmed: bool,
 }
 
 impl LinkRecord {
@@ -260,7 +264,7 @@ impl Store {
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
-            .send()
+            .send_retrying_conflicts()
             .await
             .map_err(|e| StoreError::sdk("TransactWriteItems(support link)", e))?;
         Ok(link_id)
@@ -339,7 +343,7 @@ impl Store {
             );
         }
 
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send_retrying_conflicts().await {
             Ok(_) => Ok(RequestOutcome::Accepted { links: links.len() }),
             Err(error) => {
                 let codes = error.as_service_error().map(cancellation_codes).unwrap_or_default();
@@ -403,7 +407,7 @@ impl Store {
             .transact_items(TransactWriteItem::builder().condition_check(pointer).build())
             .transact_items(TransactWriteItem::builder().update(claim).build())
             .transact_items(not_suppressed(&self.table, &address))
-            .send()
+            .send_retrying_conflicts()
             .await;
         let error = match result {
             Ok(_) => return Ok(Claim::Claimed),
@@ -448,42 +452,53 @@ impl Store {
 
     /// Records a successful send (SES message id) and its audit entry, if this
     /// invocation still holds the claim.
+    /// Records a link's email as sent: with SES's message id, or unconfirmed
+    /// (`None`: SES did not answer, so the email may or may not have gone;
+    /// it is never sent again).
     pub async fn mark_link_sent(
         &self,
         link: &LinkRecord,
         claim_id: &str,
-        ses_message_id: &str,
+        ses_message_id: Option<&str>,
         retention_seconds: i64,
         now: i64,
     ) -> Result<(), StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(link_key(&link.link_id)))
-            .update_expression("SET #state = :sent, ses_message_id = :message, sent_at = :now REMOVE claim_id")
             .condition_expression("claim_id = :claim")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sent", s("sent"))
-            .expression_attribute_values(":message", s(ses_message_id))
             .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":claim", s(claim_id))
-            .build()
-            .expect("key and expressions set");
+            .expression_attribute_values(":claim", s(claim_id));
+        let update = match ses_message_id {
+            Some(message_id) => update
+                .update_expression("SET #state = :sent, ses_message_id = :message, sent_at = :now REMOVE claim_id")
+                .expression_attribute_values(":message", s(message_id)),
+            None => update
+                .update_expression("SET #state = :sent, send_unconfirmed = :yes, sent_at = :now REMOVE claim_id")
+                .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true)),
+        };
+        let update = update.build().expect("key and expressions set");
         let audit = AuditEntry {
             subject: AuditSubject::Profile(crate::profile::ProfileId::parse(&link.profile_id).ok_or_else(|| {
                 StoreError::Corrupt { key: format!("LINK#{}", link.link_id), problem: "profile_id".into() }
             })?),
-            event: "sent",
+            event: if ses_message_id.is_some() { "sent" } else { "send_unconfirmed" },
             identity: Some(link.identity()),
             link_id: Some(link.link_id.clone()),
             request_id: Some(link.request_id.clone()),
-            detail: Some(format!("SES message {ses_message_id}")),
+            detail: Some(match ses_message_id {
+                Some(message_id) => format!("SES message {message_id}"),
+                None => "SES did not answer: the email may have been sent, and is not sent again".to_owned(),
+            }),
             at: now,
         };
         self.client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(audit.to_item(&self.table, retention_seconds))
-            .send()
+            .send_retrying_conflicts()
             .await
             .map_err(|e| StoreError::sdk("TransactWriteItems(link sent)", e))?;
         Ok(())

@@ -4,6 +4,7 @@
 
 pub mod associations;
 pub mod audit;
+pub mod conflicts;
 mod items;
 mod links;
 mod login;
@@ -41,6 +42,19 @@ impl StoreError {
     }
 }
 
+/// What became of an email send, as the item that was claimed for it records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome<'a> {
+    /// SES accepted it: its message id.
+    Sent(&'a str),
+    /// SES did not answer (a timeout, a lost connection): it may have been
+    /// sent, so it is recorded as sent and never sent again (SES has no
+    /// idempotency token). The person can ask for a new link.
+    Unconfirmed,
+    /// SES answered that it did not send it: the claim is given back for a retry.
+    NotSent,
+}
+
 /// The table, through one client built once per cold start.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -49,7 +63,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// Every client the store uses retries `TransactionConflictException` (see [`conflicts`]).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let client = Client::from_conf(
+            client.config().to_builder().retry_classifier(conflicts::TransactionConflictIsTransient).build(),
+        );
         Self { client, table: table.into() }
     }
 

@@ -6,9 +6,10 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 use serde::Deserialize;
 
 use super::audit::{AuditEntry, AuditSubject};
+use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
 use super::suppressions::not_suppressed;
-use super::{Claim, Store, StoreError};
+use super::{Claim, SendOutcome, Store, StoreError};
 use crate::email::RegisteredEmail;
 use crate::identity::mask_email;
 use crate::profile::ProfileId;
@@ -69,7 +70,7 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(claim).build())
             .transact_items(not_suppressed(&self.table, &address))
-            .send()
+            .send_retrying_conflicts()
             .await;
         let error = match result {
             Ok(_) => return Ok(Claim::Claimed),
@@ -120,12 +121,14 @@ impl Store {
             .await
     }
 
-    /// Records the outcome of a claimed notice: sent (with SES's id) or released for a retry.
+    /// Records the outcome of a claimed notice: sent (with SES's id), sent
+    /// unconfirmed (SES did not answer, so it is never sent again), or
+    /// released for a retry (SES said it did not send it).
     pub async fn settle_notice(
         &self,
         id: &str,
         claim_id: &str,
-        ses_message_id: Option<&str>,
+        outcome: SendOutcome<'_>,
         now: i64,
     ) -> Result<(), StoreError> {
         let request = self
@@ -136,13 +139,18 @@ impl Store {
             .condition_expression("claim_id = :claim")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claim", s(claim_id));
-        let request = match ses_message_id {
-            Some(message) => request
+        let request = match outcome {
+            SendOutcome::Sent(message) => request
                 .update_expression("SET #state = :sent, ses_message_id = :message, sent_at = :now REMOVE claim_id")
                 .expression_attribute_values(":sent", s("sent"))
                 .expression_attribute_values(":message", s(message))
                 .expression_attribute_values(":now", n(now)),
-            None => request
+            SendOutcome::Unconfirmed => request
+                .update_expression("SET #state = :sent, send_unconfirmed = :yes, sent_at = :now REMOVE claim_id")
+                .expression_attribute_values(":sent", s("sent"))
+                .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+                .expression_attribute_values(":now", n(now)),
+            SendOutcome::NotSent => request
                 .update_expression("SET #state = :pending REMOVE claim_id, claimed_at")
                 .expression_attribute_values(":pending", s("pending")),
         };

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::associations::{association_key, association_puts, owner_key};
 use super::audit::{AuditEntry, AuditSubject};
+use super::conflicts::{SendRetryingConflicts, cancelled_by_conflict};
 use super::items::{Item, get_n, get_s, n, s};
 use super::links::LinkRecord;
 use super::{Store, StoreError};
@@ -71,6 +72,7 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
         expires_at: get_n(&item, &key, "expires_at")?,
         locale: get_s(&item, &key, "locale").unwrap_or_default(),
         origin: get_s(&item, &key, "origin").unwrap_or_default(),
+        send_unconfirmed: matches!(item.get("send_unconfirmed"), Some(AttributeValue::Bool(true))),
     };
     Ok(StoredLink {
         record,
@@ -280,16 +282,21 @@ impl Store {
 
     /// Runs a transaction; `Some(codes)` (one per item) when it was cancelled.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<Vec<Option<String>>>, StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send_retrying_conflicts().await {
             Ok(_) => Ok(None),
             Err(error) => match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Ok(Some(
-                    cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
-                        .collect(),
-                )),
+                // A conflict that outlasted the retries: nothing was decided, so not "used".
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+                    if !cancelled_by_conflict(cancelled.cancellation_reasons()) =>
+                {
+                    Ok(Some(
+                        cancelled
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                            .collect(),
+                    ))
+                }
                 _ => Err(StoreError::sdk("TransactWriteItems(redeem)", error)),
             },
         }

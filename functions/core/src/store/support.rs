@@ -20,7 +20,8 @@ use crate::profile::ProfileId;
 pub struct LinkView {
     pub link_id: String,
     pub profile_id: String,
-    /// `pending`, `sending`, `sent`, `used`, `burned`, or `expired` (past its lifetime, unused).
+    /// `pending`, `sending`, `sent`, `sent (unconfirmed)` (SES did not answer),
+    /// `used`, `burned`, or `expired` (past its lifetime, unused).
     pub state: String,
     pub identity_iss: String,
     pub identity_sub: String,
@@ -35,7 +36,11 @@ impl LinkView {
     fn of(link: &StoredLink, masked_address: String, now: i64) -> Self {
         let record = &link.record;
         let unused = matches!(record.state.as_str(), "pending" | "sending" | "sent");
-        let state = if unused && record.expires_at <= now { "expired".to_owned() } else { record.state.clone() };
+        let state = match record.state.as_str() {
+            _ if unused && record.expires_at <= now => "expired".to_owned(),
+            "sent" if record.send_unconfirmed => "sent (unconfirmed)".to_owned(),
+            state => state.to_owned(),
+        };
         Self {
             link_id: record.link_id.clone(),
             profile_id: record.profile_id.clone(),

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteIte
 use serde::Serialize;
 
 use super::audit::{AuditEntry, AuditSubject, DEFAULT_AUDIT_RETENTION_SECONDS};
+use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, n, s};
 use super::{Store, StoreError};
 use crate::email::RegisteredEmail;
@@ -188,7 +189,8 @@ impl Store {
         if let Some(mark) = mark {
             let mut with_mark = items.clone();
             with_mark.push(mark);
-            match self.client.transact_write_items().set_transact_items(Some(with_mark)).send().await {
+            match self.client.transact_write_items().set_transact_items(Some(with_mark)).send_retrying_conflicts().await
+            {
                 Ok(_) => return Ok(FeedbackRecorded { marked: true, ..recorded }),
                 // Only the item's own condition failed: it expired, or the tags named another profile's item.
                 Err(error) if last_condition_failed(&error, items.len()) => {}
@@ -198,7 +200,7 @@ impl Store {
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
-            .send()
+            .send_retrying_conflicts()
             .await
             .map_err(|e| StoreError::sdk("TransactWriteItems(mail feedback)", e))?;
         Ok(recorded)
@@ -319,15 +321,13 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(audit.to_item(&self.table, retention_seconds))
-            .send()
+            .send_retrying_conflicts()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if matches!(e.as_service_error(), Some(TransactWriteItemsError::TransactionCanceledException(_))) =>
-            {
-                Ok(())
-            }
+            // The item's condition failed (no longer pending): nothing to mark. A conflict
+            // that outlasted the retries is an error, so the audit entry is not dropped.
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(StoreError::sdk(operation, e)),
         }
     }

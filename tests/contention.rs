@@ -1,0 +1,245 @@
+//! [9] What real AWS does that no local engine shows, through the fault
+//! proxy: transactions cancelled by a conflicting one, plain writes failing
+//! on an ongoing transaction, stream pages that are empty or one record long,
+//! an SES call whose answer never comes, and a batch of claims left by a dead
+//! sender. Each is retried where that is safe, boundedly, and never reported
+//! as something it is not.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use aws_lambda_events::dynamodb::Event;
+use profile_link_core::Clock;
+use profile_link_core::links::Verifier;
+use profile_link_core::store::LinkRecord;
+use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
+use profile_link_core::store::conflicts::CONFLICT_ATTEMPTS;
+use profile_link_fault_proxy::Rule;
+use profile_link_send_emails::{STALE_CLAIM_SECONDS, handle};
+use profile_link_tests::browser::{Browser, first_post_form};
+use profile_link_tests::flow::{associations, confirm, links_naming, open, request};
+use profile_link_tests::{TestApp, behind_fault_proxy, workspace_root};
+use reqwest::StatusCode;
+
+const BAKERY: &str = "Doe Family Bakery";
+const NORTHWIND: &str = "Northwind Consulting";
+
+fn rules(specs: &[&str]) -> Vec<Rule> {
+    specs.iter().map(|spec| spec.parse().unwrap()).collect()
+}
+
+async fn pat_with_two_links(app: &TestApp) -> Browser {
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY), ("CUST-2", "pat", "Pat Doe", NORTHWIND)]).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    assert_eq!(app.deliver_stream().await, 2);
+    pat
+}
+
+fn assert_unavailable(page: &profile_link_tests::browser::Page, what: &str) {
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {} {}", page.status, page.body);
+    assert_eq!(page.headers.get("retry-after").map(|v| v.to_str().unwrap()), Some("5"), "{what}: {:?}", page.headers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_transaction_is_sent_again_with_a_fresh_token_and_the_link_is_redeemed() {
+    let (app, proxy) = behind_fault_proxy().await;
+    let pat = pat_with_two_links(&app).await;
+    let link = links_naming(&app, &app.address("pat"), BAKERY).await.remove(0);
+    let page = open(&pat, &link, "pat").await;
+
+    proxy.set_rules(rules(&["dynamodb/TransactWriteItems:conflict:first2"]));
+    let tokens_before = proxy.stats().transaction_tokens.len();
+    let done = confirm(&pat, &page, "confirm").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(associations(&app).await, 1);
+
+    let stats = proxy.stats();
+    assert_eq!(stats.count("dynamodb/TransactWriteItems", "conflict"), 2, "{stats:?}");
+    // Each send after a cancellation is a new request: DynamoDB replays a
+    // token's outcome only for a request that succeeded.
+    let tokens = &stats.transaction_tokens[tokens_before..tokens_before + 3];
+    let distinct: HashSet<&String> = tokens.iter().collect();
+    assert_eq!(distinct.len(), 3, "three sends, three tokens: {tokens:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_write_that_meets_a_transaction_is_retried_by_the_sdk() {
+    let (app, proxy) = behind_fault_proxy().await;
+    // Signing in writes the sign-in transaction with PutItem.
+    proxy.set_rules(rules(&["dynamodb/PutItem:conflict:first1"]));
+    let pat = app.signed_in("pat").await;
+    let stats = proxy.stats();
+    assert_eq!(stats.count("dynamodb/PutItem", "conflict"), 1, "{stats:?}");
+    assert!(stats.count("dynamodb/PutItem", "forwarded") >= 1, "{stats:?}");
+    assert_eq!(pat.get(&app.url("/me")).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_that_outlasts_the_retries_is_an_outage_never_a_refusal() {
+    let (app, proxy) = behind_fault_proxy().await;
+    let pat = pat_with_two_links(&app).await;
+    let bakery = links_naming(&app, &app.address("pat"), BAKERY).await.remove(0);
+    let northwind = links_naming(&app, &app.address("pat"), NORTHWIND).await.remove(0);
+    assert_eq!(confirm(&pat, &open(&pat, &bakery, "pat").await, "confirm").await.status, StatusCode::OK);
+
+    // Unlinking meets conflicts on every send: "try again", not "not linked".
+    let account = pat.get(&app.url("/")).await;
+    let unlink = first_post_form(&account).expect("an Unlink button");
+    proxy.set_rules(rules(&["dynamodb/TransactWriteItems:conflict:always"]));
+    let before = proxy.stats().count("dynamodb/TransactWriteItems", "conflict");
+    let refused = pat.submit(&unlink).await;
+    assert_unavailable(&refused, "unlink");
+    let sends = proxy.stats().count("dynamodb/TransactWriteItems", "conflict") - before;
+    assert_eq!(sends, u64::from(CONFLICT_ATTEMPTS), "bounded: {CONFLICT_ATTEMPTS} sends, then the answer");
+    proxy.heal();
+    assert_eq!(associations(&app).await, 1, "still linked");
+
+    // Another identity's confirmation burns a link; under conflicts it must not say "no longer works".
+    let sam = app.signed_in("sam").await;
+    let shown = open(&sam, &northwind, "sam").await;
+    assert_eq!(shown.status, StatusCode::FORBIDDEN, "sam is told it is not his: {}", shown.body);
+    let csrf = app.csrf(&sam).await;
+    let token = northwind.split_once("token=").unwrap().1.to_owned();
+    let fields = [("token".to_owned(), token), ("csrf".to_owned(), csrf), ("action".to_owned(), "confirm".to_owned())];
+    proxy.set_rules(rules(&["dynamodb/TransactWriteItems:conflict:always"]));
+    let burned = sam.post_form(&app.url("/redeem"), &fields).await;
+    assert_unavailable(&burned, "a burn that met conflicts");
+    proxy.heal();
+    let page = open(&pat, &northwind, "pat").await;
+    let done = confirm(&pat, &page, "confirm").await;
+    assert_eq!(done.status, StatusCode::OK, "the link was not burned: {}", done.body);
+    assert_eq!(associations(&app).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suppression_is_not_dropped_when_its_write_meets_conflicts() {
+    let (app, proxy) = behind_fault_proxy().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY)]).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    let records = app.read_stream().await;
+    let link: LinkRecord = serde_dynamo::from_item(records[0].change.new_image.clone()).unwrap();
+
+    proxy.set_rules(rules(&["dynamodb/TransactWriteItems:conflict:always"]));
+    let now = app.clock_now();
+    let result = app.store.mark_link_suppressed(&link, DEFAULT_AUDIT_RETENTION_SECONDS, now).await;
+    assert!(result.is_err(), "a conflict is reported, so the record is retried: {result:?}");
+    proxy.heal();
+    let audits = |keys: Vec<(String, String)>| keys.iter().filter(|(_, sk)| sk.contains("#suppressed#")).count();
+    assert_eq!(audits(app.keys().await), 0, "nothing was written");
+
+    app.store.mark_link_suppressed(&link, DEFAULT_AUDIT_RETENTION_SECONDS, now).await.unwrap();
+    assert_eq!(audits(app.keys().await), 1, "the retry writes the audit entry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_mapping_reads_past_empty_pages_and_follows_every_page() {
+    let (app, proxy) = behind_fault_proxy().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY), ("CUST-2", "pat", "Pat Doe", NORTHWIND)]).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+
+    // Three empty pages before the records, then pages of one record; shards one per page.
+    proxy.set_rules(rules(&[
+        "streams/GetRecords:empty:first3",
+        "streams/GetRecords:limit=1:always",
+        "streams/DescribeStream:limit=1:always",
+    ]));
+    assert_eq!(app.deliver_stream().await, 2, "both links were delivered");
+    let stats = proxy.stats();
+    assert_eq!(stats.count("streams/GetRecords", "empty"), 3, "{stats:?}");
+    assert!(stats.count("streams/GetRecords", "limit") >= 2, "{stats:?}");
+    proxy.heal();
+    for organization in [BAKERY, NORTHWIND] {
+        assert_eq!(links_naming(&app, &app.address("pat"), organization).await.len(), 1, "{organization}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ses_call_without_an_answer_is_not_sent_again() {
+    let (app, proxy) = behind_fault_proxy().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY)]).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+
+    // SES takes longer than an attempt may (2 s), and still sends the email.
+    proxy.set_rules(rules(&["ses/SendEmail:delay=2500ms:first1"]));
+    assert_eq!(app.deliver_stream().await, 1);
+    // The late email arrives; nothing else does.
+    let deadline = Instant::now() + std::time::Duration::from_secs(15);
+    while app.emails_to(&app.address("pat")).await.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let stats = proxy.stats();
+    assert_eq!(stats.count("ses/SendEmail", "delay"), 1, "{stats:?}");
+    assert_eq!(stats.count("ses/SendEmail", "forwarded"), 1, "not sent a second time: {stats:?}");
+    let emails = app.emails_to(&app.address("pat")).await;
+    assert_eq!(emails.len(), 1, "one email, not two: {:?}", emails.iter().map(|e| &e.subject).collect::<Vec<_>>());
+
+    // Recorded as sent, unconfirmed, and audited; a redelivery sends nothing.
+    let link_id =
+        profile_link_tests::flow::link_id(&links_naming(&app, &app.address("pat"), BAKERY).await[0]).to_owned();
+    let item = app.link_item(&link_id).await;
+    assert_eq!(item["state"].as_s().unwrap(), "sent");
+    assert_eq!(item.get("send_unconfirmed").map(|v| *v.as_bool().unwrap()), Some(true), "{item:?}");
+    assert!(app.keys().await.iter().any(|(_, sk)| sk.contains("#send_unconfirmed#")), "audited");
+    let mut replay = profile_link_dev_server::stream::StreamPoller::new(
+        &profile_link_tests::sdk_config().await,
+        app.store.table(),
+        app.send_emails.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(replay.poll_once().await.unwrap(), 1);
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1, "still one email");
+}
+
+/// send-emails's timeout in template.yaml (the function with the stream event).
+fn send_emails_timeout_seconds() -> i64 {
+    let template = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    let section = &template[template.find("SendEmailsFunction:").expect("SendEmailsFunction in template.yaml")..];
+    section
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Timeout: "))
+        .and_then(|value| value.parse().ok())
+        .expect("SendEmailsFunction sets a Timeout")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_batch_of_claims_left_by_a_dead_sender_is_taken_over_within_the_timeout() {
+    let app = TestApp::spawn().await;
+    let rows: Vec<(String, String)> = (0..10).map(|i| (format!("CUST-{i}"), format!("Company {i}"))).collect();
+    let rows: Vec<(&str, &str, &str, &str)> =
+        rows.iter().map(|(id, org)| (id.as_str(), "pat", "Pat Doe", org.as_str())).collect();
+    app.import_profiles(&rows).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    let mut event = Event::default();
+    event.records = app.read_stream().await;
+    assert_eq!(event.records.len(), 10, "a full batch");
+
+    // A sender claimed all ten over its last seconds, then died.
+    let start = app.clock_now();
+    for (i, record) in event.records.iter().enumerate() {
+        let link: LinkRecord = serde_dynamo::from_item(record.change.new_image.clone()).unwrap();
+        let claimed_at = start - STALE_CLAIM_SECONDS + 1 + i as i64;
+        let claimed = app
+            .store
+            .claim_link_for_sending(&link, &Verifier::mint().hash(), "dead", claimed_at, STALE_CLAIM_SECONDS)
+            .await
+            .unwrap();
+        assert_eq!(claimed, profile_link_core::store::Claim::Claimed);
+    }
+
+    let started = Instant::now();
+    let response = handle(&app.send_emails, event, "redelivery").await;
+    let waited = app.clock.now() - start;
+    let took = waited + started.elapsed().as_secs() as i64;
+    let timeout = send_emails_timeout_seconds();
+    assert!(took < timeout, "the invocation took {took} s ({waited} s waiting for stale claims), timeout {timeout} s");
+    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    let emails = app.emails_to(&app.address("pat")).await;
+    assert_eq!(emails.len(), 10, "every link emailed once");
+}
