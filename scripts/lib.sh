@@ -19,6 +19,9 @@ RUN_DIR="${RUN_DIR:-$ROOT/.local/run}"
 mkdir -p "$CACHE" "$RUN_DIR"
 
 STARTED_PIDS=()
+# Whatever a script starts is stopped when it ends, from the first line on;
+# a script that sets its own EXIT trap calls stop_started from it.
+trap 'stop_started' EXIT
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -223,12 +226,15 @@ start_dev_server() {
 
 # Every cargo call goes through sccache from the project virtualenv (pinned in
 # requirements.lock). Its cache is keyed by the compiler's inputs, so it can be
-# shared by every checkout; its server is this checkout's own (a socket under
-# .local/). A script that started the server stops it when it ends; one that
-# found it running (another script of this checkout) leaves it to that one.
+# shared by every checkout. Its server is this script's own, on a socket under
+# the checkout's .local/ (a second server on the same socket would orphan the
+# first), stopped when the script ends; scripts it runs inherit it. An idle
+# timeout ends it too should the script be killed.
 ensure_rust_cache() {
   need cargo "the Rust toolchain"
-  [[ "${RUSTC_WRAPPER:-}" == "$VENV/bin/sccache" ]] && return
+  [[ "${RUSTC_WRAPPER:-}" == "$VENV/bin/sccache" && -S "${SCCACHE_SERVER_UDS:-}" ]] && return
+  # Never another checkout's sccache, even if its variables were inherited.
+  unset RUSTC_WRAPPER SCCACHE_SERVER_UDS
   if [[ ! -x "$VENV/bin/sccache" ]]; then
     say "no sccache in $VENV (ensure_python_env installs it): compiling without the shared cache"
     return
@@ -236,18 +242,22 @@ ensure_rust_cache() {
   mkdir -p "$ROOT/.local"
   export SCCACHE_DIR="${SCCACHE_DIR:-$CACHE/sccache}"
   export SCCACHE_CACHE_SIZE="${SCCACHE_CACHE_SIZE:-20G}"
-  export SCCACHE_SERVER_UDS="$ROOT/.local/sccache.sock"
-  export SCCACHE_IDLE_TIMEOUT=0
+  export SCCACHE_SERVER_UDS="$ROOT/.local/sccache-$$.sock"
+  export SCCACHE_IDLE_TIMEOUT=300
   export SCCACHE_LOG_FILE="$ROOT/.local/sccache.log"
-  if "$VENV/bin/sccache" --start-server >/dev/null 2>&1; then
-    SCCACHE_STARTED=1
+  if ! "$VENV/bin/sccache" --start-server >/dev/null 2>&1; then
+    say "sccache did not start (see $SCCACHE_LOG_FILE): compiling without the shared cache"
+    unset SCCACHE_SERVER_UDS
+    return
   fi
+  SCCACHE_STARTED=1
   export RUSTC_WRAPPER="$VENV/bin/sccache"
 }
 
 stop_rust_cache() {
   if [[ -n "${SCCACHE_STARTED:-}" ]]; then
     "$VENV/bin/sccache" --stop-server >/dev/null 2>&1 || true
+    rm -f "$SCCACHE_SERVER_UDS"
     SCCACHE_STARTED=
   fi
 }

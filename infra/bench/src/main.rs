@@ -1,6 +1,7 @@
 //! `profile-link-bench`: measures the Lambda functions on this machine and
 //! writes `docs/performance.md`. `scripts/bench` runs it against a private
-//! local stack; see that report for what is measured and how.
+//! local stack; see that report for what is measured and how. `smoke` starts
+//! each function once as built for one architecture (scripts/smoke-arm64).
 
 mod gateway;
 mod process;
@@ -8,6 +9,7 @@ mod proxy;
 mod report;
 mod run;
 mod runtime_api;
+mod smoke;
 mod stream;
 
 use std::path::PathBuf;
@@ -43,8 +45,12 @@ enum Commands {
         /// Recorded onboardings (after one that warms the functions up).
         #[arg(long, default_value_t = 100)]
         onboardings: usize,
-        #[arg(long, env = "AWS_ENDPOINT_URL")]
-        emulator: String,
+        /// DynamoDB Local (the table and its stream).
+        #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
+        dynamodb: String,
+        /// moto (SES v2 and SSM).
+        #[arg(long, env = "AWS_ENDPOINT_URL_SESV2")]
+        moto: String,
         #[arg(long, env = "TABLE_NAME")]
         table: String,
         #[arg(long, env = "PUBLIC_BASE_URL")]
@@ -60,6 +66,29 @@ enum Commands {
         /// Where the results go.
         #[arg(long, default_value = "artifacts/bench/results.json")]
         out: PathBuf,
+    },
+    /// Starts each function's bootstrap as Lambda does, through a launcher such
+    /// as qemu-aarch64 for another architecture, and checks its answer to one
+    /// request that needs no AWS service. Exits non-zero if any failed.
+    Smoke {
+        /// Directory holding `<function>/bootstrap` (unpacked zips) or `<function>` binaries.
+        #[arg(long)]
+        bin_dir: PathBuf,
+        /// The architecture the binaries must be built for.
+        #[arg(long, value_enum, default_value = "arm64")]
+        arch: smoke::Arch,
+        /// Runs each binary, e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu" (split on spaces).
+        #[arg(long)]
+        launcher: Option<String>,
+        /// Where the functions' logs go.
+        #[arg(long, default_value = "artifacts/smoke/logs")]
+        log_dir: PathBuf,
+        /// Seconds one function may take from exec to its answer.
+        #[arg(long, default_value_t = 60)]
+        timeout_seconds: u64,
+        /// Only this function (repeatable; default: all five).
+        #[arg(long = "function")]
+        functions: Vec<String>,
     },
     /// Prints the CSV of `count` bench profiles (one per address) to import before `run`.
     Profiles {
@@ -90,7 +119,8 @@ async fn main() -> anyhow::Result<()> {
             log_dir,
             pairs,
             onboardings,
-            emulator,
+            dynamodb,
+            moto,
             table,
             base_url,
             issuer,
@@ -107,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
                 log_dir,
                 pairs,
                 onboardings,
-                emulator,
+                aws: profile_link_core::aws::Endpoints::local(&dynamodb, &moto),
                 table,
                 base: base_url,
                 issuer,
@@ -123,6 +153,17 @@ async fn main() -> anyhow::Result<()> {
             }
             std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
             eprintln!("==> results in {}", out.display());
+        }
+        Commands::Smoke { bin_dir, arch, launcher, log_dir, timeout_seconds, functions } => {
+            let settings = smoke::Settings {
+                bin_dir,
+                arch,
+                launcher: launcher.as_deref().map(process::Launcher::parse).transpose()?,
+                log_dir,
+                timeout: std::time::Duration::from_secs(timeout_seconds),
+                functions,
+            };
+            smoke::run(settings).await?;
         }
         Commands::Profiles { count } => print!("{}", run::profiles_csv(count)),
         Commands::Report { results, template, out, baseline } => {

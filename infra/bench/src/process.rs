@@ -25,6 +25,24 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
 }
 
+/// A program that runs the binary for it, for a binary of another
+/// architecture: `qemu-aarch64 -L /usr/aarch64-linux-gnu` runs an arm64
+/// bootstrap on an x86_64 machine. Without one the binary is executed itself.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl Launcher {
+    /// Splits a command line on whitespace (no quoting: paths here have no spaces).
+    pub fn parse(command: &str) -> anyhow::Result<Self> {
+        let mut words = command.split_whitespace().map(str::to_owned);
+        let program = words.next().context("the launcher command is empty")?;
+        Ok(Self { program: program.into(), args: words.collect() })
+    }
+}
+
 pub struct Function {
     pub name: String,
     child: Child,
@@ -47,15 +65,36 @@ impl Function {
         log_dir: &Path,
         event: Bytes,
     ) -> anyhow::Result<(Self, oneshot::Receiver<Answer>)> {
+        Self::spawn_with_event_via(spec, log_dir, event, None).await
+    }
+
+    /// As [`spawn_with_event`], started through `launcher` if there is one.
+    pub async fn spawn_with_event_via(
+        spec: &Spec,
+        log_dir: &Path,
+        event: Bytes,
+        launcher: Option<&Launcher>,
+    ) -> anyhow::Result<(Self, oneshot::Receiver<Answer>)> {
         let api = RuntimeApi::start(&spec.name).await?;
         let answer = api.enqueue(event);
-        Ok((Self::spawn_on(spec, log_dir, api)?, answer))
+        Ok((Self::spawn_via(spec, log_dir, api, launcher)?, answer))
     }
 
     fn spawn_on(spec: &Spec, log_dir: &Path, api: RuntimeApi) -> anyhow::Result<Self> {
+        Self::spawn_via(spec, log_dir, api, None)
+    }
+
+    fn spawn_via(spec: &Spec, log_dir: &Path, api: RuntimeApi, launcher: Option<&Launcher>) -> anyhow::Result<Self> {
         let log = log_dir.join(format!("{}.log", spec.name));
         let out = File::options().create(true).append(true).open(&log)?;
-        let mut command = Command::new(&spec.binary);
+        let mut command = match launcher {
+            Some(launcher) => {
+                let mut command = Command::new(&launcher.program);
+                command.args(&launcher.args).arg(&spec.binary);
+                command
+            }
+            None => Command::new(&spec.binary),
+        };
         command
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -76,7 +115,10 @@ impl Function {
             .stdout(out.try_clone()?)
             .stderr(out);
         let spawned = Instant::now();
-        let child = command.spawn().with_context(|| format!("starting {}", spec.binary.display()))?;
+        let child = command.spawn().with_context(|| match launcher {
+            Some(launcher) => format!("starting {} with {}", spec.binary.display(), launcher.program.display()),
+            None => format!("starting {}", spec.binary.display()),
+        })?;
         Ok(Self { name: spec.name.clone(), child, api, spawned, log })
     }
 

@@ -1,5 +1,6 @@
-//! A timing proxy in front of the AWS emulator. Each function gets its own
-//! listener as `AWS_ENDPOINT_URL`, and the same listener as `HTTP_PROXY`, so
+//! A timing proxy in front of the local AWS servers (DynamoDB Local for the
+//! table and its stream, moto for SES and SSM). Each function gets its own
+//! listener as every `AWS_ENDPOINT_URL_<SERVICE>`, and as `HTTP_PROXY`, so
 //! its calls to the identity provider pass through it too. Every call is
 //! named (DynamoDB and SSM by `X-Amz-Target`, SES v2 by path), timed from
 //! the moment its request arrives until its answer is sent back, and
@@ -69,7 +70,8 @@ impl Call {
 }
 
 pub struct Proxy {
-    emulator: String,
+    dynamodb: String,
+    moto: String,
     client: reqwest::Client,
     calls: Mutex<Vec<Call>>,
 }
@@ -78,18 +80,23 @@ struct Listener {
     proxy: Arc<Proxy>,
     caller: String,
     /// This listener's own `host:port`: a request naming it in absolute form
-    /// came through `HTTP_PROXY` but is meant for the emulator.
+    /// came through `HTTP_PROXY` but is meant for the AWS servers.
     own: String,
 }
 
 impl Proxy {
-    pub fn new(emulator: &str) -> Arc<Self> {
+    pub fn new(aws: &profile_link_core::aws::Endpoints) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
             .expect("HTTP client builds");
-        Arc::new(Self { emulator: emulator.trim_end_matches('/').to_owned(), client, calls: Mutex::default() })
+        Arc::new(Self {
+            dynamodb: aws.dynamodb.trim_end_matches('/').to_owned(),
+            moto: aws.sesv2.trim_end_matches('/').to_owned(),
+            client,
+            calls: Mutex::default(),
+        })
     }
 
     /// A new listener on a free loopback port for `caller`'s calls.
@@ -124,14 +131,16 @@ async fn forward(State(listener): State<Arc<Listener>>, request: Request) -> Res
         return (StatusCode::BAD_REQUEST, "unreadable body").into_response();
     };
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let to_emulator = parts.uri.authority().is_none_or(|a| a.as_str() == listener.own);
-    let url = match parts.uri.authority() {
-        Some(authority) if !to_emulator => format!("http://{authority}{path}"),
-        _ => format!("{}{path}", listener.proxy.emulator),
-    };
+    let to_aws = parts.uri.authority().is_none_or(|a| a.as_str() == listener.own);
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    // DynamoDB and its stream (`DynamoDB_20120810.*`, `DynamoDBStreams_20120810.*`) are DynamoDB Local's.
+    let aws_server = if target.starts_with("DynamoDB") { &listener.proxy.dynamodb } else { &listener.proxy.moto };
+    let url = match parts.uri.authority() {
+        Some(authority) if !to_aws => format!("http://{authority}{path}"),
+        _ => format!("{aws_server}{path}"),
+    };
     let (service, operation) =
-        if to_emulator { name_aws_call(target, parts.uri.path()) } else { name_provider_call(parts.uri.path()) };
+        if to_aws { name_aws_call(target, parts.uri.path()) } else { name_provider_call(parts.uri.path()) };
 
     let mut upstream = listener.proxy.client.request(parts.method.clone(), &url);
     for (name, value) in &parts.headers {

@@ -50,7 +50,8 @@ pub struct Settings {
     pub log_dir: PathBuf,
     pub pairs: usize,
     pub onboardings: usize,
-    pub emulator: String,
+    /// The local AWS servers the functions' calls are forwarded to.
+    pub aws: profile_link_core::aws::Endpoints,
     pub table: String,
     pub base: Url,
     pub issuer: String,
@@ -133,11 +134,11 @@ pub struct Size {
 
 pub async fn run(settings: Settings) -> anyhow::Result<Results> {
     std::fs::create_dir_all(&settings.log_dir)?;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&settings.emulator).load().await;
+    let sdk = profile_link_core::aws::sdk_config_with_endpoints(&settings.aws).await;
     prepare_emulator(&sdk, &settings).await?;
     let keys =
         Arc::new(SessionKeys::from_pem(&settings.base.origin().ascii_serialization(), &settings.session_key_pem)?);
-    let proxy = Proxy::new(&settings.emulator);
+    let proxy = Proxy::new(&settings.aws);
     let mut stream = StreamReader::new(&sdk, &settings.table).await?;
 
     eprintln!("==> warm: {} onboardings through all four functions", settings.onboardings);
@@ -192,7 +193,7 @@ async fn prepare_emulator(sdk: &aws_config::SdkConfig, settings: &Settings) -> a
 }
 
 /// The variables a function reads, taken from this process's environment,
-/// with the secrets moved to SSM as in AWS and the AWS endpoint (and the
+/// with the secrets moved to SSM as in AWS and every AWS endpoint (and the
 /// HTTP proxy, for the identity provider) pointed at `proxy`.
 fn function_env(proxy: std::net::SocketAddr) -> Vec<(String, String)> {
     const NAMES: [&str; 13] = [
@@ -229,7 +230,10 @@ fn function_env(proxy: std::net::SocketAddr) -> Vec<(String, String)> {
         [
             ("SESSION_SIGNING_KEY_SSM_PARAMETER", SSM_SESSION_KEY),
             ("OIDC_CLIENT_SECRET_SSM_PARAMETER", SSM_CLIENT_SECRET),
-            ("AWS_ENDPOINT_URL", &proxy),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &proxy),
+            ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", &proxy),
+            ("AWS_ENDPOINT_URL_SESV2", &proxy),
+            ("AWS_ENDPOINT_URL_SSM", &proxy),
             ("HTTP_PROXY", &proxy),
             ("http_proxy", &proxy),
             ("LOG_FORMAT", "json"),
