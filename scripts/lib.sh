@@ -6,12 +6,15 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${PROFILE_LINK_CACHE:-$HOME/.cache/profile-link}"
-# Build output lives in the checkout, never in a directory another checkout
-# writes: Cargo judges freshness by mtime, so a shared target can hand one
-# checkout another's binaries. An inherited CARGO_TARGET_DIR is ignored for the
-# same reason. What cannot go stale is shared instead: crates.io downloads
-# (~/.cargo/registry) and compiled dependencies (sccache, content-addressed).
-export CARGO_TARGET_DIR="$ROOT/target"
+# Build output lives in the checkout (Cargo's default, target/), never in a
+# directory another checkout writes: Cargo judges freshness by mtime, so a
+# shared target can hand one checkout another's binaries. An inherited
+# CARGO_TARGET_DIR is removed rather than overridden: sccache keys its cache
+# on CARGO_* variables, so a per-checkout value there would also stop the
+# checkouts sharing compiled dependencies. What cannot go stale is shared:
+# crates.io downloads (~/.cargo/registry) and compiled dependencies (sccache).
+unset CARGO_TARGET_DIR
+TARGET_DIR="$ROOT/target"
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$CACHE/pip}"
 export npm_config_cache="${npm_config_cache:-$CACHE/npm}"
 VENV="$ROOT/.venv"
@@ -268,4 +271,4 @@ cargo_build() {
   (cd "$ROOT" && cargo build --locked "$@")
 }
 
-bin_path() { echo "$CARGO_TARGET_DIR/debug/$1"; }
+bin_path() { echo "$TARGET_DIR/debug/$1"; }

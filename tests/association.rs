@@ -3,7 +3,6 @@
 //! the emulator's), exactly once.
 
 use profile_link_core::rate_limit::RateLimits;
-use profile_link_dev_server::stream::StreamPoller;
 use profile_link_tests::browser::{Browser, Page};
 use profile_link_tests::flow::request;
 use profile_link_tests::{TestApp, TestOptions};
@@ -119,11 +118,7 @@ async fn a_redelivered_stream_sends_nothing_twice() {
     assert_eq!(app.emails_to(&app.address("pat")).await.len(), 2);
 
     // A second mapping reading the stream from its start delivers every record again.
-    let mut replay =
-        StreamPoller::new(&profile_link_tests::sdk_config().await, app.store.table(), app.send_emails.clone())
-            .await
-            .unwrap();
-    assert_eq!(replay.poll_once().await.unwrap(), 2, "the same two records are delivered again");
+    assert_eq!(app.replay_stream().await, 2, "the same two records are delivered again");
     assert_eq!(app.emails_to(&app.address("pat")).await.len(), 2, "still exactly two emails");
 }
 
@@ -144,11 +139,7 @@ async fn an_ses_failure_retries_only_that_record() {
 
     // SES recovers; replaying the stream sends the failed one and nothing else again.
     app.faults.heal();
-    let mut replay =
-        StreamPoller::new(&profile_link_tests::sdk_config().await, app.store.table(), app.send_emails.clone())
-            .await
-            .unwrap();
-    replay.poll_once().await.unwrap();
+    app.replay_stream().await;
     assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1);
     assert_eq!(app.emails_to(&app.address("sam")).await.len(), 1, "not resent");
 }

@@ -185,14 +185,7 @@ async fn an_ses_call_without_an_answer_is_not_sent_again() {
     assert_eq!(item["state"].as_s().unwrap(), "sent");
     assert_eq!(item.get("send_unconfirmed").map(|v| *v.as_bool().unwrap()), Some(true), "{item:?}");
     assert!(app.keys().await.iter().any(|(_, sk)| sk.contains("#send_unconfirmed#")), "audited");
-    let mut replay = profile_link_dev_server::stream::StreamPoller::new(
-        &profile_link_tests::sdk_config().await,
-        app.store.table(),
-        app.send_emails.clone(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(replay.poll_once().await.unwrap(), 1);
+    assert_eq!(app.replay_stream().await, 1);
     assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1, "still one email");
 }
 

@@ -153,14 +153,7 @@ async fn a_hard_bounce_suppresses_the_address_until_an_operator_lifts_it() {
     assert!(!not_sent.detail.as_deref().unwrap().contains(&address), "saw {:?}", not_sent.detail.as_deref().unwrap());
 
     // A redelivery of that record changes nothing and sends nothing.
-    let mut replay = profile_link_dev_server::stream::StreamPoller::new(
-        &profile_link_tests::sdk_config().await,
-        app.store.table(),
-        app.send_emails.clone(),
-    )
-    .await
-    .unwrap();
-    replay.poll_once().await.unwrap();
+    app.replay_stream().await;
     assert_eq!(app.faults.sent(), sent_before);
     assert_eq!(events(&trail(&app, "CUST-1").await).len(), 5);
 

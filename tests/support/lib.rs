@@ -297,6 +297,15 @@ impl TestApp {
         self.poller.lock().await.poll_once().await.unwrap()
     }
 
+    /// A second mapping reading the stream from its start, as Lambda does when
+    /// it redelivers every record; how many it delivered to send-emails.
+    pub async fn replay_stream(&self) -> usize {
+        let mut replay = StreamPoller::new(&sdk_config().await, self.store.table(), self.send_emails.clone())
+            .await
+            .expect("a stream mapping for the table");
+        replay.poll_once().await.expect("the replay reads the stream")
+    }
+
     /// The records the mapping would deliver now, without invoking send-emails
     /// (tests that play a crashed invocation deliver them themselves).
     pub async fn read_stream(&self) -> Vec<aws_lambda_events::dynamodb::EventRecord> {
