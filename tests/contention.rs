@@ -36,6 +36,14 @@ async fn pat_with_two_links(app: &TestApp) -> Browser {
     pat
 }
 
+/// pat holds one profile and has asked for its link (not yet delivered).
+async fn pat_asked_for_one_link(app: &TestApp) -> Browser {
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY)]).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    pat
+}
+
 fn assert_unavailable(page: &profile_link_tests::browser::Page, what: &str) {
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {} {}", page.status, page.body);
     assert_eq!(page.headers.get("retry-after").map(|v| v.to_str().unwrap()), Some("5"), "{what}: {:?}", page.headers);
@@ -115,9 +123,7 @@ async fn a_conflict_that_outlasts_the_retries_is_an_outage_never_a_refusal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suppression_is_not_dropped_when_its_write_meets_conflicts() {
     let (app, proxy) = behind_fault_proxy().await;
-    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY)]).await;
-    let pat = app.signed_in("pat").await;
-    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    pat_asked_for_one_link(&app).await;
     let records = app.read_stream().await;
     let link: LinkRecord = serde_dynamo::from_item(records[0].change.new_image.clone()).unwrap();
 
@@ -159,9 +165,7 @@ async fn the_stream_mapping_reads_past_empty_pages_and_follows_every_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ses_call_without_an_answer_is_not_sent_again() {
     let (app, proxy) = behind_fault_proxy().await;
-    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY)]).await;
-    let pat = app.signed_in("pat").await;
-    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    pat_asked_for_one_link(&app).await;
 
     // SES takes longer than an attempt may (2 s), and still sends the email.
     proxy.set_rules(rules(&["ses/SendEmail:delay=2500ms:first1"]));
