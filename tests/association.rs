@@ -157,7 +157,7 @@ async fn a_newer_request_supersedes_the_older_link_before_it_is_sent() {
 
 fn limits(per_identity: u32, per_address: u32, per_ip: u32) -> TestOptions {
     TestOptions {
-        limits: RateLimits { per_identity, per_address, per_ip, window_seconds: 3600 },
+        limits: RateLimits { per_identity, per_address, per_ip, ..TestOptions::default().limits },
         ..TestOptions::default()
     }
 }
@@ -193,9 +193,9 @@ async fn the_per_identity_limit_trips_writes_nothing_and_resets() {
 async fn the_per_address_limit_counts_spelling_variants_together() {
     let app = TestApp::spawn_with_options(limits(100, 2, 100)).await;
     app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
-    let (pat, sam) = (app.signed_in("pat").await, app.signed_in("sam").await);
+    let pat = app.signed_in("pat").await;
     assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
-    assert_eq!(request(&app, &sam, &app.address("PAT")).await.status, StatusCode::OK);
+    assert_eq!(request(&app, &pat, &app.address("PAT")).await.status, StatusCode::OK);
     for variant in ["p.a.t", "pat+again", "Ｐat", "p\u{0430}t"] {
         let page = request(&app, &pat, &app.address(variant)).await;
         assert_rate_limited(&app, &page).await;
@@ -359,4 +359,62 @@ async fn pages_and_emails_follow_the_persons_language() {
         "saw {:?}",
         sam.get(&app.url("/")).await.body
     );
+}
+
+/// Issue [10], 3: the per-address counter used to be shared by every
+/// identity, so another identity's requests made the owner's own a 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_identity_never_spends_anothers_budget_for_an_address() {
+    let app = TestApp::spawn_with_options(limits(100, 2, 100)).await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let (pat, sam) = (app.signed_in("pat").await, app.signed_in("sam").await);
+    for n in 1..=2 {
+        assert_eq!(request(&app, &sam, &app.address("pat")).await.status, StatusCode::OK, "sam's request {n}");
+    }
+    assert_rate_limited(&app, &request(&app, &sam, &app.address("pat")).await).await;
+    let own = request(&app, &pat, &app.address("pat")).await;
+    assert_eq!(own.status, StatusCode::OK, "pat's own request after sam spent sam's budget: {}", own.body);
+}
+
+/// Issue [10], 3: any number of identities could each send their hourly
+/// share to one address; now one address gets at most a day's cap of
+/// requests from everyone but its owner, and a refusal looks the same
+/// whether or not the address is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_addresss_daily_cap_stops_a_flood_but_lets_its_owner_through() {
+    let mut options = limits(100, 100, 100);
+    options.limits.per_address_per_day = 2;
+    let app = TestApp::spawn_with_options(options).await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery"), ("CUST-2", "pat", "Pat Doe", "Consulting")]).await;
+    let pat = app.signed_in("pat").await;
+    // pat asks (one of the day's two) and links the bakery: pat now holds the address.
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    app.deliver_stream().await;
+    let link = profile_link_tests::flow::links_naming(&app, &app.address("pat"), "Bakery").await.remove(0);
+    let page = profile_link_tests::flow::open(&pat, &link, "pat").await;
+    assert_eq!(profile_link_tests::flow::confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
+
+    let sam = app.signed_in("sam").await;
+    assert_eq!(request(&app, &sam, &app.address("pat")).await.status, StatusCode::OK, "the day's second");
+    let flood = request(&app, &sam, &app.address("pat")).await;
+    assert_eq!(flood.status, StatusCode::TOO_MANY_REQUESTS, "{}", flood.body);
+    let retry_after: i64 = flood.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=86_400).contains(&retry_after), "Retry-After: {retry_after} (until the UTC day ends)");
+    assert!(flood.body.contains("Nothing was sent"), "saw {:?}", flood.body);
+    let owner = request(&app, &pat, &app.address("pat")).await;
+    assert_eq!(owner.status, StatusCode::OK, "the address's owner gets through the cap: {}", owner.body);
+
+    // An address nobody registered is capped the same way, with the same answer.
+    for n in 1..=2 {
+        assert_eq!(request(&app, &sam, &app.address("nobody")).await.status, StatusCode::OK, "request {n}");
+    }
+    let unregistered = request(&app, &sam, &app.address("nobody")).await;
+    assert_eq!(
+        (unregistered.status, &unregistered.headers["retry-after"], &unregistered.body),
+        (flood.status, &flood.headers["retry-after"], &flood.body),
+        "a refusal must not tell registered and unregistered addresses apart"
+    );
+    app.deliver_stream().await;
+    // pat's first request (2 links), sam's (2), pat's own (2): the flood added nothing.
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 6 + 1, "six link emails and the linked notice");
 }

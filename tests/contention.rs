@@ -74,13 +74,18 @@ async fn a_cancelled_transaction_is_sent_again_with_a_fresh_token_and_the_link_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_write_that_meets_a_transaction_is_retried_by_the_sdk() {
     let (app, proxy) = behind_fault_proxy().await;
-    // Signing in writes the sign-in transaction with PutItem.
-    proxy.set_rules(rules(&["dynamodb/PutItem:conflict:first1"]));
     let pat = app.signed_in("pat").await;
+    let copy = profile_link_tests::Browser::new();
+    copy.set_cookie(&app.base, "pl_session", &pat.cookie(&app.base, "pl_session").unwrap());
+    // Signing out records the ended session with PutItem.
+    proxy.set_rules(rules(&["dynamodb/PutItem:conflict:first1"]));
+    let csrf = app.csrf(&pat).await;
+    let out = pat.post_form(&app.url("/logout"), &[("csrf".into(), csrf)]).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
     let stats = proxy.stats();
     assert_eq!(stats.count("dynamodb/PutItem", "conflict"), 1, "{stats:?}");
     assert!(stats.count("dynamodb/PutItem", "forwarded") >= 1, "{stats:?}");
-    assert_eq!(pat.get(&app.url("/me")).await.status, StatusCode::OK);
+    assert_eq!(copy.get(&app.url("/me")).await.status, StatusCode::UNAUTHORIZED, "the sign-out was recorded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

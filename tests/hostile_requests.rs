@@ -29,14 +29,16 @@ async fn garbage_never_gets_a_server_error_and_writes_nothing_unauthorised() {
         app.keys().await.into_iter().filter(|(pk, _)| !pk.starts_with("LOGIN#")).collect();
     let mut answered = 0;
     for _ in 0..CASES {
-        for path in ["/login", "/login/callback", "/redeem", "/", "/me", "/associate", "/.well-known/jwks.json"] {
+        for path in
+            ["/login", "/login/callback", "/redeem", "/not-me", "/", "/me", "/associate", "/.well-known/jwks.json"]
+        {
             let query = sample();
             let url = format!("{}{path}?{}", app.base, query.replace(['#', ' ', '\n', '\r'], ""));
             let response = pat.client.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
             assert!(response.status().as_u16() < 500, "GET {url} answered {}", response.status());
             answered += 1;
         }
-        for path in ["/associate", "/redeem", "/redeem/resend", "/profiles/unlink", "/logout"] {
+        for path in ["/associate", "/redeem", "/redeem/resend", "/not-me", "/profiles/unlink", "/logout"] {
             let body = sample();
             let response = pat
                 .client
@@ -57,14 +59,56 @@ async fn garbage_never_gets_a_server_error_and_writes_nothing_unauthorised() {
                         | StatusCode::UNSUPPORTED_MEDIA_TYPE
                         | StatusCode::UNPROCESSABLE_ENTITY
                 ),
-                "POST {path} {body:?} without this session's CSRF token answered {status}"
+                "POST {path} {body:?} without this session's CSRF token (or a link's token) answered {status}"
             );
             answered += 1;
         }
     }
-    assert_eq!(answered, CASES * 12);
+    assert_eq!(answered, CASES * 14);
     let after: Vec<(String, String)> =
         app.keys().await.into_iter().filter(|(pk, _)| !pk.starts_with("LOGIN#")).collect();
     assert_eq!(before, after, "garbage wrote nothing but sign-in transactions");
     assert_eq!(pat.get(&app.url("/me")).await.status, StatusCode::OK, "and pat is still signed in");
+}
+
+/// Issue [10], 6: `GET /login` writes a sign-in transaction before the
+/// provider answers, and used to do so for every request without limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_started_from_one_network_are_limited() {
+    let mut options = profile_link_tests::TestOptions::default();
+    options.limits.sign_ins_per_ip = 3;
+    let app = TestApp::spawn_with_options(options).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for n in 1..=3 {
+        let response = client.get(app.url("/login")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in {n} goes to the provider");
+    }
+    let refused = client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "the fourth sign-in from one network");
+    let retry_after: i64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry_after), "Retry-After: {retry_after}");
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("Too many sign-ins"), "{body}");
+    assert_eq!(app.count_with_prefix("LOGIN#").await, 3, "no transaction written for the refused one");
+}
+
+/// Issue [10], 6: every replay of a used link used to add a 400-day audit entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_link_is_audited_once_per_identity_and_refusal() {
+    use profile_link_tests::flow::{confirm, open, request_and_deliver};
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+    let pat = app.signed_in("pat").await;
+    let link = request_and_deliver(&app, &pat, &app.address("pat")).await.remove(0);
+    let page = open(&pat, &link, "pat").await;
+    let form = profile_link_tests::browser::first_post_form(&page).unwrap();
+    assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
+    let audit_items = app.count_with_prefix("AUDIT#").await;
+    for replay in 1..=5 {
+        let mut again = form.clone();
+        again.set("action", "confirm");
+        let refused = pat.submit(&again).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "replay {replay}: {}", refused.body);
+    }
+    assert_eq!(app.count_with_prefix("AUDIT#").await, audit_items + 1, "one refused_used entry for five replays");
 }

@@ -29,7 +29,7 @@ fn sum(lines: &[Value], metric: &str, dimensions: &[(&str, &str)]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_onboarding_emits_emf_lines_that_count_what_happened() {
     let captured = metrics::capture(NAMESPACE);
-    let limits = RateLimits { per_identity: 100, per_address: 2, per_ip: 1000, window_seconds: 3600 };
+    let limits = RateLimits { per_address: 2, ..TestOptions::default().limits };
     let app = TestApp::spawn_with_options(TestOptions { limits, ..TestOptions::default() }).await;
     app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
     let pat = app.signed_in("pat").await;

@@ -170,9 +170,8 @@ async fn an_expired_link_offers_a_new_one_within_the_rate_limits() {
     let app = TestApp::spawn_with_options(TestOptions {
         limits: profile_link_core::rate_limit::RateLimits {
             per_identity: 2,
-            per_address: 100,
-            per_ip: 100,
             window_seconds: 86_400,
+            ..TestOptions::default().limits
         },
         ..TestOptions::default()
     })
@@ -200,8 +199,8 @@ async fn an_expired_link_offers_a_new_one_within_the_rate_limits() {
     assert_eq!(confirm(&pat, &fresh, "confirm").await.status, StatusCode::OK);
 
     // The resend counts against the limits: the identity has used both of its two requests.
-    let again = pat.submit(&resend).await;
-    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    let again = request(&app, &pat, &app.address("pat")).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS, "{}", again.body);
     assert!(again.headers.contains_key("retry-after"), "saw {:?}", again.headers);
 }
 
@@ -385,4 +384,153 @@ async fn a_new_identity_replaces_the_old_one_and_the_registered_address_is_told(
         "saw {:?}",
         app.keys().await
     );
+}
+
+/// Issue [10], 2: "send me a new link" used to work for any link whose
+/// verifier matched, used, cancelled or not, and mailed the stored address.
+mod renewing {
+    use super::*;
+    use profile_link_core::email::RegisteredEmail;
+    use profile_link_core::profile::{Profile, ProfileId};
+
+    /// POSTs the resend form for `link` as `browser` (after opening the link,
+    /// as the expired page would), returning the page.
+    async fn renew(app: &TestApp, browser: &Browser, link: &str) -> profile_link_tests::browser::Page {
+        open(browser, link, "pat").await;
+        let token = link.split_once("token=").unwrap().1.to_owned();
+        let csrf = app.csrf(browser).await;
+        browser.post_form(&app.url("/redeem/resend"), &[("token".into(), token), ("csrf".into(), csrf)]).await
+    }
+
+    /// The table's keys but the sign-ins' own (their transactions and counters).
+    async fn lasting_keys(app: &TestApp) -> Vec<(String, String)> {
+        let signing_in = |pk: &str| pk.starts_with("LOGIN#") || pk.starts_with("RATE#SIGN-IN#");
+        app.keys().await.into_iter().filter(|(pk, _)| !signing_in(pk)).collect()
+    }
+
+    async fn one_link(app: &TestApp, pat: &Browser) -> String {
+        profile_link_tests::flow::request_and_deliver(app, pat, &app.address("pat")).await.pop().unwrap()
+    }
+
+    /// pat with the bakery (CUST-1) and consulting (CUST-2) profiles has asked: their links.
+    async fn pat_asked_for_two() -> (TestApp, Browser, String, String) {
+        let app = TestApp::spawn().await;
+        app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery"), ("CUST-2", "pat", "Pat Doe", "Consulting")])
+            .await;
+        let pat = app.signed_in("pat").await;
+        request(&app, &pat, &app.address("pat")).await;
+        app.deliver_stream().await;
+        let bakery = links_naming(&app, &app.address("pat"), "Bakery").await.remove(0);
+        let consulting = links_naming(&app, &app.address("pat"), "Consulting").await.remove(0);
+        (app, pat, bakery, consulting)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_used_or_cancelled_link_is_not_renewed() {
+        let (app, pat, used, cancelled) = pat_asked_for_two().await;
+        let page = open(&pat, &used, "pat").await;
+        assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
+        let page = open(&pat, &cancelled, "pat").await;
+        assert_eq!(confirm(&pat, &page, "reject").await.status, StatusCode::OK);
+
+        app.deliver_stream().await; // the linked notice
+        app.clock.advance(3601);
+        let emails = app.emails_to(&app.address("pat")).await.len();
+        for (what, link) in [("used", &used), ("cancelled", &cancelled)] {
+            let before = lasting_keys(&app).await;
+            let page = renew(&app, &pat, link).await;
+            assert_eq!(page.status, StatusCode::CONFLICT, "renewing the {what} link: {}", page.body);
+            assert!(page.body.contains("be renewed"), "{}", page.body);
+            assert_eq!(lasting_keys(&app).await, before, "renewing the {what} link wrote nothing");
+        }
+        app.deliver_stream().await;
+        assert_eq!(app.emails_to(&app.address("pat")).await.len(), emails, "no new email");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_link_renews_once_and_only_after_a_fresh_sign_in() {
+        let app = TestApp::spawn().await;
+        app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
+        let pat = app.signed_in("pat").await;
+        let link = one_link(&app, &pat).await;
+        app.clock.advance(3601);
+
+        // Straight from the session, without clicking the link and signing in again: not renewed.
+        let token = link.split_once("token=").unwrap().1.to_owned();
+        let csrf = app.csrf(&pat).await;
+        let before = app.keys().await;
+        let fields = [("token".to_owned(), token), ("csrf".to_owned(), csrf)];
+        let response = pat.client.post(app.url("/redeem/resend")).form(&fields).send().await.unwrap();
+        assert!(response.status().is_redirection(), "answered {}", response.status());
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with("/login?fresh=1"), "sent to {location}");
+        assert_eq!(app.keys().await, before, "nothing written without a fresh sign-in");
+
+        let renewed = renew(&app, &pat, &link).await;
+        assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
+        let again = renew(&app, &pat, &link).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "a second renewal of the same link: {}", again.body);
+        app.deliver_stream().await;
+        assert_eq!(links_to(&app, &app.address("pat")).await.len(), 2, "the original and one renewal");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_link_whose_profile_moved_to_another_address_is_neither_renewed_nor_redeemed() {
+        let (app, pat, expiring, fresh) = pat_asked_for_two().await;
+        // The company's system moves both profiles to a new address; written
+        // here without the import (which would also revoke the links), as a
+        // write the index has not caught up with would look.
+        let moved = |id: &str, org: &str| Profile {
+            id: ProfileId::parse(id).unwrap(),
+            email: RegisteredEmail::parse(&app.address("pat.new")).unwrap(),
+            display_name: "Pat Doe".into(),
+            organization: org.into(),
+        };
+        app.store.put_profiles(&[moved("CUST-1", "Bakery"), moved("CUST-2", "Consulting")]).await.unwrap();
+
+        let page = open(&pat, &fresh, "pat").await;
+        let refused = confirm(&pat, &page, "confirm").await;
+        assert_eq!(refused.status, StatusCode::GONE, "{}", refused.body);
+        assert!(refused.body.contains("address has changed"), "{}", refused.body);
+        assert_eq!(associations(&app).await, 0, "nothing linked from the old address");
+
+        app.clock.advance(3601);
+        let before = lasting_keys(&app).await;
+        let renewed = renew(&app, &pat, &expiring).await;
+        assert_eq!(renewed.status, StatusCode::GONE, "{}", renewed.body);
+        assert!(renewed.body.contains("address has changed"), "{}", renewed.body);
+        let written: Vec<_> = lasting_keys(&app).await.into_iter().filter(|k| !before.contains(k)).collect();
+        assert!(written.iter().all(|(pk, _)| pk.starts_with("AUDIT#")), "only the refusal's audit entry: {written:?}");
+        app.deliver_stream().await;
+        assert!(app.emails_to(&app.address("pat.new")).await.is_empty(), "nothing mailed anywhere");
+        assert_eq!(links_to(&app, &app.address("pat")).await.len(), 2, "no new link to the old address");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_import_that_changes_an_address_revokes_its_unused_links() {
+        let app = TestApp::spawn().await;
+        app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery"), ("CUST-2", "sam", "Sam Roe", "Roe Ltd")]).await;
+        let pat = app.signed_in("pat").await;
+        let link = one_link(&app, &pat).await;
+        let sam = app.signed_in("sam").await;
+        request(&app, &sam, &app.address("sam")).await;
+        app.deliver_stream().await;
+
+        let csv = format!(
+            "profile_id,email,display_name,organization\nCUST-1,{},Pat Doe,Bakery\nCUST-2,{},Sam Roe,Roe Ltd\n",
+            app.address("pat.new"),
+            app.address("sam")
+        );
+        let report = profile_link_admin::import::import(&app.store, csv.as_bytes(), false, &()).await.unwrap();
+        assert_eq!((report.updated, report.unchanged, report.links_revoked), (1, 1, 1), "{report:?}");
+        let item = app.link_item(profile_link_tests::flow::link_id(&link)).await;
+        assert_eq!(item["state"].as_s().unwrap(), "burned", "{item:?}");
+        let trail = app.store.audit_trail(&ProfileId::parse("CUST-1").unwrap()).await.unwrap();
+        let revoked = trail.iter().find(|r| r.event == "revoked").unwrap_or_else(|| panic!("{trail:?}"));
+        assert!(revoked.detail.as_deref().is_some_and(|d| d.contains("address changed")), "{revoked:?}");
+        let page = open(&pat, &link, "pat").await;
+        assert_eq!(page.status, StatusCode::CONFLICT, "the revoked link says so: {}", page.body);
+        let sams = app.store.audit_trail(&ProfileId::parse("CUST-2").unwrap()).await.unwrap();
+        assert!(sams.iter().all(|r| r.event != "revoked"), "an unchanged profile keeps its links: {sams:?}");
+    }
 }

@@ -67,9 +67,12 @@ async fn the_login_redirect_uses_pkce_s256_state_and_nonce_and_stores_a_short_li
     assert_eq!(query_param(&to, "nonce").map(|s| s.len()), Some(43));
     assert_eq!(query_param(&to, "prompt"), None);
 
-    let logins = app.keys().await;
-    assert_eq!(logins.len(), 1);
+    let keys = app.keys().await;
+    let logins: Vec<_> = keys.iter().filter(|(pk, _)| pk.starts_with("LOGIN#")).collect();
+    assert_eq!(logins.len(), 1, "{keys:?}");
     assert_eq!(logins[0].0, format!("LOGIN#{}", query_param(&to, "state").unwrap()));
+    assert_eq!(keys.len(), 2, "the transaction and its network's sign-in counter: {keys:?}");
+    assert!(keys.iter().any(|(pk, _)| pk.starts_with("RATE#SIGN-IN#")), "{keys:?}");
     let item = app
         .store
         .client()
@@ -211,7 +214,10 @@ async fn bad_callbacks_get_clear_pages_and_no_session() {
     assert_eq!(mixed_up.status, StatusCode::BAD_REQUEST, "RFC 9207 iss from another provider");
 
     assert_signed_out(&browser, &app).await;
-    assert!(app.keys().await.iter().all(|(pk, _)| pk.starts_with("LOGIN#")), "no session, association or audit items");
+    assert!(
+        app.keys().await.iter().all(|(pk, _)| pk.starts_with("LOGIN#") || pk.starts_with("RATE#SIGN-IN#")),
+        "no session, association or audit items"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,7 +396,8 @@ async fn forged_id_tokens_are_refused_one_rule_at_a_time() {
         assert!(page.body.contains("could not verify"), "{name}: {}", page.body);
         assert!(browser.cookie(&app.base, "pl_session").is_none(), "{name}: no session");
     }
-    assert!(app.keys().await.is_empty(), "nothing written: {:?}", app.keys().await);
+    let written: Vec<_> = app.keys().await.into_iter().filter(|(pk, _)| !pk.starts_with("RATE#SIGN-IN#")).collect();
+    assert!(written.is_empty(), "nothing written but the sign-ins' counter: {written:?}");
 
     // The same path with an honest token succeeds, so the refusals above are the rules at work.
     let browser = Browser::new();

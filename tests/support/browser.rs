@@ -280,16 +280,26 @@ fn try_redirect_target(response: &Response) -> Option<Url> {
 
 /// The first `<form method=post>` on the page, with its inputs' current values.
 pub fn first_post_form(page: &Page) -> Option<Form> {
+    post_forms(page).into_iter().next()
+}
+
+/// Every `<form method=post>` on the page, in order, with its inputs' current values.
+pub fn post_forms(page: &Page) -> Vec<Form> {
     let html = Html::parse_document(&page.body);
     let forms = Selector::parse("form").unwrap();
     let inputs = Selector::parse("input, button[name]").unwrap();
-    let form =
-        html.select(&forms).find(|f| f.value().attr("method").is_some_and(|m| m.eq_ignore_ascii_case("post")))?;
-    let action = page.url.join(form.value().attr("action").unwrap_or("")).ok()?;
-    let fields = form
-        .select(&inputs)
-        .filter(|i| i.value().name() == "input" && i.value().attr("type") != Some("submit"))
-        .filter_map(|i| Some((i.value().attr("name")?.to_owned(), i.value().attr("value").unwrap_or("").to_owned())))
-        .collect();
-    Some(Form { action, fields })
+    html.select(&forms)
+        .filter(|f| f.value().attr("method").is_some_and(|m| m.eq_ignore_ascii_case("post")))
+        .filter_map(|form| {
+            let action = page.url.join(form.value().attr("action").unwrap_or("")).ok()?;
+            let fields = form
+                .select(&inputs)
+                .filter(|i| i.value().name() == "input" && i.value().attr("type") != Some("submit"))
+                .filter_map(|i| {
+                    Some((i.value().attr("name")?.to_owned(), i.value().attr("value").unwrap_or("").to_owned()))
+                })
+                .collect();
+            Some(Form { action, fields })
+        })
+        .collect()
 }

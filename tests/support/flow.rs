@@ -10,6 +10,15 @@ pub async fn request(app: &TestApp, browser: &Browser, address: &str) -> Page {
     browser.post_form(&app.url("/associate"), &[("email".into(), address.into()), ("csrf".into(), csrf)]).await
 }
 
+/// `browser` asks for links to `address`, the stream delivers them: the redeem
+/// links in every email sent to `address` so far, oldest first.
+pub async fn request_and_deliver(app: &TestApp, browser: &Browser, address: &str) -> Vec<String> {
+    let page = request(app, browser, address).await;
+    assert_eq!(page.status, reqwest::StatusCode::OK, "the request for {address}: {}", page.body);
+    app.deliver_stream().await;
+    links_to(app, address).await
+}
+
 /// The redeem links in every email sent to `address`, oldest first.
 pub async fn links_to(app: &TestApp, address: &str) -> Vec<String> {
     links_naming(app, address, "").await

@@ -121,7 +121,14 @@ impl Default for TestOptions {
         // Generous limits so only the rate-limit tests meet them.
         Self {
             provider: ProviderSettings::dev_idp(),
-            limits: RateLimits { per_identity: 100, per_address: 100, per_ip: 1000, window_seconds: 3600 },
+            limits: RateLimits {
+                per_identity: 100,
+                per_address: 100,
+                per_ip: 1000,
+                window_seconds: 3600,
+                per_address_per_day: 1000,
+                sign_ins_per_ip: 100_000,
+            },
             public_base_url: None,
             aws_proxy: None,
             local_aws: None,
@@ -191,7 +198,7 @@ impl TestApp {
         let dynamo =
             Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build());
         let store = Store::new(dynamo, table);
-        let login = LoginApp::new(
+        let mut login = LoginApp::new(
             site.clone(),
             store.clone(),
             OidcClient::new(oidc),
@@ -199,6 +206,7 @@ impl TestApp {
             Arc::new(clock.clone()),
             600,
         );
+        login.limits = options.limits;
         let association = AssociationApp::new(
             site.clone(),
             store.clone(),

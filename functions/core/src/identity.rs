@@ -50,6 +50,9 @@ pub struct IdentityProfile {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
+    /// The provider said it verified `email` (`email_verified: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub email_verified: bool,
 }
 
 impl IdentityProfile {
@@ -97,7 +100,12 @@ mod tests {
 
     #[test]
     fn display_label_prefers_name() {
-        let p = IdentityProfile { name: None, email: Some("e@x".into()), preferred_username: Some("u".into()) };
+        let p = IdentityProfile {
+            name: None,
+            email: Some("e@x".into()),
+            preferred_username: Some("u".into()),
+            email_verified: false,
+        };
         assert_eq!(p.display_label(), Some("e@x"));
     }
 }

@@ -153,6 +153,17 @@ struct IdTokenClaims {
     email: Option<String>,
     #[serde(default)]
     preferred_username: Option<String>,
+    /// Some providers send it as a string (`"true"`).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    email_verified: bool,
+}
+
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Bool(b) => b,
+        serde_json::Value::String(s) => s == "true",
+        _ => false,
+    })
 }
 
 struct CachedJwks {
@@ -421,6 +432,7 @@ impl OidcClient {
                 name: claims.name.map(|s| truncate(s, 200)),
                 email: claims.email.map(|s| truncate(s, 254)),
                 preferred_username: claims.preferred_username.map(|s| truncate(s, 200)),
+                email_verified: claims.email_verified,
             },
             auth_age_seconds: (claims.iat - auth_time).max(0),
         })

@@ -117,6 +117,19 @@ pub struct OutcomePage<'a> {
     pub action_label: &'a str,
     pub resend: Option<ResendForm>,
     pub secondary: Option<(&'a str, &'a str)>,
+    /// A link token: offers to cancel every link of its request (`POST /not-me`).
+    pub cancel_request: Option<&'a str>,
+}
+
+/// "I didn't ask for this": what the request was, and one button that cancels
+/// it. Reached from the email, so holding the email is the only proof needed.
+#[derive(Template)]
+#[template(path = "not_me.html")]
+pub struct NotMePage<'a> {
+    pub brand: &'a Branding,
+    pub t: &'a Text,
+    pub intro: &'a str,
+    pub token: &'a str,
 }
 
 /// Seconds a 503 asks the client to wait: a throttled or failing dependency

@@ -1,5 +1,6 @@
-//! Rate limits on association requests: per identity, per target address and
-//! per client IP, as fixed windows counted with DynamoDB atomic counters.
+//! Rate limits, as fixed windows counted with DynamoDB atomic counters: on
+//! association requests per identity, per identity and target address, per
+//! client IP and per address per day; on sign-ins started per client network.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -9,18 +10,33 @@ use crate::email::RegisteredEmail;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     pub per_identity: u32,
+    /// Requests by one identity for one address, per window.
     pub per_address: u32,
     pub per_ip: u32,
     pub window_seconds: i64,
+    /// Requests for one address per UTC day, by every identity together
+    /// except the address's owner.
+    pub per_address_per_day: u32,
+    /// Sign-ins started (`GET /login`) per client network per window: each
+    /// writes a transaction item before the provider answers.
+    pub sign_ins_per_ip: u32,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        Self { per_identity: 5, per_address: 5, per_ip: 30, window_seconds: 3600 }
+        Self {
+            per_identity: 5,
+            per_address: 5,
+            per_ip: 30,
+            window_seconds: 3600,
+            per_address_per_day: 10,
+            sign_ins_per_ip: 600,
+        }
     }
 }
 
 impl RateLimits {
+    /// The limits on association requests (what request-association and redeem-link read).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let d = Self::default();
         Ok(Self {
@@ -28,6 +44,18 @@ impl RateLimits {
             per_address: env.number_in("RATE_LIMIT_PER_ADDRESS", d.per_address, 1..=10_000)?,
             per_ip: env.number_in("RATE_LIMIT_PER_IP", d.per_ip, 1..=100_000)?,
             window_seconds: env.number_in("RATE_LIMIT_WINDOW_SECONDS", d.window_seconds, 60..=86_400)?,
+            per_address_per_day: env.number_in("RATE_LIMIT_PER_ADDRESS_PER_DAY", d.per_address_per_day, 1..=100_000)?,
+            sign_ins_per_ip: d.sign_ins_per_ip,
+        })
+    }
+
+    /// The limit on sign-ins started (the login function's only one) and its window.
+    pub fn sign_ins_from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            window_seconds: env.number_in("RATE_LIMIT_WINDOW_SECONDS", d.window_seconds, 60..=86_400)?,
+            sign_ins_per_ip: env.number_in("RATE_LIMIT_SIGN_INS_PER_IP", d.sign_ins_per_ip, 1..=1_000_000)?,
+            ..d
         })
     }
 
@@ -35,6 +63,30 @@ impl RateLimits {
     pub fn window(&self, now: i64) -> (i64, i64) {
         let start = now - now.rem_euclid(self.window_seconds);
         (start, start + self.window_seconds)
+    }
+
+    /// The current UTC day's start and end.
+    pub fn day(&self, now: i64) -> (i64, i64) {
+        const DAY: i64 = 86_400;
+        let start = now - now.rem_euclid(DAY);
+        (start, start + DAY)
+    }
+}
+
+/// The key a client's per-IP limits count under: an IPv4 address as it is, an
+/// IPv6 address by its /64 (one subscriber's network: a client holds every
+/// address in it); anything unparseable as one shared `unknown`.
+pub fn client_network(source_ip: Option<&str>) -> String {
+    match source_ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) {
+        Some(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Some(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        None => "unknown".to_owned(),
     }
 }
 
@@ -97,6 +149,23 @@ mod tests {
         let limits = RateLimits::default();
         assert_eq!(limits.window(7200), (7200, 10800));
         assert_eq!(limits.window(7300), (7200, 10800));
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        assert_eq!(client_network(Some("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_eq!(client_network(Some("2001:db8:1:2:ffff::9")), "2001:db8:1:2::/64");
+        assert_ne!(client_network(Some("2001:db8:1:3::1")), "2001:db8:1:2::/64");
+        assert_eq!(client_network(Some("198.51.100.7")), "198.51.100.7");
+        assert_eq!(client_network(Some("::ffff:198.51.100.7")), "198.51.100.7");
+        assert_eq!(client_network(Some("not an ip")), "unknown");
+        assert_eq!(client_network(None), "unknown");
+    }
+
+    #[test]
+    fn days_are_utc_days() {
+        let limits = RateLimits::default();
+        assert_eq!(limits.day(86_400 * 3 + 5), (86_400 * 3, 86_400 * 4));
     }
 
     #[test]

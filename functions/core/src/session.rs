@@ -32,11 +32,25 @@ pub struct SessionClaims {
     /// Profile ids linked to this identity when the session was issued.
     #[serde(default)]
     pub profiles: Vec<String>,
+    /// The identity's session generation at sign-in: "sign out everywhere"
+    /// moves the identity to the next one, which ends every older session.
+    #[serde(default)]
+    pub generation: u64,
 }
 
 impl SessionClaims {
     pub fn identity(&self) -> Identity {
         Identity::new(self.idp_iss.clone(), self.idp_sub.clone())
+    }
+
+    /// The same session with `profiles` (read from the table) in place of the
+    /// old list. Everything else is kept: `sid` (so signing out ends every
+    /// copy), `iat` (the sign-in), `exp` (a re-issued session never outlives
+    /// its sign-in) and the CSRF token.
+    pub fn with_profiles(&self, mut profiles: Vec<String>) -> Self {
+        profiles.sort();
+        profiles.dedup();
+        Self { profiles, ..self.clone() }
     }
 }
 
@@ -48,6 +62,8 @@ pub struct NewSession<'a> {
     pub profiles: Vec<String>,
     pub now: i64,
     pub ttl_seconds: i64,
+    /// The identity's session generation, read with its profiles.
+    pub generation: u64,
     /// Keep this CSRF token (from the browser's previous, still valid session),
     /// so forms already open in other tabs keep working across a re-sign-in.
     pub csrf: Option<String>,
@@ -145,12 +161,14 @@ impl SessionKeys {
             sid: random::secret_256(),
             csrf: new.csrf.unwrap_or_else(random::secret_256),
             profiles: new.profiles,
+            generation: new.generation,
         };
         let token = self.sign(&claims);
         (token, claims)
     }
 
-    /// Signs claims as they are (re-issuing a session after its profiles change).
+    /// Signs claims as they are (re-issuing a session after its profiles change:
+    /// see [`SessionClaims::with_profiles`]).
     pub fn sign(&self, claims: &SessionClaims) -> String {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
@@ -242,6 +260,7 @@ mod tests {
             profiles: vec!["P-1".into()],
             now,
             ttl_seconds: 3600,
+            generation: 0,
             csrf: None,
         })
     }
@@ -315,6 +334,22 @@ mod tests {
             None,
             "a session is not a purpose token"
         );
+    }
+
+    #[test]
+    fn a_reissued_session_keeps_its_sign_in_and_end() {
+        let keys = keys();
+        let (_, claims) = issue(&keys, now() - 600);
+        let reissued = claims.with_profiles(vec!["P-2".into(), "P-1".into(), "P-2".into()]);
+        assert_eq!(reissued.profiles, vec!["P-1", "P-2"]);
+        assert_eq!(
+            (&reissued.sid, reissued.iat, reissued.exp, reissued.auth_time, &reissued.csrf),
+            (&claims.sid, claims.iat, claims.exp, claims.auth_time, &claims.csrf),
+            "only the profiles change"
+        );
+        assert!(reissued.exp <= reissued.auth_time + 3600 + 5);
+        let verified = keys.verify(&keys.sign(&reissued), now()).unwrap();
+        assert_eq!(verified, reissued);
     }
 
     #[test]

@@ -11,13 +11,16 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::CookieJar;
 use profile_link_core::config::{Env, SiteConfig};
+use profile_link_core::i18n::fill;
 use profile_link_core::i18n::{Locale, Text};
+use profile_link_core::metrics::rate_limited;
 use profile_link_core::oidc::{AuthorizeOptions, OidcClient, OidcConfig, OidcError};
 use profile_link_core::pages::{self, AccountPage, HomePage, LinkedProfileView, Problem};
 use profile_link_core::random;
+use profile_link_core::rate_limit::{RateLimits, client_network};
 use profile_link_core::session::{NewSession, SessionKeys};
 pub use profile_link_core::startup::{self, StartupError};
-use profile_link_core::store::{LoginTransaction, StoreError};
+use profile_link_core::store::{LoginRecorded, LoginTransaction, StoreError};
 use profile_link_core::web::{self, BROWSER, Caller, Cookies, SESSION};
 use profile_link_core::{Clock, Identity, ReturnTo, Store, SystemClock};
 use serde::Deserialize;
@@ -38,6 +41,8 @@ pub struct LoginApp {
     pub sessions: Arc<SessionKeys>,
     pub clock: Arc<dyn Clock>,
     pub login_ttl_seconds: i64,
+    /// `sign_ins_per_ip` and its window bound the sign-ins one network may start.
+    pub limits: RateLimits,
     cookies: Cookies,
 }
 
@@ -49,8 +54,12 @@ impl LoginApp {
             startup::session_keys_and_secrets(env, sdk, &site, &["OIDC_CLIENT_SECRET"]).await?;
         let oidc = OidcConfig::from_env(env, &site.public_base_url, secrets.remove(0))?;
         let login_ttl_seconds = env.number_in("LOGIN_TTL_SECONDS", DEFAULT_LOGIN_TTL_SECONDS, 60..=600)?;
+        let limits = RateLimits::sign_ins_from_env(env)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
-        Ok(Self::new(site, store, OidcClient::new(oidc), Arc::new(sessions), Arc::new(SystemClock), login_ttl_seconds))
+        let mut app =
+            Self::new(site, store, OidcClient::new(oidc), Arc::new(sessions), Arc::new(SystemClock), login_ttl_seconds);
+        app.limits = limits;
+        Ok(app)
     }
 
     pub fn new(
@@ -62,7 +71,7 @@ impl LoginApp {
         login_ttl_seconds: i64,
     ) -> Self {
         let cookies = Cookies::new(site.public_base_url.cookie_policy());
-        Self { site, store, oidc, sessions, clock, login_ttl_seconds, cookies }
+        Self { site, store, oidc, sessions, clock, login_ttl_seconds, limits: RateLimits::default(), cookies }
     }
 
     /// Fetches the provider's metadata and keys during init, not on the first
@@ -71,7 +80,7 @@ impl LoginApp {
     /// request finds it open.
     pub async fn warm_up(&self) {
         let nobody = Identity::new(startup::WARM_UP_KEY, startup::WARM_UP_KEY);
-        let _ = tokio::join!(self.oidc.warm_up(self.clock.now()), self.store.linked_profile_ids(&nobody));
+        let _ = tokio::join!(self.oidc.warm_up(self.clock.now()), self.store.identity_state(&nobody));
     }
 
     fn problem(&self, problem: Problem, locale: Locale) -> Response {
@@ -103,6 +112,8 @@ enum LoginError {
     UnknownTransaction,
     #[error("identity provider returned error {0:?}")]
     ProviderSaidNo(String),
+    #[error("too many sign-ins started from this network; retry in {0} s")]
+    TooManySignIns(i64),
     #[error(transparent)]
     Oidc(#[from] OidcError),
     #[error(transparent)]
@@ -125,6 +136,12 @@ impl LoginError {
                 sign_in_again(t.login_provider_failed_title, t.login_provider_failed)
             }
             Self::Oidc(OidcError::InvalidIdToken(_)) => sign_in_again(t.login_unverified_title, t.login_unverified),
+            Self::TooManySignIns(retry_after) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                t.login_limited_title,
+                fill(t.login_limited, &[("minutes", &((retry_after + 59) / 60))]),
+                (&again, t.action_try_again),
+            ),
             Self::Oidc(OidcError::Unavailable(_) | OidcError::Misconfigured(_)) | Self::Store(_) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 t.login_unavailable_title,
@@ -153,6 +170,7 @@ async fn start_login(
     locale: Locale,
     query: Result<Query<LoginQuery>, QueryRejection>,
     jar: CookieJar,
+    caller: Caller,
 ) -> Response {
     let query = query.map(|Query(q)| q).unwrap_or(LoginQuery { return_to: None, fresh: None, login_hint: None });
     let return_to = ReturnTo::parse_or_root(query.return_to.as_deref());
@@ -160,11 +178,16 @@ async fn start_login(
         force_reauthentication: query.fresh.as_deref() == Some("1"),
         login_hint: query.login_hint.filter(|h| h.len() <= 254 && !h.chars().any(char::is_control)),
     };
-    match begin(&app, &jar, return_to.clone(), &options).await {
+    match begin(&app, &jar, return_to.clone(), &options, &caller).await {
         Ok((jar, location)) => (jar, Redirect::to(&location)).into_response(),
         Err(error) => {
             tracing::warn!(%error, "sign-in could not start");
-            app.problem(error.problem(&return_to, locale.text()), locale)
+            let mut response = app.problem(error.problem(&return_to, locale.text()), locale);
+            if let LoginError::TooManySignIns(retry_after) = error {
+                rate_limited(FUNCTION, "sign_ins_ip");
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            response
         }
     }
 }
@@ -174,21 +197,24 @@ async fn begin(
     jar: &CookieJar,
     return_to: ReturnTo,
     options: &AuthorizeOptions,
+    caller: &Caller,
 ) -> Result<(CookieJar, String), LoginError> {
     let request = app.oidc.authorization_request(options).await?;
     let browser = app.cookies.get(jar, BROWSER).map(str::to_owned).unwrap_or_else(random::secret_256);
     let now = app.clock.now();
-    app.store
-        .put_login(&LoginTransaction {
-            state: request.state,
-            browser_hash: random::sha256_b64(browser.as_bytes()),
-            nonce: request.nonce,
-            pkce_verifier: request.pkce_verifier,
-            return_to,
-            force_reauthentication: options.force_reauthentication,
-            expires_at: now + app.login_ttl_seconds,
-        })
-        .await?;
+    let tx = LoginTransaction {
+        state: request.state,
+        browser_hash: random::sha256_b64(browser.as_bytes()),
+        nonce: request.nonce,
+        pkce_verifier: request.pkce_verifier,
+        return_to,
+        force_reauthentication: options.force_reauthentication,
+        expires_at: now + app.login_ttl_seconds,
+    };
+    let network = client_network(caller.source_ip.as_deref());
+    if let LoginRecorded::RateLimited { retry_after } = app.store.put_login(&tx, &network, &app.limits, now).await? {
+        return Err(LoginError::TooManySignIns(retry_after));
+    }
     let jar = jar.clone().add(app.cookies.build(BROWSER, browser, BROWSER_COOKIE_SECONDS));
     Ok((jar, request.url))
 }
@@ -239,16 +265,24 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
     let code = query.code.filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(LoginError::Malformed("code".into()))?;
     let id_token = app.oidc.exchange_code(&code, &tx.pkce_verifier).await?;
     let verified = app.oidc.validate_id_token(&id_token, &tx.nonce).await?;
-    let profiles = app.store.linked_profile_ids(&verified.identity).await?;
+    let state = app.store.identity_state(&verified.identity).await?;
+    // A CSRF token belongs to one identity: kept across a re-sign-in of the
+    // same person (forms open in other tabs keep working), never handed on.
+    let csrf = app
+        .cookies
+        .session(jar, &app.sessions, now)
+        .filter(|previous| previous.identity() == verified.identity)
+        .map(|previous| previous.csrf);
     let (token, claims) = app.sessions.issue(NewSession {
         identity: &verified.identity,
         profile: verified.profile,
         // In our clock: the provider's clock may differ from ours, its age may not.
         auth_time: now - verified.auth_age_seconds,
-        profiles,
+        profiles: state.profile_ids(),
         now,
         ttl_seconds: app.site.session_ttl_seconds,
-        csrf: app.cookies.session(jar, &app.sessions, now).map(|previous| previous.csrf),
+        generation: state.generation,
+        csrf,
     });
     tracing::info!(
         sid = &claims.sid[..8],
@@ -272,9 +306,15 @@ async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJa
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| session.idp_iss.clone());
-    // Read from the table, not the session: an unlink or a new link shows at once.
-    let profiles: Vec<LinkedProfileView> = match app.store.linked_profiles(&session.identity()).await {
-        Ok(profiles) => profiles
+    // Read from the table, not the session: an unlink or a new link shows at
+    // once, and so does a sign-out in another tab or on another device.
+    let profiles: Vec<LinkedProfileView> = match app.store.identity_state(&session.identity()).await {
+        Ok(state) if state.has_ended(&session) => {
+            let jar = jar.add(app.cookies.removal(SESSION));
+            return (jar, pages::respond(StatusCode::OK, &HomePage { brand: &app.site.branding, t })).into_response();
+        }
+        Ok(state) => state
+            .profiles
             .into_iter()
             .map(|p| LinkedProfileView {
                 profile_id: p.profile_id,
@@ -309,7 +349,16 @@ fn clear_stale_session(app: &LoginApp, jar: CookieJar) -> CookieJar {
 
 /// `GET /me`: the signed-in identity and its profiles, as JSON for portal code.
 async fn me(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
-    let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
+    let session = app.cookies.session(&jar, &app.sessions, app.clock.now());
+    let state = match &session {
+        Some(session) => Some(app.store.identity_state(&session.identity()).await),
+        None => None,
+    };
+    let signed_out = match (&session, &state) {
+        (Some(session), Some(Ok(state))) => state.has_ended(session),
+        _ => session.is_none(),
+    };
+    let (Some(session), false) = (session, signed_out) else {
         let body = serde_json::json!({
             "error": "not_signed_in",
             "message": "No valid session. Sign in at /login, then call /me again.",
@@ -321,8 +370,8 @@ async fn me(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Cookie realm=\"profile-link\""));
         return response;
     };
-    let profiles = match app.store.linked_profiles(&session.identity()).await {
-        Ok(profiles) => profiles,
+    let profiles = match state.expect("read for a session") {
+        Ok(state) => state.profiles,
         Err(error) => {
             tracing::error!(%error, "/me could not read linked profiles");
             let body = serde_json::json!({
@@ -356,29 +405,52 @@ async fn me(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
 }
 
 #[derive(Debug, Deserialize)]
-struct CsrfForm {
+struct LogoutForm {
     csrf: Option<String>,
+    /// `1`: end every session of this identity, not just this one.
+    everywhere: Option<String>,
 }
 
-/// `POST /logout`: ends the session (CSRF-protected so other sites cannot sign people out).
+/// `POST /logout`: ends the session for every copy of its cookie, or with
+/// `everywhere=1` every session of the identity (CSRF-protected so other
+/// sites cannot sign people out).
 async fn logout(
     State(app): State<Arc<LoginApp>>,
     locale: Locale,
     jar: CookieJar,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Response {
     let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
         return (clear_stale_session(&app, jar), Redirect::to("/")).into_response();
     };
-    let submitted = form.ok().and_then(|Form(f)| f.csrf);
-    if !web::csrf_matches(&session, submitted.as_deref()) {
+    let form = form.ok().map(|Form(f)| f);
+    let everywhere = form.as_ref().and_then(|f| f.everywhere.as_deref()) == Some("1");
+    if !web::csrf_matches(&session, form.as_ref().and_then(|f| f.csrf.as_deref())) {
         tracing::warn!(sid = &session.sid[..8], "logout refused: CSRF token missing or wrong");
         let t = locale.text();
         let problem = Problem::new(StatusCode::FORBIDDEN, t.logout_csrf_title, t.logout_csrf, ("/", t.action_account));
         return app.problem(problem, locale);
     }
-    tracing::info!(sid = &session.sid[..8], "signed out");
-    (jar.add(app.cookies.removal(SESSION)), Redirect::to("/")).into_response()
+    let ended = if everywhere {
+        app.store.end_every_session(&session.identity()).await.map(|_| ())
+    } else {
+        app.store.end_session(&session).await
+    };
+    // The cookie goes either way: this browser is signed out.
+    let jar = jar.add(app.cookies.removal(SESSION));
+    if let Err(error) = ended {
+        tracing::error!(%error, sid = &session.sid[..8], everywhere, "sign-out could not be recorded");
+        let t = locale.text();
+        let problem = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.logout_unavailable_title,
+            t.logout_unavailable,
+            ("/login", t.action_sign_in_again),
+        );
+        return (jar, app.problem(problem, locale)).into_response();
+    }
+    tracing::info!(sid = &session.sid[..8], everywhere, "signed out");
+    (jar, Redirect::to("/")).into_response()
 }
 
 /// `GET /.well-known/jwks.json`: the public keys that verify session tokens.

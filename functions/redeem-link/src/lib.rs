@@ -23,16 +23,18 @@ use profile_link_core::links::LinkToken;
 use profile_link_core::metrics::{Emf, rate_limited};
 use profile_link_core::pages::{self, OutcomePage, Problem, RedeemConfirmPage, ResendForm};
 use profile_link_core::profile::{Profile, ProfileId};
-use profile_link_core::rate_limit::{RateLimits, RequestPolicy};
-use profile_link_core::session::{NewSession, SessionClaims, SessionKeys};
+use profile_link_core::rate_limit::{RateLimits, RequestPolicy, client_network};
+use profile_link_core::session::{SessionClaims, SessionKeys};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::associations::Unlinked;
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::redeem::{Redemption, StoredLink};
-use profile_link_core::store::{RequestOutcome, Requester, StoreError};
+use profile_link_core::store::{AssociationRequest, IdentityState, RequestOutcome, Requester, StoreError};
 use profile_link_core::web::{self, Caller, Cookies, SESSION};
 use profile_link_core::{Clock, Identity, Store, SystemClock};
 use serde::{Deserialize, Serialize};
+
+mod not_me;
 
 /// How long a clicked link waits in its cookie for the sign-in to finish.
 const CLICKED_LINK_SECONDS: i64 = 15 * 60;
@@ -103,6 +105,7 @@ impl RedeemApp {
                 action_label: page.action.1,
                 resend: page.resend,
                 secondary: page.secondary,
+                cancel_request: page.cancel_request.as_deref(),
             },
         )
     }
@@ -145,6 +148,8 @@ struct Outcome {
     action: (&'static str, &'static str),
     resend: Option<ResendForm>,
     secondary: Option<(&'static str, &'static str)>,
+    /// A link token: the page offers to cancel every link of its request.
+    cancel_request: Option<String>,
 }
 
 impl Outcome {
@@ -154,7 +159,17 @@ impl Outcome {
         message: impl Into<String>,
         action: (&'static str, &'static str),
     ) -> Self {
-        Self { t, step: 0, ok: false, title, message: message.into(), action, resend: None, secondary: None }
+        Self {
+            t,
+            step: 0,
+            ok: false,
+            title,
+            message: message.into(),
+            action,
+            resend: None,
+            secondary: None,
+            cancel_request: None,
+        }
     }
 }
 
@@ -181,6 +196,7 @@ pub fn router(app: Arc<RedeemApp>) -> Router {
     let routes = Router::new()
         .route("/redeem", get(show).post(confirm))
         .route("/redeem/resend", post(resend))
+        .route("/not-me", get(not_me::show).post(not_me::cancel))
         .route("/profiles/unlink", post(unlink))
         .with_state(app);
     web::harden(routes, &site, FUNCTION)
@@ -258,7 +274,7 @@ async fn show(
     };
     let me = session.identity();
     if link.record.identity() != me {
-        return wrong_identity(&app, t, &session, &link, false);
+        return wrong_identity(&app, t, &session, &link, &token, false);
     }
     if let Some(response) = unusable(&app, t, &session, &link, &token, now) {
         return response;
@@ -343,15 +359,16 @@ fn wrong_identity(
     t: &'static Text,
     session: &SessionClaims,
     link: &StoredLink,
+    token: &LinkToken,
     burned: bool,
 ) -> Response {
     let who = session.profile.display_label().unwrap_or(&session.idp_sub);
     let template = if burned { t.wrong_account_burned } else { t.wrong_account };
     let message = fill(template, &[("requester", &link.record.identity_label), ("who", &who)]);
-    app.outcome(
-        StatusCode::FORBIDDEN,
-        Outcome::problem(t, t.wrong_account_title, message, (FRESH_SIGN_IN, t.action_other_account)),
-    )
+    let mut outcome = Outcome::problem(t, t.wrong_account_title, message, (FRESH_SIGN_IN, t.action_other_account));
+    // Whoever holds the email may stop the request, as its own "not me" link does.
+    outcome.cancel_request = Some(token.expose());
+    app.outcome(StatusCode::FORBIDDEN, outcome)
 }
 
 #[derive(Debug, Deserialize)]
@@ -387,19 +404,41 @@ fn signed_in_form<T>(
     Ok((session, form))
 }
 
-/// A POST about a link (confirm, "this wasn't me", resend): the signed-in
-/// session, the form, its token, and the link that token's verifier opens.
+/// A POST about a link (confirm, "this wasn't me", resend), from a session
+/// that has not been signed out: the session, the form, its token, the link
+/// that token's verifier opens, and the identity's state (read beside the
+/// link, not after it).
 async fn posted_link(
     app: &RedeemApp,
     t: &'static Text,
     jar: &CookieJar,
     form: Result<Form<RedeemForm>, FormRejection>,
     sign_in: &str,
-) -> Result<(SessionClaims, RedeemForm, LinkToken, StoredLink), Response> {
+) -> Result<PostedLink, Response> {
     let (session, form) = signed_in_form(app, t, jar, form, |f: &RedeemForm| f.csrf.as_deref(), sign_in)?;
     let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return Err(malformed(app, t)) };
-    let link = read_link(app, t, &token).await?;
-    Ok((session, form, token, link))
+    let identity = session.identity();
+    let (link, state) = tokio::join!(read_link(app, t, &token), app.store.identity_state(&identity));
+    let state = state.map_err(|error| unavailable(app, t, error))?;
+    if state.has_ended(&session) {
+        return Err(signed_out(app, jar, sign_in));
+    }
+    Ok(PostedLink { session, form, token, link: link?, state })
+}
+
+struct PostedLink {
+    session: SessionClaims,
+    form: RedeemForm,
+    token: LinkToken,
+    link: StoredLink,
+    state: IdentityState,
+}
+
+/// A session that was signed out (elsewhere, or everywhere): its cookie goes,
+/// and the person signs in again.
+fn signed_out(app: &RedeemApp, jar: &CookieJar, sign_in: &str) -> Response {
+    tracing::info!("session was signed out; cookie removed");
+    (jar.clone().add(app.cookies.removal(SESSION)), Redirect::to(sign_in)).into_response()
 }
 
 fn unreadable_form(app: &RedeemApp, t: &'static Text, rejection: FormRejection) -> Response {
@@ -417,7 +456,7 @@ async fn confirm(
 ) -> Response {
     let t = locale.text();
     let now = app.clock.now();
-    let (session, form, token, link) = match posted_link(&app, t, &jar, form, FRESH_SIGN_IN).await {
+    let PostedLink { session, form, token, link, state } = match posted_link(&app, t, &jar, form, FRESH_SIGN_IN).await {
         Ok(posted) => posted,
         Err(response) => {
             // A malformed token, or one whose verifier opens no link.
@@ -442,9 +481,10 @@ async fn confirm(
     }
 
     if form.action.as_deref() == Some("reject") {
-        return match app.store.burn_request(&link, &me, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+        return match app.store.burn_request(&link, &me, None, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
             Ok(burned) => {
                 redeemed("not_me");
+                not_me::counted("requester");
                 tracing::info!(link = %link.record.link_id, burned, "request reported as not me");
                 let mut outcome = Outcome::problem(t, t.not_me_title, t.not_me, account(t));
                 outcome.ok = true;
@@ -461,7 +501,7 @@ async fn confirm(
             Ok(_) => {
                 redeemed("wrong_identity");
                 tracing::warn!(link = %link.record.link_id, "link opened by another identity; burned");
-                wrong_identity(&app, t, &session, &link, true)
+                wrong_identity(&app, t, &session, &link, &token, true)
             }
             Err(error) => unavailable(&app, t, error),
         };
@@ -477,11 +517,15 @@ async fn confirm(
         Redemption::Used => "used",
         Redemption::Expired => "expired",
         Redemption::Superseded => "superseded",
+        Redemption::AddressChanged => "address_changed",
     });
     let jar = jar.add(app.clicked_cookie(String::new(), 0));
     match redemption {
         Redemption::Linked { .. } | Redemption::AlreadyLinked => {
-            let jar = jar.add(reissue_session(&app, &session, now, ProfileChange::Added(&link.record.profile_id)));
+            // The profiles read beside the link, and the one this transaction linked.
+            let mut profiles = state.profile_ids();
+            profiles.push(link.record.profile_id.clone());
+            let jar = jar.add(reissue_session(&app, &session, profiles, now));
             let already = redemption == Redemption::AlreadyLinked;
             (jar, linked_page(&app, t, &link, already)).into_response()
         }
@@ -497,7 +541,15 @@ async fn confirm(
             audit_refusal(&app, &link, &me, "refused_superseded", now).await;
             superseded_page(&app, t, jar)
         }
+        Redemption::AddressChanged => {
+            audit_refusal(&app, &link, &me, "refused_address_changed", now).await;
+            (jar, address_changed_page(&app, t)).into_response()
+        }
     }
+}
+
+fn address_changed_page(app: &RedeemApp, t: &'static Text) -> Response {
+    app.outcome(StatusCode::GONE, Outcome::problem(t, t.address_changed_title, t.address_changed, request_again(t)))
 }
 
 /// The `LinksRedeemed` metric: one confirmation attempt and how it ended.
@@ -510,14 +562,15 @@ fn superseded_page(app: &RedeemApp, t: &'static Text, jar: CookieJar) -> Respons
     (jar, page).into_response()
 }
 
-/// Records a refused redemption in the profile's audit trail; a failure to
-/// record is logged, never shown: the person's answer does not depend on it.
+/// Records a refused redemption in the profile's audit trail, once per link,
+/// identity and kind of refusal (replaying a used link writes nothing more);
+/// a failure to record is logged, never shown: the answer does not depend on it.
 async fn audit_refusal(app: &RedeemApp, link: &StoredLink, identity: &Identity, event: &'static str, now: i64) {
     let entry = match profile_link_core::store::redeem::audit(&link.record, event, identity, None, now) {
         Ok(entry) => entry,
         Err(error) => return tracing::error!(%error, "audit entry could not be built"),
     };
-    if let Err(error) = app.store.audit(&entry, DEFAULT_AUDIT_RETENTION_SECONDS).await {
+    if let Err(error) = app.store.audit_once(&entry, DEFAULT_AUDIT_RETENTION_SECONDS).await {
         tracing::error!(%error, event, "audit entry could not be written");
     }
 }
@@ -542,39 +595,22 @@ fn linked_page(app: &RedeemApp, t: &'static Text, link: &StoredLink, already: bo
             action_label,
             resend: None,
             secondary,
+            cancel_request: None,
         },
     )
 }
 
-/// A new session cookie whose profile list is the old one changed by `change`
-/// (the table was just written in this request, so no read is needed).
-fn reissue_session(app: &RedeemApp, session: &SessionClaims, now: i64, change: ProfileChange<'_>) -> Cookie<'static> {
-    let mut profiles = session.profiles.clone();
-    match change {
-        ProfileChange::Added(id) if !profiles.iter().any(|p| p == id) => profiles.push(id.to_owned()),
-        ProfileChange::Removed(id) => profiles.retain(|p| p != id),
-        ProfileChange::Added(_) => {}
-    }
-    profiles.sort();
-    let identity = session.identity();
-    let (token, _) = app.sessions.issue(NewSession {
-        identity: &identity,
-        profile: session.profile.clone(),
-        auth_time: session.auth_time,
-        profiles,
-        now,
-        ttl_seconds: app.site.session_ttl_seconds,
-        csrf: Some(session.csrf.clone()),
-    });
-    app.cookies.build(SESSION, token, app.site.session_ttl_seconds)
+/// The same session with `profiles` (read from the table in this request and
+/// changed by its own write): same sign-in, same end, never longer.
+fn reissue_session(app: &RedeemApp, session: &SessionClaims, profiles: Vec<String>, now: i64) -> Cookie<'static> {
+    let token = app.sessions.sign(&session.with_profiles(profiles));
+    app.cookies.build(SESSION, token, (session.exp - now).max(0))
 }
 
-enum ProfileChange<'a> {
-    Added(&'a str),
-    Removed(&'a str),
-}
-
-/// `POST /redeem/resend`: a new link for an expired one, within the rate limits.
+/// `POST /redeem/resend`: a new link in place of one that was sent and expired
+/// unused, within the rate limits, after a sign-in made since it was clicked,
+/// to the address the profile is registered under now, only if that is still
+/// the link's address (the transaction checks all of it again).
 async fn resend(
     State(app): State<Arc<RedeemApp>>,
     locale: Locale,
@@ -584,13 +620,21 @@ async fn resend(
 ) -> Response {
     let t = locale.text();
     let now = app.clock.now();
-    let (session, _, _, link) = match posted_link(&app, t, &jar, form, "/login?return_to=%2F").await {
+    let PostedLink { session, token, link, .. } = match posted_link(&app, t, &jar, form, "/login?return_to=%2F").await {
         Ok(posted) => posted,
         Err(response) => return response,
     };
     let me = session.identity();
     if link.record.identity() != me {
-        return wrong_identity(&app, t, &session, &link, false);
+        return wrong_identity(&app, t, &session, &link, &token, false);
+    }
+    // As confirming needs: a sign-in made after this link was clicked.
+    let clicked = app.clicked(&jar).filter(|c| LinkToken::parse(&c.token).is_ok_and(|t| t.link_id == token.link_id));
+    if !clicked.as_ref().is_some_and(|c| fresh(&session, c)) {
+        return Redirect::to(FRESH_SIGN_IN).into_response();
+    }
+    if link.state() != "sent" || link.record.expires_at > now {
+        return not_renewable(&app, t);
     }
     let (Some(id), Ok(email)) = (ProfileId::parse(&link.record.profile_id), RegisteredEmail::parse(&link.record.email))
     else {
@@ -612,20 +656,20 @@ async fn resend(
             .or_else(|| session.profile.name.clone())
             .unwrap_or_else(|| "your account".into()),
         provider: link.record.identity_provider.clone(),
-        source_ip: caller.source_ip.unwrap_or_else(|| "unknown".into()),
+        source_ip: client_network(caller.source_ip.as_deref()),
         locale,
+    };
+    let request = AssociationRequest {
+        requester: &requester,
+        email: &email,
+        profiles: std::slice::from_ref(&profile),
+        // Renewing one link the address already received is within its owner's day.
+        by_address_owner: true,
+        renews: Some(&link),
     };
     match app
         .store
-        .record_association_request(
-            &requester,
-            &email,
-            &[profile],
-            &app.limits,
-            app.link_ttl_seconds,
-            DEFAULT_AUDIT_RETENTION_SECONDS,
-            now,
-        )
+        .record_association_request(&request, &app.limits, app.link_ttl_seconds, DEFAULT_AUDIT_RETENTION_SECONDS, now)
         .await
     {
         Ok(RequestOutcome::Accepted { .. }) => {
@@ -650,8 +694,18 @@ async fn resend(
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
+        Ok(RequestOutcome::NotRenewable) => not_renewable(&app, t),
+        Ok(RequestOutcome::AddressChanged) => {
+            audit_refusal(&app, &link, &requester.identity, "refused_address_changed", now).await;
+            address_changed_page(&app, t)
+        }
         Err(error) => unavailable(&app, t, error),
     }
+}
+
+/// A link that was used, cancelled, replaced by a newer one or never sent.
+fn not_renewable(app: &RedeemApp, t: &'static Text) -> Response {
+    app.outcome(StatusCode::CONFLICT, Outcome::problem(t, t.resend_refused_title, t.resend_refused, request_again(t)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -660,7 +714,10 @@ struct UnlinkForm {
     csrf: Option<String>,
 }
 
-/// `POST /profiles/unlink`: removes a link from the account page.
+/// `POST /profiles/unlink`: removes a link from the account page. The
+/// identity's state is read first (this endpoint reads nothing else): a
+/// signed-out session changes nothing, and the re-issued session lists the
+/// profiles the table holds, less this one.
 async fn unlink(
     State(app): State<Arc<RedeemApp>>,
     locale: Locale,
@@ -677,15 +734,18 @@ async fn unlink(
         let problem = Problem::new(StatusCode::BAD_REQUEST, t.unlink_unknown_title, t.unlink_unknown, account(t));
         return app.problem(problem, t);
     };
-    match app
-        .store
-        .unlink(&session.identity(), &profile_id, "the linked identity", DEFAULT_AUDIT_RETENTION_SECONDS, now)
-        .await
-    {
+    let identity = session.identity();
+    let state = match app.store.identity_state(&identity).await {
+        Ok(state) if state.has_ended(&session) => return signed_out(&app, &jar, "/login"),
+        Ok(state) => state,
+        Err(error) => return unavailable(&app, t, error),
+    };
+    match app.store.unlink(&identity, &profile_id, "the linked identity", DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
         Ok(result) => {
             // Unlinking what is not linked (a second click, another tab) is not an error.
             tracing::info!(profile = %profile_id, already_unlinked = result == Unlinked::NotLinked, "unlink");
-            let cookie = reissue_session(&app, &session, now, ProfileChange::Removed(profile_id.as_str()));
+            let profiles = state.profile_ids().into_iter().filter(|p| p != profile_id.as_str()).collect();
+            let cookie = reissue_session(&app, &session, profiles, now);
             (jar.add(cookie), Redirect::to("/")).into_response()
         }
         Err(error) => unavailable(&app, t, error),

@@ -17,12 +17,14 @@ use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::identity::mask_email;
 use profile_link_core::metrics::rate_limited;
 use profile_link_core::pages::{self, AssociatePage, AssociateSentPage, Problem};
+use profile_link_core::profile::Profile;
+use profile_link_core::rate_limit::client_network;
 use profile_link_core::rate_limit::{RateLimits, RequestPolicy};
 use profile_link_core::session::{SessionClaims, SessionKeys};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
-use profile_link_core::store::{RequestOutcome, Requester};
-use profile_link_core::web::{self, Caller, Cookies};
+use profile_link_core::store::{AssociationRequest, IdentityState, RequestOutcome, Requester};
+use profile_link_core::web::{self, Caller, Cookies, SESSION};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
 
@@ -112,6 +114,16 @@ struct AssociateForm {
     csrf: Option<String>,
 }
 
+/// Whether the person already holds `email`: a profile registered under it
+/// is linked to them, or their provider verified that address for them. The
+/// address's daily cap then does not apply, so others cannot lock its owner out.
+fn owns_address(session: &SessionClaims, email: &RegisteredEmail, profiles: &[Profile], state: &IdentityState) -> bool {
+    let linked_here = profiles.iter().any(|p| state.profiles.iter().any(|l| l.profile_id == p.id.as_str()));
+    let verified_here = session.profile.email_verified
+        && session.profile.email.as_deref().and_then(|e| RegisteredEmail::parse(e).ok()).as_ref() == Some(email);
+    linked_here || verified_here
+}
+
 /// `POST /associate`
 async fn request(
     State(app): State<Arc<AssociationApp>>,
@@ -164,30 +176,52 @@ async fn request(
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default(),
         identity,
-        source_ip: caller.source_ip.unwrap_or_else(|| "unknown".to_owned()),
+        source_ip: client_network(caller.source_ip.as_deref()),
         locale,
     };
     let outcome = async {
-        let profiles = app.store.profiles_by_email(&email).await?;
+        // Side by side: the profiles under the address, and the identity's
+        // state (signed out since? already holding a profile at this address?).
+        let (profiles, state) =
+            tokio::join!(app.store.profiles_by_email(&email), app.store.identity_state(&requester.identity));
+        let (profiles, state) = (profiles?, state?);
+        if state.has_ended(&session) {
+            return Ok(None);
+        }
+        let request = AssociationRequest {
+            requester: &requester,
+            email: &email,
+            profiles: &profiles,
+            by_address_owner: owns_address(&session, &email, &profiles, &state),
+            renews: None,
+        };
         app.store
             .record_association_request(
-                &requester,
-                &email,
-                &profiles,
+                &request,
                 &app.limits,
                 app.link_ttl_seconds,
                 DEFAULT_AUDIT_RETENTION_SECONDS,
                 now,
             )
             .await
+            .map(Some)
     }
     .await;
-    match outcome {
+    let outcome = match outcome {
+        Ok(Some(outcome)) => Ok(outcome),
+        Ok(None) => {
+            tracing::info!(sid = &session.sid[..8], "association request from a signed-out session");
+            return (jar.add(app.cookies.removal(SESSION)), sign_in_first()).into_response();
+        }
+        Err(error) => Err(error),
+    };
+    match &outcome {
         Ok(RequestOutcome::Accepted { links }) => {
             tracing::info!(sid = &session.sid[..8], address = %email.masked(), links, "association requested");
             pages::respond(StatusCode::OK, &AssociateSentPage { brand, t, lifetime_minutes: app.link_ttl_seconds / 60 })
         }
         Ok(RequestOutcome::RateLimited { limit, retry_after }) => {
+            let (limit, retry_after) = (*limit, *retry_after);
             tracing::warn!(sid = &session.sid[..8], limit, "association request rate-limited");
             rate_limited(FUNCTION, limit);
             let minutes = (retry_after + 59) / 60;
@@ -198,8 +232,11 @@ async fn request(
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
-        Err(error) => {
-            tracing::error!(%error, "association request failed");
+        // A new request renews no link, so it cannot be refused for one.
+        Ok(RequestOutcome::NotRenewable | RequestOutcome::AddressChanged) | Err(_) => {
+            if let Err(error) = &outcome {
+                tracing::error!(%error, "association request failed");
+            }
             Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 t.request_unavailable_title,

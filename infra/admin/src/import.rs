@@ -7,10 +7,11 @@ use std::io::Read;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use profile_link_core::Store;
 use profile_link_core::email::RegisteredEmail;
 use profile_link_core::profile::{Profile, ProfileId};
+use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{BATCH_GET_MAX, BATCH_WRITE_MAX, StoreError};
+use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
 
 pub const COLUMNS: [&str; 4] = ["profile_id", "email", "display_name", "organization"];
@@ -37,6 +38,8 @@ pub struct ImportReport {
     pub imported: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Unused links revoked because their profile's address changed.
+    pub links_revoked: usize,
     pub rejected: Vec<RejectedRow>,
     /// Every valid profile id in the export (what `--prune` keeps).
     #[serde(skip)]
@@ -206,6 +209,7 @@ struct BatchCounts {
     imported: usize,
     updated: usize,
     unchanged: usize,
+    links_revoked: usize,
 }
 
 impl BatchCounts {
@@ -213,6 +217,7 @@ impl BatchCounts {
         report.imported += self.imported;
         report.updated += self.updated;
         report.unchanged += self.unchanged;
+        report.links_revoked += self.links_revoked;
     }
 }
 
@@ -230,6 +235,7 @@ async fn upsert(
     let ids: Vec<ProfileId> = batch.iter().map(|p| p.id.clone()).collect();
     let stored = store.get_profiles(&ids).await?;
     let mut changed = Vec::new();
+    let mut readdressed = Vec::new();
     for profile in batch {
         match stored.get(&profile.id) {
             None => {
@@ -238,6 +244,9 @@ async fn upsert(
             }
             Some(existing) if *existing != profile => {
                 counts.updated += 1;
+                if existing.email != profile.email {
+                    readdressed.push(profile.id.clone());
+                }
                 changed.push(profile);
             }
             Some(_) => counts.unchanged += 1,
@@ -246,6 +255,19 @@ async fn upsert(
     if !dry_run {
         for chunk in changed.chunks(BATCH_WRITE_MAX) {
             store.put_profiles(chunk).await?;
+        }
+        // Written first: from then on a redemption or renewal of an old link
+        // is refused by its own transaction; revoking makes it say so.
+        let now = SystemClock.now();
+        for id in &readdressed {
+            counts.links_revoked += store
+                .revoke_unused_links(
+                    id,
+                    "the profile's registered address changed",
+                    DEFAULT_AUDIT_RETENTION_SECONDS,
+                    now,
+                )
+                .await?;
         }
     }
     progress.rows_done(ids.len() as u64);

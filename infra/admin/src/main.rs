@@ -443,6 +443,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     report.unchanged,
                     report.rejected.len()
                 );
+                if report.links_revoked > 0 {
+                    println!(
+                        "revoked {} unused link(s) of profiles whose address changed (audited)",
+                        report.links_revoked
+                    );
+                }
                 if prune {
                     let list: Vec<&str> = absent.iter().take(20).map(ProfileId::as_str).collect();
                     let more = absent.len().saturating_sub(list.len());
@@ -476,6 +482,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "imported": report.imported,
                     "updated": report.updated,
                     "unchanged": report.unchanged,
+                    "links_revoked": report.links_revoked,
                     "rejected": report.rejected,
                     "absent_from_export": absent.iter().map(ProfileId::as_str).collect::<Vec<_>>(),
                     "pruned": pruned,

@@ -276,11 +276,13 @@ fn mint_session(keys: &SessionKeys, issuer: &str, subject: &str) -> (String, Str
             name: Some("Bench Person".into()),
             email: Some(format!("{subject}@mail.example.net")),
             preferred_username: None,
+            email_verified: false,
         },
         auth_time: now,
         profiles: Vec::new(),
         now,
         ttl_seconds: 3600,
+        generation: 0,
         csrf: None,
     });
     (token, claims.csrf)

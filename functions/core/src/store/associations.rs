@@ -55,12 +55,7 @@ impl Store {
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| StoreError::sdk("Query(associations)", e))?;
             let key = get_s(&item, "association", "sk")?;
-            profiles.push(LinkedProfile {
-                profile_id: key.trim_start_matches("PROFILE#").to_owned(),
-                display_name: get_s(&item, &key, "display_name").unwrap_or_default(),
-                organization: get_s(&item, &key, "organization").unwrap_or_default(),
-                linked_at: item.get("linked_at").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0),
-            });
+            profiles.push(super::sessions::linked_profile(key.trim_start_matches("PROFILE#"), &item, &key));
         }
         Ok(profiles)
     }

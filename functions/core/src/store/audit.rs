@@ -87,6 +87,35 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records an entry only if none of its kind exists yet for its link and
+    /// identity (refusals: a replayed link adds nothing); `false` if one did.
+    pub async fn audit_once(&self, entry: &AuditEntry, retention_seconds: i64) -> Result<bool, StoreError> {
+        let mut item = entry.attributes(retention_seconds);
+        let identity = entry.identity.as_ref().map(|i| random::sha256_b64(i.key().as_str().as_bytes()));
+        let once = format!(
+            "ONCE#{}#{}#{}",
+            entry.event,
+            entry.link_id.as_deref().unwrap_or("-"),
+            identity.as_deref().map(|h| &h[..22]).unwrap_or("-")
+        );
+        item.insert("sk".into(), s(once));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::sdk("PutItem(audit once)", e)),
+        }
+    }
+}
+
 /// One entry of a timeline, as read back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditRecord {

@@ -19,8 +19,9 @@ use crate::links::LinkId;
 use crate::profile::Profile;
 use crate::rate_limit::{RateLimits, address_rate_key};
 
-/// DynamoDB transactions take at most 100 items: 3 rate counters + 3 per link.
-pub const MAX_PROFILES_PER_REQUEST: usize = 32;
+/// DynamoDB transactions take at most 100 items: 4 rate counters, 3 checks of
+/// a renewed link, and 3 per link.
+pub const MAX_PROFILES_PER_REQUEST: usize = 31;
 
 /// Who asked, as the email will describe them.
 #[derive(Debug, Clone)]
@@ -35,6 +36,24 @@ pub struct Requester {
     pub locale: crate::i18n::Locale,
 }
 
+/// One request for links, as `record_association_request` writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct AssociationRequest<'a> {
+    pub requester: &'a Requester,
+    pub email: &'a RegisteredEmail,
+    /// The profiles registered under `email` (none is a valid request too).
+    pub profiles: &'a [Profile],
+    /// The requester already holds this address (a profile registered under
+    /// it is linked to them, or their provider verified it): the address's
+    /// daily cap across all identities does not apply to them.
+    pub by_address_owner: bool,
+    /// A link this request renews: it must have been sent and have expired
+    /// unused, still be its identity's newest for the profile, and the profile
+    /// must still be registered under its address. It is superseded in the
+    /// same transaction.
+    pub renews: Option<&'a super::redeem::StoredLink>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestOutcome {
     Accepted {
@@ -45,6 +64,20 @@ pub enum RequestOutcome {
         limit: &'static str,
         retry_after: i64,
     },
+    /// The renewed link was used, cancelled, replaced or never sent: nothing was written.
+    NotRenewable,
+    /// The renewed link's profile is no longer registered under its address: nothing was written.
+    AddressChanged,
+}
+
+/// What each write of a request's transaction is for, to read its cancellation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestItem {
+    Limit(&'static str),
+    RenewedLink,
+    RenewedPointer,
+    RenewedAddress,
+    Write,
 }
 
 /// A link as the stream delivers it and send-emails reads it.
@@ -142,7 +175,13 @@ fn put(table: &str, item: Item, condition: Option<&str>) -> TransactWriteItem {
         .build()
 }
 
-fn rate_counter(table: &str, pk: String, window_start: i64, window_end: i64, limit: u32) -> TransactWriteItem {
+pub(super) fn rate_counter(
+    table: &str,
+    pk: String,
+    window_start: i64,
+    window_end: i64,
+    limit: u32,
+) -> TransactWriteItem {
     TransactWriteItem::builder()
         .update(
             Update::builder()
@@ -162,6 +201,38 @@ fn rate_counter(table: &str, pk: String, window_start: i64, window_end: i64, lim
         .build()
 }
 
+/// A renewal's conditions: the old link was sent and expired unused (it is
+/// marked superseded, so it renews once), the profile is not linked to the
+/// identity already (a newer link was redeemed), and the profile is still
+/// registered under the old link's address. That it is still its identity's
+/// newest link for the profile is the new pointer's own condition.
+fn renewal_checks(table: &str, old: &super::redeem::StoredLink, now: i64) -> [(RequestItem, TransactWriteItem); 3] {
+    let record = &old.record;
+    let supersede = Update::builder()
+        .table_name(table)
+        .set_key(Some(link_key(&record.link_id)))
+        .update_expression("SET #state = :superseded, superseded_at = :now")
+        .condition_expression("#state = :sent AND expires_at <= :now AND verifier_hash = :hash")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":superseded", s("superseded"))
+        .expression_attribute_values(":sent", s("sent"))
+        .expression_attribute_values(":now", n(now))
+        .expression_attribute_values(":hash", s(old.verifier_hash.clone().unwrap_or_default()))
+        .build()
+        .expect("key and expressions set");
+    let not_linked = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(super::associations::association_key(&record.identity(), &record.profile_id)))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .expect("key and condition set");
+    [
+        (RequestItem::RenewedLink, TransactWriteItem::builder().update(supersede).build()),
+        (RequestItem::RenewedPointer, TransactWriteItem::builder().condition_check(not_linked).build()),
+        (RequestItem::RenewedAddress, super::redeem::still_registered_under(table, &record.profile_id, &record.email)),
+    ]
+}
+
 fn cancellation_codes(error: &TransactWriteItemsError) -> Vec<Option<String>> {
     match error {
         TransactWriteItemsError::TransactionCanceledException(e) => {
@@ -179,6 +250,8 @@ struct NewLinks<'a> {
     email: &'a RegisteredEmail,
     now: i64,
     expires_at: i64,
+    /// A renewal: the pointer may only move on from this link (or have expired with it).
+    replaces: Option<&'a str>,
 }
 
 impl NewLinks<'_> {
@@ -220,7 +293,21 @@ impl NewLinks<'_> {
         pointer.insert("kind".into(), s("pending"));
         pointer.insert("link_id".into(), s(link_id.as_str()));
         pointer.insert("expires_at".into(), n(self.expires_at));
-        [put(table, link, Some("attribute_not_exists(pk)")), put(table, pointer, None)]
+        let pointer = match self.replaces {
+            None => put(table, pointer, None),
+            Some(old) => TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(table)
+                        .set_item(Some(pointer))
+                        .condition_expression("attribute_not_exists(pk) OR link_id = :replaced")
+                        .expression_attribute_values(":replaced", s(old))
+                        .build()
+                        .expect("item set"),
+                )
+                .build(),
+        };
+        [put(table, link, Some("attribute_not_exists(pk)")), pointer]
     }
 }
 
@@ -247,6 +334,7 @@ impl Store {
             email: &profile.email,
             now,
             expires_at: now + link_ttl_seconds,
+            replaces: None,
         };
         let mut items = request.link_writes(&self.table, &link_id, profile, &[&link_id], Some(SUPPORT_ORIGIN)).to_vec();
         items.push(
@@ -270,68 +358,117 @@ impl Store {
         Ok(link_id)
     }
 
-    /// Records an association request in one transaction: the three rate
-    /// counters (each conditional on being under its limit), then per profile
-    /// a pending link, the identity's pointer to its newest link for that
-    /// profile, and an audit entry. Over any limit, nothing is written.
+    /// Records an association request in one transaction: the rate counters
+    /// (each conditional on being under its limit), the checks of a renewed
+    /// link, then per profile a pending link, the identity's pointer to its
+    /// newest link for that profile, and an audit entry. Over any limit, or
+    /// with a renewed link that may not be renewed, nothing is written.
+    ///
+    /// The limits: requests per identity; per identity *and* address (one
+    /// identity never spends another's budget for an address); per client IP;
+    /// and, unless the requester owns the address, requests per address per
+    /// day across all identities, counted alike for registered and
+    /// unregistered addresses so a refusal reveals nothing.
     pub async fn record_association_request(
         &self,
-        requester: &Requester,
-        email: &RegisteredEmail,
-        profiles: &[Profile],
+        request: &AssociationRequest<'_>,
         limits: &RateLimits,
         link_ttl_seconds: i64,
         retention_seconds: i64,
         now: i64,
     ) -> Result<RequestOutcome, StoreError> {
+        let AssociationRequest { requester, email, profiles, by_address_owner, renews } = *request;
         let (window_start, window_end) = limits.window(now);
+        let (day_start, day_end) = limits.day(now);
         let request_id = crate::random::token(12);
-        let mut items = vec![
-            rate_counter(
-                &self.table,
-                format!("RATE#IDENTITY#{}", requester.identity.key()),
-                window_start,
-                window_end,
-                limits.per_identity,
+        let identity_key = requester.identity.key();
+        let address = address_rate_key(email);
+        let mut items: Vec<(RequestItem, TransactWriteItem)> = vec![
+            (
+                RequestItem::Limit("identity"),
+                rate_counter(
+                    &self.table,
+                    format!("RATE#IDENTITY#{identity_key}"),
+                    window_start,
+                    window_end,
+                    limits.per_identity,
+                ),
             ),
-            rate_counter(
-                &self.table,
-                format!("RATE#ADDRESS#{}", address_rate_key(email)),
-                window_start,
-                window_end,
-                limits.per_address,
+            (
+                RequestItem::Limit("address"),
+                rate_counter(
+                    &self.table,
+                    format!("RATE#ADDRESS#{address}#BY#{identity_key}"),
+                    window_start,
+                    window_end,
+                    limits.per_address,
+                ),
             ),
-            rate_counter(
-                &self.table,
-                format!("RATE#IP#{}", requester.source_ip),
-                window_start,
-                window_end,
-                limits.per_ip,
+            (
+                RequestItem::Limit("ip"),
+                rate_counter(
+                    &self.table,
+                    format!("RATE#IP#{}", requester.source_ip),
+                    window_start,
+                    window_end,
+                    limits.per_ip,
+                ),
             ),
         ];
+        if !by_address_owner {
+            items.push((
+                RequestItem::Limit("address_day"),
+                rate_counter(
+                    &self.table,
+                    format!("RATE#ADDRESS-DAY#{address}"),
+                    day_start,
+                    day_end,
+                    limits.per_address_per_day,
+                ),
+            ));
+        }
+        if let Some(old) = renews {
+            items.extend(renewal_checks(&self.table, old, now));
+        }
         let links: Vec<(LinkId, &Profile)> =
             profiles.iter().take(MAX_PROFILES_PER_REQUEST).map(|p| (LinkId::mint(), p)).collect();
         let siblings: Vec<&LinkId> = links.iter().map(|(id, _)| id).collect();
-        let request = NewLinks { request_id: &request_id, requester, email, now, expires_at: now + link_ttl_seconds };
+        let new_links = NewLinks {
+            request_id: &request_id,
+            requester,
+            email,
+            now,
+            expires_at: now + link_ttl_seconds,
+            replaces: renews.map(|old| old.record.link_id.as_str()),
+        };
         for (link_id, profile) in &links {
-            items.extend(request.link_writes(&self.table, link_id, profile, &siblings, None));
-            items.push(
+            let [link, pointer] = new_links.link_writes(&self.table, link_id, profile, &siblings, None);
+            items.push((RequestItem::Write, link));
+            let pointer_role = if renews.is_some() { RequestItem::RenewedPointer } else { RequestItem::Write };
+            items.push((pointer_role, pointer));
+            let detail = match renews {
+                Some(old) => format!("via {}, renewing link {}", requester.provider, old.record.link_id),
+                None => format!("via {}", requester.provider),
+            };
+            items.push((
+                RequestItem::Write,
                 AuditEntry {
                     subject: AuditSubject::Profile(profile.id.clone()),
                     event: "requested",
                     identity: Some(requester.identity.clone()),
                     link_id: Some(link_id.to_string()),
                     request_id: Some(request_id.clone()),
-                    detail: Some(format!("via {}", requester.provider)),
+                    detail: Some(detail),
                     at: now,
                 }
                 .to_item(&self.table, retention_seconds),
-            );
+            ));
         }
         if links.is_empty() {
-            items.push(
+            items.push((
+                RequestItem::Write,
                 AuditEntry {
-                    subject: AuditSubject::Identity(requester.identity.key()),
+                    subject: AuditSubject::Identity(identity_key.clone()),
                     event: "requested_unmatched",
                     identity: Some(requester.identity.clone()),
                     link_id: None,
@@ -340,21 +477,31 @@ impl Store {
                     at: now,
                 }
                 .to_item(&self.table, retention_seconds),
-            );
+            ));
         }
 
-        match self.client.transact_write_items().set_transact_items(Some(items)).send_retrying_conflicts().await {
+        let (roles, writes): (Vec<RequestItem>, Vec<TransactWriteItem>) = items.into_iter().unzip();
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send_retrying_conflicts().await {
             Ok(_) => Ok(RequestOutcome::Accepted { links: links.len() }),
             Err(error) => {
                 let codes = error.as_service_error().map(cancellation_codes).unwrap_or_default();
-                let over = ["identity", "address", "ip"]
-                    .into_iter()
+                let refused = roles
+                    .iter()
                     .zip(codes.iter())
                     .find(|(_, code)| code.as_deref() == Some("ConditionalCheckFailed"))
-                    .map(|(limit, _)| limit);
-                match over {
-                    Some(limit) => Ok(RequestOutcome::RateLimited { limit, retry_after: (window_end - now).max(1) }),
-                    None => Err(StoreError::sdk("TransactWriteItems(association request)", error)),
+                    .map(|(role, _)| *role);
+                match refused {
+                    Some(RequestItem::Limit("address_day")) => {
+                        Ok(RequestOutcome::RateLimited { limit: "address_day", retry_after: (day_end - now).max(1) })
+                    }
+                    Some(RequestItem::Limit(limit)) => {
+                        Ok(RequestOutcome::RateLimited { limit, retry_after: (window_end - now).max(1) })
+                    }
+                    Some(RequestItem::RenewedLink | RequestItem::RenewedPointer) => Ok(RequestOutcome::NotRenewable),
+                    Some(RequestItem::RenewedAddress) => Ok(RequestOutcome::AddressChanged),
+                    Some(RequestItem::Write) | None => {
+                        Err(StoreError::sdk("TransactWriteItems(association request)", error))
+                    }
                 }
             }
         }

@@ -1,10 +1,14 @@
 //! `LOGIN#<state>`: an OIDC sign-in in progress, bound to one browser, used once.
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 
+use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, get_bool, get_n, get_s, n, s};
+use super::links::rate_counter;
 use super::{Store, StoreError};
+use crate::rate_limit::RateLimits;
 use crate::return_to::ReturnTo;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +28,28 @@ fn key(state: &str) -> Item {
     Item::from([("pk".to_owned(), s(format!("LOGIN#{state}"))), ("sk".to_owned(), s("LOGIN"))])
 }
 
+/// Whether a sign-in could start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRecorded {
+    Recorded,
+    /// The client's network started too many sign-ins in this window: nothing
+    /// was written; try again after `retry_after` seconds.
+    RateLimited {
+        retry_after: i64,
+    },
+}
+
 impl Store {
-    pub async fn put_login(&self, tx: &LoginTransaction) -> Result<(), StoreError> {
+    /// Stores a sign-in transaction, counted against `client_network`'s
+    /// sign-ins this window in the same transaction: the item is written
+    /// before the provider answers, so an unlimited client could grow the table.
+    pub async fn put_login(
+        &self,
+        tx: &LoginTransaction,
+        client_network: &str,
+        limits: &RateLimits,
+        now: i64,
+    ) -> Result<LoginRecorded, StoreError> {
         let mut item = key(&tx.state);
         item.insert("kind".into(), s("login"));
         item.insert("browser_hash".into(), s(&tx.browser_hash));
@@ -34,16 +58,46 @@ impl Store {
         item.insert("return_to".into(), s(tx.return_to.as_str()));
         item.insert("force_reauthentication".into(), AttributeValue::Bool(tx.force_reauthentication));
         item.insert("expires_at".into(), n(tx.expires_at));
-        self.client
-            .put_item()
+        let (window_start, window_end) = limits.window(now);
+        let counter = rate_counter(
+            &self.table,
+            format!("RATE#SIGN-IN#{client_network}"),
+            window_start,
+            window_end,
+            limits.sign_ins_per_ip,
+        );
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             // A 256-bit state never collides; if it ever did, refuse rather than overwrite.
             .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("PutItem(login)", e))?;
-        Ok(())
+            .build()
+            .expect("item set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(counter)
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send_retrying_conflicts()
+            .await;
+        match result {
+            Ok(_) => Ok(LoginRecorded::Recorded),
+            Err(error) => {
+                let over = match error.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+                        .cancellation_reasons()
+                        .first()
+                        .and_then(|r| r.code())
+                        .is_some_and(|c| c == "ConditionalCheckFailed"),
+                    _ => false,
+                };
+                if over {
+                    Ok(LoginRecorded::RateLimited { retry_after: (window_end - now).max(1) })
+                } else {
+                    Err(StoreError::sdk("TransactWriteItems(login)", error))
+                }
+            }
+        }
     }
 
     /// Consumes the transaction in one conditional delete: it exists, belongs

@@ -11,13 +11,15 @@ mod login;
 mod notices;
 mod profiles;
 pub mod redeem;
+pub mod sessions;
 pub mod support;
 pub mod suppressions;
 
-pub use links::{Claim, LinkRecord, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
-pub use login::LoginTransaction;
+pub use links::{AssociationRequest, Claim, LinkRecord, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
+pub use login::{LoginRecorded, LoginTransaction};
 pub use notices::NoticeRecord;
 pub use profiles::{BATCH_GET_MAX, BATCH_WRITE_MAX};
+pub use sessions::IdentityState;
 pub use suppressions::{Feedback, FeedbackRecorded, MailFeedback, Suppression};
 
 use aws_sdk_dynamodb::Client;

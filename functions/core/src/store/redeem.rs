@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use super::associations::{association_key, association_puts, owner_key};
@@ -44,7 +44,12 @@ pub enum Redemption {
     Used,
     Superseded,
     Expired,
+    /// The profile is no longer registered under the address the link was sent to.
+    AddressChanged,
 }
+
+/// The owner item's place in a redemption transaction (see [`Store::explain`]).
+const OWNER_ITEM: usize = 4;
 
 fn link_key(id: &str) -> Item {
     Item::from([("pk".to_owned(), s(format!("LINK#{id}"))), ("sk".to_owned(), s("LINK"))])
@@ -101,6 +106,25 @@ pub fn audit(
         detail,
         at: now,
     })
+}
+
+/// That the profile is still registered under `email` (the address a link
+/// was sent to): a link, or its renewal, proves only the address it reached.
+/// Checked in the writing transaction itself, so neither an import since nor
+/// the eventually consistent address index can let an old address through.
+pub(crate) fn still_registered_under(table: &str, profile_id: &str, email: &str) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .condition_check(
+            ConditionCheck::builder()
+                .table_name(table)
+                .key("pk", s(format!("PROFILE#{profile_id}")))
+                .key("sk", s("PROFILE"))
+                .condition_expression("email = :email")
+                .expression_attribute_values(":email", s(email))
+                .build()
+                .expect("key and condition set"),
+        )
+        .build()
 }
 
 /// What the notice to the registered address says (sent by send-emails from the stream).
@@ -217,6 +241,7 @@ impl Store {
                 let items = vec![
                     TransactWriteItem::builder().update(consume("already_linked")).build(),
                     TransactWriteItem::builder().delete(pointer.clone()).build(),
+                    still_registered_under(&self.table, &record.profile_id, &record.email),
                     audit(record, "already_linked", identity, None, now)?.to_item(&self.table, retention_seconds),
                 ];
                 return match self.transact(items).await? {
@@ -243,6 +268,7 @@ impl Store {
             let mut items = vec![
                 TransactWriteItem::builder().update(consume(event)).build(),
                 TransactWriteItem::builder().delete(pointer.clone()).build(),
+                still_registered_under(&self.table, &record.profile_id, &record.email),
                 association,
                 owner,
                 audit(record, event, identity, detail, now)?.to_item(&self.table, retention_seconds),
@@ -264,8 +290,8 @@ impl Store {
             match self.transact(items).await? {
                 None => return Ok(Redemption::Linked { replaced: previous }),
                 Some(reasons)
-                    if reasons.get(3).is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
-                        && reasons.first().is_some_and(Option::is_none) =>
+                    if reasons.get(OWNER_ITEM).is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+                        && reasons[..OWNER_ITEM].iter().all(Option::is_none) =>
                 {
                     // The owner changed under us: read who owns it now and try again.
                     previous = self.owner_of(&record.profile_id).await?;
@@ -302,7 +328,8 @@ impl Store {
         }
     }
 
-    /// Why a redemption transaction was cancelled, read from the link as it is now.
+    /// Why a redemption transaction was cancelled: by the items' order
+    /// (the link, its pointer, the profile's address, the owner).
     fn explain(&self, reasons: &[Option<String>], _identity: &Identity) -> Result<Redemption, StoreError> {
         let failed = |i: usize| reasons.get(i).is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"));
         if failed(0) {
@@ -311,6 +338,9 @@ impl Store {
         }
         if failed(1) {
             return Ok(Redemption::Superseded);
+        }
+        if failed(2) {
+            return Ok(Redemption::AddressChanged);
         }
         Err(StoreError::Unavailable {
             operation: "TransactWriteItems(redeem)",
@@ -350,11 +380,13 @@ impl Store {
         Ok(self.transact(items).await?.is_none())
     }
 
-    /// "This wasn't me": burns every still-unused link of the link's request.
+    /// "This wasn't me": burns every still-unused link of the link's request;
+    /// how many it burned now. `detail` says where the person said so.
     pub async fn burn_request(
         &self,
         link: &StoredLink,
         identity: &Identity,
+        detail: Option<&str>,
         retention_seconds: i64,
         now: i64,
     ) -> Result<usize, StoreError> {
@@ -365,7 +397,8 @@ impl Store {
         }
         for id in ids {
             if let Some(sibling) = self.get_link(&id).await? {
-                if self.burn_link(&sibling, identity, "reported_not_me", None, retention_seconds, now).await? {
+                let detail = detail.map(str::to_owned);
+                if self.burn_link(&sibling, identity, "reported_not_me", detail, retention_seconds, now).await? {
                     burned += 1;
                 }
             }

@@ -145,6 +145,33 @@ impl Store {
         self.burn_link(&link, &identity, "revoked", Some(format!("by {operator}")), retention_seconds, now).await
     }
 
+    /// Burns every still-unused link of a profile (those its audit trail
+    /// names), each audited as `revoked` with `reason`; how many it burned.
+    /// An import calls it when a profile's address changes: a link proves only
+    /// the address it was sent to.
+    pub async fn revoke_unused_links(
+        &self,
+        profile: &ProfileId,
+        reason: &str,
+        retention_seconds: i64,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let ids: BTreeSet<String> =
+            self.audit_trail(profile).await?.into_iter().filter_map(|record| record.link_id).collect();
+        let mut revoked = 0;
+        for id in ids {
+            let Some(link) = self.get_link(&id).await? else { continue };
+            if !matches!(link.state(), "pending" | "sending" | "sent") {
+                continue;
+            }
+            let identity = link.record.identity();
+            if self.burn_link(&link, &identity, "revoked", Some(reason.to_owned()), retention_seconds, now).await? {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
     /// Undoes a profile's link to its sign-in on support's word; the identity it was linked to, if any.
     pub async fn revoke_owner(
         &self,

@@ -1,0 +1,129 @@
+//! What the table knows about an identity's sessions, in the identity's own
+//! partition so that the one query the account page, `/me` and every state
+//! change make for the linked profiles reads it too:
+//!
+//! - `IDENTITY#<key>` / `SESSIONS`: the session generation. "Sign out
+//!   everywhere" moves it on, which ends every session issued before.
+//! - `IDENTITY#<key>` / `ENDED#<sid>`: one signed-out session (every copy of
+//!   its cookie), kept until that session would have expired anyway.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::associations::LinkedProfile;
+use super::items::{Item, get_s, n, s};
+use super::{Store, StoreError};
+use crate::identity::Identity;
+use crate::session::SessionClaims;
+
+/// An identity's linked profiles and which of its sessions are over, read in one query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityState {
+    /// In profile id order.
+    pub profiles: Vec<LinkedProfile>,
+    /// Sessions of an older generation are over.
+    pub generation: u64,
+    ended: BTreeSet<String>,
+}
+
+impl IdentityState {
+    /// Whether `session` was signed out (itself, or everywhere) since it was issued.
+    pub fn has_ended(&self, session: &SessionClaims) -> bool {
+        session.generation < self.generation || self.ended.contains(&session.sid)
+    }
+
+    pub fn profile_ids(&self) -> Vec<String> {
+        self.profiles.iter().map(|p| p.profile_id.clone()).collect()
+    }
+}
+
+fn identity_pk(identity: &Identity) -> String {
+    format!("IDENTITY#{}", identity.key())
+}
+
+impl Store {
+    /// The identity's partition in one strongly consistent query: its linked
+    /// profiles, its session generation and its signed-out sessions (its
+    /// pending-link pointers come along and are skipped: a handful at most).
+    pub async fn identity_state(&self, identity: &Identity) -> Result<IdentityState, StoreError> {
+        let mut state = IdentityState::default();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(identity_pk(identity)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| StoreError::sdk("Query(identity)", e))?;
+            let sk = get_s(&item, "identity item", "sk")?;
+            if let Some(profile_id) = sk.strip_prefix("PROFILE#") {
+                state.profiles.push(linked_profile(profile_id, &item, &sk));
+            } else if let Some(sid) = sk.strip_prefix("ENDED#") {
+                state.ended.insert(sid.to_owned());
+            } else if sk == "SESSIONS" {
+                state.generation = item
+                    .get("generation")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt { key: sk.clone(), problem: "generation".into() })?;
+            }
+        }
+        Ok(state)
+    }
+
+    /// Ends one session (every copy of its cookie); the item goes when the session would have.
+    pub async fn end_session(&self, session: &SessionClaims) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(identity_pk(&session.identity())))
+            .item("sk", s(format!("ENDED#{}", session.sid)))
+            .item("kind", s("ended_session"))
+            .item("expires_at", n(session.exp))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("PutItem(ended session)", e))?;
+        Ok(())
+    }
+
+    /// "Sign out everywhere": ends every session of `identity` issued so far;
+    /// the new generation, which sessions signed in from now on carry. The item
+    /// has no TTL: were it to vanish, the count would restart below sessions
+    /// still alive.
+    pub async fn end_every_session(&self, identity: &Identity) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(identity_pk(identity)))
+            .key("sk", s("SESSIONS"))
+            .update_expression("ADD generation :one SET kind = :kind")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":kind", s("sessions"))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("UpdateItem(sessions)", e))?;
+        output
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("generation"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt { key: "SESSIONS".into(), problem: "generation".into() })
+    }
+}
+
+pub(crate) fn linked_profile(profile_id: &str, item: &Item, key: &str) -> LinkedProfile {
+    LinkedProfile {
+        profile_id: profile_id.to_owned(),
+        display_name: get_s(item, key, "display_name").unwrap_or_default(),
+        organization: get_s(item, key, "organization").unwrap_or_default(),
+        linked_at: item.get("linked_at").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0),
+    }
+}
