@@ -47,11 +47,32 @@ impl Locale {
 }
 
 /// `fill("Hello {name}", &[("name", &"Pat")])` → `Hello Pat`.
+///
+/// One pass over the template: an inserted value is never scanned again, so a
+/// sign-in named `{operator}` stays `{operator}`. Unknown placeholders stay as written.
 pub fn fill(template: &str, values: &[(&str, &dyn Display)]) -> String {
-    let mut out = template.to_owned();
-    for (name, value) in values {
-        out = out.replace(&format!("{{{name}}}"), &value.to_string());
+    use std::fmt::Write;
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let known = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values.iter().find(|(n, _)| *n == name).map(|(_, value)| (close, value))
+        });
+        match known {
+            Some((close, value)) => {
+                let _ = write!(out, "{value}");
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -515,6 +536,24 @@ mod tests {
     fn fills_placeholders() {
         assert_eq!(fill("Link {who} to {profile}?", &[("who", &"Pat"), ("profile", &"Bakery")]), "Link Pat to Bakery?");
         assert_eq!(fill("{minutes} min", &[("minutes", &60)]), "60 min");
+    }
+
+    #[test]
+    fn an_inserted_value_is_never_filled_again() {
+        // A sign-in's name claim `{operator}` must not become the company's name.
+        let values: [(&str, &dyn Display); 2] = [("requester", &"{operator} {support}"), ("operator", &"Acme")];
+        assert_eq!(fill("{requester} asked {operator}", &values), "{operator} {support} asked Acme");
+        let values: [(&str, &dyn Display); 2] = [("operator", &"Acme"), ("requester", &"{operator}")];
+        assert_eq!(fill("{operator}: {requester}", &values), "Acme: {operator}");
+        assert_eq!(fill("{a}{a}", &[("a", &"{a}")]), "{a}{a}");
+    }
+
+    #[test]
+    fn unknown_and_unclosed_placeholders_stay_as_written() {
+        assert_eq!(fill("{unknown} {who} {", &[("who", &"Pat")]), "{unknown} Pat {");
+        assert_eq!(fill("{{who}} {who", &[("who", &"Pat")]), "{Pat} {who");
+        assert_eq!(fill("", &[("who", &"Pat")]), "");
+        assert_eq!(fill("é{who}ü", &[("who", &"Pat")]), "éPatü");
     }
 
     #[test]
