@@ -233,6 +233,8 @@ pub struct Text {
     pub mail_notice_ok: &'static str,
     pub mail_notice_not_you: &'static str,
     pub mail_questions: &'static str,
+    /// How a sign-in without a usable email address is named (`{requester}`).
+    pub requester_unnamed: &'static str,
     pub mail_signature: &'static str,
 }
 
@@ -374,6 +376,7 @@ pub static EN: Text = Text {
     mail_notice_ok: "If this was you, there is nothing more to do.",
     mail_notice_not_you: "If this wasn't you, contact {operator} support at {support} straight away so we can undo it.",
     mail_questions: "Questions? Contact {operator} support at",
+    requester_unnamed: "an unnamed account",
     mail_signature: "{product}, for {operator}",
 };
 
@@ -515,6 +518,7 @@ pub static DE: Text = Text {
     mail_notice_ok: "Wenn Sie das waren, ist nichts weiter zu tun.",
     mail_notice_not_you: "Wenn Sie das nicht waren, wenden Sie sich sofort an den Support von {operator} unter {support}, damit wir es rückgängig machen.",
     mail_questions: "Fragen? Der Support von {operator} hilft unter",
+    requester_unnamed: "ein unbenanntes Konto",
     mail_signature: "{product}, für {operator}",
 };
 

@@ -8,6 +8,7 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Me
 
 use crate::config::{Branding, ConfigError, Env};
 use crate::i18n::{Text, fill};
+use crate::identity::RequesterLabel;
 use crate::links::LinkId;
 use crate::profile::ProfileId;
 
@@ -44,7 +45,7 @@ pub struct LinkEmail<'a> {
     pub t: &'a Text,
     pub display_name: &'a str,
     pub organization: &'a str,
-    pub requester_label: &'a str,
+    pub requester_label: &'a RequesterLabel,
     pub requester_provider: &'a str,
     pub link: &'a str,
     pub expires_at: i64,
@@ -121,7 +122,7 @@ pub struct NoticeEmail<'a> {
     pub t: &'a Text,
     pub display_name: &'a str,
     pub organization: &'a str,
-    pub identity_label: &'a str,
+    pub identity_label: &'a RequesterLabel,
     pub identity_provider: &'a str,
     pub replaced: bool,
 }
@@ -376,7 +377,7 @@ mod tests {
             t: &crate::i18n::EN,
             display_name: "Pat <Doe>",
             organization: "Doe Bakery",
-            requester_label: "p***@mail.example.net",
+            requester_label: &RequesterLabel::from_stored("p***@mail.example.net", &crate::i18n::EN),
             requester_provider: "login.example.net",
             link: "https://link.example.com/redeem?token=abc.def",
             expires_at: 1_795_000_000,
@@ -446,7 +447,7 @@ mod tests {
             t: &crate::i18n::EN,
             display_name: "Pat Doe",
             organization: "",
-            requester_label: "pat-7f3c9a",
+            requester_label: &RequesterLabel::chosen_by_support("pat-7f3c9a").unwrap(),
             requester_provider: "login.example.net",
             link: "https://link.example.com/redeem?token=abc.def",
             expires_at: 1_795_000_000,
