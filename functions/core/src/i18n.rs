@@ -223,6 +223,8 @@ pub struct Text {
     pub mail_link_copy: &'static str,
     pub mail_link_lifetime: &'static str,
     pub mail_link_ignore: &'static str,
+    /// Before the `/not-me` link, which cancels every link of the request.
+    pub mail_link_not_me: &'static str,
     /// A link support sent at the person's request (`profile-link-admin links send`).
     pub mail_link_intro_support: &'static str,
     pub mail_link_lifetime_hours: &'static str,
@@ -367,6 +369,7 @@ pub static EN: Text = Text {
     mail_link_copy: "Or copy this address into your browser:",
     mail_link_lifetime: "The link works once, for {minutes} minutes: until {expires}.",
     mail_link_ignore: "If this wasn't you, ignore this email: nothing will be linked.",
+    mail_link_not_me: "Didn't ask for this? Cancel it:",
     mail_link_intro_support: "Our support team prepared this link at a request made to {operator} support: it links the sign-in {requester} with {provider} to this {operator} customer profile:",
     mail_link_lifetime_hours: "The link works once, for {hours} hours: until {expires}.",
     mail_notice_subject: "Your profile {profile} is now linked to a sign-in — {operator}",
@@ -509,6 +512,7 @@ pub static DE: Text = Text {
     mail_link_copy: "Oder kopieren Sie diese Adresse in Ihren Browser:",
     mail_link_lifetime: "Der Link funktioniert einmal und {minutes} Minuten lang: bis {expires}.",
     mail_link_ignore: "Wenn Sie das nicht waren, ignorieren Sie diese E-Mail: Es wird nichts verknüpft.",
+    mail_link_not_me: "Sie haben das nicht angefordert? Hier brechen Sie die Anfrage ab:",
     mail_link_intro_support: "Unser Support-Team hat diesen Link auf eine Anfrage an den Support von {operator} hin erstellt: Er verknüpft die Anmeldung {requester} über {provider} mit folgendem Kundenprofil bei {operator}:",
     mail_link_lifetime_hours: "Der Link funktioniert einmal und {hours} Stunden lang: bis {expires}.",
     mail_notice_subject: "Ihr Profil {profile} ist jetzt mit einer Anmeldung verknüpft – {operator}",

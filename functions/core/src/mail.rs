@@ -48,6 +48,8 @@ pub struct LinkEmail<'a> {
     pub requester_label: &'a RequesterLabel,
     pub requester_provider: &'a str,
     pub link: &'a str,
+    /// `/not-me?token=…` with the same token: cancels the whole request, no sign-in needed.
+    pub not_me_link: &'a str,
     pub expires_at: i64,
     pub lifetime_minutes: i64,
     /// Sent by support at the person's request, not by the person's own sign-in.
@@ -400,6 +402,7 @@ mod tests {
             requester_label: &RequesterLabel::from_stored("p***@mail.example.net", &crate::i18n::EN),
             requester_provider: "login.example.net",
             link: "https://link.example.com/redeem?token=abc.def",
+            not_me_link: "https://link.example.com/not-me?token=abc.def",
             expires_at: 1_795_000_000,
             lifetime_minutes: 60,
             support_initiated: false,
@@ -418,6 +421,24 @@ mod tests {
         assert!(email.text.contains("Pat <Doe>"), "text is not HTML-escaped");
         assert!(email.html.contains("Pat &#60;Doe&#62;") || email.html.contains("Pat &lt;Doe&gt;"), "HTML is escaped");
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+    }
+
+    #[test]
+    fn every_link_email_offers_to_cancel_a_request_the_person_did_not_make() {
+        let brand = Branding::new("Acme Link", "Acme", "help@acme.example");
+        let label = RequesterLabel::unnamed(&crate::i18n::EN);
+        let emails = every_email(&brand, &label, "Pat Doe", "Doe Bakery");
+        for (what, email) in emails.iter().filter(|(what, _)| what.contains("link")) {
+            let t = crate::i18n::Locale::from_tag(&what[..2]).text();
+            let sentence_in_html = t.mail_link_not_me.replace('\'', "&#39;");
+            for (part, sentence) in [(&email.text, t.mail_link_not_me), (&email.html, &sentence_in_html)] {
+                assert!(part.contains("https://link.example.com/not-me?token=abc.def"), "{what}:\n{part}");
+                assert!(part.contains(sentence), "{what}:\n{part}");
+            }
+            assert!(email.html.contains("href=\"https://link.example.com/not-me?token=abc.def\""), "{what}");
+            let (redeem, not_me) = (email.text.find("/redeem?token="), email.text.find("/not-me?token="));
+            assert!(redeem < not_me, "the link to confirm comes first: {what}");
+        }
     }
 
     #[test]
@@ -470,6 +491,7 @@ mod tests {
             requester_label: &RequesterLabel::chosen_by_support("pat-7f3c9a").unwrap(),
             requester_provider: "login.example.net",
             link: "https://link.example.com/redeem?token=abc.def",
+            not_me_link: "https://link.example.com/not-me?token=abc.def",
             expires_at: 1_795_000_000,
             lifetime_minutes: 72 * 60,
             support_initiated: true,
@@ -527,6 +549,7 @@ mod tests {
                     requester_label: label,
                     requester_provider: "login.example.net",
                     link: "https://link.example.com/redeem?token=abc.def",
+                    not_me_link: "https://link.example.com/not-me?token=abc.def",
                     expires_at: 1_795_000_000,
                     lifetime_minutes: if support_initiated { 48 * 60 } else { 60 },
                     support_initiated,

@@ -305,6 +305,7 @@ async fn deliver_link(
 
     let token = LinkToken::new(link_id, verifier);
     let url = app.site.public_base_url.join(&format!("/redeem?token={}", token.expose()));
+    let not_me_url = app.site.public_base_url.join(&format!("/not-me?token={}", token.expose()));
     // The language of the person who asked, stored with the link.
     let t = Locale::from_tag(&link.locale).text();
     let email = LinkEmail {
@@ -315,6 +316,7 @@ async fn deliver_link(
         requester_label: &RequesterLabel::from_stored(&link.identity_label, t),
         requester_provider: &link.identity_provider,
         link: &url,
+        not_me_link: &not_me_url,
         expires_at: link.expires_at,
         lifetime_minutes: (link.expires_at - link.created_at) / 60,
         support_initiated: link.support_initiated(),
