@@ -168,6 +168,21 @@ async fn bad_support_requests_are_refused_and_write_nothing() {
             ],
             "lifetime",
         ),
+        (
+            vec![
+                "links",
+                "send",
+                "--profile",
+                "CUST-1",
+                "--to-identity",
+                "https://i.example",
+                "x",
+                "--label",
+                "{operator} https://evil.example",
+                "--yes",
+            ],
+            "the label must be",
+        ),
         (vec!["links", "list", "--profile", "not an id"], "not a profile id"),
         (vec!["links", "list", "--email", "nobody-at-all"], "@"),
     ] {

@@ -46,6 +46,8 @@ async fn pat_gets_one_email_per_profile_each_naming_its_profile() {
         let redeem: Vec<String> = email.links().into_iter().filter(|l| l.contains("/redeem?token=")).collect();
         assert_eq!(redeem.len(), 1, "{:?}", email.links());
         assert!(redeem[0].starts_with(&app.url("/redeem?token=")), "saw {:?}", redeem[0]);
+        let not_me: Vec<String> = email.links().into_iter().filter(|l| l.contains("/not-me?token=")).collect();
+        assert_eq!(not_me, [redeem[0].replace("/redeem?", "/not-me?")], "the same token, to cancel the request");
         links.push(redeem[0].clone());
     }
     assert_eq!(names, [true, true], "each email names its own profile");

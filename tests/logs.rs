@@ -39,7 +39,8 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
     let csrf = app.csrf(&pat).await;
     pat.post_form(&app.url("/associate"), &[("email".into(), app.address("pat")), ("csrf".into(), csrf)]).await;
     app.deliver_stream().await;
-    let link = app.emails_to(&app.address("pat")).await[0].links().into_iter().find(|l| l.contains("token=")).unwrap();
+    let link =
+        app.emails_to(&app.address("pat")).await[0].links().into_iter().find(|l| l.contains("/redeem?token=")).unwrap();
     let page = pat.sign_in(&link, "pat", "demo").await;
     let mut form = first_post_form(&page).unwrap();
     form.set("action", "confirm");

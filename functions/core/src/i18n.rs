@@ -47,11 +47,32 @@ impl Locale {
 }
 
 /// `fill("Hello {name}", &[("name", &"Pat")])` → `Hello Pat`.
+///
+/// One pass over the template: an inserted value is never scanned again, so a
+/// sign-in named `{operator}` stays `{operator}`. Unknown placeholders stay as written.
 pub fn fill(template: &str, values: &[(&str, &dyn Display)]) -> String {
-    let mut out = template.to_owned();
-    for (name, value) in values {
-        out = out.replace(&format!("{{{name}}}"), &value.to_string());
+    use std::fmt::Write;
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let known = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values.iter().find(|(n, _)| *n == name).map(|(_, value)| (close, value))
+        });
+        match known {
+            Some((close, value)) => {
+                let _ = write!(out, "{value}");
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -220,6 +241,8 @@ pub struct Text {
     pub mail_link_copy: &'static str,
     pub mail_link_lifetime: &'static str,
     pub mail_link_ignore: &'static str,
+    /// Before the `/not-me` link, which cancels every link of the request.
+    pub mail_link_not_me: &'static str,
     /// A link support sent at the person's request (`profile-link-admin links send`).
     pub mail_link_intro_support: &'static str,
     pub mail_link_lifetime_hours: &'static str,
@@ -230,6 +253,8 @@ pub struct Text {
     pub mail_notice_ok: &'static str,
     pub mail_notice_not_you: &'static str,
     pub mail_questions: &'static str,
+    /// How a sign-in without a usable email address is named (`{requester}`).
+    pub requester_unnamed: &'static str,
     pub mail_signature: &'static str,
 }
 
@@ -380,6 +405,7 @@ pub static EN: Text = Text {
     mail_link_copy: "Or copy this address into your browser:",
     mail_link_lifetime: "The link works once, for {minutes} minutes: until {expires}.",
     mail_link_ignore: "If this wasn't you, ignore this email: nothing will be linked.",
+    mail_link_not_me: "Didn't ask for this? Cancel it:",
     mail_link_intro_support: "Our support team prepared this link at a request made to {operator} support: it links the sign-in {requester} with {provider} to this {operator} customer profile:",
     mail_link_lifetime_hours: "The link works once, for {hours} hours: until {expires}.",
     mail_notice_subject: "Your profile {profile} is now linked to a sign-in — {operator}",
@@ -389,6 +415,7 @@ pub static EN: Text = Text {
     mail_notice_ok: "If this was you, there is nothing more to do.",
     mail_notice_not_you: "If this wasn't you, contact {operator} support at {support} straight away so we can undo it.",
     mail_questions: "Questions? Contact {operator} support at",
+    requester_unnamed: "an unnamed account",
     mail_signature: "{product}, for {operator}",
 };
 
@@ -539,6 +566,7 @@ pub static DE: Text = Text {
     mail_link_copy: "Oder kopieren Sie diese Adresse in Ihren Browser:",
     mail_link_lifetime: "Der Link funktioniert einmal und {minutes} Minuten lang: bis {expires}.",
     mail_link_ignore: "Wenn Sie das nicht waren, ignorieren Sie diese E-Mail: Es wird nichts verknüpft.",
+    mail_link_not_me: "Sie haben das nicht angefordert? Hier brechen Sie die Anfrage ab:",
     mail_link_intro_support: "Unser Support-Team hat diesen Link auf eine Anfrage an den Support von {operator} hin erstellt: Er verknüpft die Anmeldung {requester} über {provider} mit folgendem Kundenprofil bei {operator}:",
     mail_link_lifetime_hours: "Der Link funktioniert einmal und {hours} Stunden lang: bis {expires}.",
     mail_notice_subject: "Ihr Profil {profile} ist jetzt mit einer Anmeldung verknüpft – {operator}",
@@ -548,6 +576,7 @@ pub static DE: Text = Text {
     mail_notice_ok: "Wenn Sie das waren, ist nichts weiter zu tun.",
     mail_notice_not_you: "Wenn Sie das nicht waren, wenden Sie sich sofort an den Support von {operator} unter {support}, damit wir es rückgängig machen.",
     mail_questions: "Fragen? Der Support von {operator} hilft unter",
+    requester_unnamed: "ein unbenanntes Konto",
     mail_signature: "{product}, für {operator}",
 };
 
@@ -569,6 +598,24 @@ mod tests {
     fn fills_placeholders() {
         assert_eq!(fill("Link {who} to {profile}?", &[("who", &"Pat"), ("profile", &"Bakery")]), "Link Pat to Bakery?");
         assert_eq!(fill("{minutes} min", &[("minutes", &60)]), "60 min");
+    }
+
+    #[test]
+    fn an_inserted_value_is_never_filled_again() {
+        // A sign-in's name claim `{operator}` must not become the company's name.
+        let values: [(&str, &dyn Display); 2] = [("requester", &"{operator} {support}"), ("operator", &"Acme")];
+        assert_eq!(fill("{requester} asked {operator}", &values), "{operator} {support} asked Acme");
+        let values: [(&str, &dyn Display); 2] = [("operator", &"Acme"), ("requester", &"{operator}")];
+        assert_eq!(fill("{operator}: {requester}", &values), "Acme: {operator}");
+        assert_eq!(fill("{a}{a}", &[("a", &"{a}")]), "{a}{a}");
+    }
+
+    #[test]
+    fn unknown_and_unclosed_placeholders_stay_as_written() {
+        assert_eq!(fill("{unknown} {who} {", &[("who", &"Pat")]), "{unknown} Pat {");
+        assert_eq!(fill("{{who}} {who", &[("who", &"Pat")]), "{Pat} {who");
+        assert_eq!(fill("", &[("who", &"Pat")]), "");
+        assert_eq!(fill("é{who}ü", &[("who", &"Pat")]), "éPatü");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use profile_link_core::config::{CookiePolicy, Env, SiteConfig};
 use profile_link_core::email::RegisteredEmail;
 use profile_link_core::i18n::{Locale, Text, fill};
-use profile_link_core::identity::mask_email;
+use profile_link_core::identity::RequesterLabel;
 use profile_link_core::links::LinkToken;
 use profile_link_core::metrics::{Emf, rate_limited};
 use profile_link_core::pages::{self, OutcomePage, Problem, RedeemConfirmPage, ResendForm};
@@ -648,13 +648,7 @@ async fn resend(
     };
     let requester = Requester {
         identity: me,
-        label: session
-            .profile
-            .email
-            .as_deref()
-            .map(mask_email)
-            .or_else(|| session.profile.name.clone())
-            .unwrap_or_else(|| "your account".into()),
+        label: RequesterLabel::of_sign_in(&session.profile, t),
         provider: link.record.identity_provider.clone(),
         source_ip: client_network(caller.source_ip.as_deref()),
         locale,

@@ -14,7 +14,7 @@ use axum_extra::extract::cookie::CookieJar;
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::email::RegisteredEmail;
 use profile_link_core::i18n::{Locale, Text, fill};
-use profile_link_core::identity::mask_email;
+use profile_link_core::identity::RequesterLabel;
 use profile_link_core::metrics::rate_limited;
 use profile_link_core::pages::{self, AssociatePage, AssociateSentPage, Problem};
 use profile_link_core::profile::Profile;
@@ -164,13 +164,7 @@ async fn request(
     let now = app.clock.now();
     let identity = session.identity();
     let requester = Requester {
-        label: session
-            .profile
-            .email
-            .as_deref()
-            .map(mask_email)
-            .or_else(|| session.profile.name.clone())
-            .unwrap_or_else(|| "your account".to_owned()),
+        label: RequesterLabel::of_sign_in(&session.profile, t),
         provider: url::Url::parse(&identity.issuer)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))

@@ -21,6 +21,7 @@ use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use profile_link_core::config::{ConfigError, Env, SiteConfig};
 use profile_link_core::i18n::Locale;
+use profile_link_core::identity::RequesterLabel;
 use profile_link_core::links::{LinkId, LinkToken, Verifier};
 use profile_link_core::mail::{Email, LinkEmail, MailConfig, MailSubject, Mailer, NoticeEmail};
 use profile_link_core::metrics::Emf;
@@ -219,12 +220,13 @@ async fn deliver_notice(
         _ => return Ok(Delivery::Skipped("already sent")),
     }
     let about = MailSubject::Notice { notice_id: notice.notice_id.clone(), profile_id };
+    let t = Locale::from_tag(&notice.locale).text();
     let email = NoticeEmail {
         brand: &app.site.branding,
-        t: Locale::from_tag(&notice.locale).text(),
+        t,
         display_name: &notice.display_name,
         organization: &notice.organization,
-        identity_label: &notice.identity_label,
+        identity_label: &RequesterLabel::from_stored(&notice.identity_label, t),
         identity_provider: &notice.identity_provider,
         replaced: notice.replaced,
     }
@@ -303,15 +305,18 @@ async fn deliver_link(
 
     let token = LinkToken::new(link_id, verifier);
     let url = app.site.public_base_url.join(&format!("/redeem?token={}", token.expose()));
+    let not_me_url = app.site.public_base_url.join(&format!("/not-me?token={}", token.expose()));
+    // The language of the person who asked, stored with the link.
+    let t = Locale::from_tag(&link.locale).text();
     let email = LinkEmail {
         brand: &app.site.branding,
-        // The language of the person who asked, stored with the link.
-        t: Locale::from_tag(&link.locale).text(),
+        t,
         display_name: &link.display_name,
         organization: &link.organization,
-        requester_label: &link.identity_label,
+        requester_label: &RequesterLabel::from_stored(&link.identity_label, t),
         requester_provider: &link.identity_provider,
         link: &url,
+        not_me_link: &not_me_url,
         expires_at: link.expires_at,
         lifetime_minutes: (link.expires_at - link.created_at) / 60,
         support_initiated: link.support_initiated(),

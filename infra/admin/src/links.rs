@@ -5,6 +5,7 @@ use comfy_table::Table;
 use profile_link_core::Identity;
 use profile_link_core::Store;
 use profile_link_core::i18n::Locale;
+use profile_link_core::identity::RequesterLabel;
 use profile_link_core::links::LinkId;
 use profile_link_core::mail::format_utc;
 use profile_link_core::profile::ProfileId;
@@ -96,6 +97,8 @@ pub enum SupportLinkError {
     Issuer(String),
     #[error("the subject (sub) must be 1-255 visible characters")]
     Subject,
+    #[error("the label must be 1-{} letters, digits, spaces or * @ . - _", RequesterLabel::MAX_CHARS)]
+    Label,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -105,7 +108,8 @@ pub struct SupportLink<'a> {
     pub profile: &'a ProfileId,
     pub issuer: &'a str,
     pub subject: &'a str,
-    /// How the email names the sign-in (default: its subject).
+    /// How the email names the sign-in (default: its subject, if it is a
+    /// [`RequesterLabel::chosen_by_support`]; otherwise the fixed phrase).
     pub label: Option<&'a str>,
     pub lifetime_hours: i64,
     pub operator: &'a str,
@@ -126,6 +130,12 @@ pub async fn send_support_link(store: &Store, request: &SupportLink<'_>, now: i6
     if subject.is_empty() || subject.len() > 255 || subject.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(SupportLinkError::Subject);
     }
+    let label = match request.label {
+        Some(label) => RequesterLabel::chosen_by_support(label).ok_or(SupportLinkError::Label)?,
+        None => {
+            RequesterLabel::chosen_by_support(subject).unwrap_or_else(|| RequesterLabel::unnamed(request.locale.text()))
+        }
+    };
     let profile = store
         .get_profiles(std::slice::from_ref(request.profile))
         .await?
@@ -133,7 +143,7 @@ pub async fn send_support_link(store: &Store, request: &SupportLink<'_>, now: i6
         .ok_or_else(|| SupportLinkError::UnknownProfile(request.profile.clone()))?;
     let requester = Requester {
         identity: Identity::new(request.issuer.to_owned(), subject.to_owned()),
-        label: request.label.unwrap_or(subject).to_owned(),
+        label,
         provider: issuer_host(request.issuer),
         source_ip: "support".to_owned(),
         locale: request.locale,

@@ -122,7 +122,8 @@ enum LinksCommand {
         /// The sign-in that may redeem it: issuer URL and subject.
         #[arg(long, num_args = 2, value_names = ["ISS", "SUB"])]
         to_identity: Vec<String>,
-        /// How the email names the sign-in (default: its subject).
+        /// How the email names the sign-in: up to 64 letters, digits, spaces
+        /// or * @ . - _ (default: its subject, if it fits; else "an unnamed account").
         #[arg(long)]
         label: Option<String>,
         /// How long the link works, in hours (1-168).

@@ -14,7 +14,7 @@ use super::items::{Item, n, s};
 use super::suppressions::not_suppressed;
 use super::{Store, StoreError};
 use crate::email::RegisteredEmail;
-use crate::identity::Identity;
+use crate::identity::{Identity, RequesterLabel};
 use crate::links::LinkId;
 use crate::profile::Profile;
 use crate::rate_limit::{RateLimits, address_rate_key};
@@ -27,8 +27,8 @@ pub const MAX_PROFILES_PER_REQUEST: usize = 31;
 #[derive(Debug, Clone)]
 pub struct Requester {
     pub identity: Identity,
-    /// Masked email or name from the ID token, e.g. `p***@mail.example.net`.
-    pub label: String,
+    /// How the emails name the sign-in, e.g. `p***@mail.example.net`.
+    pub label: RequesterLabel,
     /// The identity provider's host, e.g. `login.microsoftonline.com`.
     pub provider: String,
     pub source_ip: String,
