@@ -180,6 +180,7 @@ mod tests {
             name: name.map(str::to_owned),
             email: email.map(str::to_owned),
             preferred_username: None,
+            email_verified: false,
         };
         RequesterLabel::of_sign_in(&profile, &crate::i18n::EN).as_str().to_owned()
     }

@@ -600,6 +600,7 @@ mod tests {
                     name: Some(claim.clone()),
                     email: Some(email),
                     preferred_username: None,
+                    email_verified: true,
                 });
             }
         }

@@ -364,7 +364,8 @@ fn wrong_identity(
 ) -> Response {
     let who = session.profile.display_label().unwrap_or(&session.idp_sub);
     let template = if burned { t.wrong_account_burned } else { t.wrong_account };
-    let message = fill(template, &[("requester", &link.record.identity_label), ("who", &who)]);
+    let requester = RequesterLabel::from_stored(&link.record.identity_label, t);
+    let message = fill(template, &[("requester", &requester), ("who", &who)]);
     let mut outcome = Outcome::problem(t, t.wrong_account_title, message, (FRESH_SIGN_IN, t.action_other_account));
     // Whoever holds the email may stop the request, as its own "not me" link does.
     outcome.cancel_request = Some(token.expose());

@@ -11,6 +11,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use profile_link_core::i18n::{Locale, fill};
+use profile_link_core::identity::RequesterLabel;
 use profile_link_core::links::LinkToken;
 use profile_link_core::metrics::Emf;
 use profile_link_core::pages::{self, NotMePage};
@@ -45,7 +46,7 @@ pub(crate) async fn show(
     let intro = fill(
         t.not_me_page_intro,
         &[
-            ("requester", &link.record.identity_label),
+            ("requester", &RequesterLabel::from_stored(&link.record.identity_label, t)),
             ("provider", &link.record.identity_provider),
             ("profile", &profile_label(&link)),
         ],
