@@ -77,7 +77,7 @@ impl RegisteredEmail {
 
     /// For logs: first letter and domain only.
     pub fn masked(&self) -> String {
-        crate::identity::mask_email(&self.0)
+        mask_email(&self.0)
     }
 }
 
@@ -100,6 +100,18 @@ fn validated(address: &str) -> Result<EmailAddress, EmailError> {
             _ => EmailError::BadCharacters,
         }
     })
+}
+
+/// `pat.doe@mail.example.net` → `p***@mail.example.net`: enough for a person to
+/// recognise their own address, not enough to harvest it from logs or emails.
+pub fn mask_email(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first = local.chars().next().map(String::from).unwrap_or_default();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
 }
 
 impl std::fmt::Display for RegisteredEmail {

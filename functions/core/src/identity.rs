@@ -62,17 +62,8 @@ impl IdentityProfile {
     }
 }
 
-/// `pat.doe@mail.example.net` → `p***@mail.example.net`: enough for a person to
-/// recognise their own address, not enough to harvest it from logs or emails.
-pub fn mask_email(address: &str) -> String {
-    match address.rsplit_once('@') {
-        Some((local, domain)) => {
-            let first = local.chars().next().map(String::from).unwrap_or_default();
-            format!("{first}***@{domain}")
-        }
-        None => "***".to_owned(),
-    }
-}
+/// Masking lives with the address type; re-exported here, where callers look for it.
+pub use crate::email::mask_email;
 
 /// How emails and pages name the sign-in that asked for a link. The claims it
 /// comes from are written by whoever controls the sign-in, so only a masked

@@ -55,7 +55,7 @@ impl Store {
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| StoreError::sdk("Query(associations)", e))?;
             let key = get_s(&item, "association", "sk")?;
-            profiles.push(super::sessions::linked_profile(key.trim_start_matches("PROFILE#"), &item, &key));
+            profiles.push(linked_profile(key.trim_start_matches("PROFILE#"), &item, &key));
         }
         Ok(profiles)
     }
@@ -160,4 +160,14 @@ pub(crate) fn association_puts(
             .build(),
         TransactWriteItem::builder().put(owner_put.build().expect("item set")).build(),
     ]
+}
+
+/// An association item as the account page lists it.
+pub(crate) fn linked_profile(profile_id: &str, item: &Item, key: &str) -> LinkedProfile {
+    LinkedProfile {
+        profile_id: profile_id.to_owned(),
+        display_name: get_s(item, key, "display_name").unwrap_or_default(),
+        organization: get_s(item, key, "organization").unwrap_or_default(),
+        linked_at: item.get("linked_at").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0),
+    }
 }

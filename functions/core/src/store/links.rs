@@ -229,7 +229,10 @@ fn renewal_checks(table: &str, old: &super::redeem::StoredLink, now: i64) -> [(R
     [
         (RequestItem::RenewedLink, TransactWriteItem::builder().update(supersede).build()),
         (RequestItem::RenewedPointer, TransactWriteItem::builder().condition_check(not_linked).build()),
-        (RequestItem::RenewedAddress, super::redeem::still_registered_under(table, &record.profile_id, &record.email)),
+        (
+            RequestItem::RenewedAddress,
+            super::profiles::still_registered_under(table, &record.profile_id, &record.email),
+        ),
     ]
 }
 

@@ -150,3 +150,26 @@ impl Store {
         Ok(profiles)
     }
 }
+
+/// That the profile is still registered under `email` (the address a link
+/// was sent to): a link, or its renewal, proves only the address it reached.
+/// Checked in the writing transaction itself, so neither an import since nor
+/// the eventually consistent address index can let an old address through.
+pub(crate) fn still_registered_under(
+    table: &str,
+    profile_id: &str,
+    email: &str,
+) -> aws_sdk_dynamodb::types::TransactWriteItem {
+    aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .condition_check(
+            aws_sdk_dynamodb::types::ConditionCheck::builder()
+                .table_name(table)
+                .key("pk", s(format!("PROFILE#{profile_id}")))
+                .key("sk", s("PROFILE"))
+                .condition_expression("email = :email")
+                .expression_attribute_values(":email", s(email))
+                .build()
+                .expect("key and condition set"),
+        )
+        .build()
+}

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use super::associations::{association_key, association_puts, owner_key};
@@ -106,25 +106,6 @@ pub fn audit(
         detail,
         at: now,
     })
-}
-
-/// That the profile is still registered under `email` (the address a link
-/// was sent to): a link, or its renewal, proves only the address it reached.
-/// Checked in the writing transaction itself, so neither an import since nor
-/// the eventually consistent address index can let an old address through.
-pub(crate) fn still_registered_under(table: &str, profile_id: &str, email: &str) -> TransactWriteItem {
-    TransactWriteItem::builder()
-        .condition_check(
-            ConditionCheck::builder()
-                .table_name(table)
-                .key("pk", s(format!("PROFILE#{profile_id}")))
-                .key("sk", s("PROFILE"))
-                .condition_expression("email = :email")
-                .expression_attribute_values(":email", s(email))
-                .build()
-                .expect("key and condition set"),
-        )
-        .build()
 }
 
 /// What the notice to the registered address says (sent by send-emails from the stream).
@@ -241,7 +222,7 @@ impl Store {
                 let items = vec![
                     TransactWriteItem::builder().update(consume("already_linked")).build(),
                     TransactWriteItem::builder().delete(pointer.clone()).build(),
-                    still_registered_under(&self.table, &record.profile_id, &record.email),
+                    super::profiles::still_registered_under(&self.table, &record.profile_id, &record.email),
                     audit(record, "already_linked", identity, None, now)?.to_item(&self.table, retention_seconds),
                 ];
                 return match self.transact(items).await? {
@@ -268,7 +249,7 @@ impl Store {
             let mut items = vec![
                 TransactWriteItem::builder().update(consume(event)).build(),
                 TransactWriteItem::builder().delete(pointer.clone()).build(),
-                still_registered_under(&self.table, &record.profile_id, &record.email),
+                super::profiles::still_registered_under(&self.table, &record.profile_id, &record.email),
                 association,
                 owner,
                 audit(record, event, identity, detail, now)?.to_item(&self.table, retention_seconds),

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::associations::LinkedProfile;
-use super::items::{Item, get_s, n, s};
+use super::associations::{LinkedProfile, linked_profile};
+use super::items::{get_s, n, s};
 use super::{Store, StoreError};
 use crate::identity::Identity;
 use crate::session::SessionClaims;
@@ -116,14 +116,5 @@ impl Store {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| StoreError::Corrupt { key: "SESSIONS".into(), problem: "generation".into() })
-    }
-}
-
-pub(crate) fn linked_profile(profile_id: &str, item: &Item, key: &str) -> LinkedProfile {
-    LinkedProfile {
-        profile_id: profile_id.to_owned(),
-        display_name: get_s(item, key, "display_name").unwrap_or_default(),
-        organization: get_s(item, key, "organization").unwrap_or_default(),
-        linked_at: item.get("linked_at").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0),
     }
 }
