@@ -457,3 +457,64 @@ fn each_function_may_read_exactly_the_ssm_parameters_it_is_told_to_read() {
         "request-association only verifies sessions: it gets the public keys, never the signing key"
     );
 }
+
+/// Per-route throttles (route key → burst, rate per second), tighter than the
+/// default where a request starts a sign-in, writes links or sends email.
+const ROUTE_THROTTLES: &[(&str, u64, u64)] = &[
+    ("GET /login", 40, 20),
+    ("GET /login/callback", 40, 20),
+    ("POST /associate", 20, 10),
+    ("POST /redeem", 40, 20),
+    ("POST /redeem/resend", 20, 10),
+];
+
+fn throttle(settings: &Value) -> (u64, u64) {
+    (settings["ThrottlingBurstLimit"].as_u64().unwrap(), settings["ThrottlingRateLimit"].as_u64().unwrap())
+}
+
+#[test]
+fn chosen_routes_have_tighter_throttles_and_the_rest_the_default() {
+    let template = template();
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let default = throttle(&api["DefaultRouteSettings"]);
+    let routes: BTreeSet<String> =
+        functions(&template).iter().flat_map(|f| f.routes.iter().map(|(m, p)| format!("{m} {p}"))).collect();
+    let set: BTreeMap<String, (u64, u64)> = api["RouteSettings"]
+        .as_mapping()
+        .expect("HttpApi RouteSettings")
+        .iter()
+        .map(|(key, settings)| (key.as_str().unwrap().to_owned(), throttle(settings)))
+        .collect();
+    let expected: BTreeMap<String, (u64, u64)> =
+        ROUTE_THROTTLES.iter().map(|(key, burst, rate)| (key.to_string(), (*burst, *rate))).collect();
+    assert_eq!(set, expected);
+    for (key, (burst, rate)) in &set {
+        // A setting for a route the API lacks fails the deployment.
+        assert!(routes.contains(key), "RouteSettings names {key}, which no function serves");
+        assert!(*burst < default.0 && *rate < default.1, "{key} is no tighter than the default {default:?}");
+    }
+}
+
+#[test]
+fn with_its_own_domain_the_api_is_reachable_only_there() {
+    let template = template();
+    let condition = "UseCustomDomain";
+    assert!(template["Conditions"].get(condition).is_some());
+    // `!If [UseCustomDomain, true, false]`: off exactly when the stack maps PublicBaseUrl's host.
+    let Value::Tagged(disable) = &template["Resources"]["HttpApi"]["Properties"]["DisableExecuteApiEndpoint"] else {
+        panic!("HttpApi DisableExecuteApiEndpoint must be conditional")
+    };
+    assert_eq!(disable.tag, "If");
+    let branches = disable.value.as_sequence().unwrap();
+    assert_eq!(branches.as_slice(), [Value::from(condition), Value::from(true), Value::from(false)]);
+    for resource in ["CustomDomain", "CustomDomainMapping"] {
+        assert_eq!(template["Resources"][resource]["Condition"].as_str(), Some(condition), "{resource}");
+    }
+    let domain = &template["Resources"]["CustomDomain"]["Properties"];
+    assert!(format!("{:?}", domain["DomainName"]).contains("PublicBaseUrl"), "the domain is PublicBaseUrl's host");
+    assert_eq!(template["Resources"]["CustomDomainMapping"]["Properties"]["ApiId"], template_ref("HttpApi"));
+}
+
+fn template_ref(name: &str) -> Value {
+    serde_yaml_ng::from_str(&format!("!Ref {name}")).unwrap()
+}
