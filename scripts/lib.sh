@@ -194,19 +194,23 @@ ensure_chromium() {
 }
 
 # The environment the functions read, for a dev server on $1 trusting the dev
-# identity provider on $2, with table $3 and a session key kept in file $4.
+# identity provider on $2, with table $3 and a session key kept in file $4
+# (its public part, for request-association, next to it as <name>.jwks.json).
 export_dev_server_env() {
   local port="$1" idp_port="$2" table="$3" key_file="$4"
   if [[ ! -s "$key_file" ]]; then
     mkdir -p "$(dirname "$key_file")"
     (umask 077 && "$(bin_path profile-link-admin)" keys generate >"$key_file")
   fi
+  local public_file="${key_file%.pem}.jwks.json"
+  "$(bin_path profile-link-admin)" keys public <"$key_file" >"$public_file"
   export TABLE_NAME="$table"
   export PUBLIC_BASE_URL="http://127.0.0.1:$port"
   export OIDC_ISSUER="http://127.0.0.1:$idp_port"
   export OIDC_CLIENT_ID="${OIDC_CLIENT_ID:-profile-link-local}"
   export OIDC_CLIENT_SECRET="${OIDC_CLIENT_SECRET:-local-dev-secret}"
   export SESSION_SIGNING_KEY_FILE="$key_file"
+  export SESSION_PUBLIC_KEYS_FILE="$public_file"
   export MAIL_FROM="${MAIL_FROM:-Example Ltd <no-reply@example.com>}"
   export SUPPORT_EMAIL="${SUPPORT_EMAIL:-support@example.com}"
   export OPERATOR_NAME="${OPERATOR_NAME:-Example Ltd}"

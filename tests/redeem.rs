@@ -534,3 +534,22 @@ mod renewing {
         assert!(sams.iter().all(|r| r.event != "revoked"), "an unchanged profile keeps its links: {sams:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_lives_apart_from_the_profile_record() {
+    // redeem-link's IAM policy may write owners but not profiles (which hold
+    // addresses); `dynamodb:LeadingKeys` tells them apart only by partition.
+    let (app, pat, links) = pat_has_two_links().await;
+    let page = open(&pat, &links[0], "pat").await;
+    assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
+    let keys = app.keys().await;
+    let owners: Vec<_> = keys.iter().filter(|(pk, _)| pk.starts_with("OWNER#")).collect();
+    assert_eq!(owners.len(), 1, "saw {keys:?}");
+    assert_eq!(owners[0].1, "OWNER");
+    assert!(
+        keys.iter().filter(|(pk, _)| pk.starts_with("PROFILE#")).all(|(_, sk)| sk == "PROFILE"),
+        "only profile records in PROFILE# partitions: {keys:?}"
+    );
+    let profile = owners[0].0.trim_start_matches("OWNER#");
+    assert!(app.store.owner_of(profile).await.unwrap().is_some(), "owner_of reads it");
+}

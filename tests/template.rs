@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use profile_link_core::SessionKeys;
 use profile_link_core::config::Env;
 use profile_link_tests::workspace_root;
 use serde_yaml_ng::Value;
@@ -110,6 +111,10 @@ fn lambda_env(function: &Function) -> Env {
             Some("SESSION_SIGNING_KEY") => {
                 env.set("SESSION_SIGNING_KEY", profile_link_core::SessionKeys::generate_pem())
             }
+            Some("SESSION_PUBLIC_KEYS") => {
+                let keys = SessionKeys::from_pem("https://link.example.com", &SessionKeys::generate_pem()).unwrap();
+                env.set("SESSION_PUBLIC_KEYS", serde_json::to_string(keys.jwks()).unwrap())
+            }
             Some(secret) => env.set(secret, "sample-secret"),
             None => env.set(name, value.clone().unwrap_or_else(|| sample(name))),
         }
@@ -211,4 +216,309 @@ async fn a_route_to_the_wrong_function_would_be_caught() {
     let mut without = Function { resource: "X".into(), binary: "x".into(), env: BTreeMap::new(), routes: vec![] };
     without.env.insert("TABLE_NAME".into(), None);
     assert_eq!(unset_reads(&without, &BTreeSet::from(["TABLE_NAME".into(), "PORTAL_URL".into()])), ["PORTAL_URL"]);
+}
+
+/// What each function may do, and to what: the one table to edit when a
+/// function's calls change. A row is (action, resource, partitions): the
+/// resource as the template names it (`Table`, `Table/index/gsi1`, an SSM
+/// `parameter${…}`, …) and, for DynamoDB, every `dynamodb:LeadingKeys`
+/// prefix the action may reach (on an index, that is the index's partition
+/// key). template.yaml must grant exactly this: an action, resource or
+/// partition that is not here fails the test, and so does one that is here
+/// but not granted.
+const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
+    (
+        "LoginFunction",
+        &[
+            ("dynamodb:PutItem", "Table", &["LOGIN#*", "IDENTITY#*"]),
+            ("dynamodb:UpdateItem", "Table", &["RATE#*", "IDENTITY#*"]),
+            ("dynamodb:DeleteItem", "Table", &["LOGIN#*"]),
+            ("dynamodb:Query", "Table", &["IDENTITY#*"]),
+            ("ssm:GetParameters", "parameter${OidcClientSecretParameter}", &[]),
+            ("ssm:GetParameters", "parameter${SessionSigningKeyParameter}", &[]),
+            ("kms:Decrypt", "alias/aws/ssm", &[]),
+        ],
+    ),
+    (
+        "RequestAssociationFunction",
+        &[
+            ("dynamodb:Query", "Table/index/gsi1", &["EMAIL#*"]),
+            ("dynamodb:Query", "Table", &["IDENTITY#*"]),
+            ("dynamodb:UpdateItem", "Table", &["RATE#*"]),
+            ("dynamodb:PutItem", "Table", &["LINK#*", "IDENTITY#*", "AUDIT#*"]),
+            ("ssm:GetParameters", "parameter${SessionPublicKeysParameter}", &[]),
+        ],
+    ),
+    (
+        "RedeemLinkFunction",
+        &[
+            ("dynamodb:GetItem", "Table", &["LINK#*", "OWNER#*"]),
+            ("dynamodb:UpdateItem", "Table", &["LINK#*", "RATE#*"]),
+            ("dynamodb:PutItem", "Table", &["LINK#*", "IDENTITY#*", "OWNER#*", "AUDIT#*", "NOTICE#*"]),
+            ("dynamodb:DeleteItem", "Table", &["IDENTITY#*", "OWNER#*"]),
+            ("dynamodb:ConditionCheckItem", "Table", &["PROFILE#*", "IDENTITY#*"]),
+            ("dynamodb:Query", "Table", &["IDENTITY#*"]),
+            ("ssm:GetParameters", "parameter${SessionSigningKeyParameter}", &[]),
+            ("kms:Decrypt", "alias/aws/ssm", &[]),
+        ],
+    ),
+    (
+        "SendEmailsFunction",
+        &[
+            ("dynamodb:UpdateItem", "Table", &["LINK#*", "NOTICE#*"]),
+            ("dynamodb:PutItem", "Table", &["AUDIT#*"]),
+            ("dynamodb:ConditionCheckItem", "Table", &["IDENTITY#*", "SUPPRESSED#*"]),
+            ("ses:SendEmail", "identity/${MailFromIdentity}", &[]),
+            ("ses:SendEmail", "configuration-set/${MailConfigurationSet}", &[]),
+            ("sqs:SendMessage", "SendEmailsDeadLetters", &[]),
+        ],
+    ),
+    (
+        "SesEventsFunction",
+        &[
+            ("dynamodb:PutItem", "Table", &["SUPPRESSED#*", "AUDIT#*"]),
+            ("dynamodb:UpdateItem", "Table", &["LINK#*", "NOTICE#*"]),
+        ],
+    ),
+];
+
+/// One thing a policy allows: (function, action, resource, partition prefix or "").
+type Grant = (String, String, String, String);
+
+/// Stands for "any partition": a DynamoDB grant without a LeadingKeys condition.
+const EVERY_PARTITION: &str = "<every partition: no dynamodb:LeadingKeys>";
+
+fn expected_grants() -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    for (function, rows) in GRANTS {
+        for (action, resource, prefixes) in *rows {
+            let grant = |p: &str| (function.to_string(), action.to_string(), resource.to_string(), p.to_owned());
+            if action.starts_with("dynamodb:") {
+                out.extend(prefixes.iter().map(|p| grant(p)));
+            } else {
+                assert!(prefixes.is_empty(), "{function} {action}: partitions only apply to DynamoDB");
+                out.insert(grant(""));
+            }
+        }
+    }
+    out
+}
+
+/// A resource as the table names it: `!GetAtt X.Arn` is `X`; in `!Sub` ARNs the
+/// partition, region and account are dropped (`parameter${…}`, `alias/aws/ssm`).
+fn resource_name(value: &Value) -> String {
+    let text = match value {
+        Value::Tagged(tagged) => tagged.value.as_str().unwrap_or_else(|| panic!("resource {value:?}")).to_owned(),
+        other => other.as_str().unwrap_or_else(|| panic!("resource {other:?}")).to_owned(),
+    };
+    let text = text.replace("${Table.Arn}", "Table").trim_end_matches(".Arn").to_owned();
+    match text.strip_prefix("arn:") {
+        Some(arn) => {
+            let arn =
+                arn.replace("${AWS::Partition}", "P").replace("${AWS::Region}", "R").replace("${AWS::AccountId}", "A");
+            arn.splitn(5, ':').nth(4).unwrap_or_else(|| panic!("ARN {text}")).to_owned()
+        }
+        None => text,
+    }
+}
+
+fn one_or_many(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Sequence(items) => items.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// The LeadingKeys prefixes a DynamoDB statement is limited to. Only
+/// `ForAllValues:StringLike` limits every key a request touches (`ForAnyValue`
+/// would let one matching key carry others), so any other condition fails.
+fn leading_keys(function: &str, statement: &Value) -> Vec<String> {
+    let Some(condition) = statement.get("Condition") else { return vec![EVERY_PARTITION.to_owned()] };
+    let condition = condition.as_mapping().unwrap();
+    let operators: Vec<&str> = condition.keys().filter_map(Value::as_str).collect();
+    assert_eq!(
+        operators,
+        ["ForAllValues:StringLike"],
+        "{function}: a DynamoDB condition must be ForAllValues:StringLike"
+    );
+    let keys = condition["ForAllValues:StringLike"].as_mapping().unwrap();
+    let names: Vec<&str> = keys.keys().filter_map(Value::as_str).collect();
+    assert_eq!(names, ["dynamodb:LeadingKeys"], "{function}: only dynamodb:LeadingKeys");
+    one_or_many(&keys["dynamodb:LeadingKeys"]).iter().map(|p| p.as_str().unwrap().to_owned()).collect()
+}
+
+/// Everything the template's policies allow each function.
+fn granted(template: &Value) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    for function in functions(template) {
+        let resource = &template["Resources"][function.resource.as_str()];
+        for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            // SAM policy templates and managed policies grant more than they say here.
+            let statements = policy
+                .get("Statement")
+                .and_then(Value::as_sequence)
+                .unwrap_or_else(|| panic!("{}: only inline Statement policies, not {policy:?}", function.resource));
+            for statement in statements {
+                assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{}", function.resource);
+                let resources: Vec<String> = one_or_many(&statement["Resource"]).iter().map(resource_name).collect();
+                for action in one_or_many(&statement["Action"]) {
+                    let action = action.as_str().unwrap().to_owned();
+                    let prefixes = if action.starts_with("dynamodb:") {
+                        leading_keys(&function.resource, statement)
+                    } else {
+                        vec![String::new()]
+                    };
+                    for resource in &resources {
+                        for prefix in &prefixes {
+                            out.insert((function.resource.clone(), action.clone(), resource.clone(), prefix.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn differences(expected: &BTreeSet<Grant>, granted: &BTreeSet<Grant>) -> (Vec<Grant>, Vec<Grant>) {
+    (granted.difference(expected).cloned().collect(), expected.difference(granted).cloned().collect())
+}
+
+#[test]
+fn each_function_is_granted_exactly_what_the_grants_table_lists() {
+    let template = template();
+    let listed: BTreeSet<&str> = GRANTS.iter().map(|(f, _)| *f).collect();
+    let declared: BTreeSet<String> = functions(&template).into_iter().map(|f| f.resource).collect();
+    assert_eq!(declared.iter().map(String::as_str).collect::<BTreeSet<_>>(), listed, "every function has a row");
+    let (extra, missing) = differences(&expected_grants(), &granted(&template));
+    assert!(extra.is_empty(), "template.yaml grants what GRANTS does not list: {extra:#?}");
+    assert!(missing.is_empty(), "GRANTS lists what template.yaml does not grant: {missing:#?}");
+}
+
+#[test]
+fn a_wider_grant_would_be_caught() {
+    // The check above must be able to fail: redeem-link writing profile records,
+    // request-association querying the index unscoped, and a private key's parameter.
+    let mut template = template();
+    let wider: Value = serde_yaml_ng::from_str(
+        r#"
+        - Statement:
+            - Effect: Allow
+              Action: [dynamodb:PutItem]
+              Resource: !GetAtt Table.Arn
+              Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["PROFILE#*"] } }
+            - Effect: Allow
+              Action: [dynamodb:Query]
+              Resource: !Sub "${Table.Arn}/index/gsi1"
+            - Effect: Allow
+              Action: [ssm:GetParameters]
+              Resource: !Sub "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SessionSigningKeyParameter}"
+        "#,
+    )
+    .unwrap();
+    let policies = template["Resources"]["RedeemLinkFunction"]["Properties"]["Policies"].as_sequence_mut().unwrap();
+    policies.extend(wider.as_sequence().unwrap().iter().cloned());
+    let (extra, _) = differences(&expected_grants(), &granted(&template));
+    let redeem = |action: &str, resource: &str, prefix: &str| {
+        ("RedeemLinkFunction".to_owned(), action.to_owned(), resource.to_owned(), prefix.to_owned())
+    };
+    assert_eq!(
+        extra,
+        [
+            redeem("dynamodb:PutItem", "Table", "PROFILE#*"),
+            redeem("dynamodb:Query", "Table/index/gsi1", EVERY_PARTITION),
+        ]
+    );
+}
+
+#[test]
+fn each_function_may_read_exactly_the_ssm_parameters_it_is_told_to_read() {
+    // The parameter a function's `*_SSM_PARAMETER` variable names is the one it may read, and no other.
+    let template = template();
+    for function in functions(&template) {
+        let resource = &template["Resources"][function.resource.as_str()];
+        let told: BTreeSet<String> = resource["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter(|(name, _)| name.as_str().is_some_and(|n| n.ends_with("_SSM_PARAMETER")))
+            .map(|(_, value)| match value {
+                Value::Tagged(tagged) => format!("parameter${{{}}}", tagged.value.as_str().unwrap()),
+                other => panic!("{}: an SSM parameter by !Ref, not {other:?}", function.resource),
+            })
+            .collect();
+        let may: BTreeSet<String> = granted(&template)
+            .into_iter()
+            .filter(|(f, action, _, _)| *f == function.resource && action == "ssm:GetParameters")
+            .map(|(_, _, resource, _)| resource)
+            .collect();
+        assert_eq!(told, may, "{}", function.resource);
+    }
+    let association = functions(&template).into_iter().find(|f| f.binary == "request-association").unwrap();
+    assert!(
+        association.env.keys().all(|name| !name.starts_with("SESSION_SIGNING_KEY")),
+        "request-association only verifies sessions: it gets the public keys, never the signing key"
+    );
+}
+
+/// Per-route throttles (route key → burst, rate per second), tighter than the
+/// default where a request starts a sign-in, writes links or sends email.
+const ROUTE_THROTTLES: &[(&str, u64, u64)] = &[
+    ("GET /login", 40, 20),
+    ("GET /login/callback", 40, 20),
+    ("POST /associate", 20, 10),
+    ("POST /redeem", 40, 20),
+    ("POST /redeem/resend", 20, 10),
+    ("POST /not-me", 20, 10),
+];
+
+fn throttle(settings: &Value) -> (u64, u64) {
+    (settings["ThrottlingBurstLimit"].as_u64().unwrap(), settings["ThrottlingRateLimit"].as_u64().unwrap())
+}
+
+#[test]
+fn chosen_routes_have_tighter_throttles_and_the_rest_the_default() {
+    let template = template();
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let default = throttle(&api["DefaultRouteSettings"]);
+    let routes: BTreeSet<String> =
+        functions(&template).iter().flat_map(|f| f.routes.iter().map(|(m, p)| format!("{m} {p}"))).collect();
+    let set: BTreeMap<String, (u64, u64)> = api["RouteSettings"]
+        .as_mapping()
+        .expect("HttpApi RouteSettings")
+        .iter()
+        .map(|(key, settings)| (key.as_str().unwrap().to_owned(), throttle(settings)))
+        .collect();
+    let expected: BTreeMap<String, (u64, u64)> =
+        ROUTE_THROTTLES.iter().map(|(key, burst, rate)| (key.to_string(), (*burst, *rate))).collect();
+    assert_eq!(set, expected);
+    for (key, (burst, rate)) in &set {
+        // A setting for a route the API lacks fails the deployment.
+        assert!(routes.contains(key), "RouteSettings names {key}, which no function serves");
+        assert!(*burst < default.0 && *rate < default.1, "{key} is no tighter than the default {default:?}");
+    }
+}
+
+#[test]
+fn with_its_own_domain_the_api_is_reachable_only_there() {
+    let template = template();
+    let condition = "UseCustomDomain";
+    assert!(template["Conditions"].get(condition).is_some());
+    // `!If [UseCustomDomain, true, false]`: off exactly when the stack maps PublicBaseUrl's host.
+    let Value::Tagged(disable) = &template["Resources"]["HttpApi"]["Properties"]["DisableExecuteApiEndpoint"] else {
+        panic!("HttpApi DisableExecuteApiEndpoint must be conditional")
+    };
+    assert_eq!(disable.tag, "If");
+    let branches = disable.value.as_sequence().unwrap();
+    assert_eq!(branches.as_slice(), [Value::from(condition), Value::from(true), Value::from(false)]);
+    for resource in ["CustomDomain", "CustomDomainMapping"] {
+        assert_eq!(template["Resources"][resource]["Condition"].as_str(), Some(condition), "{resource}");
+    }
+    let domain = &template["Resources"]["CustomDomain"]["Properties"];
+    assert!(format!("{:?}", domain["DomainName"]).contains("PublicBaseUrl"), "the domain is PublicBaseUrl's host");
+    assert_eq!(template["Resources"]["CustomDomainMapping"]["Properties"]["ApiId"], template_ref("HttpApi"));
+}
+
+fn template_ref(name: &str) -> Value {
+    serde_yaml_ng::from_str(&format!("!Ref {name}")).unwrap()
 }

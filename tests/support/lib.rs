@@ -21,7 +21,7 @@ use profile_link_core::mail::{MailConfig, Mailer};
 use profile_link_core::oidc::{OidcClient, OidcConfig};
 use profile_link_core::rate_limit::RateLimits;
 use profile_link_core::secrets::Secret;
-use profile_link_core::{SessionKeys, Store};
+use profile_link_core::{SessionKeys, SessionVerifier, Store};
 use profile_link_dev_server::mailbox::{SentMessage, sent_messages};
 use profile_link_dev_server::stream::StreamPoller;
 use profile_link_dev_server::{DevRoutes, Functions, router, serve, verify_sender_in_emulator};
@@ -207,10 +207,12 @@ impl TestApp {
             600,
         );
         login.limits = options.limits;
+        // Verify-only, from the published keys, as in AWS.
+        let published = serde_json::to_string(sessions.jwks()).unwrap();
         let association = AssociationApp::new(
             site.clone(),
             store.clone(),
-            sessions.clone(),
+            Arc::new(SessionVerifier::from_jwks(&public_base_url, &published).unwrap()),
             Arc::new(clock.clone()),
             options.limits,
             3600,

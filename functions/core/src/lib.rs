@@ -29,5 +29,5 @@ pub use config::{ConfigError, Env, SiteConfig};
 pub use email::RegisteredEmail;
 pub use identity::{Identity, IdentityKey, IdentityProfile};
 pub use return_to::ReturnTo;
-pub use session::{SessionClaims, SessionKeys};
+pub use session::{SessionClaims, SessionKeys, SessionVerifier};
 pub use store::Store;

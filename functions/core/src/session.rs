@@ -75,6 +75,8 @@ pub enum SessionKeyError {
     NotAnEcKey(jsonwebtoken::errors::Error),
     #[error("could not derive the public key: {0}")]
     PublicKey(jsonwebtoken::errors::Error),
+    #[error("not a JWKS of ES256 public keys, each with a kid: {0}")]
+    NotPublicKeys(String),
 }
 
 /// Why a session token was not accepted. Callers treat all of them as "signed out".
@@ -86,15 +88,37 @@ pub enum SessionRejected {
     Invalid(#[from] jsonwebtoken::errors::Error),
 }
 
-/// The signing key (from a secret) and the public keys published as JWKS.
+/// The signing key (from a secret), and through [`SessionVerifier`] (which it
+/// derefs to) the public keys published as JWKS.
 pub struct SessionKeys {
-    issuer: String,
     kid: String,
     encoding: EncodingKey,
+    verifier: SessionVerifier,
+}
+
+impl std::ops::Deref for SessionKeys {
+    type Target = SessionVerifier;
+    fn deref(&self) -> &SessionVerifier {
+        &self.verifier
+    }
+}
+
+/// Only the public keys: what a function that reads sessions but never
+/// issues them holds, so it cannot sign anything.
+#[derive(Clone)]
+pub struct SessionVerifier {
+    issuer: String,
     /// The current public key first, then any still-trusted previous keys.
     public: JwkSet,
     decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
+}
+
+impl std::fmt::Debug for SessionVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<&str> = self.decoding.iter().map(|(kid, _)| kid.as_str()).collect();
+        f.debug_struct("SessionVerifier").field("issuer", &self.issuer).field("kids", &kids).finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for SessionKeys {
@@ -113,21 +137,8 @@ impl SessionKeys {
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         let decoding = DecodingKey::from_jwk(&jwk).map_err(SessionKeyError::PublicKey)?;
-
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
-
-        Ok(Self {
-            issuer: issuer.to_owned(),
-            kid: kid.clone(),
-            encoding,
-            public: JwkSet { keys: vec![jwk] },
-            decoding: vec![(kid, decoding)],
-            validation,
-        })
+        let verifier = SessionVerifier::new(issuer, JwkSet { keys: vec![jwk] }, vec![(kid.clone(), decoding)]);
+        Ok(Self { kid, encoding, verifier })
     }
 
     /// A fresh P-256 key as PKCS#8 PEM, for `profile-link-admin keys generate` and tests.
@@ -141,10 +152,6 @@ impl SessionKeys {
 
     pub fn kid(&self) -> &str {
         &self.kid
-    }
-
-    pub fn jwks(&self) -> &JwkSet {
-        &self.public
     }
 
     pub fn issue(&self, new: NewSession<'_>) -> (String, SessionClaims) {
@@ -192,8 +199,45 @@ impl SessionKeys {
         jsonwebtoken::encode(&header, &envelope, &self.encoding)
             .expect("ES256 signing with a validated key cannot fail")
     }
+}
 
-    /// Verifies claims made by [`sign_for`] for `purpose`; they must carry `exp`.
+impl SessionVerifier {
+    fn new(issuer: &str, public: JwkSet, decoding: Vec<(String, DecodingKey)>) -> Self {
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Self { issuer: issuer.to_owned(), public, decoding, validation }
+    }
+
+    /// From a JWKS as [`SessionKeys::jwks`] publishes it (`/.well-known/jwks.json`).
+    /// A key with a private part (`d`) is refused: this value is meant to be public.
+    pub fn from_jwks(issuer: &str, jwks_json: &str) -> Result<Self, SessionKeyError> {
+        let raw: serde_json::Value =
+            serde_json::from_str(jwks_json).map_err(|e| SessionKeyError::NotPublicKeys(e.to_string()))?;
+        let keys = raw["keys"].as_array().map(Vec::as_slice).unwrap_or_default();
+        if keys.is_empty() {
+            return Err(SessionKeyError::NotPublicKeys("no \"keys\"".into()));
+        }
+        if keys.iter().any(|key| key.get("d").is_some()) {
+            return Err(SessionKeyError::NotPublicKeys("it holds a private key; give only the public part".into()));
+        }
+        let public: JwkSet = serde_json::from_value(raw).map_err(|e| SessionKeyError::NotPublicKeys(e.to_string()))?;
+        let mut decoding = Vec::new();
+        for jwk in &public.keys {
+            let kid =
+                jwk.common.key_id.clone().ok_or_else(|| SessionKeyError::NotPublicKeys("a key has no kid".into()))?;
+            decoding.push((kid, DecodingKey::from_jwk(jwk).map_err(SessionKeyError::PublicKey)?));
+        }
+        Ok(Self::new(issuer, public, decoding))
+    }
+
+    pub fn jwks(&self) -> &JwkSet {
+        &self.public
+    }
+
+    /// Verifies claims made by [`SessionKeys::sign_for`] for `purpose`; they must carry `exp`.
     pub fn verify_for<T: serde::de::DeserializeOwned>(&self, purpose: &str, token: &str, now: i64) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let kid = header.kid?;
@@ -350,6 +394,33 @@ mod tests {
         assert!(reissued.exp <= reissued.auth_time + 3600 + 5);
         let verified = keys.verify(&keys.sign(&reissued), now()).unwrap();
         assert_eq!(verified, reissued);
+    }
+
+    #[test]
+    fn a_verifier_from_the_published_jwks_accepts_exactly_what_the_keys_do() {
+        let keys = keys();
+        let published = serde_json::to_string(keys.jwks()).unwrap();
+        let verifier = SessionVerifier::from_jwks(ISSUER, &published).unwrap();
+        let (token, claims) = issue(&keys, now());
+        assert_eq!(verifier.verify(&token, now()).unwrap(), claims);
+        let (other, _) = issue(&self::keys(), now());
+        assert!(matches!(verifier.verify(&other, now()), Err(SessionRejected::UnknownKey)));
+        let elsewhere = SessionVerifier::from_jwks("https://other.example.com", &published).unwrap();
+        assert!(elsewhere.verify(&token, now()).is_err(), "iss and aud are checked");
+    }
+
+    #[test]
+    fn a_verifier_refuses_private_keys_and_keys_without_kid() {
+        let keys = keys();
+        let mut jwks = serde_json::to_value(keys.jwks()).unwrap();
+        jwks["keys"][0]["d"] = "c2VjcmV0".into();
+        let private = SessionVerifier::from_jwks(ISSUER, &jwks.to_string()).unwrap_err();
+        assert!(private.to_string().contains("private"), "{private}");
+        jwks["keys"][0].as_object_mut().unwrap().remove("d");
+        jwks["keys"][0].as_object_mut().unwrap().remove("kid");
+        assert!(SessionVerifier::from_jwks(ISSUER, &jwks.to_string()).is_err());
+        assert!(SessionVerifier::from_jwks(ISSUER, &SessionKeys::generate_pem()).is_err(), "a PEM is not a JWKS");
+        assert!(SessionVerifier::from_jwks(ISSUER, r#"{"keys":[]}"#).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::config::{ConfigError, Env, SiteConfig};
 use crate::secrets::{self, Secret, SecretError};
-use crate::session::{SessionKeyError, SessionKeys};
+use crate::session::{SessionKeyError, SessionKeys, SessionVerifier};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +13,8 @@ pub enum StartupError {
     Secret(#[from] SecretError),
     #[error("SESSION_SIGNING_KEY: {0}")]
     SessionKey(#[from] SessionKeyError),
+    #[error("SESSION_PUBLIC_KEYS: {0}")]
+    SessionPublicKeys(SessionKeyError),
 }
 
 /// The session keys, from `SESSION_SIGNING_KEY` (or its `_FILE`/`_SSM_PARAMETER`
@@ -30,6 +32,20 @@ pub async fn session_keys_and_secrets(
     let keys = SessionKeys::from_pem(&site.public_base_url.origin(), key.expose())?;
     let others = other_secrets.iter().map(|n| loaded.remove(n).expect("loaded every named secret")).collect();
     Ok((keys, others))
+}
+
+/// Only the public session keys, for a function that verifies sessions but
+/// never issues them: `SESSION_PUBLIC_KEYS` (or its `_FILE`/`_SSM_PARAMETER`
+/// form) is the JWKS that `/.well-known/jwks.json` serves. Not a secret, but
+/// it comes from the same places.
+pub async fn session_verifier(
+    env: &Env,
+    sdk: &aws_config::SdkConfig,
+    site: &SiteConfig,
+) -> Result<SessionVerifier, StartupError> {
+    let mut loaded = secrets::load(env, sdk, &["SESSION_PUBLIC_KEYS"]).await?;
+    let jwks = loaded.remove("SESSION_PUBLIC_KEYS").expect("loaded every named secret");
+    SessionVerifier::from_jwks(&site.public_base_url.origin(), jwks.expose()).map_err(StartupError::SessionPublicKeys)
 }
 
 /// The key the init-time reads below look up: no item has it.

@@ -11,7 +11,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::config::{CookiePolicy, SiteConfig};
 use crate::metrics::Emf;
 use crate::random;
-use crate::session::{SessionClaims, SessionKeys};
+use crate::session::{SessionClaims, SessionVerifier};
 use crate::telemetry::ColdStart;
 
 /// Forms on this service are a few hundred bytes; anything far larger is refused (413).
@@ -153,9 +153,9 @@ impl Cookies {
     }
 
     /// The verified session, if the cookie holds one; anything else is "signed out".
-    pub fn session(&self, jar: &CookieJar, keys: &SessionKeys, now: i64) -> Option<SessionClaims> {
+    pub fn session(&self, jar: &CookieJar, verifier: &SessionVerifier, now: i64) -> Option<SessionClaims> {
         let token = self.get(jar, SESSION)?;
-        match keys.verify(token, now) {
+        match verifier.verify(token, now) {
             Ok(claims) => Some(claims),
             Err(reason) => {
                 tracing::info!(%reason, "session cookie not accepted");

@@ -20,7 +20,7 @@ use profile_link_core::pages::{self, AssociatePage, AssociateSentPage, Problem};
 use profile_link_core::profile::Profile;
 use profile_link_core::rate_limit::client_network;
 use profile_link_core::rate_limit::{RateLimits, RequestPolicy};
-use profile_link_core::session::{SessionClaims, SessionKeys};
+use profile_link_core::session::{SessionClaims, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{AssociationRequest, IdentityState, RequestOutcome, Requester};
@@ -34,7 +34,8 @@ pub const FUNCTION: &str = "request-association";
 pub struct AssociationApp {
     pub site: SiteConfig,
     pub store: Store,
-    pub sessions: Arc<SessionKeys>,
+    /// Verify-only: this function reads sessions but never issues them.
+    pub sessions: Arc<SessionVerifier>,
     pub clock: Arc<dyn Clock>,
     pub limits: RateLimits,
     pub link_ttl_seconds: i64,
@@ -55,7 +56,7 @@ impl AssociationApp {
 
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let site = SiteConfig::from_env(env)?;
-        let (sessions, _) = startup::session_keys_and_secrets(env, sdk, &site, &[]).await?;
+        let sessions = startup::session_verifier(env, sdk, &site).await?;
         let policy = RequestPolicy::from_env(env)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
         Ok(Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), policy.limits, policy.link_ttl_seconds))
@@ -64,7 +65,7 @@ impl AssociationApp {
     pub fn new(
         site: SiteConfig,
         store: Store,
-        sessions: Arc<SessionKeys>,
+        sessions: Arc<SessionVerifier>,
         clock: Arc<dyn Clock>,
         limits: RateLimits,
         link_ttl_seconds: i64,

@@ -186,6 +186,8 @@ enum TableCommand {
 enum KeysCommand {
     /// Print a new ES256 (P-256) private key as PKCS#8 PEM, for SESSION_SIGNING_KEY.
     Generate,
+    /// Print the public part (JWKS) of the private key PEM read from stdin, for SESSION_PUBLIC_KEYS.
+    Public,
 }
 
 const DECLINED: u8 = 3;
@@ -402,6 +404,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Keys(KeysCommand::Generate) => {
             print!("{}", SessionKeys::generate_pem());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(KeysCommand::Public) => {
+            let pem = std::io::read_to_string(std::io::stdin()).context("reading the private key from stdin")?;
+            // The issuer is not part of the published keys.
+            let keys = SessionKeys::from_pem("", &pem)?;
+            println!("{}", serde_json::to_string(keys.jwks())?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Table(TableCommand::Create { template }) => {

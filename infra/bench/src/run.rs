@@ -42,6 +42,7 @@ pub fn profiles_csv(count: usize) -> String {
 /// The demo profile (one profile under its address) the cold-start fixtures ask for.
 const FIXTURE_ADDRESS: &str = "alex@example.net";
 const SSM_SESSION_KEY: &str = "/profile-link/bench/session-signing-key";
+const SSM_SESSION_PUBLIC_KEYS: &str = "/profile-link/bench/session-public-keys";
 const SSM_CLIENT_SECRET: &str = "/profile-link/bench/oidc-client-secret";
 
 pub struct Settings {
@@ -179,11 +180,17 @@ async fn prepare_emulator(sdk: &aws_config::SdkConfig, settings: &Settings) -> a
         bail!("verifying {address} in the emulator's SES: {}", aws_sdk_sesv2::error::DisplayErrorContext(error));
     }
     let ssm = aws_sdk_ssm::Client::new(sdk);
-    for (name, value) in [(SSM_SESSION_KEY, &settings.session_key_pem), (SSM_CLIENT_SECRET, &settings.client_secret)] {
+    let public_keys = serde_json::to_string(SessionKeys::from_pem("", &settings.session_key_pem)?.jwks())?;
+    use aws_sdk_ssm::types::ParameterType::{SecureString, String as Plain};
+    for (name, value, kind) in [
+        (SSM_SESSION_KEY, &settings.session_key_pem, SecureString),
+        (SSM_SESSION_PUBLIC_KEYS, &public_keys, Plain),
+        (SSM_CLIENT_SECRET, &settings.client_secret, SecureString),
+    ] {
         ssm.put_parameter()
             .name(name)
             .value(value)
-            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .r#type(kind)
             .overwrite(true)
             .send()
             .await
@@ -229,6 +236,7 @@ fn function_env(proxy: std::net::SocketAddr) -> Vec<(String, String)> {
     env.extend(
         [
             ("SESSION_SIGNING_KEY_SSM_PARAMETER", SSM_SESSION_KEY),
+            ("SESSION_PUBLIC_KEYS_SSM_PARAMETER", SSM_SESSION_PUBLIC_KEYS),
             ("OIDC_CLIENT_SECRET_SSM_PARAMETER", SSM_CLIENT_SECRET),
             ("AWS_ENDPOINT_URL_DYNAMODB", &proxy),
             ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", &proxy),

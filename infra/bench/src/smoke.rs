@@ -175,11 +175,13 @@ impl Stack {
     /// The variables template.yaml sets (secrets inline instead of in SSM), and Lambda's AWS ones.
     fn function_env(&self) -> Vec<(String, String)> {
         let origin = self.base.origin().ascii_serialization();
+        let public_keys = serde_json::to_string(self.keys.jwks()).expect("a JWKS serialises");
         let mut env: Vec<(String, String)> = [
             ("TABLE_NAME", "profile-link-smoke"),
             ("PUBLIC_BASE_URL", origin.as_str()),
             ("SUPPORT_EMAIL", "support@example.com"),
             ("SESSION_SIGNING_KEY", &self.key_pem),
+            ("SESSION_PUBLIC_KEYS", &public_keys),
             ("OIDC_ISSUER", &self.closed),
             ("OIDC_CLIENT_ID", "profile-link-smoke"),
             ("OIDC_CLIENT_SECRET", "smoke-client-secret"),

@@ -1,5 +1,5 @@
 //! `IDENTITY#<identity key>` / `PROFILE#<id>`: which profiles a sign-in may
-//! act for, and `PROFILE#<id>` / `OWNER`: the one identity a profile is linked to.
+//! act for, and `OWNER#<id>` / `OWNER`: the one identity a profile is linked to.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
@@ -26,8 +26,10 @@ pub(crate) fn association_key(identity: &Identity, profile_id: &str) -> Item {
     ])
 }
 
+/// In a partition of its own, not the profile record's: IAM's `dynamodb:LeadingKeys`
+/// sees only partition keys, and redeem-link must write owners but never profiles.
 pub(crate) fn owner_key(profile_id: &str) -> Item {
-    Item::from([("pk".to_owned(), s(format!("PROFILE#{profile_id}"))), ("sk".to_owned(), s("OWNER"))])
+    Item::from([("pk".to_owned(), s(format!("OWNER#{profile_id}"))), ("sk".to_owned(), s("OWNER"))])
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
