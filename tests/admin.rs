@@ -303,3 +303,46 @@ async fn support_sees_and_lifts_a_suppression() {
         "{trail}"
     );
 }
+
+/// Stacks deployed before owners moved to `OWNER#<id>` hold them at
+/// `PROFILE#<id>` / `OWNER`; `table migrate-owners` moves them, and drops an
+/// old one whose profile a redemption has linked at the new key since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_owners_moves_owners_written_before_they_had_their_own_partition() {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let app = TestApp::spawn().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery"), ("CUST-2", "sam", "Sam Roe", "Roe Ltd")]).await;
+    // sam's profile was linked since (at the new key); both have an old owner item.
+    let sam = app.signed_in("sam").await;
+    request(&app, &sam, &app.address("sam")).await;
+    app.deliver_stream().await;
+    let link = links_naming(&app, &app.address("sam"), "Roe Ltd").await.remove(0);
+    assert_eq!(confirm(&sam, &open(&sam, &link, "sam").await, "confirm").await.status, StatusCode::OK);
+    for (profile, subject) in [("CUST-1", "pat-old"), ("CUST-2", "sam-old")] {
+        app.store
+            .client()
+            .put_item()
+            .table_name(app.store.table())
+            .item("pk", S(format!("PROFILE#{profile}")))
+            .item("sk", S("OWNER".into()))
+            .item("kind", S("owner".into()))
+            .item("identity_key", S(format!("https://old.example#{subject}")))
+            .item("identity_iss", S("https://old.example".into()))
+            .item("identity_sub", S(subject.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let cust2_owner = app.store.owner_of("CUST-2").await.unwrap();
+
+    let output = admin(&app, &["table", "migrate-owners"]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout(&output).contains("moved 1 profile owner"), "{}", stdout(&output));
+    let keys = app.keys().await;
+    assert!(!keys.iter().any(|(pk, sk)| pk.starts_with("PROFILE#") && sk == "OWNER"), "no old owner left: {keys:?}");
+    let moved = app.store.owner_of("CUST-1").await.unwrap().expect("CUST-1's owner at the new key");
+    assert_eq!(moved.subject, "pat-old");
+    assert_eq!(app.store.owner_of("CUST-2").await.unwrap(), cust2_owner, "the newer owner is kept");
+    let again = admin(&app, &["table", "migrate-owners"]);
+    assert!(stdout(&again).contains("moved 0 profile owner"), "a second run moves nothing: {}", stdout(&again));
+}

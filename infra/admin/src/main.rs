@@ -180,6 +180,9 @@ enum TableCommand {
         #[arg(long, default_value = "template.yaml")]
         template: PathBuf,
     },
+    /// Move profile owners written by versions before [10] (`PROFILE#<id>` /
+    /// `OWNER`) to their own partition (`OWNER#<id>`); run once, before deploying.
+    MigrateOwners,
 }
 
 #[derive(Subcommand)]
@@ -423,6 +426,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 println!("table {name} already exists; left as it is");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Table(TableCommand::MigrateOwners) => {
+            let moved = store().await?.migrate_owner_items().await?;
+            println!("moved {moved} profile owner(s) to OWNER#<profile>");
             Ok(ExitCode::SUCCESS)
         }
         Command::Profiles(ProfilesCommand::Import { file, dry_run, prune, yes, quiet, json, parallel }) => {

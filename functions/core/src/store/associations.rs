@@ -119,6 +119,65 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Moves owner items written before owners had their own partition
+    /// (`PROFILE#<id>` / `OWNER`) to `OWNER#<id>` / `OWNER`, each in one
+    /// transaction (the old item deleted, the new one written unless a
+    /// redemption since wrote it); how many it moved. A scan: operator use
+    /// only, once per stack, before deploying the version that reads the new key.
+    pub async fn migrate_owner_items(&self) -> Result<usize, StoreError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk = :owner AND begins_with(pk, :profile)")
+            .expression_attribute_values(":owner", s("OWNER"))
+            .expression_attribute_values(":profile", s("PROFILE#"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut moved = 0;
+        while let Some(item) = pages.next().await {
+            let mut item = item.map_err(|e| StoreError::sdk("Scan(old owners)", e))?;
+            let old_pk = get_s(&item, "owner", "pk")?;
+            let profile_id = old_pk.trim_start_matches("PROFILE#");
+            let old_key = Item::from([("pk".to_owned(), s(&old_pk)), ("sk".to_owned(), s("OWNER"))]);
+            item.extend(owner_key(profile_id));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("item set");
+            let delete =
+                Delete::builder().table_name(&self.table).set_key(Some(old_key.clone())).build().expect("key set");
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put).build())
+                .transact_items(TransactWriteItem::builder().delete(delete).build())
+                .send_retrying_conflicts()
+                .await;
+            match result {
+                Ok(_) => moved += 1,
+                // A redemption since wrote the new owner: the old item is stale.
+                Err(e) if condition_failed(&e) => {
+                    self.client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .set_key(Some(old_key))
+                        .send()
+                        .await
+                        .map_err(|e| StoreError::sdk("DeleteItem(stale owner)", e))?;
+                }
+                Err(e) => return Err(StoreError::sdk("TransactWriteItems(move owner)", e)),
+            }
+        }
+        Ok(moved)
+    }
+}
+
 /// The association and owner items a successful redemption writes.
 pub(crate) fn association_puts(
     table: &str,
