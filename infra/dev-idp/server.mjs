@@ -12,6 +12,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
+import { abortInteraction, grantConsent, loadFirstPartyGrant, serveInteraction } from './lib/first-party.mjs';
+import { escape, loginForms, page, readForm, send } from './lib/html.mjs';
 
 const host = process.env.IDP_HOST || '127.0.0.1';
 const port = Number(process.env.IDP_PORT || 9400);
@@ -44,17 +46,19 @@ const redirectUris = [
   'http://localhost/login/callback',
   ...(process.env.DEV_IDP_REDIRECT_URIS || '').split(',').map((s) => s.trim()).filter(Boolean),
 ];
-const client = (clientId, secret) => ({
+const client = (clientId, secret, {
+  name = clientId === 'other-client' ? 'Another application' : 'profile-link (local)', redirects = redirectUris, requireAuthTime = true,
+} = {}) => ({
   client_id: clientId,
   client_secret: secret,
-  client_name: clientId === 'other-client' ? 'Another application' : 'profile-link (local)',
+  client_name: name,
   application_type: 'native',
-  redirect_uris: redirectUris,
+  redirect_uris: redirects,
   grant_types: ['authorization_code'],
   response_types: ['code'],
   token_endpoint_auth_method: 'client_secret_basic',
   id_token_signed_response_alg: 'RS256',
-  require_auth_time: true,
+  require_auth_time: requireAuthTime,
 });
 
 const { keys } = JSON.parse(readFileSync(new URL('./dev-jwks.json', import.meta.url)));
@@ -82,66 +86,20 @@ const provider = new Provider(issuer, {
     };
   },
   // No consent screen: the demo client is first-party.
-  async loadExistingGrant(ctx) {
-    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (grantId) {
-      const existing = await ctx.oidc.provider.Grant.find(grantId);
-      if (existing) return existing;
-    }
-    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
-    grant.addOIDCScope('openid email profile');
-    await grant.save();
-    return grant;
-  },
+  loadExistingGrant: loadFirstPartyGrant,
   renderError(ctx, out) {
     ctx.type = 'html';
     ctx.body = page('Sign-in error', `<h1>Sign-in error</h1><p>${escape(out.error)}: ${escape(out.error_description || '')}</p>`);
   },
 });
 
-function escape(value) {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-}
-
-function page(title, body) {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(title)}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}
-label{display:block;font-weight:600;margin:.75rem 0 .25rem}input{width:100%;font:inherit;padding:.5rem;border:1px solid #8c959f;border-radius:4px}
-button{font:inherit;font-weight:600;margin-top:1rem;padding:.55rem 1rem;border-radius:4px;border:1px solid #1a7f37;background:#1a7f37;color:#fff}
-button.secondary{background:#fff;color:#1a7f37}.error{color:#b42318;font-weight:600}.hint{color:#59636e;font-size:.9rem}</style>
-</head><body><main>${body}</main></body></html>`;
-}
-
 function loginPage(uid, clientName, login, error) {
   return page('Sign in — dev identity provider', `
 <h1>Dev identity provider — sign in</h1>
 <p>Sign in to continue to <strong>${escape(clientName)}</strong>.</p>
 ${error ? `<p class="error" id="error" role="alert">${escape(error)}</p>` : ''}
-<form method="post" action="/interaction/${escape(uid)}/login" autocomplete="off">
-<label for="login">Username</label>
-<input id="login" name="login" value="${escape(login)}" required autofocus${error ? ' aria-describedby="error"' : ''}>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" required>
-<button type="submit">Sign in</button>
-</form>
-<form method="post" action="/interaction/${escape(uid)}/abort"><button type="submit" class="secondary">Cancel</button></form>
+${loginForms(`/interaction/${uid}`, login, error)}
 <p class="hint">Demo users: <code>pat</code> and <code>sam</code>, password <code>demo</code>. Local development only.</p>`);
-}
-
-async function readForm(req) {
-  let body = '';
-  for await (const chunk of req) {
-    body += chunk;
-    if (body.length > 16 * 1024) throw new Error('form too large');
-  }
-  return new URLSearchParams(body);
-}
-
-function send(res, status, html) {
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(html);
 }
 
 async function interaction(req, res, uid, action) {
@@ -151,16 +109,10 @@ async function interaction(req, res, uid, action) {
   const clientName = client?.clientName || details.params.client_id;
 
   if (req.method === 'GET') {
-    if (details.prompt.name === 'consent') {
-      const grant = new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
-      grant.addOIDCScope('openid email profile');
-      return provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
-    }
+    if (details.prompt.name === 'consent') return grantConsent(provider, req, res, details);
     return send(res, 200, loginPage(uid, clientName, details.params.login_hint || '', null));
   }
-  if (action === 'abort') {
-    return provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'End-User aborted interaction' }, { mergeWithLastSubmission: false });
-  }
+  if (action === 'abort') return abortInteraction(provider, req, res);
   const form = await readForm(req);
   const login = (form.get('login') || '').trim();
   const user = USERS[login];
@@ -177,18 +129,7 @@ const server = createServer(async (req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
     return res.end('ok');
   }
-  const match = url.pathname.match(/^\/interaction\/([\w-]+)(?:\/(login|abort))?$/);
-  if (match) {
-    const [, uid, action] = match;
-    if ((req.method === 'GET' && !action) || (req.method === 'POST' && action)) {
-      try {
-        return await interaction(req, res, uid, action);
-      } catch (error) {
-        console.error('interaction failed:', error.message);
-        return send(res, 400, page('Sign-in error', `<h1>Sign-in error</h1><p>${escape(error.message)}. Start the sign-in again.</p>`));
-      }
-    }
-  }
+  if (await serveInteraction(req, res, url.pathname, '/interaction', ['login', 'abort'], interaction)) return undefined;
   return handleProvider(req, res);
 });
 
