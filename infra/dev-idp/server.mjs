@@ -1,7 +1,39 @@
-// The local, development-only OpenID Connect provider for profile-link:
-// oidc-provider (OpenID Certified) with a real login page, two demo users and
-// fixed keys, so sign-in in `scripts/dev` and the tests speaks the real protocol.
+// The local, development-only OpenID Connect providers for profile-link:
+// oidc-provider (OpenID Certified) with real login pages, demo users and fixed
+// keys, so sign-in in `scripts/dev` and the tests speaks the real protocol.
 // Never deploy this: its keys and passwords are public.
+//
+// One process and port (IDP_PORT, default 9400) serves several providers, each
+// a real oidc-provider instance under its own path (issue [11]):
+//
+// - `/` — the dev provider, as it always was: issuer http://127.0.0.1:<port>,
+//   clients profile-link-local / local-dev-secret (DEV_IDP_CLIENT_ID and
+//   DEV_IDP_CLIENT_SECRET) and other-client / other-secret; users pat and sam.
+//   Follows OIDC Core: prompt=login and max_age both honoured, auth_time always
+//   sent (require_auth_time), client_secret_basic only.
+// - `/entra/…` — imitates the Microsoft identity platform v2.0 (entra.mjs):
+//   tenants Contoso and Fabrikam and the personal-account tenant 9188040d-…;
+//   `organizations`/`common` discovery publishes the issuer template
+//   …/entra/{tenantid}/v2.0, each ID token carries its user's own tenant issuer,
+//   tid and oid, and a pairwise sub; auth_time only for an app with the optional
+//   claim. Differs from Entra: one host and plain http; no MFA, consent, guests,
+//   or access tokens for Graph; userinfo only per tenant (Entra's is Graph);
+//   private_key_jwt is advertised (as Entra does) but no client here uses it;
+//   login_hint and domain_hint are honoured, domain_hint by the dev tenants'
+//   domains only; the facade remembers the last account in a cookie of its own.
+// - `/google` — imitates Google's OpenID Connect (google.mjs): prompt other than
+//   none/consent/select_account ends on an error page; auth_time only when
+//   max_age was sent; email_verified always, hd for a Workspace user. Differs
+//   from Google: one host and plain http, no consent screen, no refresh tokens,
+//   and `select_account` is a one-account chooser.
+// Neither imitation sends RFC 9207's `iss` in the authorization response.
+//
+// GET /dev-providers.json lists them in profile-link's provider-list format,
+// with this server's own issuers, client ids and secrets.
+//
+// DEV_IDP_REDIRECT_URIS (comma-separated) adds redirect URIs to every client;
+// each also has http://127.0.0.1/login/callback/<id> and the localhost one
+// (loopback: any port), the root clients also …/login/callback.
 //
 // DEV_IDP_LOAD_USERS=N (scripts/load and the load smoke in scripts/test only)
 // adds N load-test users: logins `load-1` … `load-N`, password `demo`, each with
@@ -12,8 +44,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
+import { createEntra } from './entra.mjs';
+import { createGoogle } from './google.mjs';
 import { abortInteraction, grantConsent, loadFirstPartyGrant, serveInteraction } from './lib/first-party.mjs';
-import { escape, loginForms, page, readForm, send } from './lib/html.mjs';
+import { escape, loginForms, page, readForm, send, sendJson } from './lib/html.mjs';
 
 const host = process.env.IDP_HOST || '127.0.0.1';
 const port = Number(process.env.IDP_PORT || 9400);
@@ -41,10 +75,15 @@ const BY_SUB = Object.fromEntries(Object.entries(USERS).map(([login, u]) => [u.s
 
 // Native clients: RFC 8252 lets loopback redirect URIs use any port, so tests
 // can run the app on free ports. Extra URIs come from DEV_IDP_REDIRECT_URIS.
+// (`/login/callback` is the single-provider callback; `/login/callback/<id>`
+// the per-provider one of issue [11].)
+const extraRedirectUris = (process.env.DEV_IDP_REDIRECT_URIS || '').split(',').map((s) => s.trim()).filter(Boolean);
+const callbacksFor = (...ids) => ids.flatMap((id) => [`http://127.0.0.1/login/callback/${id}`, `http://localhost/login/callback/${id}`]);
 const redirectUris = [
   'http://127.0.0.1/login/callback',
   'http://localhost/login/callback',
-  ...(process.env.DEV_IDP_REDIRECT_URIS || '').split(',').map((s) => s.trim()).filter(Boolean),
+  ...callbacksFor('dev'),
+  ...extraRedirectUris,
 ];
 const client = (clientId, secret, {
   name = clientId === 'other-client' ? 'Another application' : 'profile-link (local)', redirects = redirectUris, requireAuthTime = true,
@@ -122,12 +161,73 @@ async function interaction(req, res, uid, action) {
   return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
 }
 
+// The imitations of real providers, under their own paths (entra.mjs,
+// google.mjs). Each registers profile-link with its own secret, and callback
+// paths for the provider ids that use it.
+const imitationClient = ({ clientId = 'profile-link-local', secret, ids, name, requireAuthTime = false }) => client(
+  clientId, secret, { name, redirects: [...callbacksFor(...ids), ...extraRedirectUris], requireAuthTime },
+);
+export const ENTRA_SECRET = 'local-entra-secret';
+export const GOOGLE_SECRET = 'local-google-secret';
+// Entra sends auth_time only to apps whose registration asks for the optional
+// claim: profile-link-local does (as docs/deploy.md tells operators to set up),
+// profile-link-no-auth-time is the same app without it.
+const ENTRA_AUTH_TIME_CLIENTS = new Set(['profile-link-local']);
+const handleEntra = createEntra({
+  base: issuer,
+  jwks: { keys },
+  clients: [
+    imitationClient({ secret: ENTRA_SECRET, ids: ['entra', 'entra-both'], requireAuthTime: true }),
+    imitationClient({ clientId: 'profile-link-no-auth-time', secret: ENTRA_SECRET, ids: ['entra', 'entra-both'], name: 'profile-link (no auth_time optional claim)' }),
+  ],
+  optionalAuthTime: (clientId) => ENTRA_AUTH_TIME_CLIENTS.has(clientId),
+});
+const handleGoogle = createGoogle({ base: issuer, jwks: { keys }, clients: [imitationClient({ secret: GOOGLE_SECRET, ids: ['google'] })] });
+
+// The dev providers in the format profile-link reads (issue [11];
+// docs: README, "The dev identity provider"), served at /dev-providers.json.
+function devProviders() {
+  const secret = (value) => ({ client_secret: value });
+  return [
+    {
+      id: 'dev', label: 'Dev provider', issuer, issuer_policy: { kind: 'exact' },
+      client_id: process.env.DEV_IDP_CLIENT_ID || 'profile-link-local', ...secret(process.env.DEV_IDP_CLIENT_SECRET || 'local-dev-secret'),
+      client_auth: 'client_secret_basic', scopes: 'openid email profile',
+      reauthentication: { request: 'prompt_login_and_max_age_0', proof: 'auth_time' }, response_mode: 'query',
+    },
+    {
+      id: 'entra', label: 'Microsoft', issuer: `${issuer}/entra/organizations/v2.0`, issuer_policy: { kind: 'entra', accounts: 'work' },
+      client_id: 'profile-link-local', ...secret(ENTRA_SECRET), client_auth: 'client_secret_post', scopes: 'openid email profile',
+      reauthentication: { request: 'prompt_login', proof: 'auth_time' }, response_mode: 'query',
+    },
+    {
+      id: 'entra-both', label: 'Microsoft (work or personal)', issuer: `${issuer}/entra/common/v2.0`, issuer_policy: { kind: 'entra', accounts: 'both' },
+      client_id: 'profile-link-local', ...secret(ENTRA_SECRET), client_auth: 'client_secret_post', scopes: 'openid email profile',
+      reauthentication: { request: 'prompt_login', proof: 'auth_time' }, response_mode: 'query',
+    },
+    {
+      id: 'google', label: 'Google', issuer: `${issuer}/google`, issuer_policy: { kind: 'exact' },
+      client_id: 'profile-link-local', ...secret(GOOGLE_SECRET), client_auth: 'client_secret_basic', scopes: 'openid email profile',
+      reauthentication: { request: 'max_age_0', proof: 'auth_time' }, response_mode: 'query',
+    },
+  ];
+}
+
 const handleProvider = provider.callback();
 const server = createServer(async (req, res) => {
   const url = new URL(req.url, issuer);
   if (url.pathname === '/healthz') {
     res.writeHead(200, { 'content-type': 'text/plain' });
     return res.end('ok');
+  }
+  if (url.pathname === '/dev-providers.json' && req.method === 'GET') return sendJson(res, 200, devProviders());
+  try {
+    if (url.pathname.startsWith('/entra/')) return await handleEntra(req, res, url);
+    if (url.pathname === '/google' || url.pathname.startsWith('/google/')) return await handleGoogle(req, res, url);
+  } catch (error) {
+    console.error('request failed:', error);
+    if (!res.headersSent) return send(res, 500, page('Error', `<p>${escape(error.message)}</p>`));
+    return res.end();
   }
   if (await serveInteraction(req, res, url.pathname, '/interaction', ['login', 'abort'], interaction)) return undefined;
   return handleProvider(req, res);
