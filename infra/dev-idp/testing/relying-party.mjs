@@ -1,0 +1,199 @@
+// A small relying party for the dev providers' tests: it starts the real
+// server on a free port and signs in over HTTP as a browser and profile-link
+// would (PKCE, the login form, the token endpoint, a verified ID token).
+// Node's built-in modules only.
+
+import { spawn } from 'node:child_process';
+import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const SERVER = fileURLToPath(new URL('../server.mjs', import.meta.url));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer(env = {}) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [SERVER], {
+    env: { ...process.env, IDP_HOST: '127.0.0.1', IDP_PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i += 1) {
+    if (child.exitCode !== null) throw new Error(`dev provider exited: ${output}`);
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+    if (i === 99) throw new Error(`dev provider did not start: ${output}`);
+  }
+  return {
+    base,
+    output: () => output,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+const unescapeHtml = (s) => s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]);
+
+// Forms on a page: [{ action, fields: Map(name -> value), names: Set }]
+export function forms(html) {
+  return [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].map(([, attrs, inner]) => {
+    const action = unescapeHtml(attrs.match(/action="([^"]*)"/)?.[1] || '');
+    const fields = new Map();
+    for (const [, input] of inner.matchAll(/<(?:input|button)\b([^>]*)>/g)) {
+      const name = input.match(/name="([^"]*)"/)?.[1];
+      if (name) fields.set(name, unescapeHtml(input.match(/value="([^"]*)"/)?.[1] || ''));
+    }
+    return { action, fields };
+  });
+}
+
+// A cookie jar and manual redirects: what a browser does, no more.
+export class Browser {
+  constructor() { this.cookies = []; }
+
+  async request(url, { method = 'GET', form, headers = {} } = {}) {
+    const target = new URL(url);
+    const cookie = this.cookies.filter((c) => target.pathname.startsWith(c.path)).map((c) => `${c.name}=${c.value}`).join('; ');
+    const response = await fetch(target, {
+      method,
+      redirect: 'manual',
+      headers: { ...headers, ...(cookie ? { cookie } : {}), ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      body: form ? new URLSearchParams(form).toString() : undefined,
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';').map((s) => s.trim());
+      const name = pair.slice(0, pair.indexOf('='));
+      const value = pair.slice(pair.indexOf('=') + 1);
+      const path = attrs.find((a) => a.toLowerCase().startsWith('path='))?.slice(5) || '/';
+      const gone = attrs.some((a) => /^expires=/i.test(a) && new Date(a.slice(8)) < new Date()) || attrs.some((a) => /^max-age=(0|-)/i.test(a));
+      this.cookies = this.cookies.filter((c) => !(c.name === name && c.path === path));
+      if (!gone) this.cookies.push({ name, value, path });
+    }
+    const text = await response.text();
+    return { status: response.status, location: response.headers.get('location'), text, url: target.href, headers: response.headers };
+  }
+}
+
+export const b64url = (buf) => Buffer.from(buf).toString('base64url');
+
+export function authorizationRequest(endpoint, { clientId = 'profile-link-local', redirectUri, ...extra }) {
+  const verifier = b64url(randomBytes(32));
+  const state = b64url(randomBytes(12));
+  const nonce = b64url(randomBytes(12));
+  const url = new URL(endpoint);
+  const params = {
+    client_id: clientId, redirect_uri: redirectUri, response_type: 'code', scope: 'openid email profile',
+    state, nonce, code_challenge: b64url(createHash('sha256').update(verifier).digest()), code_challenge_method: 'S256', ...extra,
+  };
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
+  return { url: url.href, verifier, state, nonce, clientId, redirectUri };
+}
+
+// Follows redirects from `start` until the redirect URI is reached, filling
+// the forms met on the way: the username page (login only), the login form
+// (login and password), an account chooser (`choose: 'continue'`), the
+// provider's own auto-submitted confirmation. Returns { callback } or, when a
+// page asks for something else, { page }. `seen` lists the pages filled.
+export async function follow(browser, start, { redirectUri, login, password = 'demo', choose } = {}) {
+  const seen = [];
+  let response = await browser.request(start);
+  for (let step = 0; step < 20; step += 1) {
+    if (response.status >= 300 && response.status < 400 && response.location) {
+      const next = new URL(response.location, response.url);
+      if (next.href.startsWith(redirectUri)) return { callback: next, seen };
+      response = await browser.request(next.href);
+      continue;
+    }
+    if (response.status !== 200 && response.status !== 401) return { page: response, seen };
+    const all = forms(response.text);
+    const chooser = all.find((f) => f.fields.get('account') === 'current');
+    const loginForm = all.find((f) => f.fields.has('login'));
+    const confirm = all.find((f) => f.fields.has('xsrf'));
+    let form;
+    let fields;
+    if (choose === 'continue' && chooser) {
+      seen.push('chooser');
+      [form, fields] = [chooser, Object.fromEntries(chooser.fields)];
+      choose = undefined;
+    } else if (loginForm && login && !(response.status === 401)) {
+      const withPassword = loginForm.fields.has('password');
+      seen.push(withPassword ? 'password' : 'username');
+      fields = { ...Object.fromEntries(loginForm.fields), login, ...(withPassword ? { password } : {}) };
+      form = loginForm;
+    } else if (confirm) {
+      seen.push('confirm');
+      [form, fields] = [confirm, { ...Object.fromEntries(confirm.fields), logout: 'yes' }];
+    } else {
+      return { page: response, seen };
+    }
+    response = await browser.request(new URL(form.action, response.url).href, { method: 'POST', form: fields });
+  }
+  throw new Error('too many steps');
+}
+
+export async function exchange(tokenEndpoint, { code, verifier, redirectUri, clientId = 'profile-link-local', secret, method = 'client_secret_basic' }) {
+  const form = { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier };
+  const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (method === 'client_secret_basic') {
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  } else {
+    Object.assign(form, { client_id: clientId, client_secret: secret });
+  }
+  const response = await fetch(tokenEndpoint, { method: 'POST', headers, body: new URLSearchParams(form).toString() });
+  return { status: response.status, body: await response.json() };
+}
+
+export async function discover(issuerOrUrl) {
+  const url = issuerOrUrl.endsWith('/openid-configuration') ? issuerOrUrl : `${issuerOrUrl}/.well-known/openid-configuration`;
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`discovery ${url}: ${response.status}`);
+  return response.json();
+}
+
+// Verifies the signature against the provider's JWKS and returns the claims.
+export async function verifyIdToken(idToken, jwksUri) {
+  const [h, p, s] = idToken.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url'));
+  const { keys } = await (await fetch(jwksUri)).json();
+  const jwk = keys.find((k) => k.kid === header.kid);
+  if (!jwk) throw new Error(`no key ${header.kid} at ${jwksUri}`);
+  if (header.alg !== 'RS256') throw new Error(`unexpected alg ${header.alg}`);
+  const ok = verify('sha256', Buffer.from(`${h}.${p}`), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(s, 'base64url'));
+  if (!ok) throw new Error('bad signature');
+  return JSON.parse(Buffer.from(p, 'base64url'));
+}
+
+// One whole sign-in: authorize → forms → token → verified claims.
+export async function signIn(browser, { authorizationEndpoint, tokenEndpoint, jwksUri, redirectUri, secret, method, login, choose, clientId, ...extra }) {
+  const request = authorizationRequest(authorizationEndpoint, { clientId, redirectUri, ...extra });
+  const result = await follow(browser, request.url, { redirectUri, login, choose });
+  if (!result.callback) return { ...result, request };
+  const { callback } = result;
+  if (callback.searchParams.get('state') !== request.state) throw new Error('state mismatch');
+  const code = callback.searchParams.get('code');
+  if (!code) return { ...result, request, error: callback.searchParams.get('error') };
+  const token = await exchange(tokenEndpoint, { code, verifier: request.verifier, redirectUri, clientId, secret, method });
+  if (token.status !== 200) return { ...result, request, token };
+  const claims = await verifyIdToken(token.body.id_token, jwksUri);
+  if (claims.nonce !== request.nonce) throw new Error('nonce mismatch');
+  if (claims.aud !== (clientId || 'profile-link-local')) throw new Error(`aud ${claims.aud}`);
+  return { ...result, request, token, claims };
+}
