@@ -61,6 +61,8 @@ ensure_npm_deps() {
   stamp_of "$dir/package-lock.json" >"$stamp"
 }
 
+# The dev providers and their tests (infra/dev-idp/test: Node's built-ins
+# plus the server's own packages), from infra/dev-idp/package-lock.json.
 ensure_idp_deps() { ensure_npm_deps "$ROOT/infra/dev-idp" "the dev identity provider's packages"; }
 ensure_e2e_deps() { ensure_npm_deps "$ROOT/tests/e2e" "the browser tests' packages"; }
 
