@@ -10,7 +10,7 @@
 //   clients profile-link-local / local-dev-secret (DEV_IDP_CLIENT_ID and
 //   DEV_IDP_CLIENT_SECRET) and other-client / other-secret; users pat and sam.
 //   Follows OIDC Core: prompt=login and max_age both honoured, auth_time always
-//   sent (require_auth_time), client_secret_basic only.
+//   sent (require_auth_time); clients registered for client_secret_basic.
 // - `/entra/…` — imitates the Microsoft identity platform v2.0 (entra.mjs):
 //   tenants Contoso and Fabrikam and the personal-account tenant 9188040d-…;
 //   `organizations`/`common` discovery publishes the issuer template
