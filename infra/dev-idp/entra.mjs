@@ -90,6 +90,13 @@ export function createEntra({ base, jwks, clients, optionalAuthTime }) {
       if (user) claims.sub = pairwiseSub(this.client.clientId, user);
       return claims;
     };
+    // A private_key_jwt assertion may name the token endpoint it was posted
+    // to, the facade's included (the facade forwards it to this tenant).
+    const { OIDCContext } = imitation.provider;
+    const audiences = OIDCContext.prototype.clientJwtAuthExpectedAudience;
+    OIDCContext.prototype.clientJwtAuthExpectedAudience = function entraAudiences() {
+      return new Set([...audiences.call(this), ...[...ALIASES].map((alias) => `${base}/entra/${alias}/oauth2/v2.0/token`)]);
+    };
     // Entra puts auth_time in an ID token only when the app registration has
     // the optional claim, whatever the request (oidc-provider would add it for
     // max_age or prompt=login as OIDC Core asks).

@@ -18,7 +18,8 @@
 //   tid and oid, and a pairwise sub; auth_time only for an app with the optional
 //   claim. Differs from Entra: one host and plain http; no MFA, consent, guests,
 //   or access tokens for Graph; userinfo only per tenant (Entra's is Graph);
-//   private_key_jwt is advertised (as Entra does) but no client here uses it;
+//   private_key_jwt only for the client profile-link-local-jwt (Entra takes a
+//   certificate or a secret for the same app; oidc-provider one method a client);
 //   login_hint and domain_hint are honoured, domain_hint by the dev tenants'
 //   domains only; the facade remembers the last account in a cookie of its own.
 // - `/google` — imitates Google's OpenID Connect (google.mjs): prompt other than
@@ -40,7 +41,7 @@
 // a stable sub (`load-<n>-<6 hex>`), a name and an email claim. Unset, only pat
 // and sam exist.
 
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
@@ -87,15 +88,17 @@ const redirectUris = [
 ];
 const client = (clientId, secret, {
   name = clientId === 'other-client' ? 'Another application' : 'profile-link (local)', redirects = redirectUris, requireAuthTime = true,
+  auth = 'client_secret_basic', jwks,
 } = {}) => ({
   client_id: clientId,
-  client_secret: secret,
+  ...(secret ? { client_secret: secret } : {}),
+  ...(jwks ? { jwks } : {}),
   client_name: name,
   application_type: 'native',
   redirect_uris: redirects,
   grant_types: ['authorization_code'],
   response_types: ['code'],
-  token_endpoint_auth_method: 'client_secret_basic',
+  token_endpoint_auth_method: auth,
   id_token_signed_response_alg: 'RS256',
   require_auth_time: requireAuthTime,
 });
@@ -164,21 +167,30 @@ async function interaction(req, res, uid, action) {
 // The imitations of real providers, under their own paths (entra.mjs,
 // google.mjs). Each registers profile-link with its own secret, and callback
 // paths for the provider ids that use it.
-const imitationClient = ({ clientId = 'profile-link-local', secret, ids, name, requireAuthTime = false }) => client(
-  clientId, secret, { name, redirects: [...callbacksFor(...ids), ...extraRedirectUris], requireAuthTime },
+const imitationClient = ({ clientId = 'profile-link-local', secret, ids, name, requireAuthTime = false, auth, jwks }) => client(
+  clientId, secret, { name, redirects: [...callbacksFor(...ids), ...extraRedirectUris], requireAuthTime, auth, jwks },
 );
+// A client that authenticates with private_key_jwt (RFC 7523) instead of a
+// secret: its P-256 key is public too (dev-client-key.pem, PKCS#8), registered
+// under its RFC 7638 thumbprint as kid.
+const clientJwk = createPublicKey(readFileSync(new URL('./dev-client-key.pem', import.meta.url))).export({ format: 'jwk' });
+const clientKid = createHash('sha256').update(JSON.stringify({ crv: clientJwk.crv, kty: clientJwk.kty, x: clientJwk.x, y: clientJwk.y })).digest('base64url');
 export const ENTRA_SECRET = 'local-entra-secret';
 export const GOOGLE_SECRET = 'local-google-secret';
 // Entra sends auth_time only to apps whose registration asks for the optional
 // claim: profile-link-local does (as docs/deploy.md tells operators to set up),
 // profile-link-no-auth-time is the same app without it.
-const ENTRA_AUTH_TIME_CLIENTS = new Set(['profile-link-local']);
+const ENTRA_AUTH_TIME_CLIENTS = new Set(['profile-link-local', 'profile-link-local-jwt']);
 const handleEntra = createEntra({
   base: issuer,
   jwks: { keys },
   clients: [
     imitationClient({ secret: ENTRA_SECRET, ids: ['entra', 'entra-both'], requireAuthTime: true }),
     imitationClient({ clientId: 'profile-link-no-auth-time', secret: ENTRA_SECRET, ids: ['entra', 'entra-both'], name: 'profile-link (no auth_time optional claim)' }),
+    imitationClient({
+      clientId: 'profile-link-local-jwt', ids: ['entra', 'entra-both'], name: 'profile-link (private_key_jwt)', requireAuthTime: true,
+      auth: 'private_key_jwt', jwks: { keys: [{ ...clientJwk, kid: clientKid, alg: 'ES256', use: 'sig' }] },
+    }),
   ],
   optionalAuthTime: (clientId) => ENTRA_AUTH_TIME_CLIENTS.has(clientId),
 });

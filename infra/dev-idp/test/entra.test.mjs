@@ -1,10 +1,14 @@
 // The Entra-like dev provider, driven over HTTP as profile-link would drive
 // login.microsoftonline.com: the organizations/common facade, tenant issuers,
-// tid/oid, pairwise sub, the auth_time optional claim per app.
+// tid/oid, pairwise sub, the auth_time optional claim per app, private_key_jwt.
 
 import assert from 'node:assert/strict';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { Browser, discover, exchange, follow, authorizationRequest, signIn, startServer } from '../testing/relying-party.mjs';
+import {
+  Browser, authorizationRequest, clientAssertion, discover, exchange, follow, signIn, startServer, verifyIdToken,
+} from '../testing/relying-party.mjs';
 
 const TENANT_A = '3f6c2d1a-8b4e-4c7f-9a15-2e7d0b9c4a61';
 const TENANT_B = 'b8e41f07-5d2c-4a96-8e3b-71c9f0a2d5e4';
@@ -141,6 +145,42 @@ describe('the organizations facade', () => {
     const wrongSecret = await exchange(endpoints.organizations.tokenEndpoint, { code, verifier: request.verifier, redirectUri, secret: 'nope' });
     assert.equal(wrongSecret.status, 401);
     assert.equal(wrongSecret.body.error, 'invalid_client');
+  });
+});
+
+describe('private_key_jwt', () => {
+  const privateKeyPem = readFileSync(new URL('../dev-client-key.pem', import.meta.url));
+  const jwk = createPublicKey(privateKeyPem).export({ format: 'jwk' });
+  const kid = createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+  const clientId = 'profile-link-local-jwt';
+
+  async function codeFor(endpointsOf) {
+    const browser = new Browser();
+    const request = authorizationRequest(endpointsOf.authorizationEndpoint, { clientId, redirectUri });
+    const { callback } = await follow(browser, request.url, { redirectUri, login: 'sam' });
+    return { code: callback.searchParams.get('code'), verifier: request.verifier };
+  }
+
+  test('an assertion for the organizations token endpoint is accepted there; the token is tenant B\'s', async () => {
+    const { code, verifier } = await codeFor(endpoints.organizations);
+    const assertion = clientAssertion({ clientId, audience: endpoints.organizations.tokenEndpoint, privateKeyPem, kid });
+    const token = await exchange(endpoints.organizations.tokenEndpoint, { code, verifier, redirectUri, clientId, method: 'private_key_jwt', assertion });
+    assert.equal(token.status, 200, JSON.stringify(token.body));
+    const claims = await verifyIdToken(token.body.id_token, endpoints.organizations.jwksUri);
+    assert.equal(claims.iss, tenantIssuer(TENANT_B));
+    assert.equal(typeof claims.auth_time, 'number');
+  });
+
+  test('an assertion signed with another key, or for another audience, is refused', async () => {
+    const { code, verifier } = await codeFor(endpoints.organizations);
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const stranger = clientAssertion({ clientId, audience: endpoints.organizations.tokenEndpoint, privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }), kid });
+    const refused = await exchange(endpoints.organizations.tokenEndpoint, { code, verifier, redirectUri, clientId, method: 'private_key_jwt', assertion: stranger });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error, 'invalid_client');
+    const elsewhere = clientAssertion({ clientId, audience: 'http://127.0.0.1:1/token', privateKeyPem, kid });
+    const wrongAudience = await exchange(endpoints.organizations.tokenEndpoint, { code, verifier, redirectUri, clientId, method: 'private_key_jwt', assertion: elsewhere });
+    assert.equal(wrongAudience.status, 401);
   });
 });
 

@@ -4,7 +4,7 @@
 // Node's built-in modules only.
 
 import { spawn } from 'node:child_process';
-import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -149,10 +149,21 @@ export async function follow(browser, start, { redirectUri, login, password = 'd
   throw new Error('too many steps');
 }
 
-export async function exchange(tokenEndpoint, { code, verifier, redirectUri, clientId = 'profile-link-local', secret, method = 'client_secret_basic' }) {
+// An RFC 7523 client assertion, ES256, signed with a PKCS#8 PEM key.
+export function clientAssertion({ clientId, audience, privateKeyPem, kid }) {
+  const now = Math.floor(Date.now() / 1000);
+  const header = b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid }));
+  const payload = b64url(JSON.stringify({ iss: clientId, sub: clientId, aud: audience, jti: b64url(randomBytes(16)), iat: now, exp: now + 60 }));
+  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), { key: createPrivateKey(privateKeyPem), dsaEncoding: 'ieee-p1363' });
+  return `${header}.${payload}.${b64url(signature)}`;
+}
+
+export async function exchange(tokenEndpoint, { code, verifier, redirectUri, clientId = 'profile-link-local', secret, method = 'client_secret_basic', assertion }) {
   const form = { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier };
   const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (method === 'client_secret_basic') {
+  if (method === 'private_key_jwt') {
+    Object.assign(form, { client_id: clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion });
+  } else if (method === 'client_secret_basic') {
     headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
   } else {
     Object.assign(form, { client_id: clientId, client_secret: secret });
