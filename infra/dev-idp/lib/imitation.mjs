@@ -33,6 +33,10 @@ export function createImitation({
   // prompt=select_account: an account chooser; picking the signed-in account
   // continues without a password (so auth_time stays as it was).
   policy.add(new Prompt({ name: 'select_account', requestable: true }), 0);
+  // oidc-provider asks a native (loopback) client's user to interact every
+  // time, which breaks prompt=none; Entra and Google sign a known session in
+  // silently for any client.
+  policy.get('consent').checks.remove('native_client_prompt');
 
   const interactionBase = `${mountPath}/interaction`;
   const provider = new Provider(issuer, {
@@ -63,9 +67,19 @@ export function createImitation({
   // Neither Entra nor (by its documentation) Google sends RFC 9207's `iss`
   // with the authorization response: the relying party must tell its
   // providers apart by callback, so the imitations send none either.
-  provider.on('authorization.success', (ctx, out) => { delete out.iss; });
   provider.use(async (ctx, next) => {
     await next();
+    const location = ctx.response.get('location');
+    if (location && location.includes('iss=')) {
+      const url = new URL(location, ctx.href);
+      for (const params of [url.searchParams, new URLSearchParams(url.hash.slice(1))]) {
+        if (params.get('iss') === issuer) {
+          params.delete('iss');
+          if (params !== url.searchParams) url.hash = params.toString();
+          ctx.response.set('location', url.href);
+        }
+      }
+    }
     if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && ctx.body) {
       delete ctx.body.authorization_response_iss_parameter_supported;
       discoveryEdit(ctx.body);

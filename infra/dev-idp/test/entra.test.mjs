@@ -114,6 +114,20 @@ describe('the organizations facade', () => {
     assert.equal(claims.tid, CONSUMERS);
   });
 
+  test('prompt=none signs the last account in silently at common, and answers interaction_required without one; no iss in either response', async () => {
+    const browser = new Browser();
+    await signIn(browser, { ...endpoints.common, login: 'sam' });
+    const silent = await signIn(browser, { ...endpoints.common, prompt: 'none' });
+    assert.deepEqual(silent.seen, []);
+    assert.equal(silent.claims.tid, TENANT_B);
+    assert.equal(silent.callback.searchParams.get('iss'), null, 'Entra sends no RFC 9207 iss');
+    const fresh = await signIn(new Browser(), { ...endpoints.common, prompt: 'none' });
+    assert.equal(fresh.error, 'interaction_required');
+    const atTenant = await signIn(new Browser(), { ...endpoints.organizations, prompt: 'none', login_hint: 'pat@contoso.example' });
+    assert.equal(atTenant.error, 'login_required');
+    assert.equal(atTenant.callback.searchParams.get('iss'), null);
+  });
+
   test('login_hint skips the username page; domain_hint goes straight to the tenant', async () => {
     const hinted = await signIn(new Browser(), { ...endpoints.organizations, login: 'sam', login_hint: 'sam@fabrikam.example' });
     assert.deepEqual(hinted.seen, ['password']);

@@ -50,6 +50,7 @@ describe('prompt', () => {
   test('prompt=none without a session answers login_required at the redirect URI', async () => {
     const result = await signIn(new Browser(), { ...google, prompt: 'none' });
     assert.equal(result.error, 'login_required');
+    assert.equal(result.callback.searchParams.get('iss'), null, 'no RFC 9207 iss');
   });
 });
 
@@ -62,6 +63,15 @@ describe('max_age and auth_time', () => {
     assert.equal(claims.auth_time, undefined);
     assert.equal(claims.email_verified, true);
     assert.equal(claims.hd, undefined);
+  });
+
+  test('a known session answers prompt=none silently', async () => {
+    const browser = new Browser();
+    const first = await signIn(browser, { ...google, login: 'pat' });
+    const silent = await signIn(browser, { ...google, prompt: 'none' });
+    assert.deepEqual(silent.seen, []);
+    assert.equal(silent.claims.sub, first.claims.sub);
+    assert.equal(silent.callback.searchParams.get('iss'), null);
   });
 
   test('max_age=0 asks for the password again and the ID token carries a fresh auth_time (client_secret_basic)', async () => {
