@@ -137,7 +137,7 @@ ${error ? `<p class="error" id="error" role="alert">${escape(error)}</p>` : ''}
 <input id="login" name="login" value="${escape(login || '')}" required autofocus>
 <button type="submit">Next</button>
 </form>
-<p class="hint">Demo accounts: ${USERS.filter((u) => alias === 'common' || u.tid !== CONSUMER_TENANT).map((u) => `<code>${escape(u.upn)}</code>`).join(', ')}; password <code>demo</code>.</p>`);
+<p class="hint">Demo accounts: ${USERS.filter((u) => alias === 'common' || u.tid !== CONSUMER_TENANT).map((u) => `<code>${escape(u.upn)}</code> (or <code>${escape(u.login)}</code>)`).join(', ')}; password <code>demo</code>.</p>`);
   }
 
   function continueAt(res, user, params) {
