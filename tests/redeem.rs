@@ -84,7 +84,14 @@ async fn fifty_concurrent_confirmations_link_exactly_once() {
     let statuses = futures_join_all(posts).await;
     let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
     let used = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
-    assert_eq!((ok, used), (1, 49), "{statuses:?}");
+    // On an overloaded machine DynamoDB Local may not answer some of the 150
+    // calls in time: those confirmations say "try again" (503), never "linked".
+    let unanswered = statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count();
+    assert_eq!((ok, used + unanswered), (1, 49), "{statuses:?}");
+    for _ in 0..unanswered {
+        let again = pat.client.post(form.action.as_str()).form(&form.fields).send().await.unwrap().status();
+        assert_eq!(again, StatusCode::CONFLICT, "a confirmation that was told to try again finds the link used");
+    }
     assert_eq!(associations(&app).await, 1, "exactly one association");
     let linked_audits =
         app.keys().await.iter().filter(|(pk, sk)| pk == "AUDIT#PROFILE#CUST-1" && sk.contains("#linked#")).count();

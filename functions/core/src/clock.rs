@@ -27,13 +27,20 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that tests set and advance; starts at the real time.
+/// A clock that tests (and the dev server's `/dev/clock`) move forward, and
+/// that otherwise runs like a real one. A frozen clock would turn every
+/// duration a provider measures in real time, such as an ID token's
+/// `iat - auth_time`, into a sign-in that seems to have happened before it
+/// began. It starts ten minutes into the next hour, so a test crosses a
+/// rate-limit window or a UTC day only when it moves the clock across one.
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl Default for ManualClock {
     fn default() -> Self {
-        Self(Arc::new(AtomicI64::new(SystemClock.now())))
+        let real = SystemClock.now();
+        let start = real - real.rem_euclid(3600) + 3600 + 600;
+        Self(Arc::new(AtomicI64::new(start - real)))
     }
 }
 
@@ -45,11 +52,26 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+        SystemClock.now() + self.0.load(Ordering::SeqCst)
     }
 
     fn wait(&self, seconds: i64) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         self.advance(seconds.max(0));
         Box::pin(std::future::ready(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_clock_starts_inside_an_hour_runs_and_moves_on() {
+        let clock = ManualClock::default();
+        let start = clock.now();
+        assert_eq!(start.rem_euclid(3600) / 60, 10, "ten minutes into an hour: {start}");
+        assert!(start > SystemClock.now(), "never behind the real clock");
+        clock.advance(3600);
+        assert!((3600..3603).contains(&(clock.now() - start)), "moved {}", clock.now() - start);
     }
 }
