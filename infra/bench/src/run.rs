@@ -251,6 +251,8 @@ fn function_env(proxy: std::net::SocketAddr) -> Vec<(String, String)> {
             ("RATE_LIMIT_PER_IDENTITY", "10000"),
             ("RATE_LIMIT_PER_ADDRESS", "10000"),
             ("RATE_LIMIT_PER_IP", "100000"),
+            ("RATE_LIMIT_PER_ADDRESS_PER_DAY", "100000"),
+            ("RATE_LIMIT_SIGN_INS_PER_IP", "1000000"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
