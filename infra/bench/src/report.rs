@@ -459,8 +459,10 @@ SSM Parameter Store (moto's) as the template has them, and its own local Runtime
 DynamoDB stream batches.\n\
 - Every function's `AWS_ENDPOINT_URL_<SERVICE>` (and `HTTP_PROXY`, which the OIDC client honours) is a timing proxy in the \
 bench that forwards each call to its server: it names each call (`X-Amz-Target`, SES v2 paths), counts it, estimates its DynamoDB request units from the items in the request and answer, \
-and times it from arrival to answer. *Handler* time is an invocation's time minus the time spent in those calls, i.e. without \
-the emulator's (and the provider's) own time. CPU is the process's scheduler time (`/proc/<pid>/task/*/schedstat`) around each \
+and times it from arrival to answer. It holds each AWS answer back {hold} ms, about what a call to DynamoDB in the same region takes on \
+the network: the emulator on loopback answers a read in about a millisecond, less than the gap between two requests a function issues \
+together on this machine, so without it reads issued side by side could look sequential. *Handler* time is an invocation's time \
+minus the time spent in those calls, i.e. without the emulator's (and the provider's) own time and the hold. CPU is the process's scheduler time (`/proc/<pid>/task/*/schedstat`) around each \
 invocation; peak RSS is `VmHWM`.\n\
 - **Warm**: the four functions run side by side; {} onboardings (after one unrecorded warm-up) go through them as people do: \
 `GET /associate` signed out → `GET /login` → sign-in at the provider → callback → the form → `POST /associate` → the stream batch \
@@ -468,7 +470,9 @@ to send-emails → the link opened later on another device (so a fresh sign-in) 
 batch. After each, not counted in the onboarding: the account page, `/me`, and an unlink that returns the identity to where it started.\n\
 - **Cold**: per function, {} pairs of (hello world, function) processes, alternating which goes first, each timed from `exec` to \
 its first answer reaching the Runtime API, with the first event already queued; the ratio is the median of the per-pair ratios.\n",
-        results.onboardings, results.pairs
+        results.onboardings,
+        results.pairs,
+        hold = crate::proxy::AWS_NETWORK.as_millis(),
     );
 
     let _ = writeln!(w, "## Cold starts\n");
