@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod profile;
+pub mod providers;
 pub mod random;
 pub mod rate_limit;
 pub mod return_to;
