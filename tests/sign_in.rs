@@ -532,3 +532,54 @@ async fn oversized_headers_are_refused_before_any_handler_runs() {
     }
     assert!(app.keys().await.is_empty(), "nothing written");
 }
+
+/// [11]: a provider that ignores the forced sign-in and leaves out
+/// `auth_time` proves nothing. Before, a missing `auth_time` counted as "just
+/// now", so the link's "sign in again after clicking" passed without a
+/// password; now the person sees "your provider did not ask you again".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_sign_in_without_auth_time_is_not_a_fresh_one() {
+    let (provider, app) = fake_app().await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Doe Ltd")]).await;
+    let browser = Browser::new();
+    let (state, nonce) = begin_at_fake(&browser, &app).await;
+    provider.answer_with(provider.sign(&provider.good_claims(&nonce)));
+    let signed_in = browser.get(&app.url(&format!("/login/callback?code=c&state={state}"))).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    let links = profile_link_tests::flow::request_and_deliver(&app, &browser, &app.address("pat")).await;
+    assert_eq!(links.len(), 1, "one link for pat's one profile, saw {links:?}");
+
+    // The link sends the person to a forced sign-in at the provider, which answers without auth_time:
+    // not proof of a fresh sign-in.
+    let mut without = provider.good_claims("");
+    without.as_object_mut().unwrap().remove("auth_time");
+    let page = sign_in_again_at_fake(&app, &provider, &browser, &links[0], without).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("did not ask you to sign in again"), "{}", page.body);
+    assert!(!page.body.contains("name=\"action\""), "no confirmation form: {}", page.body);
+    assert_eq!(profile_link_tests::flow::associations(&app).await, 0, "nothing linked");
+
+    // The same answer with an auth_time after the click is one: the rule above is what refused.
+    app.clock.advance(5);
+    let page = sign_in_again_at_fake(&app, &provider, &browser, &links[0], provider.good_claims("")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("name=\"action\""), "the confirmation form: {}", page.body);
+}
+
+/// Opens `link`: the forced sign-in goes to the fake provider, which answers with `claims` (and its nonce).
+async fn sign_in_again_at_fake(
+    app: &TestApp,
+    provider: &FakeProvider,
+    browser: &Browser,
+    link: &str,
+    mut claims: Value,
+) -> profile_link_tests::browser::Page {
+    let at_provider = browser.get(link).await;
+    let url = at_provider.url.clone();
+    assert!(url.as_str().starts_with(&provider.issuer), "sent to the provider, not {url}");
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    assert_eq!(param("prompt").as_deref(), Some("login"), "a forced sign-in: {url}");
+    claims["nonce"] = json!(param("nonce").unwrap());
+    provider.answer_with(provider.sign(&claims));
+    browser.get(&app.url(&format!("/login/callback?code=c&state={}", param("state").unwrap()))).await
+}

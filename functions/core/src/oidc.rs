@@ -125,7 +125,9 @@ pub struct VerifiedIdToken {
     pub profile: IdentityProfile,
     /// How long before the token was issued the person authenticated
     /// (`iat - auth_time`: both in the provider's clock, so skew cancels out).
-    pub auth_age_seconds: i64,
+    /// `None` when the token has no `auth_time`: then nobody knows when the
+    /// person last entered credentials, and it is never taken to be now.
+    pub auth_age_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -422,8 +424,7 @@ impl OidcClient {
         if claims.sub.is_empty() || claims.sub.len() > 255 {
             return Err(OidcError::InvalidIdToken("sub empty or too long"));
         }
-        let auth_time = claims.auth_time.unwrap_or(claims.iat);
-        if auth_time > claims.iat + SKEW_SECONDS {
+        if claims.auth_time.is_some_and(|auth_time| auth_time > claims.iat + SKEW_SECONDS) {
             return Err(OidcError::InvalidIdToken("auth_time after the token was issued"));
         }
         Ok(VerifiedIdToken {
@@ -434,7 +435,7 @@ impl OidcClient {
                 preferred_username: claims.preferred_username.map(|s| truncate(s, 200)),
                 email_verified: claims.email_verified,
             },
-            auth_age_seconds: (claims.iat - auth_time).max(0),
+            auth_age_seconds: claims.auth_time.map(|auth_time| (claims.iat - auth_time).max(0)),
         })
     }
 }

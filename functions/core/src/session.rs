@@ -22,7 +22,10 @@ pub struct SessionClaims {
     /// When the person last actually authenticated at the identity provider,
     /// in this service's clock (the provider's reported age of the authentication
     /// subtracted from our time at sign-in), so provider clock skew cannot make it stale.
-    pub auth_time: i64,
+    /// Absent when the provider did not say (no `auth_time` in its ID token):
+    /// such a session never counts as a fresh sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     pub iat: i64,
     pub exp: i64,
     /// Session id: distinguishes two sessions of the same identity.
@@ -58,7 +61,7 @@ impl SessionClaims {
 pub struct NewSession<'a> {
     pub identity: &'a Identity,
     pub profile: IdentityProfile,
-    pub auth_time: i64,
+    pub auth_time: Option<i64>,
     pub profiles: Vec<String>,
     pub now: i64,
     pub ttl_seconds: i64,
@@ -300,7 +303,7 @@ mod tests {
         keys.issue(NewSession {
             identity: &Identity::new("https://idp.example", "pat-1"),
             profile: IdentityProfile { name: Some("Pat".into()), ..Default::default() },
-            auth_time: now - 5,
+            auth_time: Some(now - 5),
             profiles: vec!["P-1".into()],
             now,
             ttl_seconds: 3600,
@@ -391,7 +394,7 @@ mod tests {
             (&claims.sid, claims.iat, claims.exp, claims.auth_time, &claims.csrf),
             "only the profiles change"
         );
-        assert!(reissued.exp <= reissued.auth_time + 3600 + 5);
+        assert!(reissued.exp <= reissued.auth_time.unwrap() + 3600 + 5);
         let verified = keys.verify(&keys.sign(&reissued), now()).unwrap();
         assert_eq!(verified, reissued);
     }

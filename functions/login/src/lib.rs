@@ -276,8 +276,9 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
     let (token, claims) = app.sessions.issue(NewSession {
         identity: &verified.identity,
         profile: verified.profile,
-        // In our clock: the provider's clock may differ from ours, its age may not.
-        auth_time: now - verified.auth_age_seconds,
+        // In our clock: the provider's clock may differ from ours, its age may
+        // not. Unknown when the provider did not say: never taken to be now.
+        auth_time: verified.auth_age_seconds.map(|age| now - age),
         profiles: state.profile_ids(),
         now,
         ttl_seconds: app.site.session_ttl_seconds,

@@ -216,7 +216,8 @@ fn malformed(app: &RedeemApp, t: &'static Text) -> Response {
 
 /// Whether the session's authentication happened after the link was clicked.
 fn fresh(session: &SessionClaims, clicked: &ClickedLink) -> bool {
-    session.auth_time + AUTH_TIME_SKEW_SECONDS >= clicked.clicked_at
+    // A provider that did not say when the person authenticated proves nothing.
+    session.auth_time.is_some_and(|auth_time| auth_time + AUTH_TIME_SKEW_SECONDS >= clicked.clicked_at)
 }
 
 /// `GET /redeem` (and `HEAD`): reads, redirects, shows; never changes a link.

@@ -288,7 +288,7 @@ fn mint_session(keys: &SessionKeys, issuer: &str, subject: &str) -> (String, Str
             preferred_username: None,
             email_verified: false,
         },
-        auth_time: now,
+        auth_time: Some(now),
         profiles: Vec::new(),
         now,
         ttl_seconds: 3600,
