@@ -432,6 +432,8 @@ async fn secrets_load_from_ssm_parameter_store() {
         .name(&name)
         .value(&pem)
         .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        // Idempotent: the SDK may retry a put whose first answer was slow.
+        .overwrite(true)
         .send()
         .await
         .unwrap();
@@ -548,6 +550,8 @@ async fn a_forced_sign_in_without_auth_time_is_not_a_fresh_one() {
     assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
     let links = profile_link_tests::flow::request_and_deliver(&app, &browser, &app.address("pat")).await;
     assert_eq!(links.len(), 1, "one link for pat's one profile, saw {links:?}");
+    // Opened later, so the sign-in above is not fresh enough for it.
+    app.clock.advance(600);
 
     // The link sends the person to a forced sign-in at the provider, which answers without auth_time:
     // not proof of a fresh sign-in.
