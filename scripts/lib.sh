@@ -208,9 +208,10 @@ export_dev_server_env() {
   "$(bin_path profile-link-admin)" keys public <"$key_file" >"$public_file"
   export TABLE_NAME="$table"
   export PUBLIC_BASE_URL="http://127.0.0.1:$port"
-  export OIDC_ISSUER="http://127.0.0.1:$idp_port"
-  export OIDC_CLIENT_ID="${OIDC_CLIENT_ID:-profile-link-local}"
-  export OIDC_CLIENT_SECRET="${OIDC_CLIENT_SECRET:-local-dev-secret}"
+  # The dev provider's root (OIDC Core as written), for the scripts that sign in there themselves.
+  export DEV_IDP_URL="http://127.0.0.1:$idp_port"
+  # The providers: the dev provider's list, written once it runs (start_dev_server).
+  export PROVIDERS_FILE="$ROOT/.local/providers-$idp_port.json"
   export SESSION_SIGNING_KEY_FILE="$key_file"
   export SESSION_PUBLIC_KEYS_FILE="$public_file"
   export MAIL_FROM="${MAIL_FROM:-Example Ltd <no-reply@example.com>}"
@@ -220,10 +221,40 @@ export_dev_server_env() {
   export DEV_SERVER_PORT="$port"
 }
 
+# The provider list the dev server reads (PROVIDERS_FILE): every provider the
+# dev identity provider imitates (its /dev-providers.json), then those in the
+# JSON list DEV_PROVIDERS_FILE names, if set (your own provider, same format).
+write_dev_providers() {
+  "$VENV/bin/python" - "$DEV_IDP_URL/dev-providers.json" "${DEV_PROVIDERS_FILE:-}" "$PROVIDERS_FILE" <<'PY' || die "could not write the provider list"
+import json, sys, urllib.request
+source, extra, out = sys.argv[1:]
+providers = json.load(urllib.request.urlopen(source, timeout=10))
+if extra:
+    try:
+        with open(extra) as f:
+            added = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit(f"DEV_PROVIDERS_FILE {extra}: {e}")
+    if not isinstance(added, list):
+        sys.exit(f"DEV_PROVIDERS_FILE {extra}: not a JSON list of providers")
+    ids = {p["id"] for p in providers}
+    for p in added:
+        if not isinstance(p, dict) or p.get("id") in ids:
+            sys.exit(f"DEV_PROVIDERS_FILE {extra}: {p.get('id') if isinstance(p, dict) else p!r} is not a new provider id")
+        ids.add(p["id"])
+    providers += added
+with open(out, "w") as f:
+    json.dump(providers, f, indent=2)
+print(" ".join(p["id"] for p in providers))
+PY
+}
+
 # Creates the table from template.yaml, imports the demo profiles and any
 # further profile CSV files given as arguments, starts the dev server.
 start_dev_server() {
-  local csv
+  local csv ids
+  ids="$(write_dev_providers)"
+  say "sign-in providers: $ids"
   "$(bin_path profile-link-admin)" table create --template "$ROOT/template.yaml"
   for csv in "$ROOT/infra/demo-profiles.csv" "$@"; do
     "$(bin_path profile-link-admin)" profiles import --quiet "$csv"

@@ -30,7 +30,7 @@ async fn garbage_never_gets_a_server_error_and_writes_nothing_unauthorised() {
     let mut answered = 0;
     for _ in 0..CASES {
         for path in
-            ["/login", "/login/callback", "/redeem", "/not-me", "/", "/me", "/associate", "/.well-known/jwks.json"]
+            ["/login", "/login/callback/dev", "/redeem", "/not-me", "/", "/me", "/associate", "/.well-known/jwks.json"]
         {
             let query = sample();
             let url = format!("{}{path}?{}", app.base, query.replace(['#', ' ', '\n', '\r'], ""));

@@ -74,7 +74,7 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
         .filter(|l| l["message"] == "request")
         .collect();
     let routes: Vec<&str> = requests.iter().map(|r| r["route"].as_str().unwrap()).collect();
-    for route in ["/login", "/login/callback", "/", "/associate", "/redeem"] {
+    for route in ["/login", "/login/callback/{provider}", "/", "/associate", "/redeem"] {
         assert!(routes.contains(&route), "no request line for {route}: {routes:?}");
     }
     for line in &requests {

@@ -26,7 +26,7 @@ async fn callback_url_for(browser: &Browser, app: &TestApp, start_path: &str) ->
     form.set("login", "pat");
     form.set("password", "demo");
     let response = browser.client.post(form.action.as_str()).form(&form.fields).send().await.unwrap();
-    browser.follow_until(response, &app.url("/login/callback")).await
+    browser.follow_until(response, &app.url("/login/callback/dev")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,30 +187,30 @@ async fn bad_callbacks_get_clear_pages_and_no_session() {
     let app = TestApp::spawn().await;
     let browser = Browser::new();
 
-    let missing = browser.get(&app.url("/login/callback?code=abc")).await;
+    let missing = browser.get(&app.url("/login/callback/dev?code=abc")).await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert!(missing.body.contains("incomplete"), "{}", missing.body);
 
     let start = browser.request(Method::GET, &app.url("/login")).await;
     let state = query_param(&redirect_target(&start), "state").unwrap();
-    let unknown = browser.get(&app.url("/login/callback?code=abc&state=not-a-real-state")).await;
+    let unknown = browser.get(&app.url("/login/callback/dev?code=abc&state=not-a-real-state")).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
 
-    let cancelled = browser.get(&app.url(&format!("/login/callback?error=access_denied&state={state}"))).await;
+    let cancelled = browser.get(&app.url(&format!("/login/callback/dev?error=access_denied&state={state}"))).await;
     assert_eq!(cancelled.status, StatusCode::BAD_REQUEST);
     assert!(cancelled.body.contains("Sign-in was cancelled"), "{}", cancelled.body);
     assert_eq!(app.count_with_prefix("LOGIN#").await, 0, "an error answer consumes its transaction");
 
     let start = browser.request(Method::GET, &app.url("/login")).await;
     let state = query_param(&redirect_target(&start), "state").unwrap();
-    let bogus_code = browser.get(&app.url(&format!("/login/callback?code=forged-code&state={state}"))).await;
+    let bogus_code = browser.get(&app.url(&format!("/login/callback/dev?code=forged-code&state={state}"))).await;
     assert_eq!(bogus_code.status, StatusCode::BAD_REQUEST, "the provider refuses a code it never issued");
     assert!(bogus_code.body.contains("did not complete"), "{}", bogus_code.body);
 
     let start = browser.request(Method::GET, &app.url("/login")).await;
     let state = query_param(&redirect_target(&start), "state").unwrap();
     let mixed_up =
-        browser.get(&app.url(&format!("/login/callback?code=x&state={state}&iss=https%3A%2F%2Fevil.example"))).await;
+        browser.get(&app.url(&format!("/login/callback/dev?code=x&state={state}&iss=https%3A%2F%2Fevil.example"))).await;
     assert_eq!(mixed_up.status, StatusCode::BAD_REQUEST, "RFC 9207 iss from another provider");
 
     assert_signed_out(&browser, &app).await;
@@ -391,7 +391,7 @@ async fn forged_id_tokens_are_refused_one_rule_at_a_time() {
         let browser = Browser::new();
         let (state, nonce) = begin_at_fake(&browser, &app).await;
         provider.answer_with(forge(&provider, &nonce));
-        let page = browser.get(&app.url(&format!("/login/callback?code=c&state={state}"))).await;
+        let page = browser.get(&app.url(&format!("/login/callback/dev?code=c&state={state}"))).await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{name}: {}", page.body);
         assert!(page.body.contains("could not verify"), "{name}: {}", page.body);
         assert!(browser.cookie(&app.base, "pl_session").is_none(), "{name}: no session");
@@ -403,7 +403,7 @@ async fn forged_id_tokens_are_refused_one_rule_at_a_time() {
     let browser = Browser::new();
     let (state, nonce) = begin_at_fake(&browser, &app).await;
     provider.answer_with(provider.sign(&provider.good_claims(&nonce)));
-    let page = browser.get(&app.url(&format!("/login/callback?code=c&state={state}"))).await;
+    let page = browser.get(&app.url(&format!("/login/callback/dev?code=c&state={state}"))).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_eq!(browser.get(&app.url("/me")).await.json()["identity"]["sub"], "fake-user-1");
 }
@@ -474,14 +474,14 @@ async fn over_https_cookies_are_host_prefixed_secure_and_hsts_is_sent() {
     }
     assert!(!binding.to_ascii_lowercase().contains("domain="), "__Host- cookies have no Domain");
     let to = redirect_target(&login);
-    assert_eq!(query_param(&to, "redirect_uri").as_deref(), Some("https://link.example.com/login/callback"));
+    assert_eq!(query_param(&to, "redirect_uri").as_deref(), Some("https://link.example.com/login/callback/dev"));
 
     // Complete the sign-in (the cookie sent by hand: this test client speaks plain http).
     let (state, nonce) = (query_param(&to, "state").unwrap(), query_param(&to, "nonce").unwrap());
     provider.answer_with(provider.sign(&provider.good_claims(&nonce)));
     let cookie = binding.split(';').next().unwrap().to_owned();
     let callback = client
-        .get(app.url(&format!("/login/callback?code=c&state={state}")))
+        .get(app.url(&format!("/login/callback/dev?code=c&state={state}")))
         .header("cookie", &cookie)
         .send()
         .await
@@ -515,7 +515,7 @@ async fn a_code_issued_to_another_client_is_refused() {
     form.set("login", "pat");
     form.set("password", "demo");
     let response = browser.client.post(form.action.as_str()).form(&form.fields).send().await.unwrap();
-    let callback = browser.follow_until(response, &app.url("/login/callback")).await;
+    let callback = browser.follow_until(response, &app.url("/login/callback/dev")).await;
     let refused = browser.get(callback.as_str()).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(refused.body.contains("did not complete"), "the provider refuses to redeem another client's code");
@@ -546,7 +546,7 @@ async fn a_forced_sign_in_without_auth_time_is_not_a_fresh_one() {
     let browser = Browser::new();
     let (state, nonce) = begin_at_fake(&browser, &app).await;
     provider.answer_with(provider.sign(&provider.good_claims(&nonce)));
-    let signed_in = browser.get(&app.url(&format!("/login/callback?code=c&state={state}"))).await;
+    let signed_in = browser.get(&app.url(&format!("/login/callback/dev?code=c&state={state}"))).await;
     assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
     let links = profile_link_tests::flow::request_and_deliver(&app, &browser, &app.address("pat")).await;
     assert_eq!(links.len(), 1, "one link for pat's one profile, saw {links:?}");
@@ -585,5 +585,5 @@ async fn sign_in_again_at_fake(
     assert_eq!(param("prompt").as_deref(), Some("login"), "a forced sign-in: {url}");
     claims["nonce"] = json!(param("nonce").unwrap());
     provider.answer_with(provider.sign(&claims));
-    browser.get(&app.url(&format!("/login/callback?code=c&state={}", param("state").unwrap()))).await
+    browser.get(&app.url(&format!("/login/callback/dev?code=c&state={}", param("state").unwrap()))).await
 }

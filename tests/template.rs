@@ -93,8 +93,7 @@ fn sample(name: &str) -> String {
         "PORTAL_URL" => "https://portal.example.com".into(),
         "SUPPORT_EMAIL" => "help@example.com".into(),
         "MAIL_FROM" => "no-reply@example.com".into(),
-        "OIDC_ISSUER" => "http://127.0.0.1:1".into(),
-        "OIDC_SCOPES" => "openid email profile".into(),
+        "PROVIDER_SECRETS_PATH" => "/profile-link/providers/".into(),
         "LOGO_URL" => "https://cdn.example.com/logo.svg".into(),
         "ACCENT_COLOR" => "#1f5fbf".into(),
         n if n.starts_with("RATE_LIMIT_") || n.ends_with("_SECONDS") => "3600".into(),
@@ -102,6 +101,11 @@ fn sample(name: &str) -> String {
         _ => "sample".into(),
     }
 }
+
+/// A provider list as an operator would keep in SSM (its secret inline here: no SSM in this test).
+const SAMPLE_PROVIDERS: &str = r#"[{"id": "entra", "label": "Microsoft", "issuer": "http://127.0.0.1:1/organizations/v2.0",
+  "issuer_policy": {"kind": "entra", "accounts": "work"}, "client_id": "sample", "client_auth": "client_secret_post",
+  "client_secret": "sample-secret", "reauthentication": {"request": "prompt_login", "proof": "auth_time"}}]"#;
 
 /// The environment Lambda would give the function, with secrets inline instead of in SSM.
 fn lambda_env(function: &Function) -> Env {
@@ -115,6 +119,7 @@ fn lambda_env(function: &Function) -> Env {
                 let keys = SessionKeys::from_pem("https://link.example.com", &SessionKeys::generate_pem()).unwrap();
                 env.set("SESSION_PUBLIC_KEYS", serde_json::to_string(keys.jwks()).unwrap())
             }
+            Some("PROVIDERS") => env.set("PROVIDERS", SAMPLE_PROVIDERS),
             Some(secret) => env.set(secret, "sample-secret"),
             None => env.set(name, value.clone().unwrap_or_else(|| sample(name))),
         }
@@ -234,7 +239,8 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
             ("dynamodb:UpdateItem", "Table", &["RATE#*", "IDENTITY#*"]),
             ("dynamodb:DeleteItem", "Table", &["LOGIN#*"]),
             ("dynamodb:Query", "Table", &["IDENTITY#*"]),
-            ("ssm:GetParameters", "parameter${OidcClientSecretParameter}", &[]),
+            ("ssm:GetParameters", "parameter${ProvidersParameter}", &[]),
+            ("ssm:GetParameters", "parameter${ProviderSecretsPath}*", &[]),
             ("ssm:GetParameters", "parameter${SessionSigningKeyParameter}", &[]),
             ("kms:Decrypt", "alias/aws/ssm", &[]),
         ],
@@ -433,7 +439,8 @@ fn a_wider_grant_would_be_caught() {
 
 #[test]
 fn each_function_may_read_exactly_the_ssm_parameters_it_is_told_to_read() {
-    // The parameter a function's `*_SSM_PARAMETER` variable names is the one it may read, and no other.
+    // The parameter a function's `*_SSM_PARAMETER` variable names is the one it may read, and
+    // the path `PROVIDER_SECRETS_PATH` names is the path (the providers' secrets), and no other.
     let template = template();
     for function in functions(&template) {
         let resource = &template["Resources"][function.resource.as_str()];
@@ -441,10 +448,17 @@ fn each_function_may_read_exactly_the_ssm_parameters_it_is_told_to_read() {
             .as_mapping()
             .into_iter()
             .flatten()
-            .filter(|(name, _)| name.as_str().is_some_and(|n| n.ends_with("_SSM_PARAMETER")))
-            .map(|(_, value)| match value {
-                Value::Tagged(tagged) => format!("parameter${{{}}}", tagged.value.as_str().unwrap()),
-                other => panic!("{}: an SSM parameter by !Ref, not {other:?}", function.resource),
+            .filter_map(|(name, value)| {
+                let name = name.as_str()?;
+                let wildcard = match name {
+                    n if n.ends_with("_SSM_PARAMETER") => "",
+                    "PROVIDER_SECRETS_PATH" => "*",
+                    _ => return None,
+                };
+                Some(match value {
+                    Value::Tagged(tagged) => format!("parameter${{{}}}{wildcard}", tagged.value.as_str().unwrap()),
+                    other => panic!("{}: an SSM parameter by !Ref, not {other:?}", function.resource),
+                })
             })
             .collect();
         let may: BTreeSet<String> = granted(&template)
@@ -465,7 +479,8 @@ fn each_function_may_read_exactly_the_ssm_parameters_it_is_told_to_read() {
 /// default where a request starts a sign-in, writes links or sends email.
 const ROUTE_THROTTLES: &[(&str, u64, u64)] = &[
     ("GET /login", 40, 20),
-    ("GET /login/callback", 40, 20),
+    ("GET /login/callback/{provider}", 40, 20),
+    ("POST /login/callback/{provider}", 40, 20),
     ("POST /associate", 20, 10),
     ("POST /redeem", 40, 20),
     ("POST /redeem/resend", 20, 10),

@@ -56,8 +56,11 @@ async function page_is(page, name, heading) {
   if (page.url().startsWith(BASE)) await accessible(page, name);
 }
 
-/// The dev identity provider's own login page.
+/// The dev identity provider's own login page (through the sign-in page's
+/// button when a link, opened without a session, asks which provider).
 async function signInAtProvider(page, user) {
+  await page.waitForURL((url) => url.href.startsWith(IDP) || url.href.startsWith(`${BASE}/login`));
+  if (page.url().startsWith(BASE)) await page.getByRole('link', { name: /Dev provider/ }).click();
   await page.waitForURL((url) => url.href.startsWith(IDP));
   await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill('demo');
@@ -97,6 +100,11 @@ test('pat links both profiles by following the seed steps', async () => {
   await page_is(page, '01-welcome', /Link your sign-in/);
 
   await page.getByRole('link', { name: 'Sign in' }).click();
+  // A button per provider the dev identity provider imitates.
+  await page_is(page, '02-choose-provider', /How do you want to sign in/);
+  const buttons = await page.locator('ul.providers a').allInnerTexts();
+  assert.deepEqual(buttons, ['Sign in with Dev provider', 'Sign in with Microsoft', 'Sign in with Microsoft (work or personal)', 'Sign in with Google']);
+  await page.getByRole('link', { name: 'Sign in with Dev provider' }).click();
   await page.waitForURL((url) => url.href.startsWith(IDP));
   await shot(page, '02-identity-provider');
   await signInAtProvider(page, 'pat');
@@ -142,7 +150,7 @@ test('pat links both profiles by following the seed steps', async () => {
 
 test('a mistyped address is explained and kept', async () => {
   const page = await person();
-  await page.goto(`${BASE}/login?return_to=/associate`);
+  await page.goto(`${BASE}/login?provider=dev&return_to=/associate`);
   await signInAtProvider(page, 'pat');
   await page.getByLabel('Email address registered with us').fill('pat.example.com');
   await page.getByRole('button', { name: 'Send the emails' }).click();
@@ -154,7 +162,7 @@ test('a mistyped address is explained and kept', async () => {
 
 test('sam opening a link pat asked for is refused', async () => {
   const pat = await person();
-  await pat.goto(`${BASE}/login?return_to=/associate`);
+  await pat.goto(`${BASE}/login?provider=dev&return_to=/associate`);
   await signInAtProvider(pat, 'pat');
   await requestFor(pat, 'alex@example.net');
   const [link] = await linksInMailbox(pat, 'alex@example.net', 1);
@@ -171,7 +179,7 @@ test('sam opening a link pat asked for is refused', async () => {
 
 test('an expired link offers a new one', async () => {
   const page = await person();
-  await page.goto(`${BASE}/login?return_to=/associate`);
+  await page.goto(`${BASE}/login?provider=dev&return_to=/associate`);
   await signInAtProvider(page, 'pat');
   await requestFor(page, 'sam.roe@example.org');
   const [link] = await linksInMailbox(page, 'sam.roe@example.org', 1);
@@ -190,7 +198,7 @@ test('error pages say what happened and what to do', async () => {
   const page = await person();
   await page.goto(`${BASE}/redeem?token=not-a-token`);
   await page_is(page, '15-malformed-link', /not complete/);
-  await page.goto(`${BASE}/login/callback?code=x&state=unknown`);
+  await page.goto(`${BASE}/login/callback/dev?code=x&state=unknown`);
   await page_is(page, '16-expired-sign-in', /sign-in has expired/);
   assert.ok(await page.getByRole('link', { name: 'Sign in again' }).isVisible());
   await page.context().close();
@@ -202,6 +210,8 @@ test('a German browser gets German pages', async () => {
   await page_is(page, '17-de-welcome', /Verknüpfen Sie Ihre Anmeldung/);
   assert.equal(await page.locator('html').getAttribute('lang'), 'de');
   await page.getByRole('link', { name: 'Anmelden' }).click();
+  await page_is(page, '17-de-choose-provider', /Wie möchten Sie sich anmelden/);
+  assert.ok(await page.getByRole('link', { name: 'Mit Google anmelden' }).isVisible());
   await signInAtProvider(page, 'pat');
   await page_is(page, '18-de-account', /Sie sind angemeldet/);
   await page.getByRole('link', { name: 'Kundenprofil verknüpfen' }).click();

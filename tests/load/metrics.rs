@@ -52,7 +52,7 @@ impl Endpoint {
         let post = method == Method::POST;
         match (url.path(), post) {
             ("/login", false) => Self::Login,
-            ("/login/callback", false) => Self::Callback,
+            (path, false) if path.starts_with("/login/callback/") => Self::Callback,
             ("/", false) => Self::Account,
             ("/associate", false) => Self::AssociateForm,
             ("/associate", true) => Self::Associate,

@@ -22,8 +22,34 @@ pub struct FakeProvider {
     pub kid: String,
     pub public_jwk: Jwk,
     key: EncodingKey,
-    next_id_token: Arc<Mutex<Option<String>>>,
+    token_endpoint: TokenEndpoint,
 }
+
+/// What the token endpoint answers next, and how the last client authenticated.
+#[derive(Clone, Default)]
+struct TokenEndpoint {
+    next_id_token: Arc<Mutex<Option<String>>>,
+    last_request: Arc<Mutex<Option<TokenRequest>>>,
+}
+
+/// How a client authenticated at the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// The `Authorization` header (`Basic …` for client_secret_basic).
+    pub authorization: Option<String>,
+    /// The form's fields.
+    pub form: Vec<(String, String)>,
+}
+
+impl TokenRequest {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Its Entra-like face: `<issuer>/organizations/v2.0` publishes discovery
+/// naming `<issuer>/{tenantid}/v2.0`, as Entra's multi-tenant endpoints do.
+pub const ENTRA_PATH: &str = "/organizations/v2.0";
 
 impl FakeProvider {
     pub async fn start() -> Self {
@@ -35,29 +61,53 @@ impl FakeProvider {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let next_id_token: Arc<Mutex<Option<String>>> = Arc::default();
-        let discovery = json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{issuer}/authorize"),
-            "token_endpoint": format!("{issuer}/token"),
-            "jwks_uri": format!("{issuer}/jwks"),
-            "id_token_signing_alg_values_supported": ["ES256", "RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-            "code_challenge_methods_supported": ["S256"],
-        });
+        let token_endpoint = TokenEndpoint::default();
+        let discovery = |named: String| {
+            json!({
+                "issuer": named,
+                "authorization_endpoint": format!("{issuer}/authorize"),
+                "token_endpoint": format!("{issuer}/token"),
+                "jwks_uri": format!("{issuer}/jwks"),
+                "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "response_modes_supported": ["query", "form_post"],
+                "code_challenge_methods_supported": ["S256"],
+            })
+        };
+        let (root, entra) = (discovery(issuer.clone()), discovery(format!("{issuer}/{{tenantid}}/v2.0")));
         let jwks = JwkSet { keys: vec![public_jwk.clone()] };
         let router = Router::new()
-            .route("/.well-known/openid-configuration", get(move || async move { Json(discovery) }))
+            .route("/.well-known/openid-configuration", get(move || async move { Json(root) }))
+            .route(&format!("{ENTRA_PATH}/.well-known/openid-configuration"), get(move || async move { Json(entra) }))
             .route("/jwks", get(move || async move { Json(jwks) }))
             .route("/token", post(token))
-            .with_state(next_id_token.clone());
+            .with_state(token_endpoint.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
-        Self { issuer, kid, public_jwk, key, next_id_token }
+        Self { issuer, kid, public_jwk, key, token_endpoint }
+    }
+
+    /// How the client authenticated at the last token request.
+    pub fn last_token_request(&self) -> Option<TokenRequest> {
+        self.token_endpoint.last_request.lock().unwrap().clone()
+    }
+
+    /// An entry for a `PROVIDERS` list naming this provider, as `id`, with
+    /// `extra` fields merged over the defaults (exact issuer, client_secret_basic).
+    pub fn listed(&self, id: &str, extra: Value) -> Value {
+        let mut entry = json!({
+            "id": id, "label": format!("Fake {id}"), "issuer": self.issuer, "issuer_policy": {"kind": "exact"},
+            "client_id": CLIENT_ID, "client_auth": "client_secret_basic", "client_secret": CLIENT_SECRET,
+            "reauthentication": {"request": "prompt_login", "proof": "auth_time"},
+        });
+        for (key, value) in extra.as_object().expect("fields").clone() {
+            entry[key] = value;
+        }
+        entry
     }
 
     /// The next token request is answered with this ID token.
     pub fn answer_with(&self, id_token: String) {
-        *self.next_id_token.lock().unwrap() = Some(id_token);
+        *self.token_endpoint.next_id_token.lock().unwrap() = Some(id_token);
     }
 
     /// Claims a correct ID token for `nonce` would carry; tests spoil one at a time.
@@ -98,7 +148,13 @@ pub fn hmac_with_public_key(claims: &Value, public_jwk: &Jwk, kid: &str) -> Stri
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(&secret)).unwrap()
 }
 
-async fn token(State(next): State<Arc<Mutex<Option<String>>>>) -> Json<Value> {
-    let id_token = next.lock().unwrap().take().unwrap_or_default();
+async fn token(
+    State(endpoint): State<TokenEndpoint>,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Json<Value> {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    *endpoint.last_request.lock().unwrap() = Some(TokenRequest { authorization, form });
+    let id_token = endpoint.next_id_token.lock().unwrap().take().unwrap_or_default();
     Json(json!({ "access_token": "fake-access", "token_type": "Bearer", "expires_in": 300, "id_token": id_token }))
 }

@@ -18,7 +18,8 @@ use profile_link_core::aws::Endpoints;
 use profile_link_core::clock::ManualClock;
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::mail::{MailConfig, Mailer};
-use profile_link_core::oidc::{OidcClient, OidcConfig};
+use profile_link_core::oidc::{IdentityProviders, OidcClient, OidcConfig};
+use profile_link_core::providers::Providers;
 use profile_link_core::rate_limit::RateLimits;
 use profile_link_core::secrets::Secret;
 use profile_link_core::{SessionKeys, SessionVerifier, Store};
@@ -94,11 +95,33 @@ pub struct ProviderSettings {
     pub client_secret: String,
 }
 
+/// The one provider a test app signs in with: its id in the list.
+pub const PROVIDER_ID: &str = "dev";
+
 impl ProviderSettings {
     pub fn dev_idp() -> Self {
         Self { issuer: dev_idp(), client_id: "profile-link-local".into(), client_secret: "local-dev-secret".into() }
     }
+
+    /// These settings as a `PROVIDERS` list of one: OIDC Core as written
+    /// (the dev provider's root), so the sign-in rules under test are ours.
+    pub fn list(&self) -> String {
+        serde_json::json!([{
+            "id": PROVIDER_ID,
+            "label": "Dev provider",
+            "issuer": self.issuer,
+            "issuer_policy": {"kind": "exact"},
+            "client_id": self.client_id,
+            "client_auth": "client_secret_basic",
+            "client_secret": self.client_secret,
+            "reauthentication": {"request": "prompt_login_and_max_age_0", "proof": "auth_time"},
+        }])
+        .to_string()
+    }
 }
+
+/// The callback of the test app's provider.
+pub const CALLBACK: &str = "/login/callback/dev";
 
 /// What a test may change about its app.
 pub struct TestOptions {
@@ -114,6 +137,8 @@ pub struct TestOptions {
     pub aws_proxy: Option<String>,
     /// The local AWS servers holding this app's table and mail (default: the ones scripts/test started).
     pub local_aws: Option<Endpoints>,
+    /// A whole `PROVIDERS` list (JSON, secrets inline) in place of `provider`'s list of one.
+    pub providers: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -132,6 +157,7 @@ impl Default for TestOptions {
             public_base_url: None,
             aws_proxy: None,
             local_aws: None,
+            providers: None,
         }
     }
 }
@@ -187,26 +213,35 @@ impl TestApp {
             ("PUBLIC_BASE_URL", public_base_url.as_str()),
             ("SUPPORT_EMAIL", "support@example.com"),
             ("OPERATOR_NAME", "Example Ltd"),
-            ("OIDC_ISSUER", provider.issuer.as_str()),
-            ("OIDC_CLIENT_ID", provider.client_id.as_str()),
         ]);
         let site = SiteConfig::from_env(&env).unwrap();
-        let oidc = OidcConfig::from_env(&env, &site.public_base_url, Secret::new(provider.client_secret)).unwrap();
+        let providers = options.providers.clone().unwrap_or_else(|| provider.list());
+        let listed = Providers::parse(&providers).unwrap_or_else(|e| panic!("{e}: {providers}"));
+        let clients = listed
+            .iter()
+            .map(|p| {
+                let secret = match &p.credential {
+                    profile_link_core::providers::SecretSource::Inline(v) => Secret::new(v.as_str()),
+                    other => panic!("tests give their secrets inline, not {other:?}"),
+                };
+                OidcClient::new(OidcConfig::new(p.clone(), secret, &site.public_base_url).unwrap())
+            })
+            .collect();
         let sessions = Arc::new(SessionKeys::from_pem(&public_base_url, &SessionKeys::generate_pem()).unwrap());
         let clock = ManualClock::default();
         let calls = faults::CallCounter::default();
         let dynamo =
             Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build());
         let store = Store::new(dynamo, table);
-        let mut login = LoginApp::new(
+        let login = LoginApp::new(
             site.clone(),
             store.clone(),
-            OidcClient::new(oidc),
+            IdentityProviders::new(clients),
             sessions.clone(),
             Arc::new(clock.clone()),
             600,
+            options.limits,
         );
-        login.limits = options.limits;
         // Verify-only, from the published keys, as in AWS.
         let published = serde_json::to_string(sessions.jwks()).unwrap();
         let association = AssociationApp::new(

@@ -1,18 +1,22 @@
-//! The OpenID Connect relying party: authorization-code flow with PKCE S256,
-//! `state` and `nonce`, and complete ID token validation (OIDC Core §3.1.3.7,
-//! RFC 9700 §2.1 and §4.5).
+//! The OpenID Connect relying party, one per configured identity provider:
+//! authorization-code flow with PKCE S256, `state` and `nonce`, and complete
+//! ID token validation (OIDC Core §3.1.3.7, RFC 9700 §2.1 and §4.5), each as
+//! its provider's policies say (crate::providers).
 
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Deserialize;
 use tokio::sync::{OnceCell, RwLock};
 use url::Url;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{ConfigError, Env, PublicBaseUrl};
+use crate::config::{ConfigError, PublicBaseUrl};
 use crate::identity::{Identity, IdentityProfile};
+use crate::providers::{
+    ClientAuth, PROVIDERS, ProviderConfig, ProviderId, ReauthenticationRequest, ResponseMode, TrustedIssuer,
+};
 use crate::random;
 use crate::secrets::Secret;
 
@@ -38,38 +42,63 @@ const MAX_ID_TOKEN_AGE_SECONDS: i64 = 600;
 /// support without letting forged tokens hammer the provider).
 const JWKS_REFRESH_MIN_INTERVAL_SECONDS: i64 = 30;
 
+/// One provider's relying-party configuration: the provider as configured,
+/// our credential at its token endpoint, and our callback for it.
 #[derive(Debug, Clone)]
 pub struct OidcConfig {
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub scopes: String,
+    pub provider: ProviderConfig,
+    credential: Credential,
+    /// `<PUBLIC_BASE_URL>/login/callback/<provider id>`: one per provider, so a
+    /// response can only complete a sign-in started with the same provider
+    /// (the mix-up defence for providers that send no RFC 9207 `iss`).
     pub redirect_uri: String,
 }
 
-impl OidcConfig {
-    pub fn from_env(env: &Env, base: &PublicBaseUrl, client_secret: Secret) -> Result<Self, ConfigError> {
-        let issuer = env.required("OIDC_ISSUER")?;
-        let url = Url::parse(issuer).map_err(|e| ConfigError::invalid("OIDC_ISSUER", format!("not a URL: {e}")))?;
-        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
-            return Err(ConfigError::invalid(
-                "OIDC_ISSUER",
-                "must be https (plain http only on loopback, for the dev provider)",
-            ));
-        }
-        let scopes = env.get("OIDC_SCOPES").unwrap_or("openid email profile").to_owned();
-        if !scopes.split_whitespace().any(|s| s == "openid") {
-            return Err(ConfigError::invalid("OIDC_SCOPES", "must include openid"));
-        }
-        Ok(Self {
-            issuer: issuer.to_owned(),
-            client_id: env.required("OIDC_CLIENT_ID")?.to_owned(),
-            client_secret,
-            scopes,
-            redirect_uri: base.join("/login/callback"),
+/// How we prove who we are at the token endpoint.
+#[derive(Clone)]
+enum Credential {
+    Secret(Secret),
+    /// `private_key_jwt`: our key and the algorithm it signs with.
+    Key(EncodingKey, Algorithm),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Secret(_) => "Secret(***)",
+            Self::Key(..) => "Key(***)",
         })
     }
+}
+
+impl OidcConfig {
+    /// `credential` is the client secret, or for `private_key_jwt` the
+    /// PKCS#8 PEM private key (EC P-256 signs ES256, RSA signs PS256).
+    pub fn new(provider: ProviderConfig, credential: Secret, base: &PublicBaseUrl) -> Result<Self, ConfigError> {
+        let credential = match provider.client_auth {
+            ClientAuth::PrivateKeyJwt => {
+                let pem = credential.expose().as_bytes();
+                let key = EncodingKey::from_ec_pem(pem)
+                    .map(|key| Credential::Key(key, Algorithm::ES256))
+                    .or_else(|_| EncodingKey::from_rsa_pem(pem).map(|key| Credential::Key(key, Algorithm::PS256)))
+                    .map_err(|_| {
+                        ConfigError::invalid(
+                            PROVIDERS,
+                            format!("provider {:?}: the private key is not a PEM EC P-256 or RSA key", provider.id.as_str()),
+                        )
+                    })?;
+                key
+            }
+            _ => Credential::Secret(credential),
+        };
+        let redirect_uri = callback_uri(base, &provider.id);
+        Ok(Self { provider, credential, redirect_uri })
+    }
+}
+
+/// Our callback for a provider.
+pub fn callback_uri(base: &PublicBaseUrl, id: &ProviderId) -> String {
+    base.join(&format!("/login/callback/{id}"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +129,15 @@ struct ProviderMetadata {
     token_endpoint_auth_methods_supported: Vec<String>,
     #[serde(default)]
     code_challenge_methods_supported: Vec<String>,
+    #[serde(default)]
+    response_modes_supported: Vec<String>,
+}
+
+/// Discovery's document, once it agreed with the configuration.
+#[derive(Debug)]
+struct Discovered {
+    metadata: ProviderMetadata,
+    issuer: TrustedIssuer,
 }
 
 /// What `/login` sends the browser to, and what it must remember.
@@ -113,7 +151,7 @@ pub struct AuthorizationRequest {
 
 #[derive(Debug, Default, Clone)]
 pub struct AuthorizeOptions {
-    /// `prompt=login` and `max_age=0`: the person must enter credentials again.
+    /// Ask for a fresh sign-in, as the provider's re-authentication policy says.
     pub force_reauthentication: bool,
     pub login_hint: Option<String>,
 }
@@ -140,7 +178,11 @@ enum Audience {
 
 #[derive(Debug, Deserialize)]
 struct IdTokenClaims {
+    iss: String,
     sub: String,
+    /// Entra's tenant: its issuer policy checks `iss` against it.
+    #[serde(default)]
+    tid: Option<String>,
     aud: Audience,
     iat: i64,
     #[serde(default)]
@@ -176,13 +218,16 @@ struct CachedJwks {
 pub struct OidcClient {
     config: OidcConfig,
     http: reqwest::Client,
-    metadata: OnceCell<ProviderMetadata>,
+    discovered: OnceCell<Discovered>,
     jwks: RwLock<Option<CachedJwks>>,
 }
 
 impl std::fmt::Debug for OidcClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OidcClient").field("issuer", &self.config.issuer).finish_non_exhaustive()
+        f.debug_struct("OidcClient")
+            .field("provider", &self.config.provider.id)
+            .field("issuer", &self.config.provider.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -196,39 +241,55 @@ impl OidcClient {
             .user_agent(concat!("profile-link/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("TLS backend initialises");
-        Self { config, http, metadata: OnceCell::new(), jwks: RwLock::new(None) }
+        Self { config, http, discovered: OnceCell::new(), jwks: RwLock::new(None) }
     }
 
     pub fn config(&self) -> &OidcConfig {
         &self.config
     }
 
+    pub fn provider(&self) -> &ProviderConfig {
+        &self.config.provider
+    }
+
     /// Fetches discovery metadata and keys now, so the first sign-in of a warm
     /// container does not pay for them. Failures are left for the request to report.
     pub async fn warm_up(&self, now: i64) {
-        if let Ok(metadata) = self.metadata().await {
-            let _ = self.refresh_jwks(metadata, now).await;
+        if let Ok(discovered) = self.discovered().await {
+            let _ = self.refresh_jwks(&discovered.metadata, now).await;
         }
     }
 
-    async fn metadata(&self) -> Result<&ProviderMetadata, OidcError> {
-        self.metadata
+    async fn discovered(&self) -> Result<&Discovered, OidcError> {
+        self.discovered
             .get_or_try_init(|| async {
-                let url = format!("{}/.well-known/openid-configuration", self.config.issuer.trim_end_matches('/'));
+                let provider = &self.config.provider;
+                let url = format!("{}/.well-known/openid-configuration", provider.issuer.trim_end_matches('/'));
                 let metadata: ProviderMetadata = self.get_json(&url).await?;
-                // OIDC Discovery §4.3: the document must name exactly the issuer we trust.
-                if metadata.issuer != self.config.issuer {
-                    return Err(OidcError::Misconfigured(format!(
-                        "discovery names issuer {:?}, configured {:?}",
-                        metadata.issuer, self.config.issuer
-                    )));
-                }
+                // OIDC Discovery §4.3, as the provider's issuer policy reads it.
+                let issuer = provider
+                    .issuer_policy
+                    .check_discovery(&provider.issuer, &metadata.issuer)
+                    .map_err(OidcError::Misconfigured)?;
                 if !metadata.code_challenge_methods_supported.is_empty()
                     && !metadata.code_challenge_methods_supported.iter().any(|m| m == "S256")
                 {
                     return Err(OidcError::Misconfigured("provider does not support PKCE S256".into()));
                 }
-                Ok(metadata)
+                // Discovery's defaults when a list is absent: client_secret_basic; query and fragment.
+                let methods = &metadata.token_endpoint_auth_methods_supported;
+                let method = provider.client_auth.as_str();
+                if !(methods.iter().any(|m| m == method) || methods.is_empty() && provider.client_auth == ClientAuth::ClientSecretBasic) {
+                    return Err(OidcError::Misconfigured(format!(
+                        "client_auth {method} is not among the provider's token_endpoint_auth_methods_supported {methods:?}"
+                    )));
+                }
+                if provider.response_mode == ResponseMode::FormPost
+                    && !metadata.response_modes_supported.iter().any(|m| m == "form_post")
+                {
+                    return Err(OidcError::Misconfigured("the provider does not list form_post in response_modes_supported".into()));
+                }
+                Ok(Discovered { metadata, issuer })
             })
             .await
     }
@@ -243,7 +304,8 @@ impl OidcClient {
     }
 
     pub async fn authorization_request(&self, options: &AuthorizeOptions) -> Result<AuthorizationRequest, OidcError> {
-        let metadata = self.metadata().await?;
+        let metadata = &self.discovered().await?.metadata;
+        let provider = &self.config.provider;
         let state = random::secret_256();
         let nonce = random::secret_256();
         let pkce_verifier = random::secret_256();
@@ -254,17 +316,25 @@ impl OidcClient {
             let mut query = url.query_pairs_mut();
             query
                 .append_pair("response_type", "code")
-                .append_pair("client_id", &self.config.client_id)
+                .append_pair("client_id", &provider.client_id)
                 .append_pair("redirect_uri", &self.config.redirect_uri)
-                .append_pair("scope", &self.config.scopes)
+                .append_pair("scope", &provider.scopes)
                 .append_pair("state", &state)
                 .append_pair("nonce", &nonce)
                 .append_pair("code_challenge", &challenge)
                 .append_pair("code_challenge_method", "S256");
-            if options.force_reauthentication {
-                query.append_pair("prompt", "login").append_pair("max_age", "0");
+            if provider.response_mode == ResponseMode::FormPost {
+                query.append_pair("response_mode", "form_post");
             }
-            if let Some(hint) = &options.login_hint {
+            let request = provider.reauthentication.request;
+            if options.force_reauthentication {
+                for (name, value) in request.parameters() {
+                    query.append_pair(name, value);
+                }
+            }
+            // An account chooser is for choosing: a hint would skip it.
+            let chooses = options.force_reauthentication && request == ReauthenticationRequest::SelectAccount;
+            if let Some(hint) = options.login_hint.as_ref().filter(|_| !chooses) {
                 query.append_pair("login_hint", hint);
             }
         }
@@ -273,40 +343,45 @@ impl OidcClient {
 
     /// RFC 9207: when the provider names itself in the authorization response,
     /// it must be the provider this sign-in was started with (mix-up defence).
-    pub fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), OidcError> {
-        match iss {
-            Some(iss) if iss != self.config.issuer => {
-                Err(OidcError::InvalidIdToken("authorization response from another issuer"))
-            }
-            _ => Ok(()),
-        }
+    /// For Entra's multi-tenant endpoints, that is any tenant's issuer the
+    /// policy allows; the ID token's own `iss` is checked in full later.
+    pub async fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), OidcError> {
+        let Some(iss) = iss else { return Ok(()) };
+        let trusted = &self.discovered().await?.issuer;
+        if trusted.names(iss) { Ok(()) } else { Err(OidcError::InvalidIdToken("authorization response from another issuer")) }
     }
 
-    /// Exchanges the authorization code for an ID token (confidential client).
+    /// Exchanges the authorization code for an ID token, authenticating as
+    /// the provider's `client_auth` says (never guessed).
     pub async fn exchange_code(&self, code: &str, pkce_verifier: &str) -> Result<String, OidcError> {
-        let metadata = self.metadata().await?;
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", self.config.redirect_uri.as_str()),
-            ("code_verifier", pkce_verifier),
+        let metadata = &self.discovered().await?.metadata;
+        let provider = &self.config.provider;
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", self.config.redirect_uri.clone()),
+            ("code_verifier", pkce_verifier.to_owned()),
         ];
-        let methods = &metadata.token_endpoint_auth_methods_supported;
-        let use_basic = methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic");
         let mut request = self.http.post(&metadata.token_endpoint).header("accept", "application/json");
-        request = if use_basic {
-            // RFC 6749 §2.3.1: both parts form-urlencoded before Basic encoding.
-            let id: String = url::form_urlencoded::byte_serialize(self.config.client_id.as_bytes()).collect();
-            let secret: String =
-                url::form_urlencoded::byte_serialize(self.config.client_secret.expose().as_bytes()).collect();
-            request.basic_auth(id, Some(secret)).form(&form)
-        } else {
-            let mut with_secret = form.to_vec();
-            with_secret.push(("client_id", self.config.client_id.as_str()));
-            with_secret.push(("client_secret", self.config.client_secret.expose()));
-            request.form(&with_secret)
-        };
-        let response = request.send().await.map_err(|e| OidcError::Unavailable(format!("token endpoint: {e}")))?;
+        match (&self.config.credential, provider.client_auth) {
+            (Credential::Secret(secret), ClientAuth::ClientSecretBasic) => {
+                // RFC 6749 §2.3.1: both parts form-urlencoded before Basic encoding.
+                let id: String = url::form_urlencoded::byte_serialize(provider.client_id.as_bytes()).collect();
+                let secret: String = url::form_urlencoded::byte_serialize(secret.expose().as_bytes()).collect();
+                request = request.basic_auth(id, Some(secret));
+            }
+            (Credential::Secret(secret), _) => {
+                form.push(("client_id", provider.client_id.clone()));
+                form.push(("client_secret", secret.expose().to_owned()));
+            }
+            (Credential::Key(key, algorithm), _) => {
+                form.push(("client_id", provider.client_id.clone()));
+                form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
+                form.push(("client_assertion", self.client_assertion(key, *algorithm, &metadata.token_endpoint)?));
+            }
+        }
+        let response =
+            request.form(&form).send().await.map_err(|e| OidcError::Unavailable(format!("token endpoint: {e}")))?;
         let status = response.status();
         #[derive(Deserialize)]
         struct TokenResponse {
@@ -324,6 +399,27 @@ impl OidcClient {
             return Err(OidcError::CodeRejected(body.error.unwrap_or_else(|| format!("HTTP {status}"))));
         }
         body.id_token.ok_or(OidcError::InvalidIdToken("token response has no id_token"))
+    }
+
+    /// RFC 7523 §2.2 client assertion: one use (`jti`), two minutes, for this
+    /// token endpoint only. Entra identifies a certificate by `x5t#S256`.
+    fn client_assertion(&self, key: &EncodingKey, algorithm: Algorithm, audience: &str) -> Result<String, OidcError> {
+        let provider = &self.config.provider;
+        let now = SystemClock.now();
+        let mut header = Header::new(algorithm);
+        header.kid = provider.key_id.clone();
+        header.x5t_s256 = provider.certificate_thumbprint.clone();
+        let claims = serde_json::json!({
+            "iss": provider.client_id,
+            "sub": provider.client_id,
+            "aud": audience,
+            "jti": random::secret_256(),
+            "iat": now,
+            "nbf": now,
+            "exp": now + 120,
+        });
+        jsonwebtoken::encode(&header, &claims, key)
+            .map_err(|e| OidcError::Misconfigured(format!("could not sign the client assertion: {e}")))
     }
 
     async fn refresh_jwks(&self, metadata: &ProviderMetadata, now: i64) -> Result<(), OidcError> {
@@ -368,7 +464,9 @@ impl OidcClient {
     /// never against the service's injectable clock.
     pub async fn validate_id_token(&self, id_token: &str, expected_nonce: &str) -> Result<VerifiedIdToken, OidcError> {
         let now = SystemClock.now();
-        let metadata = self.metadata().await?;
+        let discovered = self.discovered().await?;
+        let metadata = &discovered.metadata;
+        let client_id = self.config.provider.client_id.as_str();
         let header = jsonwebtoken::decode_header(id_token)
             .map_err(|_| OidcError::InvalidIdToken("malformed token or unsupported algorithm"))?;
         if !ALLOWED_ALGORITHMS.contains(&header.alg) {
@@ -381,8 +479,9 @@ impl OidcClient {
         let key = self.decoding_key(metadata, header.kid.as_deref(), header.alg, now).await?;
 
         let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(&[&self.config.client_id]);
+        // `iss` is required here and checked below by the issuer policy
+        // (Entra's depends on the token's own `tid`).
+        validation.set_audience(&[client_id]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = SKEW_SECONDS as u64;
         let claims = jsonwebtoken::decode::<IdTokenClaims>(id_token, &key, &validation)
@@ -399,6 +498,7 @@ impl OidcClient {
             })?
             .claims;
 
+        discovered.issuer.check_token(&claims.iss, claims.tid.as_deref()).map_err(|e| OidcError::InvalidIdToken(e.reason()))?;
         if claims.iat > now + SKEW_SECONDS {
             return Err(OidcError::InvalidIdToken("issued in the future"));
         }
@@ -415,7 +515,7 @@ impl OidcClient {
             Audience::Many(list) => list.len(),
         };
         match claims.azp.as_deref() {
-            Some(azp) if azp != self.config.client_id => {
+            Some(azp) if azp != client_id => {
                 return Err(OidcError::InvalidIdToken("azp is another client"));
             }
             None if audiences > 1 => return Err(OidcError::InvalidIdToken("several audiences but no azp")),
@@ -428,7 +528,7 @@ impl OidcClient {
             return Err(OidcError::InvalidIdToken("auth_time after the token was issued"));
         }
         Ok(VerifiedIdToken {
-            identity: Identity::new(self.config.issuer.clone(), claims.sub),
+            identity: Identity::new(claims.iss, claims.sub),
             profile: IdentityProfile {
                 name: claims.name.map(|s| truncate(s, 200)),
                 email: claims.email.map(|s| truncate(s, 254)),
@@ -437,6 +537,44 @@ impl OidcClient {
             },
             auth_age_seconds: claims.auth_time.map(|auth_time| (claims.iat - auth_time).max(0)),
         })
+    }
+}
+
+/// Every configured provider's relying party, in the list's order (the
+/// order of the buttons on the sign-in page).
+#[derive(Debug, Clone)]
+pub struct IdentityProviders(Vec<std::sync::Arc<OidcClient>>);
+
+impl IdentityProviders {
+    pub fn new(clients: Vec<OidcClient>) -> Self {
+        Self(clients.into_iter().map(std::sync::Arc::new).collect())
+    }
+
+    /// The provider named in a path or query, if it is one of ours.
+    pub fn get(&self, id: &str) -> Option<&OidcClient> {
+        self.0.iter().map(|c| c.as_ref()).find(|c| c.provider().id.as_str() == id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &OidcClient> {
+        self.0.iter().map(|c| c.as_ref())
+    }
+
+    /// The only provider, when there is just one: sign-in needs no choice.
+    pub fn only(&self) -> Option<&OidcClient> {
+        match self.0.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
+    /// Every provider's discovery document and keys, fetched side by side.
+    pub async fn warm_up(&self, now: i64) {
+        let mut warming = tokio::task::JoinSet::new();
+        for client in &self.0 {
+            let client = client.clone();
+            warming.spawn(async move { client.warm_up(now).await });
+        }
+        while warming.join_next().await.is_some() {}
     }
 }
 
@@ -493,19 +631,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn oidc_config_requires_https_issuer_except_loopback() {
+    fn each_provider_has_its_own_callback() {
         let base = PublicBaseUrl::parse("PUBLIC_BASE_URL", "https://link.example.com").unwrap();
-        let secret = Secret::new("s");
-        let env = |issuer: &str| Env::from_pairs([("OIDC_ISSUER", issuer), ("OIDC_CLIENT_ID", "client")]);
-        let ok = OidcConfig::from_env(&env("https://login.example.com/tenant/v2.0"), &base, secret.clone()).unwrap();
-        assert_eq!(ok.redirect_uri, "https://link.example.com/login/callback");
-        assert_eq!(ok.scopes, "openid email profile");
-        assert!(OidcConfig::from_env(&env("http://127.0.0.1:9400"), &base, secret.clone()).is_ok());
-        let err = OidcConfig::from_env(&env("http://login.example.com"), &base, secret.clone()).unwrap_err();
-        assert_eq!(err.variable, "OIDC_ISSUER");
-        let mut no_openid = env("https://login.example.com");
-        no_openid.set("OIDC_SCOPES", "email");
-        assert_eq!(OidcConfig::from_env(&no_openid, &base, secret).unwrap_err().variable, "OIDC_SCOPES");
+        let id = ProviderId::parse("entra").unwrap();
+        assert_eq!(callback_uri(&base, &id), "https://link.example.com/login/callback/entra");
     }
 
     #[test]

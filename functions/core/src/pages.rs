@@ -38,6 +38,24 @@ pub struct HomePage<'a> {
     pub t: &'a Text,
 }
 
+/// The sign-in page: a button per identity provider, in the configured order.
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub struct SignInPage<'a> {
+    pub brand: &'a Branding,
+    pub t: &'a Text,
+    pub choices: &'a [ProviderChoice],
+    /// The request named a provider that is not configured.
+    pub unknown: bool,
+}
+
+/// One button: the provider's name and where it starts the sign-in.
+#[derive(Debug, Clone)]
+pub struct ProviderChoice {
+    pub label: String,
+    pub href: String,
+}
+
 /// A linked profile as the account page lists it.
 #[derive(Debug, Clone)]
 pub struct LinkedProfileView {

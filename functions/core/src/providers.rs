@@ -88,8 +88,10 @@ pub enum ReauthenticationRequest {
     /// `prompt=login` (Entra, Auth0, Okta, Keycloak).
     PromptLogin,
     /// `max_age=0` (Google: it refuses `prompt=login`; OIDC Core then requires `auth_time`).
+    #[serde(rename = "max_age_0")]
     MaxAge0,
     /// Both.
+    #[serde(rename = "prompt_login_and_max_age_0")]
     PromptLoginAndMaxAge0,
     /// `prompt=select_account`: the provider shows its account chooser, no password.
     SelectAccount,
@@ -369,15 +371,15 @@ pub struct TrustedIssuer {
 /// Why a token's issuer is not trusted (for logs; the page says "could not verify").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum IssuerRejected {
-    #[error("wrong issuer")]
+    #[error("{}", self.reason())]
     WrongIssuer,
-    #[error("no tid, or a tid that is not a tenant id")]
+    #[error("{}", self.reason())]
     NoTenant,
-    #[error("issuer is not the template filled with the token's own tid")]
+    #[error("{}", self.reason())]
     TenantMismatch,
-    #[error("a personal Microsoft account where only work accounts are allowed, or the reverse")]
+    #[error("{}", self.reason())]
     AccountKind,
-    #[error("tenant not on the allow-list")]
+    #[error("{}", self.reason())]
     TenantNotAllowed,
 }
 
@@ -406,7 +408,32 @@ impl IssuerPolicy {
     }
 }
 
+impl IssuerRejected {
+    /// The reason, for logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::WrongIssuer => "wrong issuer",
+            Self::NoTenant => "no tid, or a tid that is not a tenant id",
+            Self::TenantMismatch => "iss is not the issuer template filled with the token's own tid",
+            Self::AccountKind => "a kind of Microsoft account this provider does not take",
+            Self::TenantNotAllowed => "tenant not on the allow-list",
+        }
+    }
+}
+
 impl TrustedIssuer {
+    /// Whether `iss` is an issuer this provider's tokens may carry: the exact
+    /// one, or for Entra's template the template with some tenant id in it.
+    pub fn names(&self, iss: &str) -> bool {
+        match self.expected.split_once(TENANT_PLACEHOLDER) {
+            None => iss == self.expected,
+            Some((before, after)) => iss
+                .strip_prefix(before)
+                .and_then(|rest| rest.strip_suffix(after))
+                .is_some_and(is_tenant_id),
+        }
+    }
+
     /// Checks a validly signed token's `iss` (and for Entra its `tid`).
     pub fn check_token(&self, iss: &str, tid: Option<&str>) -> Result<(), IssuerRejected> {
         let IssuerPolicy::Entra { accounts, tenants } = &self.policy else {
@@ -546,6 +573,31 @@ mod tests {
         let trusted = IssuerPolicy::Exact.check_discovery("https://a.example", "https://a.example").unwrap();
         assert_eq!(trusted.check_token("https://a.example", None), Ok(()));
         assert_eq!(trusted.check_token("https://a.example/", None), Err(IssuerRejected::WrongIssuer));
+        assert!(trusted.names("https://a.example") && !trusted.names("https://a.example.evil"));
+    }
+
+    #[test]
+    fn an_entra_template_names_every_tenants_issuer_and_nothing_else() {
+        let policy = entra(EntraAccounts::Work, &[]);
+        let trusted = policy.check_discovery(&format!("{MS}/common/v2.0"), &format!("{MS}/{{tenantid}}/v2.0")).unwrap();
+        assert!(trusted.names(&format!("{MS}/{CONTOSO}/v2.0")));
+        assert!(!trusted.names(&format!("{MS}/{{tenantid}}/v2.0")));
+        assert!(!trusted.names(&format!("{MS}/{CONTOSO}/v2.0/x")));
+        assert!(!trusted.names(&format!("https://evil.example/{CONTOSO}/v2.0")));
+    }
+
+    #[test]
+    fn the_dev_providers_list_parses() {
+        // The format infra/dev-idp serves at /dev-providers.json.
+        let list = r#"[{"id":"google","label":"Google","issuer":"http://127.0.0.1:9400/google","issuer_policy":{"kind":"exact"},
+            "client_id":"profile-link-local","client_secret":"s","client_auth":"client_secret_basic","scopes":"openid email profile",
+            "reauthentication":{"request":"max_age_0","proof":"auth_time"},"response_mode":"query"},
+            {"id":"dev","label":"Dev provider","issuer":"http://127.0.0.1:9400","issuer_policy":{"kind":"exact"},
+            "client_id":"profile-link-local","client_secret":"s","client_auth":"client_secret_basic",
+            "reauthentication":{"request":"prompt_login_and_max_age_0","proof":"auth_time"}}]"#;
+        let providers = Providers::parse(list).unwrap();
+        let requests: Vec<_> = providers.iter().map(|p| p.reauthentication.request.parameters()).collect();
+        assert_eq!(requests, [&[("max_age", "0")][..], &[("prompt", "login"), ("max_age", "0")][..]]);
     }
 
     #[test]

@@ -89,13 +89,33 @@ pub async fn load(
             Source::Ssm(parameter) => from_ssm.push((name, parameter)),
         }
     }
-    if !from_ssm.is_empty() {
-        let client = aws_sdk_ssm::Client::new(sdk);
-        let wanted: Vec<String> = from_ssm.iter().map(|(_, p)| p.clone()).collect();
-        let ssm_error = |message: String| SecretError::Ssm { names: wanted.clone(), message };
+    let wanted: Vec<String> = from_ssm.iter().map(|(_, p)| p.clone()).collect();
+    let mut fetched = fetch_parameters(sdk, &wanted).await?;
+    for (name, parameter) in from_ssm {
+        out.insert(name, fetched.remove(&parameter).expect("fetched every wanted parameter"));
+    }
+    Ok(out)
+}
+
+/// Reads SSM parameters (SecureStrings decrypted), ten to a `GetParameters`
+/// call as SSM allows: every name or an error naming those it lacks.
+pub async fn fetch_parameters(
+    sdk: &aws_config::SdkConfig,
+    names: &[String],
+) -> Result<HashMap<String, Secret>, SecretError> {
+    let mut out = HashMap::new();
+    if names.is_empty() {
+        return Ok(out);
+    }
+    let client = aws_sdk_ssm::Client::new(sdk);
+    let mut unique: Vec<String> = names.to_vec();
+    unique.sort();
+    unique.dedup();
+    for chunk in unique.chunks(10) {
+        let ssm_error = |message: String| SecretError::Ssm { names: chunk.to_vec(), message };
         let response = client
             .get_parameters()
-            .set_names(Some(wanted.clone()))
+            .set_names(Some(chunk.to_vec()))
             .with_decryption(true)
             .send()
             .await
@@ -104,14 +124,14 @@ pub async fn load(
         if !invalid.is_empty() {
             return Err(ssm_error(format!("not found: {invalid:?}")));
         }
-        for (name, parameter) in from_ssm {
+        for parameter in chunk {
             let value = response
                 .parameters()
                 .iter()
                 .find(|p| p.name() == Some(parameter.as_str()))
                 .and_then(|p| p.value())
                 .ok_or_else(|| ssm_error(format!("{parameter} has no value")))?;
-            out.insert(name, Secret(value.trim().to_owned()));
+            out.insert(parameter.clone(), Secret(value.trim().to_owned()));
         }
     }
     Ok(out)

@@ -17,6 +17,12 @@ pub struct SessionClaims {
     pub sub: String,
     pub idp_iss: String,
     pub idp_sub: String,
+    /// The provider signed in with: its id in `PROVIDERS` (the forced
+    /// re-sign-in goes back to it) and its name ("signed in with Microsoft").
+    #[serde(default)]
+    pub idp: String,
+    #[serde(default)]
+    pub idp_name: String,
     #[serde(flatten)]
     pub profile: IdentityProfile,
     /// When the person last actually authenticated at the identity provider,
@@ -46,6 +52,18 @@ impl SessionClaims {
         Identity::new(self.idp_iss.clone(), self.idp_sub.clone())
     }
 
+    /// How pages name the provider: its configured name, or for a session
+    /// issued before sessions carried it, the issuer's host.
+    pub fn provider_name(&self) -> String {
+        if !self.idp_name.is_empty() {
+            return self.idp_name.clone();
+        }
+        url::Url::parse(&self.idp_iss)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| self.idp_iss.clone())
+    }
+
     /// The same session with `profiles` (read from the table) in place of the
     /// old list. Everything else is kept: `sid` (so signing out ends every
     /// copy), `iat` (the sign-in), `exp` (a re-issued session never outlives
@@ -60,6 +78,8 @@ impl SessionClaims {
 /// What a new session is made from.
 pub struct NewSession<'a> {
     pub identity: &'a Identity,
+    /// The provider's id and name.
+    pub provider: (&'a str, &'a str),
     pub profile: IdentityProfile,
     pub auth_time: Option<i64>,
     pub profiles: Vec<String>,
@@ -164,6 +184,8 @@ impl SessionKeys {
             sub: new.identity.key().to_string(),
             idp_iss: new.identity.issuer.clone(),
             idp_sub: new.identity.subject.clone(),
+            idp: new.provider.0.to_owned(),
+            idp_name: new.provider.1.to_owned(),
             profile: new.profile,
             auth_time: new.auth_time,
             iat: new.now,
@@ -302,6 +324,7 @@ mod tests {
     fn issue(keys: &SessionKeys, now: i64) -> (String, SessionClaims) {
         keys.issue(NewSession {
             identity: &Identity::new("https://idp.example", "pat-1"),
+            provider: ("dev", "Dev provider"),
             profile: IdentityProfile { name: Some("Pat".into()), ..Default::default() },
             auth_time: Some(now - 5),
             profiles: vec!["P-1".into()],

@@ -1,6 +1,8 @@
 //! What every HTTP function builds at cold start, and why it could not.
 
 use crate::config::{ConfigError, Env, SiteConfig};
+use crate::oidc::{IdentityProviders, OidcClient, OidcConfig};
+use crate::providers::{Providers, SecretSource};
 use crate::secrets::{self, Secret, SecretError};
 use crate::session::{SessionKeyError, SessionKeys, SessionVerifier};
 use crate::store::Store;
@@ -46,6 +48,53 @@ pub async fn session_verifier(
     let mut loaded = secrets::load(env, sdk, &["SESSION_PUBLIC_KEYS"]).await?;
     let jwks = loaded.remove("SESSION_PUBLIC_KEYS").expect("loaded every named secret");
     SessionVerifier::from_jwks(&site.public_base_url.origin(), jwks.expose()).map_err(StartupError::SessionPublicKeys)
+}
+
+/// The relying party for every provider in `list` (the `PROVIDERS` JSON),
+/// with their client secrets or keys: those kept in SSM in as few calls as
+/// SSM allows, each under `PROVIDER_SECRETS_PATH` when that is set (the
+/// path the function's IAM policy may read: a parameter elsewhere is a
+/// configuration error that says so, not an AccessDenied at the first sign-in).
+pub async fn identity_providers(
+    env: &Env,
+    sdk: &aws_config::SdkConfig,
+    site: &SiteConfig,
+    list: &Secret,
+) -> Result<IdentityProviders, StartupError> {
+    let providers = Providers::parse(list.expose())?;
+    if let Some(path) = env.get("PROVIDER_SECRETS_PATH") {
+        for provider in providers.iter() {
+            if let SecretSource::Ssm(name) = &provider.credential
+                && !name.starts_with(path)
+            {
+                return Err(ConfigError::invalid(
+                    crate::providers::PROVIDERS,
+                    format!(
+                        "provider {:?}: its parameter {name} is not under PROVIDER_SECRETS_PATH {path}, the only path this function may read",
+                        provider.id.as_str()
+                    ),
+                )
+                .into());
+            }
+        }
+    }
+    let in_ssm: Vec<String> = providers
+        .iter()
+        .filter_map(|p| match &p.credential {
+            SecretSource::Ssm(name) => Some(name.clone()),
+            SecretSource::Inline(_) => None,
+        })
+        .collect();
+    let fetched = secrets::fetch_parameters(sdk, &in_ssm).await?;
+    let mut clients = Vec::with_capacity(providers.len());
+    for provider in providers.iter().cloned() {
+        let credential = match &provider.credential {
+            SecretSource::Inline(value) => Secret::new(value.trim()),
+            SecretSource::Ssm(name) => fetched.get(name).cloned().expect("fetched every parameter named"),
+        };
+        clients.push(OidcClient::new(OidcConfig::new(provider, credential, &site.public_base_url)?));
+    }
+    Ok(IdentityProviders::new(clients))
 }
 
 /// The key the init-time reads below look up: no item has it.

@@ -120,6 +120,10 @@ pub struct Cookies {
 pub const SESSION: &str = "pl_session";
 /// A random per-browser value that binds sign-in transactions to the browser that started them.
 pub const BROWSER: &str = "pl_browser";
+/// The same binding for a provider whose answer is a cross-site POST
+/// (`response_mode=form_post`, Apple), which carries no `SameSite=Lax`
+/// cookie: a cookie of its own, so the session's and the other binding stay Lax.
+pub const FORM_POST_BROWSER: &str = "pl_browser_fp";
 
 impl Cookies {
     pub fn new(policy: CookiePolicy) -> Self {
@@ -142,6 +146,17 @@ impl Cookies {
             .same_site(SameSite::Lax)
             .max_age(cookie_max_age(max_age_seconds))
             .build()
+    }
+
+    /// A cookie sent on cross-site requests too (`SameSite=None`, which
+    /// browsers take only with `Secure`; on the plain-http local stack the
+    /// dev providers are same-site, and it stays `Lax`).
+    pub fn build_cross_site(&self, base: &'static str, value: String, max_age_seconds: i64) -> Cookie<'static> {
+        let mut cookie = self.build(base, value, max_age_seconds);
+        if self.policy == CookiePolicy::Secure {
+            cookie.set_same_site(SameSite::None);
+        }
+        cookie
     }
 
     pub fn removal(&self, base: &'static str) -> Cookie<'static> {

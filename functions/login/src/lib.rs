@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -14,14 +14,15 @@ use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::i18n::fill;
 use profile_link_core::i18n::{Locale, Text};
 use profile_link_core::metrics::rate_limited;
-use profile_link_core::oidc::{AuthorizeOptions, OidcClient, OidcConfig, OidcError};
-use profile_link_core::pages::{self, AccountPage, HomePage, LinkedProfileView, Problem};
+use profile_link_core::oidc::{AuthorizeOptions, IdentityProviders, OidcClient, OidcError};
+use profile_link_core::pages::{self, AccountPage, HomePage, LinkedProfileView, Problem, ProviderChoice, SignInPage};
+use profile_link_core::providers::ResponseMode;
 use profile_link_core::random;
 use profile_link_core::rate_limit::{RateLimits, client_network};
 use profile_link_core::session::{NewSession, SessionKeys};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::{LoginRecorded, LoginTransaction, StoreError};
-use profile_link_core::web::{self, BROWSER, Caller, Cookies, SESSION};
+use profile_link_core::web::{self, BROWSER, Caller, Cookies, FORM_POST_BROWSER, SESSION};
 use profile_link_core::{Clock, Identity, ReturnTo, Store, SystemClock};
 use serde::Deserialize;
 
@@ -37,7 +38,8 @@ pub const FUNCTION: &str = "login";
 pub struct LoginApp {
     pub site: SiteConfig,
     pub store: Store,
-    pub oidc: OidcClient,
+    /// The relying party for each configured provider.
+    pub providers: IdentityProviders,
     pub sessions: Arc<SessionKeys>,
     pub clock: Arc<dyn Clock>,
     pub login_ttl_seconds: i64,
@@ -50,28 +52,26 @@ impl LoginApp {
     /// Reads configuration and secrets; fails naming the variable at fault.
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let site = SiteConfig::from_env(env)?;
-        let (sessions, mut secrets) =
-            startup::session_keys_and_secrets(env, sdk, &site, &["OIDC_CLIENT_SECRET"]).await?;
-        let oidc = OidcConfig::from_env(env, &site.public_base_url, secrets.remove(0))?;
+        // The provider list comes with the session key (one SSM call), their secrets after it.
+        let (sessions, mut secrets) = startup::session_keys_and_secrets(env, sdk, &site, &["PROVIDERS"]).await?;
+        let providers = startup::identity_providers(env, sdk, &site, &secrets.remove(0)).await?;
         let login_ttl_seconds = env.number_in("LOGIN_TTL_SECONDS", DEFAULT_LOGIN_TTL_SECONDS, 60..=600)?;
         let limits = RateLimits::sign_ins_from_env(env)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
-        let mut app =
-            Self::new(site, store, OidcClient::new(oidc), Arc::new(sessions), Arc::new(SystemClock), login_ttl_seconds);
-        app.limits = limits;
-        Ok(app)
+        Ok(Self::new(site, store, providers, Arc::new(sessions), Arc::new(SystemClock), login_ttl_seconds, limits))
     }
 
     pub fn new(
         site: SiteConfig,
         store: Store,
-        oidc: OidcClient,
+        providers: IdentityProviders,
         sessions: Arc<SessionKeys>,
         clock: Arc<dyn Clock>,
         login_ttl_seconds: i64,
+        limits: RateLimits,
     ) -> Self {
         let cookies = Cookies::new(site.public_base_url.cookie_policy());
-        Self { site, store, oidc, sessions, clock, login_ttl_seconds, limits: RateLimits::default(), cookies }
+        Self { site, store, providers, sessions, clock, login_ttl_seconds, limits, cookies }
     }
 
     /// Fetches the provider's metadata and keys during init, not on the first
@@ -80,7 +80,7 @@ impl LoginApp {
     /// request finds it open.
     pub async fn warm_up(&self) {
         let nobody = Identity::new(startup::WARM_UP_KEY, startup::WARM_UP_KEY);
-        let _ = tokio::join!(self.oidc.warm_up(self.clock.now()), self.store.identity_state(&nobody));
+        let _ = tokio::join!(self.providers.warm_up(self.clock.now()), self.store.identity_state(&nobody));
     }
 
     fn problem(&self, problem: Problem, locale: Locale) -> Response {
@@ -92,7 +92,7 @@ pub fn router(app: Arc<LoginApp>) -> Router {
     let site = app.site.clone();
     let routes = Router::new()
         .route("/login", get(start_login))
-        .route("/login/callback", get(callback))
+        .route("/login/callback/{provider}", get(callback).post(form_post_callback))
         .route("/", get(account))
         .route("/me", get(me))
         .route("/logout", post(logout))
@@ -108,6 +108,12 @@ enum LoginError {
     Malformed(String),
     #[error("callback without the browser-binding cookie")]
     OtherBrowser,
+    #[error("no provider {0:?} is configured")]
+    UnknownProvider(String),
+    #[error("the response came back as the provider's response mode does not")]
+    WrongResponseMode,
+    #[error("a response for a sign-in started with provider {started:?} arrived at {arrived:?}'s callback")]
+    OtherProvider { started: String, arrived: String },
     #[error("unknown, expired, reused or foreign state")]
     UnknownTransaction,
     #[error("identity provider returned error {0:?}")]
@@ -127,7 +133,9 @@ impl LoginError {
             Problem::new(StatusCode::BAD_REQUEST, title, message, (&again, t.action_sign_in_again))
         };
         match self {
-            Self::Malformed(_) => sign_in_again(t.login_incomplete_title, t.login_incomplete),
+            Self::Malformed(_) | Self::UnknownProvider(_) | Self::WrongResponseMode => {
+                sign_in_again(t.login_incomplete_title, t.login_incomplete)
+            }
             Self::OtherBrowser | Self::UnknownTransaction => sign_in_again(t.login_expired_title, t.login_expired),
             Self::ProviderSaidNo(error) if error == "access_denied" => {
                 sign_in_again(t.login_cancelled_title, t.login_cancelled)
@@ -135,7 +143,9 @@ impl LoginError {
             Self::ProviderSaidNo(_) | Self::Oidc(OidcError::CodeRejected(_)) => {
                 sign_in_again(t.login_provider_failed_title, t.login_provider_failed)
             }
-            Self::Oidc(OidcError::InvalidIdToken(_)) => sign_in_again(t.login_unverified_title, t.login_unverified),
+            Self::Oidc(OidcError::InvalidIdToken(_)) | Self::OtherProvider { .. } => {
+                sign_in_again(t.login_unverified_title, t.login_unverified)
+            }
             Self::TooManySignIns(retry_after) => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 t.login_limited_title,
@@ -156,15 +166,18 @@ fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct LoginQuery {
     return_to: Option<String>,
-    /// `1`: make the person enter credentials again (`prompt=login`, `max_age=0`).
+    /// `1`: make the person sign in again, as the provider's re-authentication policy says.
     fresh: Option<String>,
     login_hint: Option<String>,
+    /// Which provider (its id in `PROVIDERS`); without it, the only one, or the choice.
+    provider: Option<String>,
 }
 
-/// `GET /login`: starts the authorization-code flow.
+/// `GET /login`: starts the authorization-code flow with the chosen provider,
+/// or shows a button per provider.
 async fn start_login(
     State(app): State<Arc<LoginApp>>,
     locale: Locale,
@@ -172,16 +185,23 @@ async fn start_login(
     jar: CookieJar,
     caller: Caller,
 ) -> Response {
-    let query = query.map(|Query(q)| q).unwrap_or(LoginQuery { return_to: None, fresh: None, login_hint: None });
+    let query = query.map(|Query(q)| q).unwrap_or_default();
     let return_to = ReturnTo::parse_or_root(query.return_to.as_deref());
     let options = AuthorizeOptions {
         force_reauthentication: query.fresh.as_deref() == Some("1"),
-        login_hint: query.login_hint.filter(|h| h.len() <= 254 && !h.chars().any(char::is_control)),
+        login_hint: query.login_hint.clone().filter(|h| h.len() <= 254 && !h.chars().any(char::is_control)),
     };
-    match begin(&app, &jar, return_to.clone(), &options, &caller).await {
+    let client = match query.provider.as_deref() {
+        Some(id) => app.providers.get(id),
+        None => app.providers.only(),
+    };
+    let Some(client) = client else {
+        return choose_provider(&app, locale, &return_to, &options, query.provider.is_some());
+    };
+    match begin(&app, client, &jar, return_to.clone(), &options, &caller).await {
         Ok((jar, location)) => (jar, Redirect::to(&location)).into_response(),
         Err(error) => {
-            tracing::warn!(%error, "sign-in could not start");
+            tracing::warn!(%error, provider = %client.provider().id, "sign-in could not start");
             let mut response = app.problem(error.problem(&return_to, locale.text()), locale);
             if let LoginError::TooManySignIns(retry_after) = error {
                 rate_limited(FUNCTION, "sign_ins_ip");
@@ -192,18 +212,54 @@ async fn start_login(
     }
 }
 
+/// The sign-in page: a button per provider, each carrying the request on.
+fn choose_provider(
+    app: &LoginApp,
+    locale: Locale,
+    return_to: &ReturnTo,
+    options: &AuthorizeOptions,
+    unknown: bool,
+) -> Response {
+    let choices: Vec<ProviderChoice> = app
+        .providers
+        .iter()
+        .map(|client| {
+            let provider = client.provider();
+            let mut href = url::form_urlencoded::Serializer::new(String::new());
+            href.append_pair("provider", provider.id.as_str()).append_pair("return_to", return_to.as_str());
+            if options.force_reauthentication {
+                href.append_pair("fresh", "1");
+            }
+            if let Some(hint) = &options.login_hint {
+                href.append_pair("login_hint", hint);
+            }
+            ProviderChoice { label: provider.label.clone(), href: format!("/login?{}", href.finish()) }
+        })
+        .collect();
+    let status = if unknown { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let page = SignInPage { brand: &app.site.branding, t: locale.text(), choices: &choices, unknown };
+    pages::respond(status, &page)
+}
+
 async fn begin(
     app: &LoginApp,
+    client: &OidcClient,
     jar: &CookieJar,
     return_to: ReturnTo,
     options: &AuthorizeOptions,
     caller: &Caller,
 ) -> Result<(CookieJar, String), LoginError> {
-    let request = app.oidc.authorization_request(options).await?;
-    let browser = app.cookies.get(jar, BROWSER).map(str::to_owned).unwrap_or_else(random::secret_256);
+    let request = client.authorization_request(options).await?;
+    let form_post = client.provider().response_mode == ResponseMode::FormPost;
+    // A form_post answer is a cross-site POST: it is bound by a cookie of its own, new for each sign-in.
+    let browser = match form_post {
+        true => random::secret_256(),
+        false => app.cookies.get(jar, BROWSER).map(str::to_owned).unwrap_or_else(random::secret_256),
+    };
     let now = app.clock.now();
     let tx = LoginTransaction {
         state: request.state,
+        provider: client.provider().id.clone(),
         browser_hash: random::sha256_b64(browser.as_bytes()),
         nonce: request.nonce,
         pkce_verifier: request.pkce_verifier,
@@ -215,10 +271,14 @@ async fn begin(
     if let LoginRecorded::RateLimited { retry_after } = app.store.put_login(&tx, &network, &app.limits, now).await? {
         return Err(LoginError::TooManySignIns(retry_after));
     }
-    let jar = jar.clone().add(app.cookies.build(BROWSER, browser, BROWSER_COOKIE_SECONDS));
-    Ok((jar, request.url))
+    let binding = match form_post {
+        true => app.cookies.build_cross_site(FORM_POST_BROWSER, browser, app.login_ttl_seconds),
+        false => app.cookies.build(BROWSER, browser, BROWSER_COOKIE_SECONDS),
+    };
+    Ok((jar.clone().add(binding), request.url))
 }
 
+/// The authorization response, in the query (`GET`) or, for `form_post`, the body.
 #[derive(Debug, Deserialize)]
 struct CallbackQuery {
     code: Option<String>,
@@ -227,19 +287,46 @@ struct CallbackQuery {
     error: Option<String>,
 }
 
-/// `GET /login/callback`: consumes the transaction once, validates the ID token, issues the session.
+/// `GET /login/callback/{provider}`: consumes the transaction once, validates the ID token, issues the session.
 async fn callback(
     State(app): State<Arc<LoginApp>>,
     locale: Locale,
+    Path(provider): Path<String>,
     query: Result<Query<CallbackQuery>, QueryRejection>,
     jar: CookieJar,
     caller: Caller,
 ) -> Response {
     let result = match query {
-        Ok(Query(query)) => complete(&app, &jar, query).await,
+        Ok(Query(query)) => complete(&app, &jar, &provider, query, ResponseMode::Query).await,
         Err(rejection) => Err(LoginError::Malformed(rejection.body_text())),
     };
+    finish(&app, locale, &caller, result)
+}
+
+/// `POST /login/callback/{provider}`: the same for a provider that answers with `response_mode=form_post`.
+async fn form_post_callback(
+    State(app): State<Arc<LoginApp>>,
+    locale: Locale,
+    Path(provider): Path<String>,
+    jar: CookieJar,
+    caller: Caller,
+    form: Result<Form<CallbackQuery>, FormRejection>,
+) -> Response {
+    let result = match form {
+        Ok(Form(form)) => complete(&app, &jar, &provider, form, ResponseMode::FormPost).await,
+        Err(rejection) => Err(LoginError::Malformed(rejection.body_text())),
+    };
+    finish(&app, locale, &caller, result)
+}
+
+fn finish(
+    app: &LoginApp,
+    locale: Locale,
+    caller: &Caller,
+    result: Result<(CookieJar, ReturnTo), LoginError>,
+) -> Response {
     match result {
+        // 303: after a form_post the browser must GET where it goes next.
         Ok((jar, return_to)) => (jar, Redirect::to(return_to.as_str())).into_response(),
         Err(error) => {
             tracing::warn!(%error, request_id = caller.request_id.as_deref(), "sign-in callback refused");
@@ -248,9 +335,21 @@ async fn callback(
     }
 }
 
-async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Result<(CookieJar, ReturnTo), LoginError> {
+async fn complete(
+    app: &LoginApp,
+    jar: &CookieJar,
+    provider: &str,
+    query: CallbackQuery,
+    arrived_as: ResponseMode,
+) -> Result<(CookieJar, ReturnTo), LoginError> {
+    let client = app.providers.get(provider).ok_or_else(|| LoginError::UnknownProvider(provider.chars().take(32).collect()))?;
+    // A provider answers one way only: a code sent the other way is not its answer.
+    if client.provider().response_mode != arrived_as {
+        return Err(LoginError::WrongResponseMode);
+    }
     let state = query.state.filter(|s| !s.is_empty() && s.len() <= 128).ok_or(LoginError::Malformed("state".into()))?;
-    let browser = app.cookies.get(jar, BROWSER).ok_or(LoginError::OtherBrowser)?;
+    let binding = if arrived_as == ResponseMode::FormPost { FORM_POST_BROWSER } else { BROWSER };
+    let browser = app.cookies.get(jar, binding).ok_or(LoginError::OtherBrowser)?;
     let now = app.clock.now();
     // Consumed before anything else: an error answer or a failed exchange burns it too.
     let tx = app
@@ -258,13 +357,17 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
         .take_login(&state, &random::sha256_b64(browser.as_bytes()), now)
         .await?
         .ok_or(LoginError::UnknownTransaction)?;
+    let provider = client.provider();
+    if tx.provider != provider.id {
+        return Err(LoginError::OtherProvider { started: tx.provider.to_string(), arrived: provider.id.to_string() });
+    }
     if let Some(error) = query.error {
         return Err(LoginError::ProviderSaidNo(error.chars().take(64).collect()));
     }
-    app.oidc.check_response_issuer(query.iss.as_deref())?;
+    client.check_response_issuer(query.iss.as_deref()).await?;
     let code = query.code.filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(LoginError::Malformed("code".into()))?;
-    let id_token = app.oidc.exchange_code(&code, &tx.pkce_verifier).await?;
-    let verified = app.oidc.validate_id_token(&id_token, &tx.nonce).await?;
+    let id_token = client.exchange_code(&code, &tx.pkce_verifier).await?;
+    let verified = client.validate_id_token(&id_token, &tx.nonce).await?;
     let state = app.store.identity_state(&verified.identity).await?;
     // A CSRF token belongs to one identity: kept across a re-sign-in of the
     // same person (forms open in other tabs keep working), never handed on.
@@ -275,6 +378,7 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
         .map(|previous| previous.csrf);
     let (token, claims) = app.sessions.issue(NewSession {
         identity: &verified.identity,
+        provider: (provider.id.as_str(), provider.label.as_str()),
         profile: verified.profile,
         // In our clock: the provider's clock may differ from ours, its age may
         // not. Unknown when the provider did not say: never taken to be now.
@@ -287,12 +391,15 @@ async fn complete(app: &LoginApp, jar: &CookieJar, query: CallbackQuery) -> Resu
     });
     tracing::info!(
         sid = &claims.sid[..8],
-        idp = %verified.identity.issuer,
+        idp = %provider.id,
         profiles = claims.profiles.len(),
         fresh = tx.force_reauthentication,
         "signed in"
     );
-    let jar = jar.clone().add(app.cookies.build(SESSION, token, app.site.session_ttl_seconds));
+    let mut jar = jar.clone().add(app.cookies.build(SESSION, token, app.site.session_ttl_seconds));
+    if arrived_as == ResponseMode::FormPost {
+        jar = jar.add(app.cookies.removal(FORM_POST_BROWSER));
+    }
     Ok((jar, tx.return_to))
 }
 
@@ -303,10 +410,7 @@ async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJa
         let jar = clear_stale_session(&app, jar);
         return (jar, pages::respond(StatusCode::OK, &HomePage { brand: &app.site.branding, t })).into_response();
     };
-    let provider = url::Url::parse(&session.idp_iss)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| session.idp_iss.clone());
+    let provider = session.provider_name();
     // Read from the table, not the session: an unlink or a new link shows at
     // once, and so does a sign-out in another tab or on another device.
     let profiles: Vec<LinkedProfileView> = match app.store.identity_state(&session.identity()).await {
@@ -386,6 +490,8 @@ async fn me(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
         "identity": {
             "iss": session.idp_iss,
             "sub": session.idp_sub,
+            "provider": session.idp,
+            "provider_name": session.provider_name(),
             "name": session.profile.name,
             "email": session.profile.email,
             "preferred_username": session.profile.preferred_username,

@@ -183,6 +183,22 @@ fn request_again(t: &'static Text) -> (&'static str, &'static str) {
 
 const FRESH_SIGN_IN: &str = "/login?fresh=1&return_to=%2Fredeem";
 
+/// The forced sign-in, at the provider `session` signed in with, hinting at
+/// the account (its email claim, or the username Entra work accounts have instead).
+fn fresh_sign_in_at(session: &SessionClaims) -> String {
+    let mut location = url::form_urlencoded::Serializer::new(String::new());
+    if !session.idp.is_empty() {
+        location.append_pair("provider", &session.idp);
+    }
+    if let Some(hint) = session.profile.email.as_deref().or(session.profile.preferred_username.as_deref()) {
+        location.append_pair("login_hint", hint);
+    }
+    match location.finish() {
+        extra if extra.is_empty() => FRESH_SIGN_IN.to_owned(),
+        extra => format!("{FRESH_SIGN_IN}&{extra}"),
+    }
+}
+
 /// A clicked link waiting for the person to sign in (signed with the session key).
 #[derive(Debug, Serialize, Deserialize)]
 struct ClickedLink {
@@ -260,11 +276,7 @@ async fn show(
                 ),
             );
         }
-        let mut location = String::from(FRESH_SIGN_IN);
-        if let Some(hint) = stale.and_then(|s| s.profile.email) {
-            location.push_str("&login_hint=");
-            location.extend(url::form_urlencoded::byte_serialize(hint.as_bytes()));
-        }
+        let location = stale.as_ref().map_or_else(|| FRESH_SIGN_IN.to_owned(), fresh_sign_in_at);
         return Redirect::to(&location).into_response();
     };
 
@@ -479,7 +491,7 @@ async fn confirm(
     // Every change below must come from a sign-in made after this link was clicked.
     let clicked = app.clicked(&jar).filter(|c| LinkToken::parse(&c.token).is_ok_and(|t| t.link_id == token.link_id));
     if !clicked.as_ref().is_some_and(|c| fresh(&session, c)) {
-        return Redirect::to(FRESH_SIGN_IN).into_response();
+        return Redirect::to(&fresh_sign_in_at(&session)).into_response();
     }
 
     if form.action.as_deref() == Some("reject") {
@@ -633,7 +645,7 @@ async fn resend(
     // As confirming needs: a sign-in made after this link was clicked.
     let clicked = app.clicked(&jar).filter(|c| LinkToken::parse(&c.token).is_ok_and(|t| t.link_id == token.link_id));
     if !clicked.as_ref().is_some_and(|c| fresh(&session, c)) {
-        return Redirect::to(FRESH_SIGN_IN).into_response();
+        return Redirect::to(&fresh_sign_in_at(&session)).into_response();
     }
     if link.state() != "sent" || link.record.expires_at > now {
         return not_renewable(&app, t);

@@ -166,10 +166,8 @@ async fn request(
     let identity = session.identity();
     let requester = Requester {
         label: RequesterLabel::of_sign_in(&session.profile, t),
-        provider: url::Url::parse(&identity.issuer)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default(),
+        // The operator's name for it ("Microsoft"), from the signed session.
+        provider: session.provider_name(),
         identity,
         source_ip: client_network(caller.source_ip.as_deref()),
         locale,

@@ -55,9 +55,11 @@ enum Commands {
         table: String,
         #[arg(long, env = "PUBLIC_BASE_URL")]
         base_url: url::Url,
-        #[arg(long, env = "OIDC_ISSUER")]
+        /// The dev identity provider's root: the one provider the bench signs in with.
+        #[arg(long, env = "DEV_IDP_URL")]
         issuer: String,
-        #[arg(long, env = "OIDC_CLIENT_SECRET")]
+        /// Its client secret for profile-link-local.
+        #[arg(long, env = "DEV_IDP_CLIENT_SECRET", default_value = "local-dev-secret")]
         client_secret: String,
         #[arg(long, env = "SESSION_SIGNING_KEY_FILE")]
         session_key_file: PathBuf,

@@ -43,7 +43,9 @@ pub fn profiles_csv(count: usize) -> String {
 const FIXTURE_ADDRESS: &str = "alex@example.net";
 const SSM_SESSION_KEY: &str = "/profile-link/bench/session-signing-key";
 const SSM_SESSION_PUBLIC_KEYS: &str = "/profile-link/bench/session-public-keys";
-const SSM_CLIENT_SECRET: &str = "/profile-link/bench/oidc-client-secret";
+const SSM_PROVIDERS: &str = "/profile-link/bench/providers";
+const SSM_PROVIDER_SECRETS: &str = "/profile-link/bench/providers/";
+const SSM_CLIENT_SECRET: &str = "/profile-link/bench/providers/dev-client-secret";
 
 pub struct Settings {
     pub bin_dir: PathBuf,
@@ -182,7 +184,16 @@ async fn prepare_emulator(sdk: &aws_config::SdkConfig, settings: &Settings) -> a
     let ssm = aws_sdk_ssm::Client::new(sdk);
     let public_keys = serde_json::to_string(SessionKeys::from_pem("", &settings.session_key_pem)?.jwks())?;
     use aws_sdk_ssm::types::ParameterType::{SecureString, String as Plain};
+    // One provider, as an operator lists it: the dev provider's root.
+    let providers = serde_json::json!([{
+        "id": "dev", "label": "Dev provider", "issuer": settings.issuer, "issuer_policy": {"kind": "exact"},
+        "client_id": "profile-link-local", "client_auth": "client_secret_basic",
+        "client_secret_parameter": SSM_CLIENT_SECRET,
+        "reauthentication": {"request": "prompt_login_and_max_age_0", "proof": "auth_time"},
+    }])
+    .to_string();
     for (name, value, kind) in [
+        (SSM_PROVIDERS, &providers, Plain),
         (SSM_SESSION_KEY, &settings.session_key_pem, SecureString),
         (SSM_SESSION_PUBLIC_KEYS, &public_keys, Plain),
         (SSM_CLIENT_SECRET, &settings.client_secret, SecureString),
@@ -221,7 +232,6 @@ fn function_env(proxy: std::net::SocketAddr) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(name, _)| {
             NAMES.contains(&name.as_str())
-                || (name.starts_with("OIDC_") && !name.starts_with("OIDC_CLIENT_SECRET"))
                 || [
                     "AWS_REGION",
                     "AWS_DEFAULT_REGION",
@@ -237,7 +247,8 @@ fn function_env(proxy: std::net::SocketAddr) -> Vec<(String, String)> {
         [
             ("SESSION_SIGNING_KEY_SSM_PARAMETER", SSM_SESSION_KEY),
             ("SESSION_PUBLIC_KEYS_SSM_PARAMETER", SSM_SESSION_PUBLIC_KEYS),
-            ("OIDC_CLIENT_SECRET_SSM_PARAMETER", SSM_CLIENT_SECRET),
+            ("PROVIDERS_SSM_PARAMETER", SSM_PROVIDERS),
+            ("PROVIDER_SECRETS_PATH", SSM_PROVIDER_SECRETS),
             ("AWS_ENDPOINT_URL_DYNAMODB", &proxy),
             ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", &proxy),
             ("AWS_ENDPOINT_URL_SESV2", &proxy),
@@ -282,6 +293,7 @@ fn mint_session(keys: &SessionKeys, issuer: &str, subject: &str) -> (String, Str
     let now = now();
     let (token, claims) = keys.issue(NewSession {
         identity: &Identity::new(issuer, subject),
+        provider: ("dev", "Dev provider"),
         profile: IdentityProfile {
             name: Some("Bench Person".into()),
             email: Some(format!("{subject}@mail.example.net")),

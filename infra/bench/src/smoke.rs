@@ -176,15 +176,19 @@ impl Stack {
     fn function_env(&self) -> Vec<(String, String)> {
         let origin = self.base.origin().ascii_serialization();
         let public_keys = serde_json::to_string(self.keys.jwks()).expect("a JWKS serialises");
+        let providers = serde_json::json!([{
+            "id": "smoke", "label": "Smoke", "issuer": self.closed, "issuer_policy": {"kind": "exact"},
+            "client_id": "profile-link-smoke", "client_auth": "client_secret_basic", "client_secret": "smoke-client-secret",
+            "reauthentication": {"request": "prompt_login", "proof": "auth_time"},
+        }])
+        .to_string();
         let mut env: Vec<(String, String)> = [
             ("TABLE_NAME", "profile-link-smoke"),
             ("PUBLIC_BASE_URL", origin.as_str()),
             ("SUPPORT_EMAIL", "support@example.com"),
             ("SESSION_SIGNING_KEY", &self.key_pem),
             ("SESSION_PUBLIC_KEYS", &public_keys),
-            ("OIDC_ISSUER", &self.closed),
-            ("OIDC_CLIENT_ID", "profile-link-smoke"),
-            ("OIDC_CLIENT_SECRET", "smoke-client-secret"),
+            ("PROVIDERS", &providers),
             ("MAIL_FROM", "Example Ltd <no-reply@example.com>"),
             ("LOG_FORMAT", "json"),
             ("RUST_LOG", "info"),

@@ -29,7 +29,7 @@ pub struct Requester {
     pub identity: Identity,
     /// How the emails name the sign-in, e.g. `p***@mail.example.net`.
     pub label: RequesterLabel,
-    /// The identity provider's host, e.g. `login.microsoftonline.com`.
+    /// The identity provider's name, e.g. `Microsoft` (the issuer's host for older sessions).
     pub provider: String,
     pub source_ip: String,
     /// The language the emails for this request are written in.

@@ -8,12 +8,15 @@ use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, get_bool, get_n, get_s, n, s};
 use super::links::rate_counter;
 use super::{Store, StoreError};
+use crate::providers::ProviderId;
 use crate::rate_limit::RateLimits;
 use crate::return_to::ReturnTo;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginTransaction {
     pub state: String,
+    /// The provider the sign-in was started with: only its callback may complete it.
+    pub provider: ProviderId,
     /// SHA-256 of the browser-binding cookie: the callback must come from the
     /// browser that started the sign-in.
     pub browser_hash: String,
@@ -52,6 +55,7 @@ impl Store {
     ) -> Result<LoginRecorded, StoreError> {
         let mut item = key(&tx.state);
         item.insert("kind".into(), s("login"));
+        item.insert("provider".into(), s(tx.provider.as_str()));
         item.insert("browser_hash".into(), s(&tx.browser_hash));
         item.insert("nonce".into(), s(&tx.nonce));
         item.insert("pkce_verifier".into(), s(&tx.pkce_verifier));
@@ -132,6 +136,8 @@ impl Store {
         let return_to = get_s(&item, &item_key, "return_to")?;
         Ok(Some(LoginTransaction {
             state: state.to_owned(),
+            provider: ProviderId::parse(&get_s(&item, &item_key, "provider")?)
+                .ok_or_else(|| StoreError::Corrupt { key: item_key.clone(), problem: "provider is not a provider id".into() })?,
             browser_hash: get_s(&item, &item_key, "browser_hash")?,
             nonce: get_s(&item, &item_key, "nonce")?,
             pkce_verifier: get_s(&item, &item_key, "pkce_verifier")?,

@@ -1,0 +1,196 @@
+//! [11]: several identity providers side by side, each checked as its own
+//! policies say: a button and a callback each, the mix-up defence, Entra's
+//! tenant-specific issuers, the response mode and the client authentication
+//! the list names. The dev provider (oidc-provider) for real sign-ins, the
+//! hostile fake provider for tokens a real one would never send.
+
+use profile_link_tests::browser::{Browser, Page, redirect_target};
+use profile_link_tests::fake_provider::{CLIENT_ID, ENTRA_PATH, FakeProvider};
+use profile_link_tests::{ProviderSettings, TestApp, TestOptions};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use url::Url;
+
+const CONTOSO: &str = "3f6c2d1a-8b4e-4c7f-9a15-2e7d0b9c4a61";
+const FABRIKAM: &str = "b8e41f07-5d2c-4a96-8e3b-71c9f0a2d5e4";
+const PERSONAL: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+async fn app_with(providers: Vec<Value>) -> TestApp {
+    let options = TestOptions { providers: Some(Value::Array(providers).to_string()), ..TestOptions::default() };
+    TestApp::spawn_with_options(options).await
+}
+
+/// The dev provider's root, listed as `dev`.
+fn dev_listed() -> Value {
+    let settings = ProviderSettings::dev_idp();
+    serde_json::from_str::<Vec<Value>>(&settings.list()).unwrap().remove(0)
+}
+
+fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// `GET /login?provider=<id>`: where the provider is sent, with its state and nonce.
+async fn start_at(browser: &Browser, app: &TestApp, id: &str) -> Url {
+    let start = browser.request(Method::GET, &app.url(&format!("/login?provider={id}"))).await;
+    assert_eq!(start.status(), StatusCode::SEE_OTHER, "GET /login?provider={id} answered {}", start.status());
+    redirect_target(&start)
+}
+
+async fn signed_in_provider(browser: &Browser, app: &TestApp) -> Value {
+    let me = browser.get(&app.url("/me")).await;
+    assert_eq!(me.status, StatusCode::OK, "/me said {}", me.body);
+    me.json()["identity"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_provider_has_a_button_and_a_callback_of_its_own() {
+    let fake = FakeProvider::start().await;
+    let app = app_with(vec![dev_listed(), fake.listed("other", json!({"label": "Other & Co"}))]).await;
+    let browser = Browser::new();
+
+    let page = browser.get(&app.url("/login?return_to=%2Fassociate")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for expected in [
+        r#"href="/login?provider=dev&#38;return_to=%2Fassociate">Sign in with Dev provider</a>"#,
+        r#"href="/login?provider=other&#38;return_to=%2Fassociate">Sign in with Other &#38; Co</a>"#,
+    ] {
+        assert!(page.body.contains(expected), "no {expected} on the sign-in page: {}", page.body);
+    }
+    let unknown = browser.get(&app.url("/login?provider=nope")).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+    assert!(unknown.body.contains("does not exist") && unknown.body.contains("Sign in with Dev provider"), "{}", unknown.body);
+
+    let at_fake = start_at(&browser, &app, "other").await;
+    assert!(at_fake.as_str().starts_with(&fake.issuer), "sent to {at_fake}");
+    let callback = param(&at_fake, "redirect_uri").unwrap();
+    assert_eq!(callback, app.url("/login/callback/other"), "the provider's own callback");
+
+    // A real sign-in at the dev provider, through its button.
+    let page = browser.sign_in(&app.url("/login?provider=dev"), "pat", "demo").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let identity = signed_in_provider(&browser, &app).await;
+    assert_eq!((identity["provider"].as_str(), identity["provider_name"].as_str()), (Some("dev"), Some("Dev provider")));
+    assert!(page.body.contains("Dev provider"), "the account page names the provider, not a host: {}", page.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_for_one_provider_is_refused_at_anothers_callback() {
+    let (a, b) = (FakeProvider::start().await, FakeProvider::start().await);
+    let app = app_with(vec![a.listed("a", json!({})), b.listed("b", json!({}))]).await;
+    let browser = Browser::new();
+    let at_a = start_at(&browser, &app, "a").await;
+    let (state, nonce) = (param(&at_a, "state").unwrap(), param(&at_a, "nonce").unwrap());
+    // B's honest token for this nonce, delivered to B's callback: the sign-in was started with A.
+    b.answer_with(b.sign(&b.good_claims(&nonce)));
+    let mixed = browser.get(&app.url(&format!("/login/callback/b?code=c&state={state}"))).await;
+    assert_eq!(mixed.status, StatusCode::BAD_REQUEST, "{}", mixed.body);
+    assert!(mixed.body.contains("could not verify"), "{}", mixed.body);
+    assert!(b.last_token_request().is_none(), "no code was exchanged at B");
+    // And the transaction is spent: A's own callback cannot complete it now.
+    a.answer_with(a.sign(&a.good_claims(&nonce)));
+    let late = browser.get(&app.url(&format!("/login/callback/a?code=c&state={state}"))).await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.body);
+    assert_eq!(browser.get(&app.url("/me")).await.status, StatusCode::UNAUTHORIZED, "no session");
+}
+
+/// Signs in at the fake provider listed as `id`, which answers `claims` (with the request's nonce).
+async fn sign_in_with(app: &TestApp, fake: &FakeProvider, id: &str, mut claims: Value) -> (Browser, Page) {
+    let browser = Browser::new();
+    let at = start_at(&browser, app, id).await;
+    claims["nonce"] = json!(param(&at, "nonce").unwrap());
+    fake.answer_with(fake.sign(&claims));
+    let page = browser.get(&app.url(&format!("/login/callback/{id}?code=c&state={}", param(&at, "state").unwrap()))).await;
+    (browser, page)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entra_token_must_name_its_own_tenant_and_an_allowed_one() {
+    let fake = FakeProvider::start().await;
+    let organizations = format!("{}{ENTRA_PATH}", fake.issuer);
+    let entra = fake.listed(
+        "entra",
+        json!({
+            "label": "Microsoft", "issuer": organizations, "client_auth": "client_secret_post",
+            "issuer_policy": {"kind": "entra", "accounts": "work", "tenants": [CONTOSO]},
+        }),
+    );
+    let app = app_with(vec![entra]).await;
+    let tenant_issuer = |tid: &str| format!("{}/{tid}/v2.0", fake.issuer);
+    let token = |iss: &str, tid: Option<&str>| {
+        let mut claims = fake.good_claims("");
+        claims["iss"] = json!(iss);
+        if let Some(tid) = tid {
+            claims["tid"] = json!(tid);
+        }
+        claims
+    };
+    let refused = [
+        ("a tid that disagrees with the {tenantid} in iss", token(&tenant_issuer(CONTOSO), Some(FABRIKAM))),
+        ("a tenant not on the allow-list", token(&tenant_issuer(FABRIKAM), Some(FABRIKAM))),
+        ("a personal account where only work accounts sign in", token(&tenant_issuer(PERSONAL), Some(PERSONAL))),
+        ("no tid", token(&tenant_issuer(CONTOSO), None)),
+        ("the template itself as iss", token(&format!("{}/{{tenantid}}/v2.0", fake.issuer), Some("{tenantid}"))),
+        ("the multi-tenant endpoint as iss", token(&organizations, Some(CONTOSO))),
+    ];
+    for (case, claims) in refused {
+        let (browser, page) = sign_in_with(&app, &fake, "entra", claims).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{case}: {}", page.body);
+        assert!(page.body.contains("could not verify"), "{case}: {}", page.body);
+        assert_eq!(browser.get(&app.url("/me")).await.status, StatusCode::UNAUTHORIZED, "{case}: no session");
+    }
+    let (browser, page) = sign_in_with(&app, &fake, "entra", token(&tenant_issuer(CONTOSO), Some(CONTOSO))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let identity = signed_in_provider(&browser, &app).await;
+    assert_eq!(identity["iss"], json!(tenant_issuer(CONTOSO)), "the identity is the token's own (iss, sub)");
+    let request = fake.last_token_request().expect("a token request");
+    assert_eq!(request.authorization, None, "client_secret_post: no Basic header");
+    assert_eq!((request.field("client_id"), request.field("client_secret")), (Some(CLIENT_ID), Some("fake-secret")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_post_answer_is_bound_by_a_cookie_of_its_own() {
+    let fake = FakeProvider::start().await;
+    let app = app_with(vec![fake.listed("apple", json!({"label": "Apple", "response_mode": "form_post"}))]).await;
+    let browser = Browser::new();
+    let at = start_at(&browser, &app, "apple").await;
+    assert_eq!(param(&at, "response_mode").as_deref(), Some("form_post"), "{at}");
+    assert!(browser.cookie(&app.base, "pl_browser_fp").is_some(), "the form_post binding cookie");
+    let (state, nonce) = (param(&at, "state").unwrap(), param(&at, "nonce").unwrap());
+    let fields = |code: &str| vec![("code".to_owned(), code.to_owned()), ("state".to_owned(), state.clone())];
+    let callback = app.url("/login/callback/apple");
+
+    // The same answer from a browser without the binding: refused, and the sign-in is not spent.
+    let elsewhere = Browser::new().post_form(&callback, &fields("c")).await;
+    assert_eq!(elsewhere.status, StatusCode::BAD_REQUEST, "{}", elsewhere.body);
+    // The answer in the query, where this provider never puts it: refused too.
+    let as_query = browser.get(&format!("{callback}?code=c&state={state}")).await;
+    assert_eq!(as_query.status, StatusCode::BAD_REQUEST, "{}", as_query.body);
+    assert!(fake.last_token_request().is_none(), "no code was exchanged");
+
+    fake.answer_with(fake.sign(&fake.good_claims(&nonce)));
+    let page = browser.post_form(&callback, &fields("c")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(signed_in_provider(&browser, &app).await["provider"], "apple");
+    assert!(browser.cookie(&app.base, "pl_browser_fp").is_none(), "the binding is gone once used");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_authentication_is_the_one_listed_and_the_provider_must_offer_it() {
+    let fake = FakeProvider::start().await;
+    let key = profile_link_core::SessionKeys::generate_pem();
+    let app = app_with(vec![
+        fake.listed("basic", json!({})),
+        fake.listed("jwt", json!({"client_auth": "private_key_jwt", "client_secret": null, "private_key": key})),
+    ])
+    .await;
+    let (_, page) = sign_in_with(&app, &fake, "basic", fake.good_claims("")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let request = fake.last_token_request().unwrap();
+    assert!(request.authorization.as_deref().is_some_and(|a| a.starts_with("Basic ")), "{request:?}");
+    assert_eq!(request.field("client_secret"), None, "the secret only in the header: {request:?}");
+
+    // The fake's discovery does not list private_key_jwt: that sign-in cannot start, and says so.
+    let start = Browser::new().request(Method::GET, &app.url("/login?provider=jwt")).await;
+    assert_eq!(start.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
