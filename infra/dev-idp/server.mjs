@@ -188,7 +188,8 @@ const handleEntra = createEntra({
     imitationClient({ secret: ENTRA_SECRET, ids: ['entra', 'entra-both'], requireAuthTime: true }),
     imitationClient({ clientId: 'profile-link-no-auth-time', secret: ENTRA_SECRET, ids: ['entra', 'entra-both'], name: 'profile-link (no auth_time optional claim)' }),
     imitationClient({
-      clientId: 'profile-link-local-jwt', ids: ['entra', 'entra-both'], name: 'profile-link (private_key_jwt)', requireAuthTime: true,
+      // entra-jwt: the provider scripts/test adds through DEV_PROVIDERS_FILE, as a person adds their own.
+      clientId: 'profile-link-local-jwt', ids: ['entra', 'entra-both', 'entra-jwt'], name: 'profile-link (private_key_jwt)', requireAuthTime: true,
       auth: 'private_key_jwt', jwks: { keys: [{ ...clientJwk, kid: clientKid, alg: 'ES256', use: 'sig' }] },
     }),
   ],

@@ -58,10 +58,18 @@ async function page_is(page, name, heading) {
 
 /// The dev identity provider's own login page (through the sign-in page's
 /// button when a link, opened without a session, asks which provider).
-async function signInAtProvider(page, user) {
+async function signInAtProvider(page, user, account = user) {
   await page.waitForURL((url) => url.href.startsWith(IDP) || url.href.startsWith(`${BASE}/login`));
   if (page.url().startsWith(BASE)) await page.getByRole('link', { name: /Dev provider/ }).click();
   await page.waitForURL((url) => url.href.startsWith(IDP));
+  await page.waitForLoadState('load');
+  // Microsoft's tenant-independent endpoints first ask who signs in.
+  const who = page.getByLabel('Email, phone or Skype');
+  if (await who.count()) {
+    await who.fill(account);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.waitForLoadState('load');
+  }
   await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill('demo');
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -103,7 +111,10 @@ test('pat links both profiles by following the seed steps', async () => {
   // A button per provider the dev identity provider imitates.
   await page_is(page, '02-choose-provider', /How do you want to sign in/);
   const buttons = await page.locator('ul.providers a').allInnerTexts();
-  assert.deepEqual(buttons, ['Sign in with Dev provider', 'Sign in with Microsoft', 'Sign in with Microsoft (work or personal)', 'Sign in with Google']);
+  assert.deepEqual(buttons, [
+    'Sign in with Dev provider', 'Sign in with Microsoft', 'Sign in with Microsoft (work or personal)', 'Sign in with Google',
+    'Sign in with Microsoft (certificate)', // scripts/test adds it through DEV_PROVIDERS_FILE
+  ]);
   await page.getByRole('link', { name: 'Sign in with Dev provider' }).click();
   await page.waitForURL((url) => url.href.startsWith(IDP));
   await shot(page, '02-identity-provider');
@@ -146,6 +157,51 @@ test('pat links both profiles by following the seed steps', async () => {
   await shot(phone, '10-phone-welcome');
   await phone.context().close();
   await page.context().close();
+});
+
+test('pat links a profile through each provider the dev server imitates', async () => {
+  // [11]: Entra's organizations and common endpoints (a tenant-specific iss
+  // with tid; auth_time from the optional claim) and Google (which refuses
+  // prompt=login: the fresh sign-in asks with max_age=0).
+  const providers = [
+    { label: 'Microsoft', account: 'pat@contoso.example', profile: /Doe Family Bakery/ },
+    { label: 'Microsoft (work or personal)', account: 'pat@contoso.example', profile: /Northwind Consulting/ },
+    { label: 'Google', account: 'pat', profile: /Doe Family Bakery/ },
+    // Added through DEV_PROVIDERS_FILE; authenticates with private_key_jwt (RFC 7523).
+    { label: 'Microsoft (certificate)', account: 'pat@contoso.example', profile: /Northwind Consulting/ },
+  ];
+  const probe = await person();
+  const seen = new Set(await linksInMailbox(probe, 'pat@example.com', 0));
+  await probe.context().close();
+  for (const [i, { label, account, profile }] of providers.entries()) {
+    const page = await person();
+    await page.goto(`${BASE}/login?return_to=/associate`);
+    await page.getByRole('link', { name: `Sign in with ${label}`, exact: true }).click();
+    await signInAtProvider(page, 'pat', account);
+    await page_is(page, `30-${i}-enter-address`, /Which email address is registered/);
+    await requestFor(page, 'pat@example.com');
+    const links = (await linksInMailbox(page, 'pat@example.com', seen.size + 2)).filter((l) => !seen.has(l));
+    assert.equal(links.length, 2, `${label}: one new email per profile`);
+    links.forEach((l) => seen.add(l));
+    let opened = false;
+    for (const link of links) {
+      await later(page, 30);
+      await page.goto(link);
+      await signInAtProvider(page, 'pat', account); // a fresh sign-in at the same provider
+      await page.waitForURL(`${BASE}/redeem`);
+      if (!profile.test(await page.content())) continue;
+      await page_is(page, `31-${i}-confirm`, /^Link Pat Doe to Pat Doe/);
+      await page.getByRole('button', { name: 'Yes, link this profile' }).click();
+      await page_is(page, `32-${i}-linked`, /Your profile is linked/);
+      opened = true;
+      break;
+    }
+    assert.ok(opened, `${label}: a link for the profile ${profile}`);
+    await page.goto(BASE);
+    assert.match(await page.locator('dl').innerText(), new RegExp(`Signed in with\\s+${label.replace(/[()]/g, '\\$&')}`), `${label}: the account page names it`);
+    assert.match(await page.locator('ul.profiles').innerText(), profile, `${label}: the profile is linked`);
+    await page.context().close();
+  }
 });
 
 test('a mistyped address is explained and kept', async () => {

@@ -184,13 +184,14 @@ fn request_again(t: &'static Text) -> (&'static str, &'static str) {
 const FRESH_SIGN_IN: &str = "/login?fresh=1&return_to=%2Fredeem";
 
 /// The forced sign-in, at the provider `session` signed in with, hinting at
-/// the account (its email claim, or the username Entra work accounts have instead).
+/// the account: its username where it has one (Entra's UPN, which its
+/// sign-in takes and work accounts' email claims often are not), else its email.
 fn fresh_sign_in_at(session: &SessionClaims) -> String {
     let mut location = url::form_urlencoded::Serializer::new(String::new());
     if !session.idp.is_empty() {
         location.append_pair("provider", &session.idp);
     }
-    if let Some(hint) = session.profile.email.as_deref().or(session.profile.preferred_username.as_deref()) {
+    if let Some(hint) = session.profile.preferred_username.as_deref().or(session.profile.email.as_deref()) {
         location.append_pair("login_hint", hint);
     }
     match location.finish() {
