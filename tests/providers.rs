@@ -194,3 +194,32 @@ async fn the_client_authentication_is_the_one_listed_and_the_provider_must_offer
     let start = Browser::new().request(Method::GET, &app.url("/login?provider=jwt")).await;
     assert_eq!(start.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_weaker_proof_takes_a_completed_forced_sign_in_for_a_provider_without_auth_time() {
+    let fake = FakeProvider::start().await;
+    let weak = json!({"reauthentication": {"request": "prompt_login", "proof": "completed_sign_in"}});
+    let app = app_with(vec![fake.listed("weak", weak)]).await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Doe Ltd")]).await;
+    let mut without = fake.good_claims("");
+    without.as_object_mut().unwrap().remove("auth_time");
+
+    // Signed in without auth_time: not fresh enough for a link opened ten minutes later...
+    let (browser, page) = sign_in_with(&app, &fake, "weak", without.clone()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let links = profile_link_tests::flow::request_and_deliver(&app, &browser, &app.address("pat")).await;
+    assert_eq!(links.len(), 1, "{links:?}");
+    app.clock.advance(600);
+    let at_provider = browser.get(&links[0]).await;
+    let url = at_provider.url.clone();
+    assert!(url.as_str().starts_with(&fake.issuer), "a forced sign-in at the provider, not {url}");
+    assert_eq!(param(&url, "prompt").as_deref(), Some("login"));
+
+    // ... but the forced sign-in it asks for, completed, is the proof this operator chose.
+    let mut claims = without;
+    claims["nonce"] = json!(param(&url, "nonce").unwrap());
+    fake.answer_with(fake.sign(&claims));
+    let page = browser.get(&app.url(&format!("/login/callback/weak?code=c&state={}", param(&url, "state").unwrap()))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("name=\"action\""), "the confirmation form: {}", page.body);
+}

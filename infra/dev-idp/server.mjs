@@ -219,7 +219,7 @@ function devProviders() {
       reauthentication: { request: 'prompt_login', proof: 'auth_time' }, response_mode: 'query',
     },
     {
-      id: 'google', label: 'Google', issuer: `${issuer}/google`, issuer_policy: { kind: 'exact' },
+      id: 'google', label: 'Google', issuer: `${issuer}/google`, issuer_policy: { kind: 'google' },
       client_id: 'profile-link-local', ...secret(GOOGLE_SECRET), client_auth: 'client_secret_basic', scopes: 'openid email profile',
       reauthentication: { request: 'max_age_0', proof: 'auth_time' }, response_mode: 'query',
     },

@@ -72,7 +72,16 @@ pub async fn fresh_table(sdk: &aws_config::SdkConfig) -> String {
     let name = format!("test-{}", profile_link_core::random::token(9).replace(['-', '_'], "x"));
     let definition = TableDefinition::from_template(&workspace_root().join("template.yaml"))
         .expect("template.yaml defines the table");
-    assert!(definition.create(&Client::new(sdk), &name).await.expect("table created"), "table {name} already existed");
+    // The functions' 2 s attempt timeout is for requests people wait on. A
+    // CreateTable on a busy machine can take longer; retried after a timeout,
+    // it met the table its first attempt had made ("already existed", seen
+    // with two suites running at once). The fixture waits instead.
+    let patient = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(60))
+        .operation_timeout(std::time::Duration::from_secs(120))
+        .build();
+    let client = Client::from_conf(aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(patient).build());
+    assert!(definition.create(&client, &name).await.expect("table created"), "table {name} already existed");
     name
 }
 

@@ -498,7 +498,10 @@ impl OidcClient {
             })?
             .claims;
 
-        discovered.issuer.check_token(&claims.iss, claims.tid.as_deref()).map_err(|e| OidcError::InvalidIdToken(e.reason()))?;
+        let issuer = discovered
+            .issuer
+            .check_token(&claims.iss, claims.tid.as_deref())
+            .map_err(|e| OidcError::InvalidIdToken(e.reason()))?;
         if claims.iat > now + SKEW_SECONDS {
             return Err(OidcError::InvalidIdToken("issued in the future"));
         }
@@ -528,7 +531,7 @@ impl OidcClient {
             return Err(OidcError::InvalidIdToken("auth_time after the token was issued"));
         }
         Ok(VerifiedIdToken {
-            identity: Identity::new(claims.iss, claims.sub),
+            identity: Identity::new(issuer, claims.sub),
             profile: IdentityProfile {
                 name: claims.name.map(|s| truncate(s, 200)),
                 email: claims.email.map(|s| truncate(s, 254)),

@@ -70,6 +70,10 @@ pub enum EntraAccounts {
 pub enum IssuerPolicy {
     /// `iss` is the configured issuer, as discovery names it.
     Exact,
+    /// Google: as exact, except that Google documents `iss` as either
+    /// `https://accounts.google.com` or `accounts.google.com`; the identity's
+    /// issuer is the first either way, so a person stays one identity.
+    Google,
     /// Entra's multi-tenant endpoints: discovery names the template
     /// `…/{tenantid}/v2.0`; a token's `iss` must be that template filled with
     /// the token's own `tid`, and the `tid` must be allowed.
@@ -121,8 +125,10 @@ pub enum ReauthenticationProof {
     /// the sign-in does not count as fresh.
     AuthTime,
     /// The operator's documented weaker rule, for a provider that never sends
-    /// `auth_time`: a sign-in completed after the click counts as fresh, when
-    /// the token has no `auth_time` (one it has is still checked).
+    /// `auth_time`: a forced sign-in completed after the click counts as
+    /// fresh when its token has no `auth_time` (one it has is still checked).
+    /// It proves that the person finished a sign-in, not that the provider
+    /// asked for their password again.
     CompletedSignIn,
 }
 
@@ -426,6 +432,7 @@ impl TrustedIssuer {
     /// one, or for Entra's template the template with some tenant id in it.
     pub fn names(&self, iss: &str) -> bool {
         match self.expected.split_once(TENANT_PLACEHOLDER) {
+            None if self.policy == IssuerPolicy::Google => self.check_token(iss, None).is_ok(),
             None => iss == self.expected,
             Some((before, after)) => iss
                 .strip_prefix(before)
@@ -434,10 +441,16 @@ impl TrustedIssuer {
         }
     }
 
-    /// Checks a validly signed token's `iss` (and for Entra its `tid`).
-    pub fn check_token(&self, iss: &str, tid: Option<&str>) -> Result<(), IssuerRejected> {
-        let IssuerPolicy::Entra { accounts, tenants } = &self.policy else {
-            return if iss == self.expected { Ok(()) } else { Err(IssuerRejected::WrongIssuer) };
+    /// Checks a validly signed token's `iss` (and for Entra its `tid`), and
+    /// gives the issuer the identity is known by.
+    pub fn check_token(&self, iss: &str, tid: Option<&str>) -> Result<String, IssuerRejected> {
+        let (accounts, tenants) = match &self.policy {
+            IssuerPolicy::Exact if iss == self.expected => return Ok(iss.to_owned()),
+            IssuerPolicy::Google if iss == self.expected || Some(iss) == self.expected.strip_prefix("https://") => {
+                return Ok(self.expected.clone());
+            }
+            IssuerPolicy::Exact | IssuerPolicy::Google => return Err(IssuerRejected::WrongIssuer),
+            IssuerPolicy::Entra { accounts, tenants } => (accounts, tenants),
         };
         let tid = tid.filter(|t| is_tenant_id(t)).ok_or(IssuerRejected::NoTenant)?;
         if iss != self.expected.replace(TENANT_PLACEHOLDER, tid) {
@@ -455,7 +468,7 @@ impl TrustedIssuer {
         if !personal && !tenants.is_empty() && !tenants.iter().any(|t| t == tid) {
             return Err(IssuerRejected::TenantNotAllowed);
         }
-        Ok(())
+        Ok(iss.to_owned())
     }
 
     pub fn is_entra(&self) -> bool {
@@ -555,7 +568,7 @@ mod tests {
             policy.check_discovery(&configured, &template).unwrap().check_token(iss, tid)
         };
         let work = || entra(EntraAccounts::Work, &[]);
-        assert_eq!(check(work(), &iss(CONTOSO), Some(CONTOSO)), Ok(()));
+        assert_eq!(check(work(), &iss(CONTOSO), Some(CONTOSO)), Ok(iss(CONTOSO)));
         assert_eq!(check(work(), &iss(CONTOSO), Some(FABRIKAM)), Err(IssuerRejected::TenantMismatch));
         assert_eq!(check(work(), &iss(CONTOSO), None), Err(IssuerRejected::NoTenant));
         assert_eq!(check(work(), &iss("{tenantid}"), Some("{tenantid}")), Err(IssuerRejected::NoTenant));
@@ -563,15 +576,15 @@ mod tests {
         assert_eq!(check(work(), &kim, Some(MICROSOFT_CONSUMER_TENANT)), Err(IssuerRejected::AccountKind));
         assert_eq!(check(entra(EntraAccounts::Personal, &[]), &iss(CONTOSO), Some(CONTOSO)), Err(IssuerRejected::AccountKind));
         let both = || entra(EntraAccounts::Both, &[CONTOSO]);
-        assert_eq!(check(both(), &kim, Some(MICROSOFT_CONSUMER_TENANT)), Ok(()), "the list is of work tenants");
-        assert_eq!(check(both(), &iss(CONTOSO), Some(CONTOSO)), Ok(()));
+        assert_eq!(check(both(), &kim, Some(MICROSOFT_CONSUMER_TENANT)), Ok(kim.clone()), "the list is of work tenants");
+        assert_eq!(check(both(), &iss(CONTOSO), Some(CONTOSO)), Ok(iss(CONTOSO)));
         assert_eq!(check(both(), &iss(FABRIKAM), Some(FABRIKAM)), Err(IssuerRejected::TenantNotAllowed));
     }
 
     #[test]
     fn an_exact_issuer_is_compared_whole() {
         let trusted = IssuerPolicy::Exact.check_discovery("https://a.example", "https://a.example").unwrap();
-        assert_eq!(trusted.check_token("https://a.example", None), Ok(()));
+        assert_eq!(trusted.check_token("https://a.example", None), Ok("https://a.example".to_owned()));
         assert_eq!(trusted.check_token("https://a.example/", None), Err(IssuerRejected::WrongIssuer));
         assert!(trusted.names("https://a.example") && !trusted.names("https://a.example.evil"));
     }
@@ -598,6 +611,18 @@ mod tests {
         let providers = Providers::parse(list).unwrap();
         let requests: Vec<_> = providers.iter().map(|p| p.reauthentication.request.parameters()).collect();
         assert_eq!(requests, [&[("max_age", "0")][..], &[("prompt", "login"), ("max_age", "0")][..]]);
+    }
+
+    #[test]
+    fn google_tokens_name_their_issuer_two_ways_and_are_one_identity() {
+        let google = "https://accounts.google.com";
+        let trusted = IssuerPolicy::Google.check_discovery(google, google).unwrap();
+        assert_eq!(trusted.check_token(google, None), Ok(google.to_owned()));
+        assert_eq!(trusted.check_token("accounts.google.com", None), Ok(google.to_owned()), "the same identity");
+        assert_eq!(trusted.check_token("http://accounts.google.com", None), Err(IssuerRejected::WrongIssuer));
+        assert!(trusted.names("accounts.google.com") && !trusted.names("accounts.google.com.evil"));
+        let exact = IssuerPolicy::Exact.check_discovery(google, google).unwrap();
+        assert_eq!(exact.check_token("accounts.google.com", None), Err(IssuerRejected::WrongIssuer));
     }
 
     #[test]

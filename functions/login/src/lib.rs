@@ -16,7 +16,7 @@ use profile_link_core::i18n::{Locale, Text};
 use profile_link_core::metrics::rate_limited;
 use profile_link_core::oidc::{AuthorizeOptions, IdentityProviders, OidcClient, OidcError};
 use profile_link_core::pages::{self, AccountPage, HomePage, LinkedProfileView, Problem, ProviderChoice, SignInPage};
-use profile_link_core::providers::ResponseMode;
+use profile_link_core::providers::{ProviderConfig, ReauthenticationProof, ResponseMode};
 use profile_link_core::random;
 use profile_link_core::rate_limit::{RateLimits, client_network};
 use profile_link_core::session::{NewSession, SessionKeys};
@@ -380,9 +380,7 @@ async fn complete(
         identity: &verified.identity,
         provider: (provider.id.as_str(), provider.label.as_str()),
         profile: verified.profile,
-        // In our clock: the provider's clock may differ from ours, its age may
-        // not. Unknown when the provider did not say: never taken to be now.
-        auth_time: verified.auth_age_seconds.map(|age| now - age),
+        auth_time: auth_time(verified.auth_age_seconds, provider, &tx, now),
         profiles: state.profile_ids(),
         now,
         ttl_seconds: app.site.session_ttl_seconds,
@@ -401,6 +399,23 @@ async fn complete(
         jar = jar.add(app.cookies.removal(FORM_POST_BROWSER));
     }
     Ok((jar, tx.return_to))
+}
+
+/// When the person last authenticated, in our clock: the provider's clock may
+/// differ from ours, its reported age may not. Unknown when the provider did
+/// not say, and then never taken to be now, unless the operator chose the
+/// documented weaker rule for this provider and this was a forced sign-in:
+/// then completing it is the proof.
+fn auth_time(auth_age: Option<i64>, provider: &ProviderConfig, tx: &LoginTransaction, now: i64) -> Option<i64> {
+    match auth_age {
+        Some(age) => Some(now - age),
+        None if tx.force_reauthentication
+            && provider.reauthentication.proof == ReauthenticationProof::CompletedSignIn =>
+        {
+            Some(now)
+        }
+        None => None,
+    }
 }
 
 /// `GET /`: the account page (one query for the linked profiles), or the welcome page when signed out.
