@@ -223,3 +223,40 @@ async fn the_weaker_proof_takes_a_completed_forced_sign_in_for_a_provider_withou
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("name=\"action\""), "the confirmation form: {}", page.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_with_apple_posts_back_and_pays_with_a_secret_minted_from_its_key() {
+    let fake = FakeProvider::start().await;
+    let key = profile_link_core::SessionKeys::generate_pem();
+    let apple = json!({
+        "label": "Apple", "response_mode": "form_post", "client_auth": "client_secret_post",
+        "client_secret": null, "private_key": key, "key_id": "ABC123DEFG", "apple_team_id": "TEAM123456",
+    });
+    let app = app_with(vec![fake.listed("apple", apple)]).await;
+    let browser = Browser::new();
+    let at = start_at(&browser, &app, "apple").await;
+    fake.answer_with(fake.sign(&fake.good_claims(&param(&at, "nonce").unwrap())));
+    let fields = [("code".to_owned(), "c".to_owned()), ("state".to_owned(), param(&at, "state").unwrap())];
+    let page = browser.post_form(&app.url("/login/callback/apple"), &fields).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+
+    // The client secret: an ES256 JWT from Apple's key, for this team, app and provider, short-lived.
+    let request = fake.last_token_request().unwrap();
+    let secret = request.field("client_secret").expect("client_secret_post");
+    let header = jsonwebtoken::decode_header(secret).unwrap();
+    assert_eq!((header.alg, header.kid.as_deref()), (jsonwebtoken::Algorithm::ES256, Some("ABC123DEFG")));
+    let public = jsonwebtoken::jwk::Jwk::from_encoding_key(
+        &jsonwebtoken::EncodingKey::from_ec_pem(key.as_bytes()).unwrap(),
+        jsonwebtoken::Algorithm::ES256,
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[&fake.issuer]);
+    validation.set_issuer(&["TEAM123456"]);
+    let claims = jsonwebtoken::decode::<Value>(secret, &jsonwebtoken::DecodingKey::from_jwk(&public).unwrap(), &validation)
+        .unwrap_or_else(|e| panic!("the secret does not verify with Apple's key: {e}"))
+        .claims;
+    assert_eq!(claims["sub"], CLIENT_ID);
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert!((1..=300).contains(&lifetime), "lives five minutes at most, not {lifetime} s");
+}

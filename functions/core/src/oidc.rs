@@ -60,13 +60,15 @@ enum Credential {
     Secret(Secret),
     /// `private_key_jwt`: our key and the algorithm it signs with.
     Key(EncodingKey, Algorithm),
+    /// Sign in with Apple: the key that signs our client secret (ES256).
+    AppleKey(EncodingKey),
 }
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Secret(_) => "Secret(***)",
-            Self::Key(..) => "Key(***)",
+            Self::Key(..) | Self::AppleKey(_) => "Key(***)",
         })
     }
 }
@@ -75,18 +77,19 @@ impl OidcConfig {
     /// `credential` is the client secret, or for `private_key_jwt` the
     /// PKCS#8 PEM private key (EC P-256 signs ES256, RSA signs PS256).
     pub fn new(provider: ProviderConfig, credential: Secret, base: &PublicBaseUrl) -> Result<Self, ConfigError> {
+        let unusable_key = |kind: &str| {
+            ConfigError::invalid(PROVIDERS, format!("provider {:?}: the private key is not a PEM {kind} key", provider.id.as_str()))
+        };
         let credential = match provider.client_auth {
+            _ if provider.apple_team_id.is_some() => EncodingKey::from_ec_pem(credential.expose().as_bytes())
+                .map(Credential::AppleKey)
+                .map_err(|_| unusable_key("EC P-256 (Apple's .p8)"))?,
             ClientAuth::PrivateKeyJwt => {
                 let pem = credential.expose().as_bytes();
                 let key = EncodingKey::from_ec_pem(pem)
                     .map(|key| Credential::Key(key, Algorithm::ES256))
                     .or_else(|_| EncodingKey::from_rsa_pem(pem).map(|key| Credential::Key(key, Algorithm::PS256)))
-                    .map_err(|_| {
-                        ConfigError::invalid(
-                            PROVIDERS,
-                            format!("provider {:?}: the private key is not a PEM EC P-256 or RSA key", provider.id.as_str()),
-                        )
-                    })?;
+                    .map_err(|_| unusable_key("EC P-256 or RSA"))?;
                 key
             }
             _ => Credential::Secret(credential),
@@ -374,6 +377,10 @@ impl OidcClient {
                 form.push(("client_id", provider.client_id.clone()));
                 form.push(("client_secret", secret.expose().to_owned()));
             }
+            (Credential::AppleKey(key), _) => {
+                form.push(("client_id", provider.client_id.clone()));
+                form.push(("client_secret", self.apple_client_secret(key)?));
+            }
             (Credential::Key(key, algorithm), _) => {
                 form.push(("client_id", provider.client_id.clone()));
                 form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
@@ -399,6 +406,26 @@ impl OidcClient {
             return Err(OidcError::CodeRejected(body.error.unwrap_or_else(|| format!("HTTP {status}"))));
         }
         body.id_token.ok_or(OidcError::InvalidIdToken("token response has no id_token"))
+    }
+
+    /// Sign in with Apple's client secret: an ES256 JWT naming our team (`iss`),
+    /// our Services ID (`sub`) and Apple (`aud`, its issuer), with the key's
+    /// id. Apple allows six months; it is minted for each token request and
+    /// lives five minutes, so a leaked one is soon useless.
+    fn apple_client_secret(&self, key: &EncodingKey) -> Result<String, OidcError> {
+        let provider = &self.config.provider;
+        let now = SystemClock.now();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = provider.key_id.clone();
+        let claims = serde_json::json!({
+            "iss": provider.apple_team_id,
+            "sub": provider.client_id,
+            "aud": provider.issuer,
+            "iat": now,
+            "exp": now + 300,
+        });
+        jsonwebtoken::encode(&header, &claims, key)
+            .map_err(|e| OidcError::Misconfigured(format!("could not sign the client secret: {e}")))
     }
 
     /// RFC 7523 §2.2 client assertion: one use (`jti`), two minutes, for this

@@ -199,6 +199,10 @@ pub struct ProviderConfig {
     /// the certificate's SHA-256 thumbprint (`x5t#S256`, base64url).
     pub key_id: Option<String>,
     pub certificate_thumbprint: Option<String>,
+    /// Sign in with Apple: our Apple team id. The client secret is then a
+    /// short-lived ES256 JWT we sign with the key Apple issued
+    /// (`private_key_parameter`, `key_id` its Key ID), sent by `client_secret_post`.
+    pub apple_team_id: Option<String>,
     pub scopes: String,
     pub reauthentication: Reauthentication,
     pub response_mode: ResponseMode,
@@ -219,6 +223,7 @@ struct RawProvider {
     private_key_parameter: Option<String>,
     key_id: Option<String>,
     certificate_thumbprint: Option<String>,
+    apple_team_id: Option<String>,
     #[serde(default = "default_scopes")]
     scopes: String,
     reauthentication: Reauthentication,
@@ -312,18 +317,31 @@ impl RawProvider {
             one_source(self.client_secret, self.client_secret_parameter).map_err(|p| at(&format!("client_secret: {p}")))?,
             one_source(self.private_key, self.private_key_parameter).map_err(|p| at(&format!("private_key: {p}")))?,
         );
+        let apple = self.apple_team_id.is_some();
+        if let Some(team) = &self.apple_team_id {
+            if team.is_empty() || team.len() > 32 || !team.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(at("apple_team_id is the team's ID, letters and digits"));
+            }
+            if self.client_auth != ClientAuth::ClientSecretPost || self.key_id.is_none() {
+                return Err(at("apple_team_id goes with client_auth client_secret_post and the key's key_id"));
+            }
+        }
         let credential = match (self.client_auth, secret, key) {
             (ClientAuth::PrivateKeyJwt, None, Some(key)) => key,
+            (ClientAuth::ClientSecretPost, None, Some(key)) if apple => key,
             (ClientAuth::PrivateKeyJwt, _, _) => {
                 return Err(at("private_key_jwt takes private_key_parameter (and no client secret)"));
             }
-            (_, Some(secret), None) => secret,
+            (_, Some(secret), None) if !apple => secret,
+            (_, _, _) if apple => return Err(at("with apple_team_id, the secret is minted from private_key_parameter")),
             (method, _, _) => {
                 return Err(at(&format!("{} takes client_secret_parameter (and no private key)", method.as_str())));
             }
         };
-        if self.client_auth != ClientAuth::PrivateKeyJwt && (self.key_id.is_some() || self.certificate_thumbprint.is_some()) {
-            return Err(at("key_id and certificate_thumbprint belong to private_key_jwt"));
+        if self.client_auth != ClientAuth::PrivateKeyJwt && !apple && self.key_id.is_some()
+            || self.client_auth != ClientAuth::PrivateKeyJwt && self.certificate_thumbprint.is_some()
+        {
+            return Err(at("key_id and certificate_thumbprint belong to private_key_jwt (key_id also to apple_team_id)"));
         }
         if let Some(thumbprint) = &self.certificate_thumbprint {
             let decoded = base64_url_decoded_len(thumbprint);
@@ -341,6 +359,7 @@ impl RawProvider {
             credential,
             key_id: self.key_id,
             certificate_thumbprint: self.certificate_thumbprint,
+            apple_team_id: self.apple_team_id,
             scopes: self.scopes,
             reauthentication: self.reauthentication,
             response_mode: self.response_mode,
@@ -523,6 +542,8 @@ mod tests {
             ("[]".to_owned(), "lists no provider"),
             (entry(r#","client_secret":"s""#), "not both"),
             (entry(r#","key_id":"k""#), "belong to private_key_jwt"),
+            (entry(r#","apple_team_id":"T1","key_id":"k""#), "the secret is minted from private_key_parameter"),
+            (entry(r#","apple_team_id":"T1""#).replace("client_secret_parameter", "private_key_parameter"), "and the key's key_id"),
             (entry(r#","scopes":"email""#), "must include openid"),
             (entry(r#","colour":"blue""#), "unknown field"),
             (entry("").replace("organizations", "contoso.example"), "names a tenant id"),
