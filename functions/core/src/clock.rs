@@ -31,15 +31,19 @@ impl Clock for SystemClock {
 /// that otherwise runs like a real one. A frozen clock would turn every
 /// duration a provider measures in real time, such as an ID token's
 /// `iat - auth_time`, into a sign-in that seems to have happened before it
-/// began. It starts ten minutes into the next hour, so a test crosses a
-/// rate-limit window or a UTC day only when it moves the clock across one.
+/// began. It starts ten minutes into the next UTC day, so a test crosses a
+/// rate-limit window (an hour, or a day) only when it moves the clock across
+/// one. (It once started ten minutes into the next hour: run between 23:00
+/// and 24:00 UTC less an hour, a test that moved it an hour crossed into the
+/// next day and met day-long windows already reset.)
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl Default for ManualClock {
     fn default() -> Self {
         let real = SystemClock.now();
-        let start = real - real.rem_euclid(3600) + 3600 + 600;
+        const DAY: i64 = 86_400;
+        let start = real - real.rem_euclid(DAY) + DAY + 600;
         Self(Arc::new(AtomicI64::new(start - real)))
     }
 }
@@ -66,10 +70,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_manual_clock_starts_inside_an_hour_runs_and_moves_on() {
+    fn a_manual_clock_starts_inside_a_day_runs_and_moves_on() {
         let clock = ManualClock::default();
         let start = clock.now();
-        assert_eq!(start.rem_euclid(3600) / 60, 10, "ten minutes into an hour: {start}");
+        assert_eq!(start.rem_euclid(86_400) / 60, 10, "ten minutes into a UTC day: {start}");
         assert!(start > SystemClock.now(), "never behind the real clock");
         clock.advance(3600);
         assert!((3600..3603).contains(&(clock.now() - start)), "moved {}", clock.now() - start);
