@@ -260,3 +260,44 @@ async fn sign_in_with_apple_posts_back_and_pays_with_a_secret_minted_from_its_ke
     let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
     assert!((1..=300).contains(&lifetime), "lives five minutes at most, not {lifetime} s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_made_at_entra_keeps_its_tenant_and_object_id_for_support() {
+    // Entra's sub is pairwise: after the app is registered again, the same
+    // person has another sub. Their tenant and object id stay.
+    const OID: &str = "6a1f0c3e-2b7d-4e58-a9c4-1d3e5f7a9b20";
+    let fake = FakeProvider::start().await;
+    let entra = fake.listed(
+        "entra",
+        json!({"issuer": format!("{}{ENTRA_PATH}", fake.issuer), "issuer_policy": {"kind": "entra", "accounts": "work"}}),
+    );
+    let app = app_with(vec![entra]).await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Doe Ltd")]).await;
+    let claims = || {
+        let mut claims = fake.good_claims("");
+        claims["iss"] = json!(format!("{}/{CONTOSO}/v2.0", fake.issuer));
+        claims["tid"] = json!(CONTOSO);
+        claims["oid"] = json!(OID);
+        claims
+    };
+    let (browser, page) = sign_in_with(&app, &fake, "entra", claims()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let links = profile_link_tests::flow::request_and_deliver(&app, &browser, &app.address("pat")).await;
+    app.clock.advance(600);
+    let at_provider = browser.get(&links[0]).await;
+    let mut fresh = claims();
+    fresh["nonce"] = json!(param(&at_provider.url, "nonce").unwrap());
+    fake.answer_with(fake.sign(&fresh));
+    let state = param(&at_provider.url, "state").unwrap();
+    let confirm_page = browser.get(&app.url(&format!("/login/callback/entra?code=c&state={state}"))).await;
+    let linked = profile_link_tests::flow::confirm(&browser, &confirm_page, "confirm").await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
+
+    let profile = profile_link_core::profile::ProfileId::parse("CUST-1").unwrap();
+    let report = app.store.links_for_profile(&profile, profile_link_core::Clock::now(&app.clock)).await.unwrap();
+    let owner = report.linked_to.expect("linked");
+    assert_eq!((owner.entra_tid.as_deref(), owner.entra_oid.as_deref()), (Some(CONTOSO), Some(OID)), "{owner:?}");
+    let trail = app.store.audit_trail(&profile).await.unwrap();
+    let event = trail.iter().find(|r| r.event == "linked").expect("a linked event");
+    assert_eq!(event.detail.as_deref(), Some(format!("Entra tenant {CONTOSO}, object {OID}").as_str()), "{trail:?}");
+}

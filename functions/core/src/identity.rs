@@ -53,9 +53,21 @@ pub struct IdentityProfile {
     /// The provider said it verified `email` (`email_verified: true`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub email_verified: bool,
+    /// Entra only: the tenant and the user's object id. Entra's `sub` is
+    /// pairwise (another app registration, another `sub`); these stay, so
+    /// support can recognise a person across a re-registered app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oid: Option<String>,
 }
 
 impl IdentityProfile {
+    /// Entra's (tenant, object id), when the sign-in was at Entra.
+    pub fn directory(&self) -> Option<(&str, &str)> {
+        self.tid.as_deref().zip(self.oid.as_deref())
+    }
+
     /// The friendliest label we have: name, then email, then username.
     pub fn display_label(&self) -> Option<&str> {
         self.name.as_deref().or(self.email.as_deref()).or(self.preferred_username.as_deref())
@@ -162,6 +174,7 @@ mod tests {
             email: Some("e@x".into()),
             preferred_username: Some("u".into()),
             email_verified: false,
+            ..IdentityProfile::default()
         };
         assert_eq!(p.display_label(), Some("e@x"));
     }
@@ -172,6 +185,7 @@ mod tests {
             email: email.map(str::to_owned),
             preferred_username: None,
             email_verified: false,
+            ..IdentityProfile::default()
         };
         RequesterLabel::of_sign_in(&profile, &crate::i18n::EN).as_str().to_owned()
     }

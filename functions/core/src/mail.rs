@@ -601,6 +601,7 @@ mod tests {
                     email: Some(email),
                     preferred_username: None,
                     email_verified: true,
+                    ..IdentityProfile::default()
                 });
             }
         }

@@ -186,6 +186,9 @@ struct IdTokenClaims {
     /// Entra's tenant: its issuer policy checks `iss` against it.
     #[serde(default)]
     tid: Option<String>,
+    /// Entra's object id of the user, the same in every app of the tenant.
+    #[serde(default)]
+    oid: Option<String>,
     aud: Audience,
     iat: i64,
     #[serde(default)]
@@ -564,6 +567,9 @@ impl OidcClient {
                 email: claims.email.map(|s| truncate(s, 254)),
                 preferred_username: claims.preferred_username.map(|s| truncate(s, 200)),
                 email_verified: claims.email_verified,
+                // Checked by the Entra policy (tid) or by shape (oid); kept for support only.
+                tid: claims.tid.filter(|_| discovered.issuer.is_entra()),
+                oid: claims.oid.filter(|o| discovered.issuer.is_entra() && crate::providers::is_tenant_id(o)),
             },
             auth_age_seconds: claims.auth_time.map(|auth_time| (claims.iat - auth_time).max(0)),
         })

@@ -521,7 +521,7 @@ async fn confirm(
             Err(error) => unavailable(&app, t, error),
         };
     }
-    let redemption = match app.store.redeem_link(&link, &me, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+    let redemption = match app.store.redeem_link(&link, &me, session.profile.directory(), DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
         Ok(redemption) => redemption,
         Err(error) => return unavailable(&app, t, error),
     };

@@ -46,7 +46,13 @@ fn links_table(links: &[LinkView]) -> Table {
 /// A profile's owner and links, for people.
 pub fn profile_report(report: &ProfileLinks) -> String {
     let owner = match &report.linked_to {
-        Some(owner) => format!("linked to {}", sign_in(&owner.identity_iss, &owner.identity_sub)),
+        Some(owner) => match (&owner.entra_tid, &owner.entra_oid) {
+            (Some(tid), Some(oid)) => format!(
+                "linked to {} (Entra tenant {tid}, object {oid})",
+                sign_in(&owner.identity_iss, &owner.identity_sub)
+            ),
+            _ => format!("linked to {}", sign_in(&owner.identity_iss, &owner.identity_sub)),
+        },
         None => "not linked to any sign-in".to_owned(),
     };
     let links = if report.links.is_empty() {

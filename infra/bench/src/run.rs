@@ -299,6 +299,7 @@ fn mint_session(keys: &SessionKeys, issuer: &str, subject: &str) -> (String, Str
             email: Some(format!("{subject}@mail.example.net")),
             preferred_username: None,
             email_verified: false,
+            ..IdentityProfile::default()
         },
         auth_time: Some(now),
         profiles: Vec::new(),

@@ -188,6 +188,7 @@ pub(crate) fn association_puts(
     link_id: &str,
     now: i64,
     owner_condition: (&str, Option<String>),
+    directory: Option<(&str, &str)>,
 ) -> [TransactWriteItem; 2] {
     let mut association = association_key(identity, profile_id);
     for (name, value) in [
@@ -210,6 +211,12 @@ pub(crate) fn association_puts(
     owner.insert("identity_iss".into(), s(&identity.issuer));
     owner.insert("identity_sub".into(), s(&identity.subject));
     owner.insert("linked_at".into(), n(now));
+    if let Some((tid, oid)) = directory {
+        for item in [&mut association, &mut owner] {
+            item.insert("entra_tid".into(), s(tid));
+            item.insert("entra_oid".into(), s(oid));
+        }
+    }
     let (condition, previous) = owner_condition;
     let mut owner_put = Put::builder().table_name(table).set_item(Some(owner)).condition_expression(condition);
     if let Some(previous) = previous {

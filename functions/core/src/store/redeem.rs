@@ -157,6 +157,11 @@ impl Store {
 
     /// The identity a profile is linked to, if any.
     pub async fn owner_of(&self, profile_id: &str) -> Result<Option<Identity>, StoreError> {
+        Ok(self.owner_record(profile_id).await?.map(|(identity, _)| identity))
+    }
+
+    /// The owner, with Entra's (tenant, object id) when the link was made at Entra.
+    pub async fn owner_record(&self, profile_id: &str) -> Result<Option<(Identity, Option<(String, String)>)>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -167,10 +172,9 @@ impl Store {
             .await
             .map_err(|e| StoreError::sdk("GetItem(owner)", e))?;
         Ok(output.item.and_then(|item| {
-            Some(Identity::new(
-                item.get("identity_iss")?.as_s().ok()?.clone(),
-                item.get("identity_sub")?.as_s().ok()?.clone(),
-            ))
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            let identity = Identity::new(text("identity_iss")?, text("identity_sub")?);
+            Some((identity, text("entra_tid").zip(text("entra_oid"))))
         }))
     }
 
@@ -178,10 +182,12 @@ impl Store {
     /// asked, with a matching verifier) and links the profile. Exactly one of
     /// any number of concurrent calls can succeed: the link's state moves from
     /// sent to used under a condition, in the same transaction as every other write.
+    /// `directory`: Entra's (tenant, object id) of the sign-in, kept with the link and in the audit.
     pub async fn redeem_link(
         &self,
         link: &StoredLink,
         identity: &Identity,
+        directory: Option<(&str, &str)>,
         retention_seconds: i64,
         now: i64,
     ) -> Result<Redemption, StoreError> {
@@ -243,9 +249,15 @@ impl Store {
                 &record.link_id,
                 now,
                 (condition, bound),
+                directory,
             );
             let event = if previous.is_some() { "replaced" } else { "linked" };
-            let detail = previous.as_ref().map(|p| format!("replaced the link to {} at {}", p.subject, p.issuer));
+            let replaced = previous.as_ref().map(|p| format!("replaced the link to {} at {}", p.subject, p.issuer));
+            let entra = directory.map(|(tid, oid)| format!("Entra tenant {tid}, object {oid}"));
+            let detail = match (replaced, entra) {
+                (Some(replaced), Some(entra)) => Some(format!("{replaced}; {entra}")),
+                (replaced, entra) => replaced.or(entra),
+            };
             let mut items = vec![
                 TransactWriteItem::builder().update(consume(event)).build(),
                 TransactWriteItem::builder().delete(pointer.clone()).build(),

@@ -60,6 +60,11 @@ impl LinkView {
 pub struct Owner {
     pub identity_iss: String,
     pub identity_sub: String,
+    /// Entra's tenant and object id, for a link made at Entra.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entra_tid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entra_oid: Option<String>,
 }
 
 /// Everything support can see about one profile's links.
@@ -85,7 +90,7 @@ pub struct IdentityLinks {
 impl Store {
     /// The profile's owner and every link its audit trail names that still exists.
     pub async fn links_for_profile(&self, profile: &ProfileId, now: i64) -> Result<ProfileLinks, StoreError> {
-        let owner = self.owner_of(profile.as_str()).await?;
+        let owner = self.owner_record(profile.as_str()).await?;
         let ids: BTreeSet<String> =
             self.audit_trail(profile).await?.into_iter().filter_map(|record| record.link_id).collect();
         let mut links = Vec::new();
@@ -97,7 +102,12 @@ impl Store {
         links.sort_by_key(|l| (l.created_at, l.link_id.clone()));
         Ok(ProfileLinks {
             profile_id: profile.to_string(),
-            linked_to: owner.map(|i| Owner { identity_iss: i.issuer, identity_sub: i.subject }),
+            linked_to: owner.map(|(i, directory)| Owner {
+                identity_iss: i.issuer,
+                identity_sub: i.subject,
+                entra_tid: directory.as_ref().map(|(tid, _)| tid.clone()),
+                entra_oid: directory.map(|(_, oid)| oid),
+            }),
             links,
         })
     }
