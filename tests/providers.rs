@@ -301,3 +301,41 @@ async fn a_link_made_at_entra_keeps_its_tenant_and_object_id_for_support() {
     let event = trail.iter().find(|r| r.event == "linked").expect("a linked event");
     assert_eq!(event.detail.as_deref(), Some(format!("Entra tenant {CONTOSO}, object {OID}").as_str()), "{trail:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_account_means_the_providers_own_chooser_and_no_hint() {
+    let fake = FakeProvider::start().await;
+    let request = |request: &str| json!({"reauthentication": {"request": request, "proof": "auth_time"}});
+    let app = app_with(vec![fake.listed("google", request("max_age_0")), fake.listed("entra", request("prompt_login"))]).await;
+    let browser = Browser::new();
+    let start = |id: &str, choose: bool| {
+        let choose = if choose { "&choose=1" } else { "" };
+        format!("/login?provider={id}&fresh=1{choose}&login_hint=pat%40mail.example.net&return_to=%2Fredeem")
+    };
+    let sent = |url: Url| {
+        let mut pairs: Vec<(String, String)> = ["prompt", "max_age", "login_hint"]
+            .iter()
+            .filter_map(|name| param(&url, name).map(|v| ((*name).to_owned(), v)))
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let redirect = |path: String| {
+        let browser = &browser;
+        let app = &app;
+        async move {
+            let response = browser.request(Method::GET, &app.url(&path)).await;
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+            redirect_target(&response)
+        }
+    };
+    let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    // Google's fresh sign-in is max_age=0; choosing adds its account chooser, and drops the hint.
+    assert_eq!(sent(redirect(start("google", true)).await), [pair("max_age", "0"), pair("prompt", "select_account")]);
+    assert_eq!(
+        sent(redirect(start("google", false)).await),
+        [pair("login_hint", "pat@mail.example.net"), pair("max_age", "0")]
+    );
+    // prompt=login already asks who signs in: one prompt, no hint.
+    assert_eq!(sent(redirect(start("entra", true)).await), [pair("prompt", "login")]);
+}

@@ -156,6 +156,10 @@ pub struct AuthorizationRequest {
 pub struct AuthorizeOptions {
     /// Ask for a fresh sign-in, as the provider's re-authentication policy says.
     pub force_reauthentication: bool,
+    /// Let the person choose another account: no `login_hint`, and
+    /// `prompt=select_account` where the policy's request sends no `prompt`
+    /// of its own (Google's `max_age=0`; a `prompt=login` already asks who).
+    pub choose_account: bool,
     pub login_hint: Option<String>,
 }
 
@@ -333,13 +337,17 @@ impl OidcClient {
                 query.append_pair("response_mode", "form_post");
             }
             let request = provider.reauthentication.request;
-            if options.force_reauthentication {
-                for (name, value) in request.parameters() {
-                    query.append_pair(name, value);
-                }
+            let mut parameters: Vec<(&str, &str)> =
+                if options.force_reauthentication { request.parameters().to_vec() } else { Vec::new() };
+            if options.choose_account && !parameters.iter().any(|(name, _)| *name == "prompt") {
+                parameters.push(("prompt", "select_account"));
+            }
+            for (name, value) in &parameters {
+                query.append_pair(name, value);
             }
             // An account chooser is for choosing: a hint would skip it.
-            let chooses = options.force_reauthentication && request == ReauthenticationRequest::SelectAccount;
+            let chooses = options.choose_account
+                || options.force_reauthentication && request == ReauthenticationRequest::SelectAccount;
             if let Some(hint) = options.login_hint.as_ref().filter(|_| !chooses) {
                 query.append_pair("login_hint", hint);
             }

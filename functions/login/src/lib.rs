@@ -172,6 +172,8 @@ struct LoginQuery {
     /// `1`: make the person sign in again, as the provider's re-authentication policy says.
     fresh: Option<String>,
     login_hint: Option<String>,
+    /// `1`: "sign in with another account" (the provider's account chooser, no hint).
+    choose: Option<String>,
     /// Which provider (its id in `PROVIDERS`); without it, the only one, or the choice.
     provider: Option<String>,
 }
@@ -189,6 +191,7 @@ async fn start_login(
     let return_to = ReturnTo::parse_or_root(query.return_to.as_deref());
     let options = AuthorizeOptions {
         force_reauthentication: query.fresh.as_deref() == Some("1"),
+        choose_account: query.choose.as_deref() == Some("1"),
         login_hint: query.login_hint.clone().filter(|h| h.len() <= 254 && !h.chars().any(char::is_control)),
     };
     let client = match query.provider.as_deref() {
@@ -229,6 +232,9 @@ fn choose_provider(
             href.append_pair("provider", provider.id.as_str()).append_pair("return_to", return_to.as_str());
             if options.force_reauthentication {
                 href.append_pair("fresh", "1");
+            }
+            if options.choose_account {
+                href.append_pair("choose", "1");
             }
             if let Some(hint) = &options.login_hint {
                 href.append_pair("login_hint", hint);

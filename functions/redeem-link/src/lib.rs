@@ -182,6 +182,9 @@ fn request_again(t: &'static Text) -> (&'static str, &'static str) {
 }
 
 const FRESH_SIGN_IN: &str = "/login?fresh=1&return_to=%2Fredeem";
+/// The same for "sign in with another account": no hint, and the provider's
+/// own account chooser where it has one.
+const OTHER_ACCOUNT_SIGN_IN: &str = "/login?fresh=1&choose=1&return_to=%2Fredeem";
 
 /// The forced sign-in, at the provider `session` signed in with, hinting at
 /// the account: its username where it has one (Entra's UPN, which its
@@ -380,7 +383,7 @@ fn wrong_identity(
     let template = if burned { t.wrong_account_burned } else { t.wrong_account };
     let requester = RequesterLabel::from_stored(&link.record.identity_label, t);
     let message = fill(template, &[("requester", &requester), ("who", &who)]);
-    let mut outcome = Outcome::problem(t, t.wrong_account_title, message, (FRESH_SIGN_IN, t.action_other_account));
+    let mut outcome = Outcome::problem(t, t.wrong_account_title, message, (OTHER_ACCOUNT_SIGN_IN, t.action_other_account));
     // Whoever holds the email may stop the request, as its own "not me" link does.
     outcome.cancel_request = Some(token.expose());
     app.outcome(StatusCode::FORBIDDEN, outcome)
