@@ -309,3 +309,20 @@ cargo_build() {
 }
 
 bin_path() { echo "$TARGET_DIR/debug/$1"; }
+
+# The demo customer portal (infra/demo-portal): a company's portal signing in
+# with profile-link as its OpenID Provider, through openid-client.
+ensure_demo_portal_deps() { ensure_npm_deps "$ROOT/infra/demo-portal" "the demo portal's packages"; }
+
+# The demo portal on 127.0.0.1:$1, trusting profile-link at issuer $2, as client
+# demo-portal / demo-portal-secret (its defaults). The port is checked first:
+# something else answering /healthz there would pass for the portal.
+start_demo_portal() {
+  local port="$1" issuer="$2"
+  require_free_port "$port" "demo portal" DEMO_PORTAL_PORT
+  say "starting the demo portal on 127.0.0.1:$port (profile-link at $issuer)"
+  DEMO_PORTAL_PORT="$port" DEMO_PORTAL_ISSUER="$issuer" start_bg demo-portal node "$ROOT/infra/demo-portal/server.mjs"
+  wait_for_http "http://127.0.0.1:$port/healthz" demo-portal
+  require_loopback_only "$port" "the demo portal"
+  export DEMO_PORTAL_URL="http://127.0.0.1:$port"
+}
