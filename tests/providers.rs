@@ -59,7 +59,11 @@ async fn each_provider_has_a_button_and_a_callback_of_its_own() {
     }
     let unknown = browser.get(&app.url("/login?provider=nope")).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
-    assert!(unknown.body.contains("does not exist") && unknown.body.contains("Sign in with Dev provider"), "{}", unknown.body);
+    assert!(
+        unknown.body.contains("does not exist") && unknown.body.contains("Sign in with Dev provider"),
+        "{}",
+        unknown.body
+    );
 
     let at_fake = start_at(&browser, &app, "other").await;
     assert!(at_fake.as_str().starts_with(&fake.issuer), "sent to {at_fake}");
@@ -70,7 +74,10 @@ async fn each_provider_has_a_button_and_a_callback_of_its_own() {
     let page = browser.sign_in(&app.url("/login?provider=dev"), "pat", "demo").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let identity = signed_in_provider(&browser, &app).await;
-    assert_eq!((identity["provider"].as_str(), identity["provider_name"].as_str()), (Some("dev"), Some("Dev provider")));
+    assert_eq!(
+        (identity["provider"].as_str(), identity["provider_name"].as_str()),
+        (Some("dev"), Some("Dev provider"))
+    );
     assert!(page.body.contains("Dev provider"), "the account page names the provider, not a host: {}", page.body);
 }
 
@@ -100,7 +107,8 @@ async fn sign_in_with(app: &TestApp, fake: &FakeProvider, id: &str, mut claims: 
     let at = start_at(&browser, app, id).await;
     claims["nonce"] = json!(param(&at, "nonce").unwrap());
     fake.answer_with(fake.sign(&claims));
-    let page = browser.get(&app.url(&format!("/login/callback/{id}?code=c&state={}", param(&at, "state").unwrap()))).await;
+    let page =
+        browser.get(&app.url(&format!("/login/callback/{id}?code=c&state={}", param(&at, "state").unwrap()))).await;
     (browser, page)
 }
 
@@ -219,7 +227,8 @@ async fn the_weaker_proof_takes_a_completed_forced_sign_in_for_a_provider_withou
     let mut claims = without;
     claims["nonce"] = json!(param(&url, "nonce").unwrap());
     fake.answer_with(fake.sign(&claims));
-    let page = browser.get(&app.url(&format!("/login/callback/weak?code=c&state={}", param(&url, "state").unwrap()))).await;
+    let page =
+        browser.get(&app.url(&format!("/login/callback/weak?code=c&state={}", param(&url, "state").unwrap()))).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("name=\"action\""), "the confirmation form: {}", page.body);
 }
@@ -253,9 +262,10 @@ async fn sign_in_with_apple_posts_back_and_pays_with_a_secret_minted_from_its_ke
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_audience(&[&fake.issuer]);
     validation.set_issuer(&["TEAM123456"]);
-    let claims = jsonwebtoken::decode::<Value>(secret, &jsonwebtoken::DecodingKey::from_jwk(&public).unwrap(), &validation)
-        .unwrap_or_else(|e| panic!("the secret does not verify with Apple's key: {e}"))
-        .claims;
+    let claims =
+        jsonwebtoken::decode::<Value>(secret, &jsonwebtoken::DecodingKey::from_jwk(&public).unwrap(), &validation)
+            .unwrap_or_else(|e| panic!("the secret does not verify with Apple's key: {e}"))
+            .claims;
     assert_eq!(claims["sub"], CLIENT_ID);
     let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
     assert!((1..=300).contains(&lifetime), "lives five minutes at most, not {lifetime} s");
@@ -306,7 +316,9 @@ async fn a_link_made_at_entra_keeps_its_tenant_and_object_id_for_support() {
 async fn another_account_means_the_providers_own_chooser_and_no_hint() {
     let fake = FakeProvider::start().await;
     let request = |request: &str| json!({"reauthentication": {"request": request, "proof": "auth_time"}});
-    let app = app_with(vec![fake.listed("google", request("max_age_0")), fake.listed("entra", request("prompt_login"))]).await;
+    let app =
+        app_with(vec![fake.listed("google", request("max_age_0")), fake.listed("entra", request("prompt_login"))])
+            .await;
     let browser = Browser::new();
     let start = |id: &str, choose: bool| {
         let choose = if choose { "&choose=1" } else { "" };

@@ -135,7 +135,11 @@ async fn another_identity_cannot_use_the_link_and_burns_it() {
     let shown = open(&sam, &links[0], "sam").await;
     assert_eq!(shown.status, StatusCode::FORBIDDEN, "{}", shown.body);
     assert!(shown.body.contains("different account"), "saw {:?}", shown.body);
-    assert!(shown.body.contains("/login?fresh=1&#38;choose=1&#38;return_to=%2Fredeem"), "another account, chosen: {}", shown.body);
+    assert!(
+        shown.body.contains("/login?fresh=1&#38;choose=1&#38;return_to=%2Fredeem"),
+        "another account, chosen: {}",
+        shown.body
+    );
 
     // Posting the confirmation anyway (the token and sam's own CSRF token) burns the link.
     let csrf = app.csrf(&sam).await;

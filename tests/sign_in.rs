@@ -209,8 +209,9 @@ async fn bad_callbacks_get_clear_pages_and_no_session() {
 
     let start = browser.request(Method::GET, &app.url("/login")).await;
     let state = query_param(&redirect_target(&start), "state").unwrap();
-    let mixed_up =
-        browser.get(&app.url(&format!("/login/callback/dev?code=x&state={state}&iss=https%3A%2F%2Fevil.example"))).await;
+    let mixed_up = browser
+        .get(&app.url(&format!("/login/callback/dev?code=x&state={state}&iss=https%3A%2F%2Fevil.example")))
+        .await;
     assert_eq!(mixed_up.status, StatusCode::BAD_REQUEST, "RFC 9207 iss from another provider");
 
     assert_signed_out(&browser, &app).await;

@@ -65,8 +65,10 @@ pub async fn run(run: &Run, person: Person) -> Result<(), FlowError> {
 
     // Sign in; the app lands on the account page.
     let login = person.login();
-    let page =
-        browser.try_sign_in(&url("/login?provider=dev"), &login, PASSWORD).await.map_err(|e| FlowError::browsing("sign-in", &e))?;
+    let page = browser
+        .try_sign_in(&url("/login?provider=dev"), &login, PASSWORD)
+        .await
+        .map_err(|e| FlowError::browsing("sign-in", &e))?;
     arrived(&page, "sign-in", run, "/")?;
 
     // Ask for the emails with the registered address.

@@ -20,6 +20,8 @@ pub struct Browser {
     observer: Option<Observer>,
     timeout: Option<Duration>,
     only_host: Option<String>,
+    /// Redirects to URLs starting with this are not followed (a portal's redirect URI, where nothing listens).
+    stop_at: Option<String>,
 }
 
 /// One request the browser sent: what, where, its answer's status (none if it
@@ -112,7 +114,7 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Self { client, jar, observer: None, timeout: None, only_host: None }
+        Self { client, jar, observer: None, timeout: None, only_host: None, stop_at: None }
     }
 
     /// The same browser, telling `observer` about every request it sends.
@@ -125,6 +127,13 @@ impl Browser {
     /// (a load run must not follow a redirect off the machine).
     pub fn confined_to_host(mut self, host: &str) -> Self {
         self.only_host = Some(host.to_owned());
+        self
+    }
+
+    /// The same browser, not following a redirect to a URL that starts with
+    /// `prefix`: the page it ends at is that redirect, its `url` the target.
+    pub fn stopping_at(mut self, prefix: &str) -> Self {
+        self.stop_at = Some(prefix.to_owned());
         self
     }
 
@@ -221,6 +230,10 @@ impl Browser {
             }
             let next =
                 try_redirect_target(&response).ok_or_else(|| BrowseError::BadRedirect(response.url().clone()))?;
+            if self.stop_at.as_deref().is_some_and(|prefix| next.as_str().starts_with(prefix)) {
+                let (status, headers) = (response.status(), response.headers().clone());
+                return Ok(Page { url: next, status, headers, body: String::new() });
+            }
             response = self.try_request(Method::GET, next.as_str()).await?;
         }
         Err(BrowseError::TooManyRedirects(response.url().clone()))

@@ -8,17 +8,20 @@ pub mod dynamodb_local;
 pub mod fake_provider;
 pub mod faults;
 pub mod flow;
+pub mod portal;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use profile_link_admin::table::TableDefinition;
+use profile_link_authorize::AuthorizeApp;
 use profile_link_core::aws::Endpoints;
 use profile_link_core::clock::ManualClock;
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::mail::{MailConfig, Mailer};
 use profile_link_core::oidc::{IdentityProviders, OidcClient, OidcConfig};
+use profile_link_core::openid_provider::PortalClients;
 use profile_link_core::providers::Providers;
 use profile_link_core::rate_limit::RateLimits;
 use profile_link_core::secrets::Secret;
@@ -31,6 +34,7 @@ use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
 use profile_link_send_emails::SendEmailsApp;
 use profile_link_ses_events::SesEventsApp;
+use profile_link_token::TokenApp;
 use tokio::sync::Mutex;
 
 pub use browser::Browser;
@@ -148,7 +152,20 @@ pub struct TestOptions {
     pub local_aws: Option<Endpoints>,
     /// A whole `PROVIDERS` list (JSON, secrets inline) in place of `provider`'s list of one.
     pub providers: Option<String>,
+    /// The `PORTAL_CLIENTS` list (default: [`PORTAL_CLIENTS`]).
+    pub portals: Option<String>,
 }
+
+/// The portals a test app serves: a confidential client that authenticates
+/// with Basic (as openid-client does by default), one with Post, and a public one.
+pub const PORTAL_CLIENTS: &str = r#"[
+  {"id": "demo-portal", "name": "Demo portal", "redirect_uris": ["http://127.0.0.1:3100/callback"],
+   "post_logout_redirect_uris": ["http://127.0.0.1:3100/"], "client_secret": "demo-portal-secret"},
+  {"id": "post-portal", "name": "Post portal", "redirect_uris": ["https://portal.example.com/callback"],
+   "token_endpoint_auth_method": "client_secret_post", "client_secret": "post-portal-secret-0123"},
+  {"id": "spa", "name": "Single-page app", "redirect_uris": ["https://spa.example.com/cb"],
+   "token_endpoint_auth_method": "none"}
+]"#;
 
 impl Default for TestOptions {
     fn default() -> Self {
@@ -167,6 +184,7 @@ impl Default for TestOptions {
             aws_proxy: None,
             local_aws: None,
             providers: None,
+            portals: None,
         }
     }
 }
@@ -270,6 +288,34 @@ impl TestApp {
             3600,
         );
 
+        let portals = PortalClients::parse(options.portals.as_deref().unwrap_or(PORTAL_CLIENTS)).unwrap();
+        let portal_secrets = portals
+            .iter()
+            .filter_map(|c| match &c.secret {
+                Some(profile_link_core::providers::SecretSource::Inline(v)) => {
+                    Some((c.id.clone(), Secret::new(v.as_str())))
+                }
+                None => None,
+                Some(other) => panic!("tests give their secrets inline, not {other:?}"),
+            })
+            .collect();
+        let portals = Arc::new(portals);
+        let authorize = AuthorizeApp::new(
+            site.clone(),
+            store.clone(),
+            Arc::new(SessionVerifier::from_jwks(&public_base_url, &published).unwrap()),
+            portals.clone(),
+            Arc::new(clock.clone()),
+        );
+        let token = TokenApp::new(
+            site.clone(),
+            store.clone(),
+            sessions.clone(),
+            portals,
+            portal_secrets,
+            Arc::new(clock.clone()),
+        );
+
         let faults = faults::SesFaults::default();
         let ses = aws_sdk_sesv2::Client::from_conf(
             aws_sdk_sesv2::config::Builder::from(&sdk).interceptor(faults.clone()).build(),
@@ -286,6 +332,8 @@ impl TestApp {
                 login: Arc::new(login),
                 request_association: Arc::new(association),
                 redeem_link: Arc::new(redeem),
+                authorize: Arc::new(authorize),
+                token: Arc::new(token),
             },
             DevRoutes {
                 mailbox_endpoint: Some(local_aws.sesv2.clone()),

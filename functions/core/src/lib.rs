@@ -12,6 +12,7 @@ pub mod links;
 pub mod mail;
 pub mod metrics;
 pub mod oidc;
+pub mod openid_provider;
 pub mod pages;
 pub mod profile;
 pub mod providers;

@@ -78,7 +78,10 @@ impl OidcConfig {
     /// PKCS#8 PEM private key (EC P-256 signs ES256, RSA signs PS256).
     pub fn new(provider: ProviderConfig, credential: Secret, base: &PublicBaseUrl) -> Result<Self, ConfigError> {
         let unusable_key = |kind: &str| {
-            ConfigError::invalid(PROVIDERS, format!("provider {:?}: the private key is not a PEM {kind} key", provider.id.as_str()))
+            ConfigError::invalid(
+                PROVIDERS,
+                format!("provider {:?}: the private key is not a PEM {kind} key", provider.id.as_str()),
+            )
         };
         let credential = match provider.client_auth {
             _ if provider.apple_team_id.is_some() => EncodingKey::from_ec_pem(credential.expose().as_bytes())
@@ -362,7 +365,11 @@ impl OidcClient {
     pub async fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), OidcError> {
         let Some(iss) = iss else { return Ok(()) };
         let trusted = &self.discovered().await?.issuer;
-        if trusted.names(iss) { Ok(()) } else { Err(OidcError::InvalidIdToken("authorization response from another issuer")) }
+        if trusted.names(iss) {
+            Ok(())
+        } else {
+            Err(OidcError::InvalidIdToken("authorization response from another issuer"))
+        }
     }
 
     /// Exchanges the authorization code for an ID token, authenticating as

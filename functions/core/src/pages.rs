@@ -75,6 +75,9 @@ pub struct AccountPage<'a> {
     pub provider: &'a str,
     pub profiles: &'a [LinkedProfileView],
     pub csrf: &'a str,
+    /// "Go to the portal": back to the portal's sign-in that sent the person
+    /// here (`/authorize?…`), or the configured `PORTAL_URL`.
+    pub portal_href: Option<&'a str>,
 }
 
 /// The form asking for the email address registered with the company.
@@ -150,6 +153,32 @@ pub struct NotMePage<'a> {
     pub token: &'a str,
 }
 
+/// A portal sent a signed-in person who has linked no profile yet: link one
+/// first, or go on to the portal without.
+#[derive(Template)]
+#[template(path = "portal_link.html")]
+pub struct PortalLinkPage<'a> {
+    pub brand: &'a Branding,
+    pub t: &'a Text,
+    pub intro: &'a str,
+    pub continue_href: &'a str,
+    pub continue_label: &'a str,
+}
+
+/// A portal asked to sign the person out without proving it was theirs
+/// (no matching `id_token_hint`): one button confirms.
+#[derive(Template)]
+#[template(path = "end_session.html")]
+pub struct EndSessionPage<'a> {
+    pub brand: &'a Branding,
+    pub t: &'a Text,
+    pub intro: &'a str,
+    pub csrf: &'a str,
+    pub client_id: &'a str,
+    pub post_logout_redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
+}
+
 /// Seconds a 503 asks the client to wait: a throttled or failing dependency
 /// usually recovers within the SDK's own retries, so "soon".
 pub const RETRY_UNAVAILABLE_AFTER: u32 = 5;
@@ -214,6 +243,7 @@ mod tests {
             provider: "idp.example",
             profiles: &[],
             csrf: "tok",
+            portal_href: None,
         }
         .render()
         .unwrap();

@@ -243,7 +243,8 @@ pub struct Providers(Vec<ProviderConfig>);
 impl Providers {
     pub fn parse(json: &str) -> Result<Self, ConfigError> {
         let invalid = |problem: String| ConfigError::invalid(PROVIDERS, problem);
-        let raw: Vec<RawProvider> = serde_json::from_str(json).map_err(|e| invalid(format!("not a provider list: {e}")))?;
+        let raw: Vec<RawProvider> =
+            serde_json::from_str(json).map_err(|e| invalid(format!("not a provider list: {e}")))?;
         if raw.is_empty() {
             return Err(invalid("lists no provider".into()));
         }
@@ -314,7 +315,8 @@ impl RawProvider {
             }
         }
         let (secret, key) = (
-            one_source(self.client_secret, self.client_secret_parameter).map_err(|p| at(&format!("client_secret: {p}")))?,
+            one_source(self.client_secret, self.client_secret_parameter)
+                .map_err(|p| at(&format!("client_secret: {p}")))?,
             one_source(self.private_key, self.private_key_parameter).map_err(|p| at(&format!("private_key: {p}")))?,
         );
         let apple = self.apple_team_id.is_some();
@@ -333,7 +335,9 @@ impl RawProvider {
                 return Err(at("private_key_jwt takes private_key_parameter (and no client secret)"));
             }
             (_, Some(secret), None) if !apple => secret,
-            (_, _, _) if apple => return Err(at("with apple_team_id, the secret is minted from private_key_parameter")),
+            (_, _, _) if apple => {
+                return Err(at("with apple_team_id, the secret is minted from private_key_parameter"));
+            }
             (method, _, _) => {
                 return Err(at(&format!("{} takes client_secret_parameter (and no private key)", method.as_str())));
             }
@@ -341,12 +345,16 @@ impl RawProvider {
         if self.client_auth != ClientAuth::PrivateKeyJwt && !apple && self.key_id.is_some()
             || self.client_auth != ClientAuth::PrivateKeyJwt && self.certificate_thumbprint.is_some()
         {
-            return Err(at("key_id and certificate_thumbprint belong to private_key_jwt (key_id also to apple_team_id)"));
+            return Err(at(
+                "key_id and certificate_thumbprint belong to private_key_jwt (key_id also to apple_team_id)",
+            ));
         }
         if let Some(thumbprint) = &self.certificate_thumbprint {
             let decoded = base64_url_decoded_len(thumbprint);
             if decoded != Some(32) {
-                return Err(at("certificate_thumbprint is the certificate's SHA-256 digest in base64url (43 characters)"));
+                return Err(at(
+                    "certificate_thumbprint is the certificate's SHA-256 digest in base64url (43 characters)",
+                ));
             }
         }
         Ok(ProviderConfig {
@@ -453,10 +461,9 @@ impl TrustedIssuer {
         match self.expected.split_once(TENANT_PLACEHOLDER) {
             None if self.policy == IssuerPolicy::Google => self.check_token(iss, None).is_ok(),
             None => iss == self.expected,
-            Some((before, after)) => iss
-                .strip_prefix(before)
-                .and_then(|rest| rest.strip_suffix(after))
-                .is_some_and(is_tenant_id),
+            Some((before, after)) => {
+                iss.strip_prefix(before).and_then(|rest| rest.strip_suffix(after)).is_some_and(is_tenant_id)
+            }
         }
     }
 
@@ -505,7 +512,10 @@ fn entra_alias(issuer: &Url) -> Option<&'static str> {
 pub fn is_tenant_id(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
 #[cfg(test)]
@@ -543,7 +553,10 @@ mod tests {
             (entry(r#","client_secret":"s""#), "not both"),
             (entry(r#","key_id":"k""#), "belong to private_key_jwt"),
             (entry(r#","apple_team_id":"T1","key_id":"k""#), "the secret is minted from private_key_parameter"),
-            (entry(r#","apple_team_id":"T1""#).replace("client_secret_parameter", "private_key_parameter"), "and the key's key_id"),
+            (
+                entry(r#","apple_team_id":"T1""#).replace("client_secret_parameter", "private_key_parameter"),
+                "and the key's key_id",
+            ),
             (entry(r#","scopes":"email""#), "must include openid"),
             (entry(r#","colour":"blue""#), "unknown field"),
             (entry("").replace("organizations", "contoso.example"), "names a tenant id"),
@@ -595,9 +608,16 @@ mod tests {
         assert_eq!(check(work(), &iss("{tenantid}"), Some("{tenantid}")), Err(IssuerRejected::NoTenant));
         let kim = iss(MICROSOFT_CONSUMER_TENANT);
         assert_eq!(check(work(), &kim, Some(MICROSOFT_CONSUMER_TENANT)), Err(IssuerRejected::AccountKind));
-        assert_eq!(check(entra(EntraAccounts::Personal, &[]), &iss(CONTOSO), Some(CONTOSO)), Err(IssuerRejected::AccountKind));
+        assert_eq!(
+            check(entra(EntraAccounts::Personal, &[]), &iss(CONTOSO), Some(CONTOSO)),
+            Err(IssuerRejected::AccountKind)
+        );
         let both = || entra(EntraAccounts::Both, &[CONTOSO]);
-        assert_eq!(check(both(), &kim, Some(MICROSOFT_CONSUMER_TENANT)), Ok(kim.clone()), "the list is of work tenants");
+        assert_eq!(
+            check(both(), &kim, Some(MICROSOFT_CONSUMER_TENANT)),
+            Ok(kim.clone()),
+            "the list is of work tenants"
+        );
         assert_eq!(check(both(), &iss(CONTOSO), Some(CONTOSO)), Ok(iss(CONTOSO)));
         assert_eq!(check(both(), &iss(FABRIKAM), Some(FABRIKAM)), Err(IssuerRejected::TenantNotAllowed));
     }

@@ -5,6 +5,8 @@
 pub struct ReturnTo(String);
 
 const MAX_LEN: usize = 2048;
+/// The portals' authorization endpoint (the `authorize` function).
+const AUTHORIZE: &str = "/authorize";
 
 impl ReturnTo {
     pub fn root() -> Self {
@@ -24,11 +26,15 @@ impl ReturnTo {
         }
         let decoded = percent_decode_lossy(raw);
         let lower = decoded.to_ascii_lowercase();
+        // A URL in the query could be forwarded by a page as it is; only
+        // `/authorize` takes one (the portal's redirect URI), and it answers
+        // only to URIs the portal registered, so there it is no open redirect.
+        let urls_allowed = raw.split_once('?').is_some_and(|(path, _)| path == AUTHORIZE);
         if decoded.starts_with("//")
             || decoded.contains('\\')
             || decoded.chars().any(|c| c.is_control())
             || lower.starts_with("/%")
-            || lower.contains("://")
+            || (lower.contains("://") && !urls_allowed)
         {
             return None;
         }
@@ -109,6 +115,20 @@ mod tests {
             "evil.example",
             "/#frag",
             "/x?next=https://evil.example",
+        ] {
+            assert_eq!(ReturnTo::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_authorization_endpoint_may_carry_a_url_in_its_query() {
+        let portal = "/authorize?client_id=demo&redirect_uri=http%3A%2F%2F127.0.0.1%3A3100%2Fcallback&state=s";
+        assert_eq!(ReturnTo::parse(portal).map(|r| r.0), Some(portal.to_owned()));
+        for bad in [
+            "/authorizex?redirect_uri=https://evil.example",
+            "/authorize/x?redirect_uri=https://evil.example",
+            "/other?redirect_uri=http%3A%2F%2Fevil.example",
+            "/authorize%2F%2Fevil.example?x=https://e",
         ] {
             assert_eq!(ReturnTo::parse(bad), None, "{bad:?}");
         }

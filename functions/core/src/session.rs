@@ -224,6 +224,13 @@ impl SessionKeys {
         jsonwebtoken::encode(&header, &envelope, &self.encoding)
             .expect("ES256 signing with a validated key cannot fail")
     }
+
+    /// Signs a portal's token (an ID token) as it is: `claims` carry their own `iss` and `aud`.
+    pub fn sign_token<T: Serialize>(&self, claims: &T) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("ES256 signing with a validated key cannot fail")
+    }
 }
 
 impl SessionVerifier {
@@ -256,6 +263,20 @@ impl SessionVerifier {
             decoding.push((kid, DecodingKey::from_jwk(jwk).map_err(SessionKeyError::PublicKey)?));
         }
         Ok(Self::new(issuer, public, decoding))
+    }
+
+    /// An ID token this service issued, as `id_token_hint` returns it
+    /// (RP-initiated logout): signature and issuer checked, expiry not
+    /// (a hint may be an expired token), any audience.
+    pub fn id_token_hint<T: serde::de::DeserializeOwned>(&self, token: &str) -> Option<T> {
+        let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
+        let key = self.decoding.iter().find(|(k, _)| *k == kid).map(|(_, key)| key)?;
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        jsonwebtoken::decode::<T>(token, key, &validation).ok().map(|data| data.claims)
     }
 
     pub fn jwks(&self) -> &JwkSet {

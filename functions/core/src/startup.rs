@@ -45,9 +45,24 @@ pub async fn session_verifier(
     sdk: &aws_config::SdkConfig,
     site: &SiteConfig,
 ) -> Result<SessionVerifier, StartupError> {
-    let mut loaded = secrets::load(env, sdk, &["SESSION_PUBLIC_KEYS"]).await?;
+    Ok(session_verifier_and_secrets(env, sdk, site, &[]).await?.0)
+}
+
+/// [`session_verifier`], with any `other_secrets` fetched in the same SSM call.
+pub async fn session_verifier_and_secrets(
+    env: &Env,
+    sdk: &aws_config::SdkConfig,
+    site: &SiteConfig,
+    other_secrets: &[&'static str],
+) -> Result<(SessionVerifier, Vec<Secret>), StartupError> {
+    let mut names = vec!["SESSION_PUBLIC_KEYS"];
+    names.extend_from_slice(other_secrets);
+    let mut loaded = secrets::load(env, sdk, &names).await?;
     let jwks = loaded.remove("SESSION_PUBLIC_KEYS").expect("loaded every named secret");
-    SessionVerifier::from_jwks(&site.public_base_url.origin(), jwks.expose()).map_err(StartupError::SessionPublicKeys)
+    let verifier = SessionVerifier::from_jwks(&site.public_base_url.origin(), jwks.expose())
+        .map_err(StartupError::SessionPublicKeys)?;
+    let others = other_secrets.iter().map(|n| loaded.remove(n).expect("loaded every named secret")).collect();
+    Ok((verifier, others))
 }
 
 /// The relying party for every provider in `list` (the `PROVIDERS` JSON),
@@ -62,39 +77,60 @@ pub async fn identity_providers(
     list: &Secret,
 ) -> Result<IdentityProviders, StartupError> {
     let providers = Providers::parse(list.expose())?;
-    if let Some(path) = env.get("PROVIDER_SECRETS_PATH") {
-        for provider in providers.iter() {
-            if let SecretSource::Ssm(name) = &provider.credential
+    let listed = providers.iter().map(|p| (p.id.as_str(), Some(&p.credential)));
+    let mut credentials =
+        listed_secrets(env, sdk, crate::providers::PROVIDERS, "PROVIDER_SECRETS_PATH", "provider", listed).await?;
+    let mut clients = Vec::with_capacity(providers.len());
+    for provider in providers.iter().cloned() {
+        let credential = credentials.remove(provider.id.as_str()).expect("every provider has a credential");
+        clients.push(OidcClient::new(OidcConfig::new(provider, credential, &site.public_base_url)?));
+    }
+    Ok(IdentityProviders::new(clients))
+}
+
+/// The secrets a configured list names (`list_variable`, each entry
+/// `kind` `id`): inline ones as they are, those in SSM in as few calls as
+/// SSM allows, each under the path `path_variable` names when it is set (the
+/// path the function's IAM policy may read: a parameter elsewhere is a
+/// configuration error that says so, not an AccessDenied at first use).
+async fn listed_secrets<'a>(
+    env: &Env,
+    sdk: &aws_config::SdkConfig,
+    list_variable: &'static str,
+    path_variable: &'static str,
+    kind: &str,
+    listed: impl Iterator<Item = (&'a str, Option<&'a SecretSource>)>,
+) -> Result<std::collections::HashMap<String, Secret>, StartupError> {
+    let listed: Vec<(&str, &SecretSource)> = listed.filter_map(|(id, source)| Some((id, source?))).collect();
+    let path = env.get(path_variable);
+    let mut in_ssm = Vec::new();
+    for (id, source) in &listed {
+        if let SecretSource::Ssm(name) = source {
+            if let Some(path) = path
                 && !name.starts_with(path)
             {
                 return Err(ConfigError::invalid(
-                    crate::providers::PROVIDERS,
+                    list_variable,
                     format!(
-                        "provider {:?}: its parameter {name} is not under PROVIDER_SECRETS_PATH {path}, the only path this function may read",
-                        provider.id.as_str()
+                        "{kind} {id:?}: its parameter {name} is not under {path_variable} {path}, the only path this function may read"
                     ),
                 )
                 .into());
             }
+            in_ssm.push(name.clone());
         }
     }
-    let in_ssm: Vec<String> = providers
-        .iter()
-        .filter_map(|p| match &p.credential {
-            SecretSource::Ssm(name) => Some(name.clone()),
-            SecretSource::Inline(_) => None,
-        })
-        .collect();
     let fetched = secrets::fetch_parameters(sdk, &in_ssm).await?;
-    let mut clients = Vec::with_capacity(providers.len());
-    for provider in providers.iter().cloned() {
-        let credential = match &provider.credential {
-            SecretSource::Inline(value) => Secret::new(value.trim()),
-            SecretSource::Ssm(name) => fetched.get(name).cloned().expect("fetched every parameter named"),
-        };
-        clients.push(OidcClient::new(OidcConfig::new(provider, credential, &site.public_base_url)?));
-    }
-    Ok(IdentityProviders::new(clients))
+    Ok(listed
+        .into_iter()
+        .map(|(id, source)| {
+            let secret = match source {
+                SecretSource::Inline(value) => Secret::new(value.trim()),
+                SecretSource::Ssm(name) => fetched.get(name).cloned().expect("fetched every parameter named"),
+            };
+            (id.to_owned(), secret)
+        })
+        .collect())
 }
 
 /// The key the init-time reads below look up: no item has it.
@@ -114,4 +150,18 @@ where
         // Clients of one `SdkConfig` share its HTTP client, so the app's store reuses this connection.
         let _ = read(Store::from_sdk_config(sdk, table)).await;
     }
+}
+
+/// Each confidential portal client's secret, from `PORTAL_CLIENTS`, those in
+/// SSM under `PORTAL_SECRETS_PATH`.
+pub async fn portal_client_secrets(
+    env: &Env,
+    sdk: &aws_config::SdkConfig,
+    clients: &crate::openid_provider::PortalClients,
+) -> Result<std::collections::HashMap<crate::openid_provider::ClientId, Secret>, StartupError> {
+    let listed = clients.iter().map(|c| (c.id.as_str(), c.secret.as_ref()));
+    let mut secrets =
+        listed_secrets(env, sdk, crate::openid_provider::PORTAL_CLIENTS, "PORTAL_SECRETS_PATH", "client", listed)
+            .await?;
+    Ok(clients.iter().filter_map(|c| Some((c.id.clone(), secrets.remove(c.id.as_str())?))).collect())
 }

@@ -25,15 +25,7 @@ pub fn harden<S: Clone + Send + Sync + 'static>(
     function: &'static str,
 ) -> Router<S> {
     let base = &site.public_base_url;
-    // Images only from the operator's logo origin; styles only the one hashed stylesheet.
-    let img_src = match site.branding.logo_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
-        Some(logo) => format!("'self' {}", logo.origin().ascii_serialization()),
-        None => "'self'".to_owned(),
-    };
-    let csp = format!(
-        "default-src 'none'; style-src {}; img-src {img_src}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        site.branding.stylesheet_csp
-    );
+    let csp = content_security_policy(site, &[]);
     let fixed: [(HeaderName, HeaderValue); 7] = [
         // Pages differ by language: caches must key on it.
         (header::VARY, HeaderValue::from_static("Accept-Language")),
@@ -51,7 +43,12 @@ pub fn harden<S: Clone + Send + Sync + 'static>(
     let log = move |request, next| log_request(function, request, next);
     let mut router = router.route_layer(axum::middleware::from_fn(log)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     for (name, value) in fixed {
-        router = router.layer(SetResponseHeaderLayer::overriding(name, value));
+        // A handler may narrow or widen its own CSP (content_security_policy); the rest are fixed.
+        router = if name == header::CONTENT_SECURITY_POLICY {
+            router.layer(SetResponseHeaderLayer::if_not_present(name, value))
+        } else {
+            router.layer(SetResponseHeaderLayer::overriding(name, value))
+        };
     }
     // Personal pages must never be stored by shared caches; handlers that serve
     // public data (JWKS) set their own Cache-Control.
@@ -64,6 +61,25 @@ pub fn harden<S: Clone + Send + Sync + 'static>(
         ));
     }
     router
+}
+
+/// The pages' Content-Security-Policy: images only from the operator's logo
+/// origin, styles only the one hashed stylesheet, forms only to this site and
+/// `form_targets` (origins a form's answer redirects to: browsers check those too).
+pub fn content_security_policy(site: &SiteConfig, form_targets: &[&str]) -> String {
+    let img_src = match site.branding.logo_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
+        Some(logo) => format!("'self' {}", logo.origin().ascii_serialization()),
+        None => "'self'".to_owned(),
+    };
+    let mut form_action = "'self'".to_owned();
+    for target in form_targets {
+        form_action.push(' ');
+        form_action.push_str(target);
+    }
+    format!(
+        "default-src 'none'; style-src {}; img-src {img_src}; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'",
+        site.branding.stylesheet_csp
+    )
 }
 
 /// The first request a container serves pays for its cold start.
@@ -124,6 +140,9 @@ pub const BROWSER: &str = "pl_browser";
 /// (`response_mode=form_post`, Apple), which carries no `SameSite=Lax`
 /// cookie: a cookie of its own, so the session's and the other binding stay Lax.
 pub const FORM_POST_BROWSER: &str = "pl_browser_fp";
+/// The authorization request a portal sent the person with, while they link
+/// a profile: what "Back to the portal" returns to (a path on this site).
+pub const PORTAL: &str = "pl_portal";
 
 impl Cookies {
     pub fn new(policy: CookiePolicy) -> Self {
@@ -165,6 +184,12 @@ impl Cookies {
 
     pub fn get<'j>(&self, jar: &'j CookieJar, base: &'static str) -> Option<&'j str> {
         jar.get(&self.name(base)).map(|c| c.value()).filter(|v| !v.is_empty() && v.len() <= 4096)
+    }
+
+    /// The portal sign-in waiting for the person ([`PORTAL`]): only an
+    /// `/authorize?…` path of this site, whatever the cookie says.
+    pub fn waiting_portal(&self, jar: &CookieJar) -> Option<crate::ReturnTo> {
+        self.get(jar, PORTAL).and_then(crate::ReturnTo::parse).filter(|path| path.as_str().starts_with("/authorize?"))
     }
 
     /// The verified session, if the cookie holds one; anything else is "signed out".

@@ -348,7 +348,8 @@ async fn complete(
     query: CallbackQuery,
     arrived_as: ResponseMode,
 ) -> Result<(CookieJar, ReturnTo), LoginError> {
-    let client = app.providers.get(provider).ok_or_else(|| LoginError::UnknownProvider(provider.chars().take(32).collect()))?;
+    let client =
+        app.providers.get(provider).ok_or_else(|| LoginError::UnknownProvider(provider.chars().take(32).collect()))?;
     // A provider answers one way only: a code sent the other way is not its answer.
     if client.provider().response_mode != arrived_as {
         return Err(LoginError::WrongResponseMode);
@@ -454,6 +455,8 @@ async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJa
         }
     };
     let who = session.profile.display_label().unwrap_or(&session.idp_sub);
+    let waiting = app.cookies.waiting_portal(&jar);
+    let portal_href = waiting.as_ref().map(ReturnTo::as_str).or(app.site.branding.portal_url.as_deref());
     pages::respond(
         StatusCode::OK,
         &AccountPage {
@@ -464,6 +467,7 @@ async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJa
             provider: &provider,
             profiles: &profiles,
             csrf: &session.csrf,
+            portal_href,
         },
     )
 }

@@ -383,7 +383,8 @@ fn wrong_identity(
     let template = if burned { t.wrong_account_burned } else { t.wrong_account };
     let requester = RequesterLabel::from_stored(&link.record.identity_label, t);
     let message = fill(template, &[("requester", &requester), ("who", &who)]);
-    let mut outcome = Outcome::problem(t, t.wrong_account_title, message, (OTHER_ACCOUNT_SIGN_IN, t.action_other_account));
+    let mut outcome =
+        Outcome::problem(t, t.wrong_account_title, message, (OTHER_ACCOUNT_SIGN_IN, t.action_other_account));
     // Whoever holds the email may stop the request, as its own "not me" link does.
     outcome.cancel_request = Some(token.expose());
     app.outcome(StatusCode::FORBIDDEN, outcome)
@@ -524,7 +525,11 @@ async fn confirm(
             Err(error) => unavailable(&app, t, error),
         };
     }
-    let redemption = match app.store.redeem_link(&link, &me, session.profile.directory(), DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+    let redemption = match app
+        .store
+        .redeem_link(&link, &me, session.profile.directory(), DEFAULT_AUDIT_RETENTION_SECONDS, now)
+        .await
+    {
         Ok(redemption) => redemption,
         Err(error) => return unavailable(&app, t, error),
     };
@@ -545,7 +550,10 @@ async fn confirm(
             profiles.push(link.record.profile_id.clone());
             let jar = jar.add(reissue_session(&app, &session, profiles, now));
             let already = redemption == Redemption::AlreadyLinked;
-            (jar, linked_page(&app, t, &link, already)).into_response()
+            {
+                let page = linked_page(&app, t, &link, already, &jar);
+                (jar, page).into_response()
+            }
         }
         Redemption::Used => {
             audit_refusal(&app, &link, &me, "refused_used", now).await;
@@ -594,10 +602,14 @@ async fn audit_refusal(app: &RedeemApp, link: &StoredLink, identity: &Identity, 
 }
 
 /// Seed step 9: the success page, with the way to the portal when one is configured.
-fn linked_page(app: &RedeemApp, t: &'static Text, link: &StoredLink, already: bool) -> Response {
+/// A portal's sign-in waiting for the person (the authorize function's
+/// cookie) comes first: "Go to the portal" returns to it with a fresh code.
+fn linked_page(app: &RedeemApp, t: &'static Text, link: &StoredLink, already: bool, jar: &CookieJar) -> Response {
     let message = fill(if already { t.already_linked } else { t.linked }, &[("profile", &profile_label(link))]);
-    let (action_href, action_label, secondary) = match &app.site.branding.portal_url {
-        Some(portal) => (portal.as_str(), t.go_to_portal, Some(account(t))),
+    let waiting = app.cookies.waiting_portal(jar);
+    let portal = waiting.as_ref().map(|path| path.as_str()).or(app.site.branding.portal_url.as_deref());
+    let (action_href, action_label, secondary) = match portal {
+        Some(portal) => (portal, t.go_to_portal, Some(account(t))),
         None => ("/", t.action_account, None),
     };
     pages::respond(

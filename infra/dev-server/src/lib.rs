@@ -19,12 +19,14 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext};
 use lambda_http::request::LambdaRequest;
+use profile_link_authorize::AuthorizeApp;
 use profile_link_core::mail::MailSubject;
 use profile_link_core::store::Feedback;
 use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
 use profile_link_ses_events::{SesEventsApp, example_ses_event, sns_event};
+use profile_link_token::TokenApp;
 use tower::ServiceExt;
 
 /// The functions this dev server mounts, each built as its `main.rs` builds it.
@@ -32,6 +34,9 @@ pub struct Functions {
     pub login: Arc<LoginApp>,
     pub request_association: Arc<AssociationApp>,
     pub redeem_link: Arc<RedeemApp>,
+    /// The portals' OpenID Provider: its browser side and its token side.
+    pub authorize: Arc<AuthorizeApp>,
+    pub token: Arc<TokenApp>,
 }
 
 /// Pages that exist only on the dev server, never in a Lambda build.
@@ -51,7 +56,9 @@ pub fn router(functions: Functions, dev: DevRoutes) -> Router {
     let functions = Router::new()
         .merge(profile_link_login::router(functions.login))
         .merge(profile_link_request_association::router(functions.request_association))
-        .merge(profile_link_redeem_link::router(functions.redeem_link));
+        .merge(profile_link_redeem_link::router(functions.redeem_link))
+        .merge(profile_link_authorize::router(functions.authorize))
+        .merge(profile_link_token::router(functions.token));
     let mut dev_only = Router::new();
     if let Some(endpoint) = dev.mailbox_endpoint {
         dev_only =

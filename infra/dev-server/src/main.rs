@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use profile_link_authorize::AuthorizeApp;
 use profile_link_core::Clock;
 use profile_link_core::clock::ManualClock;
 use profile_link_core::{Env, telemetry};
@@ -17,6 +18,7 @@ use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
 use profile_link_send_emails::SendEmailsApp;
 use profile_link_ses_events::SesEventsApp;
+use profile_link_token::TokenApp;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -31,6 +33,8 @@ async fn main() -> anyhow::Result<()> {
     let mut request_association =
         AssociationApp::from_env(&env, &sdk).await.context("request-association configuration")?;
     let mut redeem_link = RedeemApp::from_env(&env, &sdk).await.context("redeem-link configuration")?;
+    let mut authorize = AuthorizeApp::from_env(&env, &sdk).await.context("authorize configuration")?;
+    let mut token = TokenApp::from_env(&env, &sdk).await.context("token configuration")?;
     if aws_endpoint.is_some() {
         let from = env.required("MAIL_FROM")?;
         profile_link_dev_server::verify_sender_in_emulator(&sdk, from)
@@ -45,6 +49,8 @@ async fn main() -> anyhow::Result<()> {
         login.clock = shared.clone();
         request_association.clock = shared.clone();
         redeem_link.clock = shared.clone();
+        authorize.clock = shared.clone();
+        token.clock = shared.clone();
         send_emails.clock = shared;
     }
     // DEV_SES_EVENTS=1: POST /dev/ses-event plays SES's bounce and complaint events (moto sends none).
@@ -77,6 +83,8 @@ async fn main() -> anyhow::Result<()> {
             login: Arc::new(login),
             request_association: Arc::new(request_association),
             redeem_link: Arc::new(redeem_link),
+            authorize: Arc::new(authorize),
+            token: Arc::new(token),
         },
         DevRoutes { mailbox_endpoint: aws_endpoint, clock, ses_events },
     );

@@ -136,8 +136,10 @@ impl Store {
         let return_to = get_s(&item, &item_key, "return_to")?;
         Ok(Some(LoginTransaction {
             state: state.to_owned(),
-            provider: ProviderId::parse(&get_s(&item, &item_key, "provider")?)
-                .ok_or_else(|| StoreError::Corrupt { key: item_key.clone(), problem: "provider is not a provider id".into() })?,
+            provider: ProviderId::parse(&get_s(&item, &item_key, "provider")?).ok_or_else(|| StoreError::Corrupt {
+                key: item_key.clone(),
+                problem: "provider is not a provider id".into(),
+            })?,
             browser_hash: get_s(&item, &item_key, "browser_hash")?,
             nonce: get_s(&item, &item_key, "nonce")?,
             pkce_verifier: get_s(&item, &item_key, "pkce_verifier")?,

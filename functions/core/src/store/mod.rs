@@ -4,6 +4,7 @@
 
 pub mod associations;
 pub mod audit;
+pub mod codes;
 pub mod conflicts;
 mod items;
 mod links;

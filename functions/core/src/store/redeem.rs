@@ -161,7 +161,10 @@ impl Store {
     }
 
     /// The owner, with Entra's (tenant, object id) when the link was made at Entra.
-    pub async fn owner_record(&self, profile_id: &str) -> Result<Option<(Identity, Option<(String, String)>)>, StoreError> {
+    pub async fn owner_record(
+        &self,
+        profile_id: &str,
+    ) -> Result<Option<(Identity, Option<(String, String)>)>, StoreError> {
         let output = self
             .client
             .get_item()

@@ -30,7 +30,12 @@ pub struct IdentityState {
 impl IdentityState {
     /// Whether `session` was signed out (itself, or everywhere) since it was issued.
     pub fn has_ended(&self, session: &SessionClaims) -> bool {
-        session.generation < self.generation || self.ended.contains(&session.sid)
+        self.has_ended_session(&session.sid, session.generation)
+    }
+
+    /// The same, for a session known by its id and generation (an access token's grant).
+    pub fn has_ended_session(&self, session_id: &str, generation: u64) -> bool {
+        generation < self.generation || self.ended.contains(session_id)
     }
 
     pub fn profile_ids(&self) -> Vec<String> {

@@ -1,0 +1,16 @@
+//! Lambda entry point for the portals' authorization endpoint: builds the state once per cold start.
+
+use std::sync::Arc;
+
+use profile_link_authorize::{AuthorizeApp, router};
+use profile_link_core::{Env, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let env = Env::from_process();
+    telemetry::init(&env)?;
+    let sdk = profile_link_core::aws::sdk_config().await;
+    // Opens the table's connection while init waits for SSM.
+    let (app, ()) = tokio::join!(AuthorizeApp::from_env(&env, &sdk), AuthorizeApp::warm_up(&env, &sdk));
+    lambda_http::run(router(Arc::new(app?))).await
+}
