@@ -219,6 +219,9 @@ export_dev_server_env() {
   export OPERATOR_NAME="${OPERATOR_NAME:-Example Ltd}"
   export PRODUCT_NAME="${PRODUCT_NAME:-Example customer portal}"
   export DEV_SERVER_PORT="$port"
+  # The portals profile-link is the OpenID Provider of: the demo portal (infra/demo-portal).
+  local portal="http://127.0.0.1:${DEMO_PORTAL_PORT:-3100}"
+  export PORTAL_CLIENTS="[{\"id\": \"demo-portal\", \"name\": \"Demo portal\", \"redirect_uris\": [\"$portal/callback\"], \"post_logout_redirect_uris\": [\"$portal/\"], \"client_secret\": \"demo-portal-secret\"}]"
 }
 
 # The provider list the dev server reads (PROVIDERS_FILE): every provider the

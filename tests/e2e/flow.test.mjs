@@ -11,8 +11,10 @@ import { chromium } from 'playwright-core';
 const require = createRequire(import.meta.url);
 const BASE = process.env.E2E_BASE_URL;
 const IDP = process.env.E2E_IDP_URL;
+// The demo portal (infra/demo-portal): a company's portal signing in with profile-link as its OpenID Provider.
+const PORTAL = process.env.E2E_PORTAL_URL;
 const SHOTS = process.env.E2E_ARTIFACTS || 'artifacts/e2e';
-assert.ok(BASE && IDP, 'E2E_BASE_URL and E2E_IDP_URL are set by scripts/test');
+assert.ok(BASE && IDP && PORTAL, 'E2E_BASE_URL, E2E_IDP_URL and E2E_PORTAL_URL are set by scripts/test');
 mkdirSync(SHOTS, { recursive: true });
 
 let browser;
@@ -102,12 +104,13 @@ async function requestFor(page, address) {
   await page.waitForLoadState('load');
 }
 
-test('pat links both profiles by following the seed steps', async () => {
+test('pat links both profiles by following the seed steps, from the portal and back to it', async () => {
   const page = await person();
-  await page.goto(BASE);
-  await page_is(page, '01-welcome', /Link your sign-in/);
-
-  await page.getByRole('link', { name: 'Sign in' }).click();
+  // The company's portal: its Sign in goes to profile-link, its OpenID Provider.
+  await page.goto(PORTAL);
+  await shot(page, '00-portal-signed-out');
+  await page.locator('#sign-in').click();
+  await page.waitForURL((url) => url.href.startsWith(`${BASE}/login`));
   // A button per provider the dev identity provider imitates.
   await page_is(page, '02-choose-provider', /How do you want to sign in/);
   const buttons = await page.locator('ul.providers a').allInnerTexts();
@@ -119,10 +122,11 @@ test('pat links both profiles by following the seed steps', async () => {
   await page.waitForURL((url) => url.href.startsWith(IDP));
   await shot(page, '02-identity-provider');
   await signInAtProvider(page, 'pat');
-  await page_is(page, '03-account', /You are signed in/);
-  assert.match(await page.content(), /Pat Doe/);
+  // No profile linked yet: the seed flow, or the portal without.
+  await page_is(page, '03-link-or-continue', /Link your customer profile/);
+  assert.match(await page.content(), /Continue to Demo portal without linking/);
 
-  await page.getByRole('link', { name: 'Link a customer profile' }).click();
+  await page.locator('#link-a-profile').click();
   await page_is(page, '04-enter-address', /Which email address is registered/);
   await page.getByLabel('Email address registered with us').fill('  PAT@example.com ');
   await page.getByRole('button', { name: 'Send the emails' }).click();
@@ -143,19 +147,54 @@ test('pat links both profiles by following the seed steps', async () => {
     await page_is(page, `08-linked-${i + 1}`, /Your profile is linked/);
   }
 
+  // Back to the portal, with a fresh code: it lists both profiles from the ID token.
+  await page.getByRole('link', { name: 'Go to the portal' }).click();
+  await page.waitForURL((url) => url.href.startsWith(PORTAL));
+  await page.waitForLoadState('load');
+  await shot(page, '09-portal-with-profiles');
+  assert.match(await page.locator('#who').innerText(), /through Dev provider/);
+  const ids = await page.locator('#profiles li').evaluateAll((lis) => lis.map((li) => li.dataset.profileId));
+  assert.deepEqual(ids.sort(), ['CUST-1001', 'CUST-1002'], 'the portal knows both profiles');
+  const listed = await page.locator('#profiles li').allInnerTexts();
+  assert.ok(listed.some((t) => t.includes('Doe Family Bakery')) && listed.some((t) => t.includes('Northwind Consulting')), listed.join(' | '));
+  // userinfo says the same, read fresh.
+  await page.locator('#refresh').click();
+  await page.waitForLoadState('load');
+  assert.equal(await page.locator('#profiles li').count(), 2, 'after a refresh from userinfo');
+
+  // profile-link's own account page says the same.
   await page.goto(BASE);
-  await page_is(page, '09-account-with-profiles', /You are signed in/);
-  const listed = await page.locator('ul.profiles li').allInnerTexts();
-  assert.equal(listed.length, 2);
-  assert.ok(listed.some((t) => t.includes('Doe Family Bakery')) && listed.some((t) => t.includes('Northwind Consulting')));
+  await page_is(page, '10-account-with-profiles', /You are signed in/);
+  assert.equal((await page.locator('ul.profiles li').allInnerTexts()).length, 2);
   const me = await (await page.request.get(`${BASE}/me`)).json();
   assert.deepEqual(me.profiles.map((p) => p.profile_id).sort(), ['CUST-1001', 'CUST-1002']);
+
+  // A returning person whose session is live is back in the portal in one click.
+  await page.goto(PORTAL);
+  await page.locator('#sign-out').click();
+  await page.waitForURL((url) => url.href.startsWith(PORTAL));
+  await page.waitForLoadState('load');
+  assert.equal(await page.locator('#sign-in').count(), 1, 'signed out of the portal');
+  await page.goto(BASE);
+  await page_is(page, '11-signed-out-everywhere', /Link your sign-in/);
 
   // The same pages on a phone.
   const phone = await person({ phone: true });
   await phone.goto(BASE);
-  await shot(phone, '10-phone-welcome');
+  await shot(phone, '12-phone-welcome');
   await phone.context().close();
+  await page.context().close();
+});
+
+test('a person signed in at profile-link is back in the portal in one click', async () => {
+  const page = await person();
+  await page.goto(`${BASE}/login?provider=dev`);
+  await signInAtProvider(page, 'pat');
+  await page.goto(PORTAL);
+  await page.locator('#sign-in').click();
+  await page.waitForURL((url) => url.href.startsWith(PORTAL) && !url.href.includes('/callback'));
+  await page.waitForLoadState('load');
+  assert.equal(await page.locator('#profiles li').count(), 2, 'straight back, with pat\'s profiles');
   await page.context().close();
 });
 
