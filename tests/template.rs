@@ -94,6 +94,7 @@ fn sample(name: &str) -> String {
         "SUPPORT_EMAIL" => "help@example.com".into(),
         "MAIL_FROM" => "no-reply@example.com".into(),
         "PROVIDER_SECRETS_PATH" => "/profile-link/providers/".into(),
+        "PORTAL_SECRETS_PATH" => "/profile-link/portals/".into(),
         "LOGO_URL" => "https://cdn.example.com/logo.svg".into(),
         "ACCENT_COLOR" => "#1f5fbf".into(),
         n if n.starts_with("RATE_LIMIT_") || n.ends_with("_SECONDS") => "3600".into(),
@@ -106,6 +107,10 @@ fn sample(name: &str) -> String {
 const SAMPLE_PROVIDERS: &str = r#"[{"id": "entra", "label": "Microsoft", "issuer": "http://127.0.0.1:1/organizations/v2.0",
   "issuer_policy": {"kind": "entra", "accounts": "work"}, "client_id": "sample", "client_auth": "client_secret_post",
   "client_secret": "sample-secret", "reauthentication": {"request": "prompt_login", "proof": "auth_time"}}]"#;
+
+/// A client list as an operator would keep in SSM (the secret inline here: no SSM in this test).
+const SAMPLE_PORTALS: &str = r#"[{"id": "portal", "name": "Portal", "redirect_uris": ["https://portal.example.com/cb"],
+  "client_secret": "sample-secret-0123456789"}]"#;
 
 /// The environment Lambda would give the function, with secrets inline instead of in SSM.
 fn lambda_env(function: &Function) -> Env {
@@ -120,6 +125,7 @@ fn lambda_env(function: &Function) -> Env {
                 env.set("SESSION_PUBLIC_KEYS", serde_json::to_string(keys.jwks()).unwrap())
             }
             Some("PROVIDERS") => env.set("PROVIDERS", SAMPLE_PROVIDERS),
+            Some("PORTAL_CLIENTS") => env.set("PORTAL_CLIENTS", SAMPLE_PORTALS),
             Some(secret) => env.set(secret, "sample-secret"),
             None => env.set(name, value.clone().unwrap_or_else(|| sample(name))),
         }
@@ -172,6 +178,12 @@ async fn every_route_reaches_its_function_and_every_read_variable_is_set() {
             ))),
             "redeem-link" => Some(profile_link_redeem_link::router(Arc::new(
                 profile_link_redeem_link::RedeemApp::from_env(&env, &sdk).await.unwrap(),
+            ))),
+            "authorize" => Some(profile_link_authorize::router(Arc::new(
+                profile_link_authorize::AuthorizeApp::from_env(&env, &sdk).await.unwrap(),
+            ))),
+            "token" => Some(profile_link_token::router(Arc::new(
+                profile_link_token::TokenApp::from_env(&env, &sdk).await.unwrap(),
             ))),
             "send-emails" => {
                 profile_link_send_emails::SendEmailsApp::from_env(&env, &sdk).await.unwrap();
@@ -253,6 +265,27 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
             ("dynamodb:UpdateItem", "Table", &["RATE#*"]),
             ("dynamodb:PutItem", "Table", &["LINK#*", "IDENTITY#*", "AUDIT#*"]),
             ("ssm:GetParameters", "parameter${SessionPublicKeysParameter}", &[]),
+        ],
+    ),
+    (
+        "AuthorizeFunction",
+        &[
+            ("dynamodb:Query", "Table", &["IDENTITY#*"]),
+            ("dynamodb:PutItem", "Table", &["CODE#*", "IDENTITY#*"]),
+            ("ssm:GetParameters", "parameter${SessionPublicKeysParameter}", &[]),
+            ("ssm:GetParameters", "parameter${PortalClientsParameter}", &[]),
+        ],
+    ),
+    (
+        "TokenFunction",
+        &[
+            ("dynamodb:UpdateItem", "Table", &["CODE#*"]),
+            ("dynamodb:GetItem", "Table", &["CODE#*"]),
+            ("dynamodb:Query", "Table", &["IDENTITY#*"]),
+            ("ssm:GetParameters", "parameter${SessionSigningKeyParameter}", &[]),
+            ("ssm:GetParameters", "parameter${PortalClientsParameter}", &[]),
+            ("ssm:GetParameters", "parameter${PortalSecretsPath}*", &[]),
+            ("kms:Decrypt", "alias/aws/ssm", &[]),
         ],
     ),
     (
@@ -452,7 +485,7 @@ fn each_function_may_read_exactly_the_ssm_parameters_it_is_told_to_read() {
                 let name = name.as_str()?;
                 let wildcard = match name {
                     n if n.ends_with("_SSM_PARAMETER") => "",
-                    "PROVIDER_SECRETS_PATH" => "*",
+                    "PROVIDER_SECRETS_PATH" | "PORTAL_SECRETS_PATH" => "*",
                     _ => return None,
                 };
                 Some(match value {
@@ -473,6 +506,11 @@ fn each_function_may_read_exactly_the_ssm_parameters_it_is_told_to_read() {
         association.env.keys().all(|name| !name.starts_with("SESSION_SIGNING_KEY")),
         "request-association only verifies sessions: it gets the public keys, never the signing key"
     );
+    let authorize = functions(&template).into_iter().find(|f| f.binary == "authorize").unwrap();
+    assert!(
+        authorize.env.keys().all(|name| !name.starts_with("SESSION_SIGNING_KEY")),
+        "authorize only verifies sessions and hints: it gets the public keys, never the signing key"
+    );
 }
 
 /// Per-route throttles (route key → burst, rate per second), tighter than the
@@ -485,6 +523,9 @@ const ROUTE_THROTTLES: &[(&str, u64, u64)] = &[
     ("POST /redeem", 40, 20),
     ("POST /redeem/resend", 20, 10),
     ("POST /not-me", 20, 10),
+    ("GET /authorize", 40, 20),
+    ("POST /authorize", 40, 20),
+    ("POST /token", 40, 20),
 ];
 
 fn throttle(settings: &Value) -> (u64, u64) {
