@@ -91,3 +91,35 @@ async fn an_onboarding_makes_the_minimum_aws_calls() {
     pat.get(&app.url("/me")).await;
     assert_eq!(app.calls.take(), ops(&["Query"]), "GET /me");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_sign_in_makes_at_most_two_sequential_aws_round_trips_per_endpoint() {
+    use profile_link_tests::portal::{Attempt, DEMO_REDIRECT, demo_token, pat_with_both_profiles, userinfo};
+    let app = TestApp::spawn().await;
+    let pat = pat_with_both_profiles(&app).await;
+    let attempt = Attempt::new();
+    app.calls.take();
+
+    // /authorize: the identity's partition (profiles, ended sessions), then the code.
+    let answer = pat.request(Method::GET, &attempt.demo_url(&app, &[])).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let code = pat.follow_until(answer, DEMO_REDIRECT).await;
+    let code = code.query_pairs().find(|(n, _)| n == "code").map(|(_, v)| v.into_owned()).unwrap();
+    assert_eq!(app.calls.take(), ops(&["Query", "PutItem"]), "GET /authorize (signed in)");
+
+    // /token: one conditional update uses the code; the tokens are signed from what it held.
+    let (status, tokens) = demo_token(&app, &code, &attempt).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(app.calls.take(), ops(&["UpdateItem"]), "POST /token");
+
+    // /userinfo: the code's grant (not replayed?), then the identity's profiles as they are now.
+    let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.calls.take(), ops(&["GetItem", "Query"]), "GET /userinfo");
+
+    // Discovery and a refused request read nothing.
+    reqwest::get(app.url("/.well-known/openid-configuration")).await.unwrap();
+    let refused = pat.request(Method::GET, &attempt.url(&app, "nobody", DEMO_REDIRECT, &[])).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.calls.take(), ops(&[]), "discovery, and an unknown client at /authorize");
+}
