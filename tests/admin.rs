@@ -346,3 +346,86 @@ async fn migrate_owners_moves_owners_written_before_they_had_their_own_partition
     let again = admin(&app, &["table", "migrate-owners"]);
     assert!(stdout(&again).contains("moved 0 profile owner"), "a second run moves nothing: {}", stdout(&again));
 }
+
+/// A session as a function holding `keys` issues it.
+fn session_signed_by(keys: &profile_link_core::SessionKeys, now: i64) -> String {
+    let identity = profile_link_core::Identity::new("https://idp.example", "pat-1");
+    let (token, _) = keys.issue(profile_link_core::session::NewSession {
+        identity: &identity,
+        provider: ("dev", "Dev provider"),
+        profile: Default::default(),
+        auth_time: Some(now),
+        profiles: vec![],
+        now,
+        ttl_seconds: 3600,
+        generation: 0,
+        csrf: None,
+    });
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_without_signing_anyone_out() {
+    use profile_link_core::{SessionKeys, SessionVerifier};
+    const ISSUER: &str = "https://link.example.com";
+    let sdk = profile_link_tests::sdk_config().await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let prefix = format!("/test-{}", profile_link_core::random::token(6).replace(['-', '_'], "x"));
+    let (signing, public) = (format!("{prefix}/signing"), format!("{prefix}/public"));
+    let keys_command = |args: &[&str]| {
+        Command::new(admin_binary())
+            .args(["keys"])
+            .args(args)
+            .env("AWS_ENDPOINT_URL_SSM", local_aws().ssm)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let read = |name: String| {
+        let ssm = ssm.clone();
+        async move {
+            let got = ssm.get_parameter().name(name).with_decryption(true).send().await.unwrap();
+            got.parameter.unwrap().value.unwrap()
+        }
+    };
+    // As deployed: `keys generate` (a signing key and its next) into the SecureString.
+    let generated = stdout(&keys_command(&["generate"]));
+    ssm.put_parameter()
+        .name(&signing)
+        .value(&generated)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let before = SessionKeys::from_pem(ISSUER, &generated).unwrap();
+    let old_session = session_signed_by(&before, now);
+
+    // Just written: a rotation now is refused, and changes nothing.
+    let refused = keys_command(&["rotate", "--signing-key-parameter", &signing, "--public-keys-parameter", &public]);
+    assert_eq!(code(&refused), 3, "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("rotate again in"), "{refused:?}");
+    assert_eq!(read(signing.clone()).await, generated);
+
+    let rotated =
+        keys_command(&["rotate", "--signing-key-parameter", &signing, "--public-keys-parameter", &public, "--force"]);
+    assert_eq!(code(&rotated), 0, "{rotated:?}");
+    let after = SessionKeys::from_pem(ISSUER, &read(signing.clone()).await).unwrap();
+    let verifier = SessionVerifier::from_jwks(ISSUER, &read(public.clone()).await).unwrap();
+    assert_ne!(after.kid(), before.kid(), "a new key signs");
+    let new_session = session_signed_by(&after, now);
+    // A function started before the rotation and one started after trust each other's sessions.
+    assert!(before.verify(&new_session, now).is_ok(), "the new signing key was published before it signed");
+    assert!(after.verify(&old_session, now).is_ok(), "the old signing key verifies on");
+    assert!(verifier.verify(&old_session, now).is_ok() && verifier.verify(&new_session, now).is_ok(), "JWKS");
+    assert_eq!(verifier.jwks().keys.len(), 3, "signing, next and previous are published");
+
+    // The next rotation (forced here: a day later in life) drops the first key: what it signed stops verifying.
+    let again =
+        keys_command(&["rotate", "--signing-key-parameter", &signing, "--public-keys-parameter", &public, "--force"]);
+    assert_eq!(code(&again), 0, "{again:?}");
+    assert!(stdout(&again).contains("dropped"), "{}", stdout(&again));
+    let third = SessionKeys::from_pem(ISSUER, &read(signing.clone()).await).unwrap();
+    assert!(third.verify(&new_session, now).is_ok(), "the key before still verifies");
+    assert!(third.verify(&old_session, now).is_err(), "the dropped key's sessions are over");
+}

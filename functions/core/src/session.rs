@@ -152,15 +152,34 @@ impl std::fmt::Debug for SessionKeys {
 
 impl SessionKeys {
     /// `issuer` is the public base URL: it is both `iss` and `aud` of every session token.
-    pub fn from_pem(issuer: &str, private_key_pem: &str) -> Result<Self, SessionKeyError> {
-        let encoding = EncodingKey::from_ec_pem(private_key_pem.as_bytes()).map_err(SessionKeyError::NotAnEcKey)?;
-        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(SessionKeyError::PublicKey)?;
-        // RFC 7638 thumbprint: a kid that changes exactly when the key does.
-        let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(SessionKeyError::PublicKey)?;
-        jwk.common.key_id = Some(kid.clone());
-        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        let decoding = DecodingKey::from_jwk(&jwk).map_err(SessionKeyError::PublicKey)?;
-        let verifier = SessionVerifier::new(issuer, JwkSet { keys: vec![jwk] }, vec![(kid.clone(), decoding)]);
+    ///
+    /// `private_keys_pem` holds one or more PEM keys (see [`pem_keys`]): the
+    /// first signs; every one verifies and is published, so a key can be known
+    /// to every function before it signs, and kept after it stopped
+    /// (`profile-link-admin keys rotate`).
+    pub fn from_pem(issuer: &str, private_keys_pem: &str) -> Result<Self, SessionKeyError> {
+        let pems = pem_keys(private_keys_pem);
+        let mut signing = None;
+        let mut public = Vec::new();
+        let mut decoding: Vec<(String, DecodingKey)> = Vec::new();
+        for pem in &pems {
+            let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(SessionKeyError::NotAnEcKey)?;
+            let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(SessionKeyError::PublicKey)?;
+            // RFC 7638 thumbprint: a kid that changes exactly when the key does.
+            let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(SessionKeyError::PublicKey)?;
+            jwk.common.key_id = Some(kid.clone());
+            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+            if decoding.iter().any(|(k, _)| *k == kid) {
+                continue;
+            }
+            decoding.push((kid.clone(), DecodingKey::from_jwk(&jwk).map_err(SessionKeyError::PublicKey)?));
+            public.push(jwk);
+            signing.get_or_insert((kid, encoding));
+        }
+        let Some((kid, encoding)) = signing else {
+            return Err(SessionKeyError::NotAnEcKey(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into()));
+        };
+        let verifier = SessionVerifier::new(issuer, JwkSet { keys: public }, decoding);
         Ok(Self { kid, encoding, verifier })
     }
 
@@ -320,6 +339,21 @@ impl SessionVerifier {
     }
 }
 
+/// The PEM private keys in `text`, in order (blocks separated by anything, e.g. newlines).
+pub fn pem_keys(text: &str) -> Vec<String> {
+    const END: &str = "-----END PRIVATE KEY-----";
+    let mut keys = Vec::new();
+    let mut rest = text;
+    while let Some(end) = rest.find(END) {
+        let block = &rest[..end + END.len()];
+        if let Some(start) = block.find("-----BEGIN PRIVATE KEY-----") {
+            keys.push(format!("{}\n", &block[start..]));
+        }
+        rest = &rest[end + END.len()..];
+    }
+    keys
+}
+
 fn pem_encode(label: &str, der: &[u8]) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
@@ -468,6 +502,25 @@ mod tests {
         assert!(SessionVerifier::from_jwks(ISSUER, &jwks.to_string()).is_err());
         assert!(SessionVerifier::from_jwks(ISSUER, &SessionKeys::generate_pem()).is_err(), "a PEM is not a JWKS");
         assert!(SessionVerifier::from_jwks(ISSUER, r#"{"keys":[]}"#).is_err());
+    }
+
+    #[test]
+    fn the_first_of_several_keys_signs_and_every_one_verifies() {
+        let (first, second) = (SessionKeys::generate_pem(), SessionKeys::generate_pem());
+        let both = SessionKeys::from_pem(ISSUER, &format!("{first}\n{second}")).unwrap();
+        let alone = SessionKeys::from_pem(ISSUER, &first).unwrap();
+        let next = SessionKeys::from_pem(ISSUER, &format!("{second}{first}")).unwrap();
+        assert_eq!(both.kid(), alone.kid(), "the first key signs");
+        assert_eq!(both.jwks().keys.len(), 2, "both are published");
+        let (by_next, _) = issue(&next, now());
+        assert!(both.verify(&by_next, now()).is_ok(), "a token the second key signed verifies");
+        assert!(alone.verify(&by_next, now()).is_err(), "and only where the key is known");
+        assert_eq!(pem_keys(&format!("{first}{first}")).len(), 2);
+        assert_eq!(
+            SessionKeys::from_pem(ISSUER, &format!("{first}{first}")).unwrap().jwks().keys.len(),
+            1,
+            "a repeated key once"
+        );
     }
 
     #[test]

@@ -3,5 +3,6 @@
 
 pub mod audit;
 pub mod import;
+pub mod keys;
 pub mod links;
 pub mod table;
