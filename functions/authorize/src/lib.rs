@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
+use profile_link_core::browser::BrowserCore;
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::identity::Identity;
@@ -27,7 +28,7 @@ use profile_link_core::session::{SessionClaims, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::IdentityState;
 use profile_link_core::store::codes::Grant;
-use profile_link_core::web::{self, Cookies, PORTAL, SESSION};
+use profile_link_core::web::{self, PORTAL, SESSION};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
 
@@ -38,15 +39,14 @@ pub const FUNCTION: &str = "authorize";
 const PORTAL_COOKIE_SECONDS: i64 = 2 * 3600;
 
 /// Everything the authorize function needs, built once per cold start.
+/// Its [`BrowserCore`] verifies only: this function reads sessions and ID
+/// token hints, and signs nothing.
 pub struct AuthorizeApp {
-    pub site: SiteConfig,
-    pub store: Store,
-    /// Verify-only: this function reads sessions and ID token hints, and signs nothing.
-    pub sessions: Arc<SessionVerifier>,
+    core: BrowserCore,
     pub clients: Arc<PortalClients>,
-    pub clock: Arc<dyn Clock>,
-    cookies: Cookies,
 }
+
+profile_link_core::browser_core!(AuthorizeApp);
 
 impl AuthorizeApp {
     /// The session keys and the client list in one SSM call.
@@ -73,16 +73,11 @@ impl AuthorizeApp {
         clients: Arc<PortalClients>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let cookies = Cookies::new(site.public_base_url.cookie_policy());
-        Self { site, store, sessions, clients, clock, cookies }
+        Self { core: BrowserCore::new(site, store, sessions, clock), clients }
     }
 
     fn issuer(&self) -> String {
         self.site.public_base_url.origin()
-    }
-
-    fn problem(&self, problem: Problem, t: &Text) -> Response {
-        problem.render(&self.site.branding, t)
     }
 
     /// A request that names no registered portal, or a redirect URI it never
@@ -105,16 +100,6 @@ impl AuthorizeApp {
             ),
             t,
         )
-    }
-
-    /// The signed-in person and their identity's state, unless they signed out.
-    async fn signed_in(
-        &self,
-        jar: &CookieJar,
-    ) -> Result<Option<(SessionClaims, IdentityState)>, profile_link_core::store::StoreError> {
-        let Some(session) = self.cookies.session(jar, &self.sessions, self.clock.now()) else { return Ok(None) };
-        let state = self.store.identity_state(&session.identity()).await?;
-        Ok((!state.has_ended(&session)).then_some((session, state)))
     }
 }
 
@@ -379,7 +364,7 @@ async fn end_session(
 ) -> Response {
     let t = locale.text();
     let hint =
-        params.id_token_hint.as_deref().filter(|h| h.len() <= 4096).and_then(|h| app.sessions.id_token_hint::<Hint>(h));
+        params.id_token_hint.as_deref().filter(|h| h.len() <= 4096).and_then(|h| app.verifier.id_token_hint::<Hint>(h));
     let refuse = || {
         app.problem(
             Problem::new(
@@ -414,9 +399,8 @@ async fn end_session(
         },
         None => "/".to_owned(),
     };
-    let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
-        let jar = if app.cookies.get(&jar, SESSION).is_some() { jar.add(app.cookies.removal(SESSION)) } else { jar };
-        return (jar, see_other(&after)).into_response();
+    let Some(session) = app.session(&jar) else {
+        return (app.clear_stale_session(jar), see_other(&after)).into_response();
     };
     let hinted =
         hint.as_ref().and_then(|h| h.sid.as_deref()) == Some(openid_provider::portal_sid(&session.sid).as_str());

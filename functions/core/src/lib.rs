@@ -3,6 +3,7 @@
 //! (`store`), and how it answers (`web`, `pages`).
 
 pub mod aws;
+pub mod browser;
 pub mod clock;
 pub mod config;
 pub mod email;

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::CookieJar;
+use profile_link_core::browser::BrowserCore;
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::i18n::fill;
 use profile_link_core::i18n::{Locale, Text};
@@ -19,10 +20,10 @@ use profile_link_core::pages::{self, AccountPage, HomePage, LinkedProfileView, P
 use profile_link_core::providers::{ProviderConfig, ReauthenticationProof, ResponseMode};
 use profile_link_core::random;
 use profile_link_core::rate_limit::{RateLimits, client_network};
-use profile_link_core::session::{NewSession, SessionKeys};
+use profile_link_core::session::{NewSession, SessionKeys, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::{LoginRecorded, LoginTransaction, StoreError};
-use profile_link_core::web::{self, BROWSER, Caller, Cookies, FORM_POST_BROWSER, SESSION};
+use profile_link_core::web::{self, BROWSER, Caller, FORM_POST_BROWSER, SESSION};
 use profile_link_core::{Clock, Identity, ReturnTo, Store, SystemClock};
 use serde::Deserialize;
 
@@ -36,17 +37,17 @@ pub const FUNCTION: &str = "login";
 
 /// Everything the login function needs, built once per cold start.
 pub struct LoginApp {
-    pub site: SiteConfig,
-    pub store: Store,
+    core: BrowserCore,
     /// The relying party for each configured provider.
     pub providers: IdentityProviders,
+    /// Issues sessions.
     pub sessions: Arc<SessionKeys>,
-    pub clock: Arc<dyn Clock>,
     pub login_ttl_seconds: i64,
     /// `sign_ins_per_ip` and its window bound the sign-ins one network may start.
     pub limits: RateLimits,
-    cookies: Cookies,
 }
+
+profile_link_core::browser_core!(LoginApp);
 
 impl LoginApp {
     /// Reads configuration and secrets; fails naming the variable at fault.
@@ -70,8 +71,8 @@ impl LoginApp {
         login_ttl_seconds: i64,
         limits: RateLimits,
     ) -> Self {
-        let cookies = Cookies::new(site.public_base_url.cookie_policy());
-        Self { site, store, providers, sessions, clock, login_ttl_seconds, limits, cookies }
+        let verifier = Arc::new(SessionVerifier::clone(&sessions));
+        Self { core: BrowserCore::new(site, store, verifier, clock), providers, sessions, login_ttl_seconds, limits }
     }
 
     /// Fetches the provider's metadata and keys during init, not on the first
@@ -81,10 +82,6 @@ impl LoginApp {
     pub async fn warm_up(&self) {
         let nobody = Identity::new(startup::WARM_UP_KEY, startup::WARM_UP_KEY);
         let _ = tokio::join!(self.providers.warm_up(self.clock.now()), self.store.identity_state(&nobody));
-    }
-
-    fn problem(&self, problem: Problem, locale: Locale) -> Response {
-        problem.render(&self.site.branding, locale.text())
     }
 }
 
@@ -205,7 +202,7 @@ async fn start_login(
         Ok((jar, location)) => (jar, Redirect::to(&location)).into_response(),
         Err(error) => {
             tracing::warn!(%error, provider = %client.provider().id, "sign-in could not start");
-            let mut response = app.problem(error.problem(&return_to, locale.text()), locale);
+            let mut response = app.problem(error.problem(&return_to, locale.text()), locale.text());
             if let LoginError::TooManySignIns(retry_after) = error {
                 rate_limited(FUNCTION, "sign_ins_ip");
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
@@ -336,7 +333,7 @@ fn finish(
         Ok((jar, return_to)) => (jar, Redirect::to(return_to.as_str())).into_response(),
         Err(error) => {
             tracing::warn!(%error, request_id = caller.request_id.as_deref(), "sign-in callback refused");
-            app.problem(error.problem(&ReturnTo::root(), locale.text()), locale)
+            app.problem(error.problem(&ReturnTo::root(), locale.text()), locale.text())
         }
     }
 }
@@ -378,11 +375,8 @@ async fn complete(
     let state = app.store.identity_state(&verified.identity).await?;
     // A CSRF token belongs to one identity: kept across a re-sign-in of the
     // same person (forms open in other tabs keep working), never handed on.
-    let csrf = app
-        .cookies
-        .session(jar, &app.sessions, now)
-        .filter(|previous| previous.identity() == verified.identity)
-        .map(|previous| previous.csrf);
+    let csrf =
+        app.session(jar).filter(|previous| previous.identity() == verified.identity).map(|previous| previous.csrf);
     let (token, claims) = app.sessions.issue(NewSession {
         identity: &verified.identity,
         provider: (provider.id.as_str(), provider.label.as_str()),
@@ -428,8 +422,8 @@ fn auth_time(auth_age: Option<i64>, provider: &ProviderConfig, tx: &LoginTransac
 /// `GET /`: the account page (one query for the linked profiles), or the welcome page when signed out.
 async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJar) -> Response {
     let t = locale.text();
-    let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
-        let jar = clear_stale_session(&app, jar);
+    let Some(session) = app.session(&jar) else {
+        let jar = app.clear_stale_session(jar);
         return (jar, pages::respond(StatusCode::OK, &HomePage { brand: &app.site.branding, t })).into_response();
     };
     let provider = session.provider_name();
@@ -451,7 +445,7 @@ async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJa
             .collect(),
         Err(error) => {
             tracing::error!(%error, "account page could not read linked profiles");
-            return app.problem(LoginError::Store(error).problem(&ReturnTo::root(), t), locale);
+            return app.problem(LoginError::Store(error).problem(&ReturnTo::root(), t), locale.text());
         }
     };
     let who = session.profile.display_label().unwrap_or(&session.idp_sub);
@@ -472,14 +466,9 @@ async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJa
     )
 }
 
-/// Removes a session cookie that no longer verifies (expired, rotated key, tampered).
-fn clear_stale_session(app: &LoginApp, jar: CookieJar) -> CookieJar {
-    if app.cookies.get(&jar, SESSION).is_some() { jar.add(app.cookies.removal(SESSION)) } else { jar }
-}
-
 /// `GET /me`: the signed-in identity and its profiles, as JSON for portal code.
 async fn me(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
-    let session = app.cookies.session(&jar, &app.sessions, app.clock.now());
+    let session = app.session(&jar);
     let state = match &session {
         Some(session) => Some(app.store.identity_state(&session.identity()).await),
         None => None,
@@ -552,8 +541,8 @@ async fn logout(
     jar: CookieJar,
     form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Response {
-    let Some(session) = app.cookies.session(&jar, &app.sessions, app.clock.now()) else {
-        return (clear_stale_session(&app, jar), Redirect::to("/")).into_response();
+    let Some(session) = app.session(&jar) else {
+        return (app.clear_stale_session(jar), Redirect::to("/")).into_response();
     };
     let form = form.ok().map(|Form(f)| f);
     let everywhere = form.as_ref().and_then(|f| f.everywhere.as_deref()) == Some("1");
@@ -561,7 +550,7 @@ async fn logout(
         tracing::warn!(sid = &session.sid[..8], "logout refused: CSRF token missing or wrong");
         let t = locale.text();
         let problem = Problem::new(StatusCode::FORBIDDEN, t.logout_csrf_title, t.logout_csrf, ("/", t.action_account));
-        return app.problem(problem, locale);
+        return app.problem(problem, locale.text());
     }
     let ended = if everywhere {
         app.store.end_every_session(&session.identity()).await.map(|_| ())
@@ -579,7 +568,7 @@ async fn logout(
             t.logout_unavailable,
             ("/login", t.action_sign_in_again),
         );
-        return (jar, app.problem(problem, locale)).into_response();
+        return (jar, app.problem(problem, locale.text())).into_response();
     }
     tracing::info!(sid = &session.sid[..8], everywhere, "signed out");
     (jar, Redirect::to("/")).into_response()

@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use profile_link_core::browser::BrowserCore;
 use profile_link_core::config::{CookiePolicy, Env, SiteConfig};
 use profile_link_core::email::RegisteredEmail;
 use profile_link_core::i18n::{Locale, Text, fill};
@@ -24,13 +25,13 @@ use profile_link_core::metrics::{Emf, rate_limited};
 use profile_link_core::pages::{self, OutcomePage, Problem, RedeemConfirmPage, ResendForm};
 use profile_link_core::profile::{Profile, ProfileId};
 use profile_link_core::rate_limit::{RateLimits, RequestPolicy, client_network};
-use profile_link_core::session::{SessionClaims, SessionKeys};
+use profile_link_core::session::{SessionClaims, SessionKeys, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::associations::Unlinked;
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::redeem::{Redemption, StoredLink};
 use profile_link_core::store::{AssociationRequest, IdentityState, RequestOutcome, Requester, StoreError};
-use profile_link_core::web::{self, Caller, Cookies, SESSION};
+use profile_link_core::web::{self, Caller, SESSION};
 use profile_link_core::{Clock, Identity, Store, SystemClock};
 use serde::{Deserialize, Serialize};
 
@@ -49,14 +50,14 @@ const PURPOSE: &str = "redeem";
 pub const FUNCTION: &str = "redeem-link";
 
 pub struct RedeemApp {
-    pub site: SiteConfig,
-    pub store: Store,
+    core: BrowserCore,
+    /// Re-issues sessions and signs the clicked-link cookie.
     pub sessions: Arc<SessionKeys>,
-    pub clock: Arc<dyn Clock>,
     pub limits: RateLimits,
     pub link_ttl_seconds: i64,
-    cookies: Cookies,
 }
+
+profile_link_core::browser_core!(RedeemApp);
 
 impl RedeemApp {
     /// Opens the table's connection during init (`main` runs this while
@@ -83,12 +84,8 @@ impl RedeemApp {
         limits: RateLimits,
         link_ttl_seconds: i64,
     ) -> Self {
-        let cookies = Cookies::new(site.public_base_url.cookie_policy());
-        Self { site, store, sessions, clock, limits, link_ttl_seconds, cookies }
-    }
-
-    fn session(&self, jar: &CookieJar) -> Option<SessionClaims> {
-        self.cookies.session(jar, &self.sessions, self.clock.now())
+        let verifier = Arc::new(SessionVerifier::clone(&sessions));
+        Self { core: BrowserCore::new(site, store, verifier, clock), sessions, limits, link_ttl_seconds }
     }
 
     fn outcome(&self, status: StatusCode, page: Outcome) -> Response {
@@ -108,10 +105,6 @@ impl RedeemApp {
                 cancel_request: page.cancel_request.as_deref(),
             },
         )
-    }
-
-    fn problem(&self, problem: Problem, t: &Text) -> Response {
-        problem.render(&self.site.branding, t)
     }
 
     fn redeem_cookie_name(&self) -> String {

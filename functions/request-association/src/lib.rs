@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
+use profile_link_core::browser::BrowserCore;
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::email::RegisteredEmail;
 use profile_link_core::i18n::{Locale, Text, fill};
@@ -24,23 +25,21 @@ use profile_link_core::session::{SessionClaims, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{AssociationRequest, IdentityState, RequestOutcome, Requester};
-use profile_link_core::web::{self, Caller, Cookies, SESSION};
+use profile_link_core::web::{self, Caller, SESSION};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
 
 /// This function's name in logs and metrics.
 pub const FUNCTION: &str = "request-association";
 
+/// Its [`BrowserCore`] verifies only: this function reads sessions but never issues them.
 pub struct AssociationApp {
-    pub site: SiteConfig,
-    pub store: Store,
-    /// Verify-only: this function reads sessions but never issues them.
-    pub sessions: Arc<SessionVerifier>,
-    pub clock: Arc<dyn Clock>,
+    core: BrowserCore,
     pub limits: RateLimits,
     pub link_ttl_seconds: i64,
-    cookies: Cookies,
 }
+
+profile_link_core::browser_core!(AssociationApp);
 
 impl AssociationApp {
     /// Opens the table's connection during init (`main` runs this while
@@ -70,12 +69,7 @@ impl AssociationApp {
         limits: RateLimits,
         link_ttl_seconds: i64,
     ) -> Self {
-        let cookies = Cookies::new(site.public_base_url.cookie_policy());
-        Self { site, store, sessions, clock, limits, link_ttl_seconds, cookies }
-    }
-
-    fn session(&self, jar: &CookieJar) -> Option<SessionClaims> {
-        self.cookies.session(jar, &self.sessions, self.clock.now())
+        Self { core: BrowserCore::new(site, store, sessions, clock), limits, link_ttl_seconds }
     }
 
     fn form(
