@@ -138,6 +138,17 @@ impl PublicBaseUrl {
     }
 }
 
+/// The one stylesheet, inlined so pages need no second request; the CSP allows
+/// exactly this text (with the operator's accent colour, see `Branding`) by its hash.
+pub const STYLESHEET: &str = include_str!("../templates/style.css");
+
+/// `'sha256-…'`: the CSP source that allows exactly this inline text.
+pub fn csp_hash_source(text: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
+}
+
 /// What pages and emails say about who runs the service, and how they look.
 #[derive(Debug, Clone)]
 pub struct Branding {
@@ -168,12 +179,12 @@ impl Branding {
         logo_url: Option<String>,
         accent: Option<&str>,
     ) -> Self {
-        let mut stylesheet = crate::pages::STYLESHEET.to_owned();
+        let mut stylesheet = STYLESHEET.to_owned();
         if let Some(accent) = accent {
             // Later rules win: the operator's colour replaces the built-in one.
             stylesheet.push_str(&format!(":root{{--accent:{accent}}}\n"));
         }
-        let stylesheet_csp = crate::pages::csp_hash_source(&stylesheet);
+        let stylesheet_csp = csp_hash_source(&stylesheet);
         Self {
             product_name: product_name.to_owned(),
             operator_name: operator_name.to_owned(),

@@ -8,16 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::config::Branding;
 use crate::i18n::Text;
 
-/// The one stylesheet, inlined so pages need no second request; the CSP allows
-/// exactly this text (with the operator's accent colour, see `Branding`) by its hash.
-pub const STYLESHEET: &str = include_str!("../templates/style.css");
-
-/// `'sha256-…'`: the CSP source that allows exactly this inline text.
-pub fn csp_hash_source(text: &str) -> String {
-    use base64::Engine;
-    use sha2::{Digest, Sha256};
-    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
-}
+pub use crate::config::{STYLESHEET, csp_hash_source};
 
 /// A page's answer: the HTML with its status.
 pub fn respond(status: StatusCode, page: &impl Template) -> Response {

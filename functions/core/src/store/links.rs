@@ -6,11 +6,11 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-use serde::Deserialize;
 
 use super::audit::{AuditEntry, AuditSubject};
 use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
+use super::link_record::{LinkRecord, SUPPORT_ORIGIN, StoredLink, audit};
 use super::suppressions::not_suppressed;
 use super::{Store, StoreError};
 use crate::email::RegisteredEmail;
@@ -51,7 +51,7 @@ pub struct AssociationRequest<'a> {
     /// unused, still be its identity's newest for the profile, and the profile
     /// must still be registered under its address. It is superseded in the
     /// same transaction.
-    pub renews: Option<&'a super::redeem::StoredLink>,
+    pub renews: Option<&'a StoredLink>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,47 +79,6 @@ enum RequestItem {
     RenewedAddress,
     Write,
 }
-
-/// A link as the stream delivers it and send-emails reads it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LinkRecord {
-    pub link_id: String,
-    pub request_id: String,
-    pub state: String,
-    pub identity_iss: String,
-    pub identity_sub: String,
-    pub identity_label: String,
-    pub identity_provider: String,
-    pub profile_id: String,
-    pub display_name: String,
-    #[serde(default)]
-    pub organization: String,
-    pub email: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    /// Language tag of the person who asked (`en` when absent).
-    #[serde(default)]
-    pub locale: String,
-    /// `support` for a link an operator sent (`profile-link-admin links send`); empty otherwise.
-    #[serde(default)]
-    pub origin: String,
-    /// SES did not answer its send: it may or may not have arrived (never sent again).
-    #[serde(default)]
-    pub send_unconfirmed: bool,
-}
-
-impl LinkRecord {
-    pub fn identity(&self) -> Identity {
-        Identity::new(self.identity_iss.clone(), self.identity_sub.clone())
-    }
-
-    pub fn support_initiated(&self) -> bool {
-        self.origin == SUPPORT_ORIGIN
-    }
-}
-
-/// The `origin` of links support sent.
-pub const SUPPORT_ORIGIN: &str = "support";
 
 /// What claiming a link for sending found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +165,7 @@ pub(super) fn rate_counter(
 /// identity already (a newer link was redeemed), and the profile is still
 /// registered under the old link's address. That it is still its identity's
 /// newest link for the profile is the new pointer's own condition.
-fn renewal_checks(table: &str, old: &super::redeem::StoredLink, now: i64) -> [(RequestItem, TransactWriteItem); 3] {
+fn renewal_checks(table: &str, old: &StoredLink, now: i64) -> [(RequestItem, TransactWriteItem); 3] {
     let record = &old.record;
     let supersede = Update::builder()
         .table_name(table)
@@ -595,7 +554,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let detail = format!("not sent: {} bounced or complained before", crate::identity::mask_email(&link.email));
-        let audit = super::redeem::audit(link, "suppressed", &link.identity(), Some(detail), now)?;
+        let audit = audit(link, "suppressed", &link.identity(), Some(detail), now)?;
         self.mark_suppressed(link_key(&link.link_id), &audit, retention_seconds, "TransactWriteItems(link suppressed)")
             .await
     }

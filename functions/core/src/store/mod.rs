@@ -7,6 +7,7 @@ pub mod audit;
 pub mod codes;
 pub mod conflicts;
 mod items;
+mod link_record;
 mod links;
 mod login;
 mod notices;
@@ -16,7 +17,8 @@ pub mod sessions;
 pub mod support;
 pub mod suppressions;
 
-pub use links::{AssociationRequest, Claim, LinkRecord, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
+pub use link_record::{LinkRecord, SUPPORT_ORIGIN};
+pub use links::{AssociationRequest, Claim, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
 pub use login::{LoginRecorded, LoginTransaction};
 pub use notices::NoticeRecord;
 pub use profiles::{BATCH_GET_MAX, BATCH_WRITE_MAX};

@@ -8,29 +8,13 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::associations::{association_key, association_puts, owner_key};
-use super::audit::{AuditEntry, AuditSubject};
+
 use super::conflicts::{SendRetryingConflicts, cancelled_by_conflict};
 use super::items::{Item, get_n, get_s, n, s};
-use super::links::LinkRecord;
+use super::link_record::LinkRecord;
+pub use super::link_record::{StoredLink, audit};
 use super::{Store, StoreError};
 use crate::identity::Identity;
-use crate::profile::ProfileId;
-
-/// A link as redemption sees it: the record plus its redemption state.
-#[derive(Debug, Clone)]
-pub struct StoredLink {
-    pub record: LinkRecord,
-    pub verifier_hash: Option<String>,
-    /// The identity key that used it, once used.
-    pub used_by: Option<String>,
-    pub siblings: Vec<String>,
-}
-
-impl StoredLink {
-    pub fn state(&self) -> &str {
-        &self.record.state
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
@@ -84,27 +68,6 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
         verifier_hash: get_s(&item, &key, "verifier_hash").ok(),
         used_by: get_s(&item, &key, "used_by").ok(),
         siblings,
-    })
-}
-
-pub fn audit(
-    link: &LinkRecord,
-    event: &'static str,
-    identity: &Identity,
-    detail: Option<String>,
-    now: i64,
-) -> Result<AuditEntry, StoreError> {
-    Ok(AuditEntry {
-        subject: AuditSubject::Profile(ProfileId::parse(&link.profile_id).ok_or_else(|| StoreError::Corrupt {
-            key: format!("LINK#{}", link.link_id),
-            problem: "profile_id".into(),
-        })?),
-        event,
-        identity: Some(identity.clone()),
-        link_id: Some(link.link_id.clone()),
-        request_id: Some(link.request_id.clone()),
-        detail,
-        at: now,
     })
 }
 
