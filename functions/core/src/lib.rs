@@ -1,6 +1,8 @@
 //! Shared code for profile-link's Lambda functions, organised by domain:
-//! who the person is (`identity`, `session`, `oidc`), what the service stores
-//! (`store`), and how it answers (`web`, `pages`).
+//! who the person is (`identity`, `session`), the two sides profile-link
+//! stands between (`relying_party`: upstream, to the identity providers;
+//! `openid_provider`: downstream, to the portals), what the service stores
+//! (`store`), and how it answers (`web`, `pages`, `browser`).
 
 pub mod aws;
 pub mod browser;
@@ -12,13 +14,13 @@ pub mod identity;
 pub mod links;
 pub mod mail;
 pub mod metrics;
-pub mod oidc;
 pub mod openid_provider;
 pub mod pages;
 pub mod profile;
 pub mod providers;
 pub mod random;
 pub mod rate_limit;
+pub mod relying_party;
 pub mod return_to;
 pub mod secrets;
 pub mod session;

@@ -1,5 +1,5 @@
 //! The provider to portals: profile-link as the OpenID Provider of the
-//! company's portals (the relying party to identity providers is `oidc`).
+//! company's portals (the relying party to identity providers is `relying_party`).
 //!
 //! What lives here is the protocol, free of I/O: the registered portal
 //! clients (`PORTAL_CLIENTS`), the authorization request as checked

@@ -1,8 +1,8 @@
 //! What every HTTP function builds at cold start, and why it could not.
 
 use crate::config::{ConfigError, Env, SiteConfig};
-use crate::oidc::{IdentityProviders, OidcClient, OidcConfig};
 use crate::providers::{Providers, SecretSource};
+use crate::relying_party::{IdentityProviders, OidcClient, OidcConfig};
 use crate::secrets::{self, Secret, SecretError};
 use crate::session::{SessionKeyError, SessionKeys, SessionVerifier};
 use crate::store::Store;
