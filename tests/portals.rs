@@ -99,7 +99,7 @@ async fn someone_without_profiles_is_offered_the_seed_flow_or_the_portal() {
     let links = profile_link_tests::flow::request_and_deliver(&app, &pat, &app.address("pat")).await;
     let opened = profile_link_tests::flow::open(&pat, &links[0], "pat").await;
     let done = profile_link_tests::flow::confirm(&pat, &opened, "confirm").await;
-    assert!(done.body.contains("Go to the portal") && done.body.contains("/authorize?"), "{}", done.body);
+    assert!(done.body.contains("Back to Demo portal") && done.body.contains("/authorize?"), "{}", done.body);
     let account = pat.get(&app.url("/")).await;
     let back = scraper::Html::parse_document(&account.body)
         .select(&scraper::Selector::parse("#go-to-portal").unwrap())
@@ -418,4 +418,39 @@ async fn signing_out_from_the_portal_goes_only_where_it_registered() {
 async fn demo_code_via_offer(app: &TestApp, browser: &Browser, attempt: &Attempt) -> String {
     let answer = answer_at(browser, &attempt.demo_url(app, &[("pl_skip", "1")]), DEMO_REDIRECT).await;
     param(&answer, "code").unwrap_or_else(|| panic!("no code in {answer:?}")).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_client_exchanges_with_pkce_alone_and_never_with_a_secret() {
+    let app = TestApp::spawn().await;
+    let pat = pat_with_both_profiles(&app).await;
+    let attempt = Attempt::new();
+    let spa = "https://spa.example.com/cb";
+    let code = || async {
+        let answer = answer_at(&pat, &attempt.url(&app, "spa", spa, &[]), spa).await;
+        param(&answer, "code").unwrap_or_else(|| panic!("no code in {answer:?}")).to_owned()
+    };
+    let exchange = |code: String, secret: Option<&'static str>| {
+        let mut fields = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", spa.to_owned()),
+            ("code_verifier", attempt.verifier.clone()),
+            ("client_id", "spa".to_owned()),
+        ];
+        if let Some(secret) = secret {
+            fields.push(("client_secret", secret.to_owned()));
+        }
+        fields
+    };
+    let with_secret = exchange(code().await, Some("anything-at-all-0123"));
+    let borrowed: Vec<(&str, &str)> = with_secret.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (status, body) = token(&app, None, &borrowed).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{body}");
+    let plain = exchange(code().await, None);
+    let borrowed: Vec<(&str, &str)> = plain.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (status, tokens) = token(&app, None, &borrowed).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let claims = verify_id_token(&app, tokens["id_token"].as_str().unwrap(), "spa").await;
+    assert_eq!(profile_ids(&claims), both(), "{claims}");
 }

@@ -148,7 +148,7 @@ test('pat links both profiles by following the seed steps, from the portal and b
   }
 
   // Back to the portal, with a fresh code: it lists both profiles from the ID token.
-  await page.getByRole('link', { name: 'Go to the portal' }).click();
+  await page.getByRole('link', { name: 'Back to Demo portal' }).click();
   await page.waitForURL((url) => url.href.startsWith(PORTAL));
   await page.waitForLoadState('load');
   await shot(page, '09-portal-with-profiles');

@@ -247,7 +247,7 @@ fn offer_linking(
     let continue_href = openid_provider::authorize_path(raw, &extra);
     let continue_label = fill(t.portal_continue, &[("portal", &client.name)]);
     let back = openid_provider::authorize_path(raw, &[]);
-    let jar = jar.add(app.cookies.build(PORTAL, back, PORTAL_COOKIE_SECONDS));
+    let jar = jar.add(app.cookies.waiting_portal_cookie(&client.name, back, PORTAL_COOKIE_SECONDS));
     let page = PortalLinkPage {
         brand: &app.site.branding,
         t,

@@ -66,9 +66,9 @@ pub struct AccountPage<'a> {
     pub provider: &'a str,
     pub profiles: &'a [LinkedProfileView],
     pub csrf: &'a str,
-    /// "Go to the portal": back to the portal's sign-in that sent the person
-    /// here (`/authorize?…`), or the configured `PORTAL_URL`.
-    pub portal_href: Option<&'a str>,
+    /// The way to the portal (href, label): back to the portal's sign-in
+    /// that sent the person here, or the configured `PORTAL_URL`.
+    pub portal: Option<(&'a str, &'a str)>,
 }
 
 /// The form asking for the email address registered with the company.
@@ -234,7 +234,7 @@ mod tests {
             provider: "idp.example",
             profiles: &[],
             csrf: "tok",
-            portal_href: None,
+            portal: None,
         }
         .render()
         .unwrap();

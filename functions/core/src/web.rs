@@ -186,10 +186,37 @@ impl Cookies {
         jar.get(&self.name(base)).map(|c| c.value()).filter(|v| !v.is_empty() && v.len() <= 4096)
     }
 
+    /// The [`PORTAL`] cookie: the portal's registered name and its
+    /// authorization request's path, set by the authorize function.
+    pub fn waiting_portal_cookie(&self, name: &str, path: String, max_age_seconds: i64) -> Cookie<'static> {
+        use base64::Engine;
+        let name = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name);
+        self.build(PORTAL, format!("{name}~{path}"), max_age_seconds)
+    }
+
     /// The portal sign-in waiting for the person ([`PORTAL`]): only an
-    /// `/authorize?…` path of this site, whatever the cookie says.
-    pub fn waiting_portal(&self, jar: &CookieJar) -> Option<crate::ReturnTo> {
-        self.get(jar, PORTAL).and_then(crate::ReturnTo::parse).filter(|path| path.as_str().starts_with("/authorize?"))
+    /// `/authorize?…` path of this site and a name in the registered limits,
+    /// whatever the cookie says.
+    pub fn waiting_portal(&self, jar: &CookieJar) -> Option<WaitingPortal> {
+        use base64::Engine;
+        let (name, path) = self.get(jar, PORTAL)?.split_once('~')?;
+        let name = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(name).ok()?;
+        let name = String::from_utf8(name)
+            .ok()
+            .filter(|n| (1..=80).contains(&n.chars().count()) && !n.chars().any(char::is_control))?;
+        let path = crate::ReturnTo::parse(path).filter(|path| path.as_str().starts_with("/authorize?"))?;
+        Some(WaitingPortal { name, path })
+    }
+
+    /// The way to the portal a page offers: back to the portal's waiting
+    /// sign-in ("Back to Contoso portal"), or the configured `PORTAL_URL`.
+    pub fn portal_button(&self, jar: &CookieJar, site: &SiteConfig, t: &crate::i18n::Text) -> Option<(String, String)> {
+        match self.waiting_portal(jar) {
+            Some(waiting) => {
+                Some((waiting.path.as_str().to_owned(), crate::i18n::fill1(t.back_to_portal, "portal", &waiting.name)))
+            }
+            None => site.branding.portal_url.clone().map(|url| (url, t.go_to_portal.to_owned())),
+        }
     }
 
     /// The verified session, if the cookie holds one; anything else is "signed out".
@@ -212,6 +239,15 @@ fn cookie_max_age(seconds: i64) -> cookie::time::Duration {
 /// Whether a submitted CSRF token is this session's.
 pub fn csrf_matches(session: &SessionClaims, submitted: Option<&str>) -> bool {
     submitted.is_some_and(|t| random::constant_time_eq(t.as_bytes(), session.csrf.as_bytes()))
+}
+
+/// A portal's sign-in waiting while the person links a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingPortal {
+    /// As the portal registered it.
+    pub name: String,
+    /// Its authorization request on this site.
+    pub path: crate::ReturnTo,
 }
 
 /// Who is asking, as API Gateway saw it.
@@ -246,5 +282,36 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self::from_context(parts.extensions.get::<RequestContext>()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jar_with(value: &str) -> CookieJar {
+        CookieJar::new().add(Cookie::new(PORTAL, value.to_owned()))
+    }
+
+    #[test]
+    fn a_waiting_portal_is_only_a_registered_name_and_an_authorize_path() {
+        let cookies = Cookies::new(CookiePolicy::LocalPlainHttp);
+        let set = cookies.waiting_portal_cookie("Contoso portal", "/authorize?client_id=c".into(), 60);
+        let jar = jar_with(set.value());
+        let waiting = cookies.waiting_portal(&jar).unwrap();
+        assert_eq!((waiting.name.as_str(), waiting.path.as_str()), ("Contoso portal", "/authorize?client_id=c"));
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        for hostile in [
+            format!("{}~https://evil.example/authorize?x", b64("Contoso")),
+            format!("{}~//evil.example/authorize?x", b64("Contoso")),
+            format!("{}~/associate?x", b64("Contoso")),
+            format!("{}~/authorize?x", b64("Evil\u{202e}\nCorp")),
+            format!("{}~/authorize?x", b64(&"x".repeat(81))),
+            "not base64!~/authorize?x".to_owned(),
+            "/authorize?x".to_owned(),
+        ] {
+            assert_eq!(cookies.waiting_portal(&jar_with(&hostile)), None, "{hostile}");
+        }
     }
 }

@@ -449,8 +449,7 @@ async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJa
         }
     };
     let who = session.profile.display_label().unwrap_or(&session.idp_sub);
-    let waiting = app.cookies.waiting_portal(&jar);
-    let portal_href = waiting.as_ref().map(ReturnTo::as_str).or(app.site.branding.portal_url.as_deref());
+    let portal = app.cookies.portal_button(&jar, &app.site, t);
     pages::respond(
         StatusCode::OK,
         &AccountPage {
@@ -461,7 +460,7 @@ async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJa
             provider: &provider,
             profiles: &profiles,
             csrf: &session.csrf,
-            portal_href,
+            portal: portal.as_ref().map(|(href, label)| (href.as_str(), label.as_str())),
         },
     )
 }

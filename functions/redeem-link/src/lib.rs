@@ -596,13 +596,12 @@ async fn audit_refusal(app: &RedeemApp, link: &StoredLink, identity: &Identity, 
 
 /// Seed step 9: the success page, with the way to the portal when one is configured.
 /// A portal's sign-in waiting for the person (the authorize function's
-/// cookie) comes first: "Go to the portal" returns to it with a fresh code.
+/// cookie) comes first: "Back to <portal>" returns to it with a fresh code.
 fn linked_page(app: &RedeemApp, t: &'static Text, link: &StoredLink, already: bool, jar: &CookieJar) -> Response {
     let message = fill(if already { t.already_linked } else { t.linked }, &[("profile", &profile_label(link))]);
-    let waiting = app.cookies.waiting_portal(jar);
-    let portal = waiting.as_ref().map(|path| path.as_str()).or(app.site.branding.portal_url.as_deref());
-    let (action_href, action_label, secondary) = match portal {
-        Some(portal) => (portal, t.go_to_portal, Some(account(t))),
+    let portal = app.cookies.portal_button(jar, &app.site, t);
+    let (action_href, action_label, secondary) = match &portal {
+        Some((href, label)) => (href.as_str(), label.as_str(), Some(account(t))),
         None => ("/", t.action_account, None),
     };
     pages::respond(
