@@ -29,9 +29,20 @@ async fn garbage_never_gets_a_server_error_and_writes_nothing_unauthorised() {
         app.keys().await.into_iter().filter(|(pk, _)| !pk.starts_with("LOGIN#")).collect();
     let mut answered = 0;
     for _ in 0..CASES {
-        for path in
-            ["/login", "/login/callback/dev", "/redeem", "/not-me", "/", "/me", "/associate", "/.well-known/jwks.json"]
-        {
+        for path in [
+            "/login",
+            "/login/callback/dev",
+            "/redeem",
+            "/not-me",
+            "/",
+            "/me",
+            "/associate",
+            "/.well-known/jwks.json",
+            "/authorize",
+            "/end-session",
+            "/userinfo",
+            "/.well-known/openid-configuration",
+        ] {
             let query = sample();
             let url = format!("{}{path}?{}", app.base, query.replace(['#', ' ', '\n', '\r'], ""));
             let response = pat.client.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
@@ -63,8 +74,23 @@ async fn garbage_never_gets_a_server_error_and_writes_nothing_unauthorised() {
             );
             answered += 1;
         }
+        // The portals' provider: no CSRF token there (the portal's server, or a
+        // page that asks first), but garbage changes nothing and never fails.
+        for path in ["/token", "/userinfo", "/authorize", "/end-session"] {
+            let body = sample();
+            let response = pat
+                .client
+                .post(app.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("POST {path} {body:?}: {e}"));
+            assert!(response.status().as_u16() < 500, "POST {path} {body:?} answered {}", response.status());
+            answered += 1;
+        }
     }
-    assert_eq!(answered, CASES * 14);
+    assert_eq!(answered, CASES * 22);
     let after: Vec<(String, String)> =
         app.keys().await.into_iter().filter(|(pk, _)| !pk.starts_with("LOGIN#")).collect();
     assert_eq!(before, after, "garbage wrote nothing but sign-in transactions");
