@@ -51,7 +51,19 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
     let link_id = link.split_once("token=").unwrap().1.split_once('.').unwrap().0;
     app.ses_event_for_link(link_id, "hard-bounce").await;
 
+    // A portal signs pat in (and replays its code, which is logged): nothing of the exchange is.
+    use profile_link_tests::portal::{Attempt, DEMO_SECRET, demo_code, demo_token, userinfo};
+    let attempt = Attempt::new();
+    let code = demo_code(&app, &pat, &attempt).await;
+    let (status, tokens) = demo_token(&app, &code, &attempt).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access_token = tokens["access_token"].as_str().unwrap().to_owned();
+    let id_token = tokens["id_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(&app, &access_token).await.0, StatusCode::OK);
+    assert_eq!(demo_token(&app, &code, &attempt).await.0, StatusCode::BAD_REQUEST);
+
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("authorization code replayed"), "a replay is logged");
     let token = link.split_once("token=").unwrap().1;
     let verifier = token.split_once('.').unwrap().1;
     let secrets = [
@@ -62,6 +74,13 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
         ("the sign-in's email claim", "pat.doe@mail.example.net".to_owned()),
         ("the CSRF token", app.sessions.verify(&session, app.clock_now()).unwrap().csrf),
         ("the dev client secret", "local-dev-secret".to_owned()),
+        ("a portal's authorization code", code.clone()),
+        ("a portal's access token", access_token.clone()),
+        ("a portal's ID token signature", id_token.rsplit('.').next().unwrap().to_owned()),
+        ("a portal's client secret", DEMO_SECRET.to_owned()),
+        ("a portal's PKCE verifier", attempt.verifier.clone()),
+        ("a portal's state", attempt.state.clone()),
+        ("a portal's nonce", attempt.nonce.clone()),
     ];
     for (what, secret) in &secrets {
         assert!(!logs.contains(secret.as_str()), "the logs contain {what}");
@@ -74,7 +93,9 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
         .filter(|l| l["message"] == "request")
         .collect();
     let routes: Vec<&str> = requests.iter().map(|r| r["route"].as_str().unwrap()).collect();
-    for route in ["/login", "/login/callback/{provider}", "/", "/associate", "/redeem"] {
+    for route in
+        ["/login", "/login/callback/{provider}", "/", "/associate", "/redeem", "/authorize", "/token", "/userinfo"]
+    {
         assert!(routes.contains(&route), "no request line for {route}: {routes:?}");
     }
     for line in &requests {
