@@ -119,6 +119,13 @@ fn owns_address(session: &SessionClaims, email: &RegisteredEmail, profiles: &[Pr
     linked_here || verified_here
 }
 
+/// What became of a request, once the identity's state was read.
+enum Requested {
+    /// The session was signed out meanwhile (here or everywhere): nothing recorded.
+    SignedOut,
+    Recorded(RequestOutcome),
+}
+
 /// `POST /associate`
 async fn request(
     State(app): State<Arc<AssociationApp>>,
@@ -173,7 +180,7 @@ async fn request(
             tokio::join!(app.store.profiles_by_email(&email), app.store.identity_state(&requester.identity));
         let (profiles, state) = (profiles?, state?);
         if state.has_ended(&session) {
-            return Ok(None);
+            return Ok(Requested::SignedOut);
         }
         let request = AssociationRequest {
             requester: &requester,
@@ -191,12 +198,12 @@ async fn request(
                 now,
             )
             .await
-            .map(Some)
+            .map(Requested::Recorded)
     }
     .await;
     let outcome = match outcome {
-        Ok(Some(outcome)) => Ok(outcome),
-        Ok(None) => {
+        Ok(Requested::Recorded(outcome)) => Ok(outcome),
+        Ok(Requested::SignedOut) => {
             tracing::info!(sid = &session.sid[..8], "association request from a signed-out session");
             return (jar.add(app.cookies.removal(SESSION)), sign_in_first()).into_response();
         }
