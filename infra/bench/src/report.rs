@@ -112,9 +112,10 @@ fn mb(kib: u64) -> f64 {
 /// Why an endpoint makes the calls it makes: (design minimum of sequential AWS round trips, reason).
 fn design_minimum(endpoint: &str) -> (usize, &'static str) {
     match endpoint {
-        "GET /login" | "GET /login?fresh=1" => {
-            (1, "the sign-in transaction (state, nonce, PKCE verifier) is stored so that it can be used exactly once")
-        }
+        "GET /login" | "GET /login?fresh=1" => (
+            1,
+            "the sign-in transaction (state, nonce, PKCE verifier) is stored so that it can be used exactly once, counted against the network's sign-ins in the same transaction",
+        ),
         "GET /login/callback" => (
             2,
             "consume the transaction (it holds the PKCE verifier the code exchange needs), exchange the code at the provider (not AWS), then read the identity's profiles (known only from the ID token)",

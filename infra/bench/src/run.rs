@@ -512,7 +512,7 @@ fn first_request(
     let base = &settings.base;
     match name {
         "login" => (
-            "GET /login (PutItem)".into(),
+            "GET /login (TransactWriteItems)".into(),
             crate::gateway::http_event(base, "GET", "/login", &Browser::new("203.0.113.1"), None),
             Expected::Status(303),
         ),
