@@ -23,6 +23,8 @@ pub fn function_for(path: &str) -> &'static str {
     match path {
         "/associate" => "request-association",
         p if p == "/redeem" || p.starts_with("/redeem/") || p == "/profiles/unlink" => "redeem-link",
+        "/authorize" | "/end-session" => "authorize",
+        "/token" | "/userinfo" | "/.well-known/openid-configuration" => "token",
         _ => "login",
     }
 }
@@ -490,5 +492,11 @@ mod tests {
         assert_eq!(function_for("/profiles/unlink"), "redeem-link");
         assert_eq!(function_for("/login/callback"), "login");
         assert_eq!(function_for("/"), "login");
+        assert_eq!(function_for("/.well-known/jwks.json"), "login");
+        assert_eq!(function_for("/authorize"), "authorize");
+        assert_eq!(function_for("/end-session"), "authorize");
+        assert_eq!(function_for("/token"), "token");
+        assert_eq!(function_for("/userinfo"), "token");
+        assert_eq!(function_for("/.well-known/openid-configuration"), "token");
     }
 }
