@@ -88,7 +88,7 @@ enum Commands {
         /// Seconds one function may take from exec to its answer.
         #[arg(long, default_value_t = 60)]
         timeout_seconds: u64,
-        /// Only this function (repeatable; default: all five).
+        /// Only this function (repeatable; default: every function).
         #[arg(long = "function")]
         functions: Vec<String>,
     },

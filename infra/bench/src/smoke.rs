@@ -21,6 +21,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use axum::body::Bytes;
 use profile_link_core::links::{LinkId, LinkToken, Verifier};
+use profile_link_core::openid_provider::ProviderMetadata;
 use profile_link_core::session::SessionKeys;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,7 +32,8 @@ use crate::process::{Function, Launcher, Spec};
 use crate::runtime_api::Answer;
 
 /// Every function of template.yaml, in the order they are reported.
-pub const FUNCTIONS: [&str; 5] = ["login", "request-association", "redeem-link", "send-emails", "ses-events"];
+pub const FUNCTIONS: [&str; 7] =
+    ["login", "request-association", "redeem-link", "send-emails", "ses-events", "authorize", "token"];
 
 /// The endpoint variables the functions' SDK reads (functions/core/src/aws.rs).
 const ENDPOINT_VARIABLES: [&str; 4] = [
@@ -182,6 +184,11 @@ impl Stack {
             "reauthentication": {"request": "prompt_login", "proof": "auth_time"},
         }])
         .to_string();
+        let portal_clients = serde_json::json!([{
+            "id": "smoke-portal", "name": "Smoke portal", "redirect_uris": [SMOKE_PORTAL_REDIRECT],
+            "client_secret": "smoke-portal-client-secret",
+        }])
+        .to_string();
         let mut env: Vec<(String, String)> = [
             ("TABLE_NAME", "profile-link-smoke"),
             ("PUBLIC_BASE_URL", origin.as_str()),
@@ -189,6 +196,7 @@ impl Stack {
             ("SESSION_SIGNING_KEY", &self.key_pem),
             ("SESSION_PUBLIC_KEYS", &public_keys),
             ("PROVIDERS", &providers),
+            ("PORTAL_CLIENTS", &portal_clients),
             ("MAIL_FROM", "Example Ltd <no-reply@example.com>"),
             ("LOG_FORMAT", "json"),
             ("RUST_LOG", "info"),
@@ -208,6 +216,9 @@ impl Stack {
         env
     }
 }
+
+/// The one redirect URI the smoke's portal registered.
+const SMOKE_PORTAL_REDIRECT: &str = "https://portal.example.com/callback";
 
 /// A loopback port that was free a moment ago and now refuses connections:
 /// a call to it fails at once instead of waiting for a timeout.
@@ -348,6 +359,50 @@ fn case_for(name: &str, stack: &Stack) -> Case {
                         bail!("the pl_redeem cookie holds another token than the one clicked");
                     }
                     Ok("303 → /redeem with the clicked link signed in a cookie".into())
+                }),
+            }
+        }
+        // A client nobody registered: refused on a page of our own, never redirected to the URI it names.
+        "authorize" => {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("response_type", "code")
+                .append_pair("client_id", "unknown-portal")
+                .append_pair("redirect_uri", SMOKE_PORTAL_REDIRECT)
+                .append_pair("scope", "openid")
+                .append_pair("state", "smoke-state")
+                .finish();
+            Case {
+                request: "GET /authorize (an unknown client_id)",
+                event: get(&format!("/authorize?{query}")),
+                check: Box::new(|answer| {
+                    let reply = HttpReply::parse(answer)?;
+                    reply.status(400)?;
+                    if reply.headers.iter().any(|(k, _)| k == "location") {
+                        bail!("an unknown client was redirected: {}", reply.seen());
+                    }
+                    if !reply.body.contains("not a registered portal") {
+                        bail!("the page does not say why: {}", reply.seen());
+                    }
+                    Ok("400, a page saying the client is not a registered portal".into())
+                }),
+            }
+        }
+        // Discovery: the provider metadata for this origin, as portals' libraries read it.
+        "token" => {
+            let origin = stack.base.origin().ascii_serialization();
+            let expected = serde_json::to_value(ProviderMetadata::for_issuer(&origin)).expect("metadata serializes");
+            Case {
+                request: "GET /.well-known/openid-configuration",
+                event: get("/.well-known/openid-configuration"),
+                check: Box::new(move |answer| {
+                    let reply = HttpReply::parse(answer)?;
+                    reply.status(200)?;
+                    let body: Value = serde_json::from_str(&reply.body)
+                        .with_context(|| format!("the body is not JSON: {}", reply.seen()))?;
+                    if body != expected {
+                        bail!("expected the provider metadata {expected}, got {}", reply.seen());
+                    }
+                    Ok(format!("200 with the provider metadata of issuer {origin}"))
                 }),
             }
         }
