@@ -351,3 +351,32 @@ async fn another_account_means_the_providers_own_chooser_and_no_hint() {
     // prompt=login already asks who signs in: one prompt, no hint.
     assert_eq!(sent(redirect(start("entra", true)).await), [pair("prompt", "login")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_token_exchange_does_not_make_a_fresh_sign_in_stale() {
+    // A provider that mints the ID token when the code is exchanged: its
+    // `iat` is that moment, its `auth_time` when the person authenticated.
+    // The exchange takes five seconds (a loaded provider or network); the
+    // sign-in's time must be measured after it, or the fresh sign-in looks
+    // five seconds older than it is and the link says the provider did not ask.
+    let fake = FakeProvider::start().await;
+    let app = app_with(vec![fake.listed("slow", json!({}))]).await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Doe Ltd")]).await;
+    let (browser, page) = sign_in_with(&app, &fake, "slow", fake.good_claims("")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let links = profile_link_tests::flow::request_and_deliver(&app, &browser, &app.address("pat")).await;
+    app.clock.advance(600);
+    let at_provider = browser.get(&links[0]).await;
+    let url = at_provider.url.clone();
+    assert!(url.as_str().starts_with(&fake.issuer), "a forced sign-in at the provider, not {url}");
+
+    let clock = app.clock.clone();
+    fake.while_answering(move || clock.advance(5));
+    let mut claims = fake.good_claims(&param(&url, "nonce").unwrap());
+    claims["auth_time"] = json!(claims["iat"].as_i64().unwrap() - 5);
+    fake.answer_with(fake.sign(&claims));
+    let page =
+        browser.get(&app.url(&format!("/login/callback/slow?code=c&state={}", param(&url, "state").unwrap()))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("name=\"action\""), "the confirmation form, not: {}", page.body);
+}

@@ -30,6 +30,8 @@ pub struct FakeProvider {
 struct TokenEndpoint {
     next_id_token: Arc<Mutex<Option<String>>>,
     last_request: Arc<Mutex<Option<TokenRequest>>>,
+    /// Runs while a token request is answered: how a test makes the exchange take time.
+    while_answering: Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>,
 }
 
 /// How a client authenticated at the token endpoint.
@@ -105,6 +107,12 @@ impl FakeProvider {
         entry
     }
 
+    /// Runs `during` while answering every token request (e.g. a test moving
+    /// the app's clock: the exchange took that long).
+    pub fn while_answering(&self, during: impl Fn() + Send + Sync + 'static) {
+        *self.token_endpoint.while_answering.lock().unwrap() = Some(Arc::new(during));
+    }
+
     /// The next token request is answered with this ID token.
     pub fn answer_with(&self, id_token: String) {
         *self.token_endpoint.next_id_token.lock().unwrap() = Some(id_token);
@@ -155,6 +163,10 @@ async fn token(
 ) -> Json<Value> {
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
     *endpoint.last_request.lock().unwrap() = Some(TokenRequest { authorization, form });
+    let during = endpoint.while_answering.lock().unwrap().clone();
+    if let Some(during) = during {
+        during();
+    }
     let id_token = endpoint.next_id_token.lock().unwrap().take().unwrap_or_default();
     Json(json!({ "access_token": "fake-access", "token_type": "Bearer", "expires_in": 300, "id_token": id_token }))
 }

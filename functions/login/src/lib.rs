@@ -372,6 +372,10 @@ async fn complete(
     let code = query.code.filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(LoginError::Malformed("code".into()))?;
     let id_token = client.exchange_code(&code, &tx.pkce_verifier).await?;
     let verified = client.validate_id_token(&id_token, &tx.nonce).await?;
+    // The token's age (`iat - auth_time`) counts from when the provider
+    // minted it, during the exchange: subtracted from a time read before the
+    // exchange, a slow one would make a fresh sign-in look older than it is.
+    let signed_in_at = app.clock.now();
     let state = app.store.identity_state(&verified.identity).await?;
     // A CSRF token belongs to one identity: kept across a re-sign-in of the
     // same person (forms open in other tabs keep working), never handed on.
@@ -381,9 +385,9 @@ async fn complete(
         identity: &verified.identity,
         provider: (provider.id.as_str(), provider.label.as_str()),
         profile: verified.profile,
-        auth_time: auth_time(verified.auth_age_seconds, provider, &tx, now),
+        auth_time: auth_time(verified.auth_age_seconds, provider, &tx, signed_in_at),
         profiles: state.profile_ids(),
-        now,
+        now: signed_in_at,
         ttl_seconds: app.site.session_ttl_seconds,
         generation: state.generation,
         csrf,
