@@ -250,6 +250,11 @@ pub fn http_event(
     event
 }
 
+/// Sets (or replaces) one request header of an HTTP event, as API Gateway passes it: lower-case.
+pub fn set_header(event: &mut Value, name: &str, value: &str) {
+    event["headers"][name.to_ascii_lowercase()] = json!(value);
+}
+
 /// API Gateway in front of the running functions, recording every invocation.
 pub struct Gateway {
     pub base: Url,
@@ -333,9 +338,25 @@ impl Gateway {
         path_and_query: &str,
         form: Option<&[(String, String)]>,
     ) -> anyhow::Result<HttpAnswer> {
+        self.http_with_headers(browser, endpoint, method, path_and_query, form, &[]).await
+    }
+
+    /// [`http`](Self::http) with request headers of its own (a portal's `Authorization`).
+    pub async fn http_with_headers(
+        &mut self,
+        browser: &mut Browser,
+        endpoint: &str,
+        method: &str,
+        path_and_query: &str,
+        form: Option<&[(String, String)]>,
+        headers: &[(&str, String)],
+    ) -> anyhow::Result<HttpAnswer> {
         let path = path_and_query.split('?').next().unwrap_or("/");
         let function = function_for(path);
-        let event = http_event(&self.base, method, path_and_query, browser, form);
+        let mut event = http_event(&self.base, method, path_and_query, browser, form);
+        for (name, value) in headers {
+            set_header(&mut event, name, value);
+        }
         let body = self.invoke(function, endpoint, event).await?;
         let answer = parse_http_answer(&body)?;
         if let Some(record) = self.records.last_mut().filter(|_| self.recording) {

@@ -4,6 +4,7 @@
 //! each function once as built for one architecture (scripts/smoke-arm64).
 
 mod gateway;
+mod portal;
 mod process;
 mod proxy;
 mod report;
@@ -30,7 +31,7 @@ struct Cli {
 enum Commands {
     /// Runs every measurement against the local stack and writes the raw results as JSON.
     Run {
-        /// Directory holding the release binaries (login, …, hello).
+        /// Directory holding the release binaries (login, …, token, hello).
         #[arg(long)]
         bin_dir: PathBuf,
         /// Directory holding `<function>.zip` deployment packages, for their sizes.

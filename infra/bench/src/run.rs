@@ -1,5 +1,7 @@
-//! The measurements: warm onboardings through all four functions, then
-//! alternating cold starts of each function and the hello-world floor.
+//! The measurements: warm onboardings through the four functions a
+//! person's onboarding reaches, each followed by a portal's sign-in through
+//! the two OpenID Provider functions; then alternating cold starts of each
+//! function and the hello-world floor.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,18 +18,27 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::gateway::{Browser, Gateway, Invocation, call_records, ms};
+use crate::gateway::{Browser, Gateway, HttpAnswer, Invocation, call_records, ms, set_header};
+use crate::portal::{self, Attempt};
 use crate::process::{Function, Spec};
 use crate::proxy::Proxy;
 use crate::stream::{self, StreamReader};
 
 /// The functions, in the order they are reported.
-pub const FUNCTIONS: [&str; 4] = ["login", "request-association", "redeem-link", "send-emails"];
+pub const FUNCTIONS: [&str; 6] = ["login", "request-association", "redeem-link", "send-emails", "authorize", "token"];
+/// Those an onboarding goes through: the ones the cost model counts.
+pub const ONBOARDING_FUNCTIONS: [&str; 4] = ["login", "request-association", "redeem-link", "send-emails"];
 pub const HELLO: &str = "hello";
 
 /// The address of bench profile `n` (one profile each; see `profiles`).
 pub fn bench_address(n: usize) -> String {
     format!("bench-{n:04}@example.com")
+}
+
+/// The bench profile linked for the portal's cold runs: the one after the
+/// warm-up's and the recorded onboardings' (`scripts/bench` imports them all).
+fn portal_fixture_address(onboardings: usize) -> String {
+    bench_address(onboardings + 1)
 }
 
 /// The CSV `scripts/bench` imports: `count` profiles, one per address.
@@ -46,6 +57,9 @@ const SSM_SESSION_PUBLIC_KEYS: &str = "/profile-link/bench/session-public-keys";
 const SSM_PROVIDERS: &str = "/profile-link/bench/providers";
 const SSM_PROVIDER_SECRETS: &str = "/profile-link/bench/providers/";
 const SSM_CLIENT_SECRET: &str = "/profile-link/bench/providers/dev-client-secret";
+const SSM_PORTAL_CLIENTS: &str = "/profile-link/bench/portal-clients";
+const SSM_PORTAL_SECRETS: &str = "/profile-link/bench/portals/";
+const SSM_PORTAL_SECRET: &str = "/profile-link/bench/portals/bench-portal";
 
 pub struct Settings {
     pub bin_dir: PathBuf,
@@ -144,10 +158,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<Results> {
     let proxy = Proxy::new(&settings.aws);
     let mut stream = StreamReader::new(&sdk, &settings.table).await?;
 
-    eprintln!("==> warm: {} onboardings through all four functions", settings.onboardings);
-    let (warm, fixtures) = warm_phase(&settings, &proxy, &keys, &mut stream).await?;
-    eprintln!("==> cold: {} alternating pairs per function (hello world / function)", settings.pairs);
-    let cold = cold_phase(&settings, &proxy, &keys, &fixtures).await?;
+    eprintln!("==> warm: {} onboardings, each followed by a portal's sign-in", settings.onboardings);
+    let (warm, mut fixtures) = warm_phase(&settings, &proxy, &keys, &mut stream).await?;
+    eprintln!("==> cold: {} alternating pairs per first request (hello world / function)", settings.pairs);
+    let cold = cold_phase(&settings, &proxy, &keys, &mut fixtures).await;
+    for function in fixtures.portal.functions.into_values() {
+        function.stop();
+    }
+    let cold = cold?;
 
     let mut sizes = Vec::new();
     for name in FUNCTIONS.iter().chain([&HELLO]) {
@@ -192,11 +210,16 @@ async fn prepare_emulator(sdk: &aws_config::SdkConfig, settings: &Settings) -> a
         "reauthentication": {"request": "prompt_login_and_max_age_0", "proof": "auth_time"},
     }])
     .to_string();
+    // The portal's list as a String, its secret a SecureString under the path the token function may read.
+    let portal_clients = portal::clients_json(SSM_PORTAL_SECRET);
+    let portal_secret = portal::CLIENT_SECRET.to_owned();
     for (name, value, kind) in [
         (SSM_PROVIDERS, &providers, Plain),
         (SSM_SESSION_KEY, &settings.session_key_pem, SecureString),
         (SSM_SESSION_PUBLIC_KEYS, &public_keys, Plain),
         (SSM_CLIENT_SECRET, &settings.client_secret, SecureString),
+        (SSM_PORTAL_CLIENTS, &portal_clients, Plain),
+        (SSM_PORTAL_SECRET, &portal_secret, SecureString),
     ] {
         ssm.put_parameter()
             .name(name)
@@ -249,6 +272,8 @@ fn function_env(proxy: std::net::SocketAddr) -> Vec<(String, String)> {
             ("SESSION_PUBLIC_KEYS_SSM_PARAMETER", SSM_SESSION_PUBLIC_KEYS),
             ("PROVIDERS_SSM_PARAMETER", SSM_PROVIDERS),
             ("PROVIDER_SECRETS_PATH", SSM_PROVIDER_SECRETS),
+            ("PORTAL_CLIENTS_SSM_PARAMETER", SSM_PORTAL_CLIENTS),
+            ("PORTAL_SECRETS_PATH", SSM_PORTAL_SECRETS),
             ("AWS_ENDPOINT_URL_DYNAMODB", &proxy),
             ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", &proxy),
             ("AWS_ENDPOINT_URL_SESV2", &proxy),
@@ -279,15 +304,24 @@ async fn spec(settings: &Settings, proxy: &Arc<Proxy>, name: &str) -> anyhow::Re
     Ok(Spec { name: name.to_owned(), binary, env: function_env(listener) })
 }
 
-/// What the cold runs need from the warm functions: sent links and pending ones.
+/// What the cold runs need from the warm functions: sent links and pending
+/// ones, an identity with a profile, and the two functions that issue codes
+/// and access tokens (a code is good for a minute: each cold run of token
+/// gets its own, just before).
 struct Fixtures {
     /// A sent link's token, requested by `FIXTURE_SUBJECT`.
     sent_token: String,
     /// One unsent `LINK#` stream record per cold run of send-emails.
     pending_records: Vec<Value>,
+    /// authorize and token, still warm, with recording off.
+    portal: Gateway,
 }
 
 const FIXTURE_SUBJECT: &str = "bench-fixture";
+/// The identity with a linked profile that signs in to the portal in the cold runs.
+const PORTAL_SUBJECT: &str = "bench-portal-fixture";
+/// Where the portal's server calls `/token` and `/userinfo` from.
+const PORTAL_SERVER_IP: &str = "192.0.2.80";
 
 fn mint_session(keys: &SessionKeys, issuer: &str, subject: &str) -> (String, String) {
     let now = now();
@@ -385,11 +419,45 @@ async fn warm_phase(
         request_link(&mut gw, &mut person, &csrf, FIXTURE_ADDRESS).await?;
         pending_records.extend(one_record(stream, "LINK#").await?);
     }
+    link_portal_fixture(&mut gw, settings, keys, stream).await.context("linking the portal fixture's profile")?;
     let records = std::mem::take(&mut gw.records);
+    let mut portal_functions = HashMap::new();
+    for name in ["authorize", "token"] {
+        portal_functions.insert(name.to_owned(), gw.functions.remove(name).expect("started"));
+    }
     for function in gw.functions.into_values() {
         function.stop();
     }
-    Ok((Warm { invocations: records, functions: warm_functions }, Fixtures { sent_token, pending_records }))
+    let portal = Gateway::new(settings.base.clone(), portal_functions, proxy.clone());
+    Ok((Warm { invocations: records, functions: warm_functions }, Fixtures { sent_token, pending_records, portal }))
+}
+
+/// Links `PORTAL_SUBJECT` to its own bench profile as a person does (the
+/// request, the email, the click, the confirmation), so that `/authorize`
+/// finds a profile to put in the code. Its sessions are minted, the one that
+/// confirms just before the click: redeem-link wants a sign-in after it.
+async fn link_portal_fixture(
+    gw: &mut Gateway,
+    settings: &Settings,
+    keys: &SessionKeys,
+    stream: &mut StreamReader,
+) -> anyhow::Result<()> {
+    let (mut requester, csrf) = minted_browser(settings, keys, PORTAL_SUBJECT, "203.0.113.11");
+    request_link(gw, &mut requester, &csrf, &portal_fixture_address(settings.onboardings)).await?;
+    let records = one_record(stream, "LINK#").await?;
+    expect_no_failures(&gw.invoke("send-emails", "fixture", stream::event(&records)).await?)?;
+    let token = link_in_last_email(gw)?;
+    let (mut holder, _) = minted_browser(settings, keys, PORTAL_SUBJECT, "203.0.113.11");
+    let clicked = gw.http(&mut holder, "fixture", "GET", &format!("/redeem?token={token}"), None).await?;
+    let redeem_path = clicked.location()?.to_owned();
+    let page =
+        gw.http(&mut holder, "fixture", "GET", &redeem_path, None).await?.expect(200, "the confirmation page")?;
+    let mut fields = form_fields(&page.body)?;
+    fields.push(("action".into(), "confirm".into()));
+    gw.http(&mut holder, "fixture", "POST", "/redeem", Some(&fields)).await?.expect(200, "POST /redeem")?;
+    let records = one_record(stream, "NOTICE#").await?;
+    expect_no_failures(&gw.invoke("send-emails", "fixture", stream::event(&records)).await?)?;
+    Ok(())
 }
 
 async fn request_link(gw: &mut Gateway, browser: &mut Browser, csrf: &str, address: &str) -> anyhow::Result<()> {
@@ -431,7 +499,7 @@ fn form_fields(page: &str) -> anyhow::Result<Vec<(String, String)>> {
 /// asked to sign in, requests the link, the email is sent, opens it later
 /// on another device (so signs in afresh), confirms; the notice is sent.
 /// Afterwards (not part of the costed onboarding) the account page, `/me`,
-/// and an unlink that returns the identity to where it started.
+/// a portal's sign-in, and an unlink that returns the identity to where it started.
 async fn onboarding(gw: &mut Gateway, stream: &mut StreamReader, n: usize) -> anyhow::Result<()> {
     gw.onboarding = true;
     let ip = format!("198.51.100.{}", n % 250 + 1);
@@ -476,6 +544,7 @@ async fn onboarding(gw: &mut Gateway, stream: &mut StreamReader, n: usize) -> an
     gw.onboarding = false;
     let account = gw.http(&mut later, "GET / (account)", "GET", "/", None).await?.expect(200, "GET /")?;
     gw.http(&mut later, "GET /me", "GET", "/me", None).await?.expect(200, "GET /me")?;
+    portal_sign_in(gw, &mut later).await?;
     let (_, unlink) = crate::gateway::first_post_form(&account.body).context("the account page has no unlink form")?;
     let redirect = gw.http(&mut later, "POST /profiles/unlink", "POST", "/profiles/unlink", Some(&unlink)).await?;
     redirect.location()?;
@@ -492,6 +561,61 @@ async fn sign_in(gw: &mut Gateway, browser: &mut Browser, endpoint: &str, login_
     Ok(())
 }
 
+/// A portal's sign-in for a person signed in here with a linked profile:
+/// `/authorize` answers with a code at once; the portal's server exchanges
+/// it at `/token` and reads `/userinfo` with the access token.
+async fn portal_sign_in(gw: &mut Gateway, browser: &mut Browser) -> anyhow::Result<()> {
+    let attempt = Attempt::new();
+    let code = portal_code(gw, browser, &attempt, "GET /authorize").await?;
+    let access_token = portal_access_token(gw, &attempt, &code, "POST /token").await?;
+    let person = portal_userinfo(gw, &access_token, "GET /userinfo").await?;
+    if person["profiles"].as_array().is_none_or(Vec::is_empty) {
+        bail!("GET /userinfo: no profiles for a person who just linked one: {person}");
+    }
+    Ok(())
+}
+
+/// `GET /authorize` for a signed-in `browser`: the code in its redirect to the portal.
+async fn portal_code(
+    gw: &mut Gateway,
+    browser: &mut Browser,
+    attempt: &Attempt,
+    endpoint: &str,
+) -> anyhow::Result<String> {
+    let answer = gw.http(browser, endpoint, "GET", &attempt.authorize_path(), None).await?.expect(303, endpoint)?;
+    attempt.code_from(answer.location()?, &gw.base.origin().ascii_serialization())
+}
+
+/// `POST /token` from the portal's server: the access token for `code`.
+async fn portal_access_token(
+    gw: &mut Gateway,
+    attempt: &Attempt,
+    code: &str,
+    endpoint: &str,
+) -> anyhow::Result<String> {
+    let mut server = Browser::new(PORTAL_SERVER_IP);
+    let form = attempt.token_form(code);
+    let headers = portal::server_headers(&portal::basic_authorization());
+    let answer = gw.http_with_headers(&mut server, endpoint, "POST", "/token", Some(&form), &headers).await?;
+    let tokens = json_body(answer.expect(200, endpoint)?, endpoint)?;
+    tokens["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{endpoint}: no access_token in {tokens}"))
+}
+
+/// `GET /userinfo` from the portal's server with `access_token`: the person.
+async fn portal_userinfo(gw: &mut Gateway, access_token: &str, endpoint: &str) -> anyhow::Result<Value> {
+    let mut server = Browser::new(PORTAL_SERVER_IP);
+    let headers = portal::server_headers(&format!("Bearer {access_token}"));
+    let answer = gw.http_with_headers(&mut server, endpoint, "GET", "/userinfo", None, &headers).await?;
+    json_body(answer.expect(200, endpoint)?, endpoint)
+}
+
+fn json_body(answer: HttpAnswer, endpoint: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(&answer.body).with_context(|| format!("{endpoint}: the answer is not JSON: {}", answer.body))
+}
+
 fn expect_no_failures(answer: &Bytes) -> anyhow::Result<()> {
     let value: Value = serde_json::from_slice(answer)?;
     if value["batchItemFailures"].as_array().is_some_and(|f| !f.is_empty()) {
@@ -500,67 +624,163 @@ fn expect_no_failures(answer: &Bytes) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The first request each function gets after its cold start: one that
-/// needs the AWS SDK where the function has one.
-fn first_request(
-    name: &str,
+/// The first request a function gets after its cold start: one that needs
+/// the AWS SDK where the function has one. token has two, its code exchange
+/// and `/userinfo`: a portal's server may call either first.
+#[derive(Debug, Clone, Copy)]
+enum FirstRequest {
+    Login,
+    Associate,
+    ConfirmPage,
+    LinkEmail,
+    Authorize,
+    Token,
+    UserInfo,
+}
+
+impl FirstRequest {
+    /// In the order they are reported: [`FUNCTIONS`]'.
+    const ALL: [Self; 7] = [
+        Self::Login,
+        Self::Associate,
+        Self::ConfirmPage,
+        Self::LinkEmail,
+        Self::Authorize,
+        Self::Token,
+        Self::UserInfo,
+    ];
+
+    fn function(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Associate => "request-association",
+            Self::ConfirmPage => "redeem-link",
+            Self::LinkEmail => "send-emails",
+            Self::Authorize => "authorize",
+            Self::Token | Self::UserInfo => "token",
+        }
+    }
+
+    /// What it is and the AWS calls it makes, for the report.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Login => "GET /login (TransactWriteItems)",
+            Self::Associate => "POST /associate (Query, TransactWriteItems)",
+            Self::ConfirmPage => "GET /redeem, confirm page (GetItem)",
+            Self::LinkEmail => "one link email (TransactWriteItems, SendEmail, TransactWriteItems)",
+            Self::Authorize => "GET /authorize, signed in with a profile (Query, PutItem)",
+            Self::Token => "POST /token, a code from /authorize (UpdateItem)",
+            Self::UserInfo => "GET /userinfo, an access token from /token (GetItem, Query)",
+        }
+    }
+
+    /// Its event and what the answer must be; the portal's codes and access
+    /// tokens are fetched from the warm authorize and token now, not earlier.
+    async fn event(
+        self,
+        settings: &Settings,
+        keys: &SessionKeys,
+        fixtures: &mut Fixtures,
+        run: usize,
+    ) -> anyhow::Result<(Value, Expected)> {
+        let base = &settings.base;
+        let event = |method: &str, path: &str, browser: &Browser, form: Option<&[(String, String)]>| {
+            crate::gateway::http_event(base, method, path, browser, form)
+        };
+        Ok(match self {
+            Self::Login => (event("GET", "/login", &Browser::new("203.0.113.1"), None), Expected::Status(303)),
+            Self::Associate => {
+                let (browser, csrf) = minted_browser(settings, keys, &format!("bench-cold-ra-{run}"), "203.0.113.2");
+                let form = [("csrf".to_owned(), csrf), ("email".to_owned(), FIXTURE_ADDRESS.to_owned())];
+                (event("POST", "/associate", &browser, Some(&form)), Expected::Status(200))
+            }
+            Self::ConfirmPage => {
+                let (mut browser, _) = minted_browser(settings, keys, FIXTURE_SUBJECT, "203.0.113.3");
+                #[derive(Serialize)]
+                struct ClickedLink<'a> {
+                    token: &'a str,
+                    clicked_at: i64,
+                    exp: i64,
+                }
+                let clicked = ClickedLink { token: &fixtures.sent_token, clicked_at: now(), exp: now() + 900 };
+                browser.set_cookie("pl_redeem", &keys.sign_for("redeem", &clicked));
+                (event("GET", "/redeem", &browser, None), Expected::Status(200))
+            }
+            Self::LinkEmail => (stream::event(&fixtures.pending_records[run..=run]), Expected::NoFailures),
+            Self::Authorize => {
+                let (browser, _) = minted_browser(settings, keys, PORTAL_SUBJECT, "203.0.113.5");
+                let path = Attempt::new().authorize_path();
+                (event("GET", &path, &browser, None), Expected::Redirect(portal::CODE_REDIRECT))
+            }
+            Self::Token => {
+                let attempt = Attempt::new();
+                let code = fixture_code(settings, keys, fixtures, &attempt).await?;
+                let mut request =
+                    event("POST", "/token", &Browser::new(PORTAL_SERVER_IP), Some(&attempt.token_form(&code)));
+                for (name, value) in portal::server_headers(&portal::basic_authorization()) {
+                    set_header(&mut request, name, &value);
+                }
+                (request, Expected::JsonWith(200, "access_token"))
+            }
+            Self::UserInfo => {
+                let attempt = Attempt::new();
+                let code = fixture_code(settings, keys, fixtures, &attempt).await?;
+                let access_token = portal_access_token(&mut fixtures.portal, &attempt, &code, "fixture").await?;
+                let mut request = event("GET", "/userinfo", &Browser::new(PORTAL_SERVER_IP), None);
+                for (name, value) in portal::server_headers(&format!("Bearer {access_token}")) {
+                    set_header(&mut request, name, &value);
+                }
+                (request, Expected::JsonWith(200, "profiles"))
+            }
+        })
+    }
+}
+
+/// A fresh code for `attempt`, from the warm authorize, for the portal fixture's identity.
+async fn fixture_code(
     settings: &Settings,
     keys: &SessionKeys,
-    fixtures: &Fixtures,
-    run: usize,
-) -> (String, Value, Expected) {
-    let base = &settings.base;
-    match name {
-        "login" => (
-            "GET /login (TransactWriteItems)".into(),
-            crate::gateway::http_event(base, "GET", "/login", &Browser::new("203.0.113.1"), None),
-            Expected::Status(303),
-        ),
-        "request-association" => {
-            let (browser, csrf) = minted_browser(settings, keys, &format!("bench-cold-ra-{run}"), "203.0.113.2");
-            let form = [("csrf".to_owned(), csrf), ("email".to_owned(), FIXTURE_ADDRESS.to_owned())];
-            (
-                "POST /associate (Query, TransactWriteItems)".into(),
-                crate::gateway::http_event(base, "POST", "/associate", &browser, Some(&form)),
-                Expected::Status(200),
-            )
-        }
-        "redeem-link" => {
-            let (mut browser, _) = minted_browser(settings, keys, FIXTURE_SUBJECT, "203.0.113.3");
-            #[derive(Serialize)]
-            struct ClickedLink<'a> {
-                token: &'a str,
-                clicked_at: i64,
-                exp: i64,
-            }
-            let clicked = ClickedLink { token: &fixtures.sent_token, clicked_at: now(), exp: now() + 900 };
-            browser.set_cookie("pl_redeem", &keys.sign_for("redeem", &clicked));
-            (
-                "GET /redeem, confirm page (GetItem)".into(),
-                crate::gateway::http_event(base, "GET", "/redeem", &browser, None),
-                Expected::Status(200),
-            )
-        }
-        _ => (
-            "one link email (TransactWriteItems, SendEmail, TransactWriteItems)".into(),
-            stream::event(&fixtures.pending_records[run..=run]),
-            Expected::NoFailures,
-        ),
-    }
+    fixtures: &mut Fixtures,
+    attempt: &Attempt,
+) -> anyhow::Result<String> {
+    let (mut browser, _) = minted_browser(settings, keys, PORTAL_SUBJECT, "203.0.113.6");
+    portal_code(&mut fixtures.portal, &mut browser, attempt, "fixture").await
 }
 
 #[derive(Clone, Copy)]
 enum Expected {
     Status(u16),
     NoFailures,
+    /// A 303 whose `Location` starts with this.
+    Redirect(&'static str),
+    /// This status, and a JSON body whose field is there and not empty.
+    JsonWith(u16, &'static str),
 }
 
 impl Expected {
     fn check(self, who: &str, body: &[u8]) -> anyhow::Result<()> {
         let value: Value = serde_json::from_slice(body).with_context(|| format!("{who}: answer is not JSON"))?;
+        let status = |status: u16| value["statusCode"].as_u64() == Some(u64::from(status));
         let ok = match self {
-            Self::Status(status) => value["statusCode"].as_u64() == Some(u64::from(status)),
+            Self::Status(expected) => status(expected),
             Self::NoFailures => value["batchItemFailures"].as_array().is_some_and(Vec::is_empty),
+            Self::Redirect(prefix) => {
+                let location = value["headers"]
+                    .as_object()
+                    .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")))
+                    .and_then(|(_, v)| v.as_str());
+                status(303) && location.is_some_and(|l| l.starts_with(prefix))
+            }
+            Self::JsonWith(expected, field) => {
+                let body: Value = serde_json::from_str(&http_body_text(&value)).unwrap_or(Value::Null);
+                let present = match &body[field] {
+                    Value::Null => false,
+                    Value::String(s) => !s.is_empty(),
+                    Value::Array(a) => !a.is_empty(),
+                    _ => true,
+                };
+                status(expected) && present
+            }
         };
         if !ok {
             let text = value.to_string();
@@ -570,23 +790,33 @@ impl Expected {
     }
 }
 
+/// The body of lambda_http's API Gateway v2 answer, decoded if it is base64.
+fn http_body_text(answer: &Value) -> String {
+    let body = answer["body"].as_str().unwrap_or("");
+    if answer["isBase64Encoded"].as_bool() == Some(true) {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default();
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    body.to_owned()
+}
+
 async fn cold_phase(
     settings: &Settings,
     proxy: &Arc<Proxy>,
     keys: &SessionKeys,
-    fixtures: &Fixtures,
+    fixtures: &mut Fixtures,
 ) -> anyhow::Result<Vec<ColdFunction>> {
     let hello = spec(settings, proxy, HELLO).await?;
     let hello_event = crate::gateway::http_event(&settings.base, "GET", "/", &Browser::new("203.0.113.4"), None);
     let mut out = Vec::new();
-    for name in FUNCTIONS {
+    for first in FirstRequest::ALL {
+        let name = first.function();
         let spec = spec(settings, proxy, name).await?;
         let mut runs = Vec::new();
-        let mut label = String::new();
         for run in 0..settings.pairs {
             let hello_first = run % 2 == 0;
-            let (first, event, expected) = first_request(name, settings, keys, fixtures, run);
-            label = first;
+            let (event, expected) = first.event(settings, keys, fixtures, run).await?;
             let mut hello_sample = None;
             let mut function_sample = None;
             for hello_turn in [hello_first, !hello_first] {
@@ -603,8 +833,8 @@ async fn cold_phase(
                 function: function_sample.expect("ran"),
             });
         }
-        eprintln!("    {name}: {} pairs", runs.len());
-        out.push(ColdFunction { name: name.to_owned(), first_request: label, runs });
+        eprintln!("    {name}, {}: {} pairs", first.label(), runs.len());
+        out.push(ColdFunction { name: name.to_owned(), first_request: first.label().to_owned(), runs });
     }
     Ok(out)
 }
