@@ -897,9 +897,11 @@ whose first request needs DynamoDB is a hello world that makes the same call; ag
 met by answering first requests without AWS, which the design does not allow.\n\n\
 Left on the table, each a decision rather than a free win: login still reads the system certificate store once, for its OIDC \
 client (login's CPU to first answer is {login_extra:.1} ms above the least of the others'; compiled-in Mozilla roots would remove it, at the cost of the OS's certificate updates and of \
-custom CAs through `SSL_CERT_FILE`); aws-lc seeds its random generator with CPU jitter entropy once per process (about 1 ms \
-of CPU here, at the first signature; on Lambda at the first TLS handshake), which its `AWS_LC_SYS_NO_JITTER_ENTROPY` build \
-option turns off in favour of the OS's generator alone; provisioned concurrency removes cold starts altogether but is billed \
+custom CAs through `SSL_CERT_FILE`); aws-lc seeds its random generator with CPU jitter entropy once per process, at the first \
+signature or TLS handshake (the token function's first `POST /token`, which signs two tokens, shows it: its CPU to first \
+answer is far above its first `GET /userinfo`'s, which signs nothing; signing once during init was tried and only moved the \
+cost, onto a first `/userinfo` too), which its `AWS_LC_SYS_NO_JITTER_ENTROPY` build option turns off in favour of the OS's \
+generator alone; provisioned concurrency removes cold starts altogether but is billed \
 every idle hour, against the $0 idle target.\n",
         hello * (TARGET_COLD_RATIO - 1.0)
     );
