@@ -390,10 +390,12 @@ async fn keys_rotate_without_signing_anyone_out() {
     };
     // As deployed: `keys generate` (a signing key and its next) into the SecureString.
     let generated = stdout(&keys_command(&["generate"]));
+    // overwrite: idempotent, so the SDK's retry of a put that timed out (moto on a busy machine) cannot fail.
     ssm.put_parameter()
         .name(&signing)
         .value(&generated)
         .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
         .send()
         .await
         .unwrap();
