@@ -369,7 +369,13 @@ async fn keys_rotate_without_signing_anyone_out() {
     use profile_link_core::{SessionKeys, SessionVerifier};
     const ISSUER: &str = "https://link.example.com";
     let sdk = profile_link_tests::sdk_config().await;
-    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    // The test's own reads and writes wait for moto, which on a busy machine
+    // has taken longer than the functions' timeouts (seen with two suites at once).
+    let patient = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(60))
+        .operation_timeout(std::time::Duration::from_secs(120))
+        .build();
+    let ssm = aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&sdk).timeout_config(patient).build());
     let prefix = format!("/test-{}", profile_link_core::random::token(6).replace(['-', '_'], "x"));
     let (signing, public) = (format!("{prefix}/signing"), format!("{prefix}/public"));
     let keys_command = |args: &[&str]| {
