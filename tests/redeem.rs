@@ -408,7 +408,15 @@ mod renewing {
     /// POSTs the resend form for `link` as `browser` (after opening the link,
     /// as the expired page would), returning the page.
     async fn renew(app: &TestApp, browser: &Browser, link: &str) -> profile_link_tests::browser::Page {
-        open(browser, link, "pat").await;
+        // The link's own sign-in must have come back here: if it did not, say where it ended.
+        let opened = open(browser, link, "pat").await;
+        assert!(
+            opened.url.as_str().starts_with(&app.base),
+            "opening the link to renew it ended at {} ({}), not back here: {}",
+            opened.url,
+            opened.status,
+            opened.body
+        );
         let token = link.split_once("token=").unwrap().1.to_owned();
         let csrf = app.csrf(browser).await;
         browser.post_form(&app.url("/redeem/resend"), &[("token".into(), token), ("csrf".into(), csrf)]).await
