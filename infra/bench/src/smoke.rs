@@ -315,13 +315,7 @@ fn case_for(name: &str, stack: &Stack) -> Case {
                 request: "GET /.well-known/jwks.json",
                 event: get("/.well-known/jwks.json"),
                 check: Box::new(move |answer| {
-                    let reply = HttpReply::parse(answer)?;
-                    reply.status(200)?;
-                    let body: Value = serde_json::from_str(&reply.body)
-                        .with_context(|| format!("the body is not JSON: {}", reply.seen()))?;
-                    if body != expected {
-                        bail!("expected the JWKS {expected}, got {}", reply.seen());
-                    }
+                    json_200(answer, &expected, "the JWKS")?;
                     Ok("200 with the session key's JWKS".into())
                 }),
             }
@@ -395,13 +389,7 @@ fn case_for(name: &str, stack: &Stack) -> Case {
                 request: "GET /.well-known/openid-configuration",
                 event: get("/.well-known/openid-configuration"),
                 check: Box::new(move |answer| {
-                    let reply = HttpReply::parse(answer)?;
-                    reply.status(200)?;
-                    let body: Value = serde_json::from_str(&reply.body)
-                        .with_context(|| format!("the body is not JSON: {}", reply.seen()))?;
-                    if body != expected {
-                        bail!("expected the provider metadata {expected}, got {}", reply.seen());
-                    }
+                    json_200(answer, &expected, "the provider metadata")?;
                     Ok(format!("200 with the provider metadata of issuer {origin}"))
                 }),
             }
@@ -557,4 +545,16 @@ mod tests {
         check_architecture(&this, native).unwrap();
         assert!(check_architecture(&this, other).is_err());
     }
+}
+
+/// An answer of 200 whose body is the JSON `expected` (`what` names it in the failure).
+fn json_200(answer: &Answer, expected: &Value, what: &str) -> anyhow::Result<()> {
+    let reply = HttpReply::parse(answer)?;
+    reply.status(200)?;
+    let body: Value =
+        serde_json::from_str(&reply.body).with_context(|| format!("the body is not JSON: {}", reply.seen()))?;
+    if body != *expected {
+        bail!("expected {what} {expected}, got {}", reply.seen());
+    }
+    Ok(())
 }
