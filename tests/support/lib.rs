@@ -154,6 +154,8 @@ pub struct TestOptions {
     pub providers: Option<String>,
     /// The `PORTAL_CLIENTS` list (default: [`PORTAL_CLIENTS`]).
     pub portals: Option<String>,
+    /// How long a link stays valid (default: an hour, as deployed).
+    pub link_ttl_seconds: i64,
 }
 
 /// The portals a test app serves: a confidential client that authenticates
@@ -185,6 +187,7 @@ impl Default for TestOptions {
             local_aws: None,
             providers: None,
             portals: None,
+            link_ttl_seconds: 3600,
         }
     }
 }
@@ -277,7 +280,7 @@ impl TestApp {
             Arc::new(SessionVerifier::from_jwks(&public_base_url, &published).unwrap()),
             Arc::new(clock.clone()),
             options.limits,
-            3600,
+            options.link_ttl_seconds,
         );
         let redeem = RedeemApp::new(
             site.clone(),
@@ -285,7 +288,7 @@ impl TestApp {
             sessions.clone(),
             Arc::new(clock.clone()),
             options.limits,
-            3600,
+            options.link_ttl_seconds,
         );
 
         let portals = PortalClients::parse(options.portals.as_deref().unwrap_or(PORTAL_CLIENTS)).unwrap();

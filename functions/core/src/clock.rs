@@ -35,7 +35,9 @@ impl Clock for SystemClock {
 /// rate-limit window (an hour, or a day) only when it moves the clock across
 /// one. (It once started ten minutes into the next hour: run between 23:00
 /// and 24:00 UTC less an hour, a test that moved it an hour crossed into the
-/// next day and met day-long windows already reset.)
+/// next day and met day-long windows already reset.) An identity provider's
+/// clock does not move with it: after a move, a sign-in the provider answers
+/// from its own session still reports the person authenticated seconds ago.
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<AtomicI64>);
 
