@@ -396,15 +396,7 @@ async fn keys_rotate_without_signing_anyone_out() {
     };
     // As deployed: `keys generate` (a signing key and its next) into the SecureString.
     let generated = stdout(&keys_command(&["generate"]));
-    // overwrite: idempotent, so the SDK's retry of a put that timed out (moto on a busy machine) cannot fail.
-    ssm.put_parameter()
-        .name(&signing)
-        .value(&generated)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    profile_link_tests::put_secure_string(&ssm, &signing, &generated).await;
     let now = jsonwebtoken::get_current_timestamp() as i64;
     let before = SessionKeys::from_pem(ISSUER, &generated).unwrap();
     let old_session = session_signed_by(&before, now);

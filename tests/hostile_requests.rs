@@ -4,6 +4,7 @@
 //! no POST without this session's CSRF token may write anything.
 
 use profile_link_tests::TestApp;
+use profile_link_tests::browser::Browser;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use reqwest::StatusCode;
@@ -14,6 +15,21 @@ const CASES: usize = 150;
 fn garbage() -> impl Strategy<Value = String> {
     let word = "[a-z_]{0,8}|%[0-9A-Fa-f]{0,2}|%00|%ff|%C3%28|[=&;+.?#/\\\\]{1,3}|token|csrf|state|code|email|action|return_to|profile_id|[\\x00-\\x7f]{0,12}|é|Ｐ";
     proptest::collection::vec(proptest::string::string_regex(word).unwrap(), 0..12).prop_map(|parts| parts.concat())
+}
+
+/// POSTs `body` as a form to `path` as `browser`: its status, which is never a 5xx.
+async fn post_form_body(app: &TestApp, browser: &Browser, path: &str, body: &str) -> StatusCode {
+    let response = browser
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path} {body:?}: {e}"));
+    let status = response.status();
+    assert!(status.as_u16() < 500, "POST {path} {body:?} answered {status}");
+    status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,16 +67,7 @@ async fn garbage_never_gets_a_server_error_and_writes_nothing_unauthorised() {
         }
         for path in ["/associate", "/redeem", "/redeem/resend", "/not-me", "/profiles/unlink", "/logout"] {
             let body = sample();
-            let response = pat
-                .client
-                .post(app.url(path))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body.clone())
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("POST {path} {body:?}: {e}"));
-            let status = response.status();
-            assert!(status.as_u16() < 500, "POST {path} {body:?} answered {status}");
+            let status = post_form_body(&app, &pat, path, &body).await;
             assert!(
                 matches!(
                     status,
@@ -77,16 +84,7 @@ async fn garbage_never_gets_a_server_error_and_writes_nothing_unauthorised() {
         // The portals' provider: no CSRF token there (the portal's server, or a
         // page that asks first), but garbage changes nothing and never fails.
         for path in ["/token", "/userinfo", "/authorize", "/end-session"] {
-            let body = sample();
-            let response = pat
-                .client
-                .post(app.url(path))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body.clone())
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("POST {path} {body:?}: {e}"));
-            assert!(response.status().as_u16() < 500, "POST {path} {body:?} answered {}", response.status());
+            post_form_body(&app, &pat, path, &sample()).await;
             answered += 1;
         }
     }

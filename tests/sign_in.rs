@@ -429,15 +429,7 @@ async fn secrets_load_from_ssm_parameter_store() {
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let name = format!("/profile-link-test/{}/session-signing-key", profile_link_core::random::token(6));
     let pem = profile_link_core::SessionKeys::generate_pem();
-    ssm.put_parameter()
-        .name(&name)
-        .value(&pem)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        // Idempotent: the SDK may retry a put whose first answer was slow.
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    profile_link_tests::put_secure_string(&ssm, &name, &pem).await;
     let env = Env::from_pairs([("SESSION_SIGNING_KEY_SSM_PARAMETER", name.as_str()), ("OTHER", "inline")]);
     let loaded = profile_link_core::secrets::load(&env, &sdk, &["SESSION_SIGNING_KEY", "OTHER"]).await.unwrap();
     assert_eq!(loaded["SESSION_SIGNING_KEY"].expose(), pem.trim_end());

@@ -71,6 +71,20 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     profile_link_core::aws::sdk_config_with_endpoints(&local_aws()).await
 }
 
+/// Writes `value` as the SecureString `name`, as an operator's deploy does.
+/// Overwriting makes it idempotent: the SDK's retry of a put that timed out
+/// (moto on a busy machine) cannot fail on the first attempt's parameter.
+pub async fn put_secure_string(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) {
+    ssm.put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("putting {name}: {e}"));
+}
+
 /// A fresh table created from template.yaml's definition.
 pub async fn fresh_table(sdk: &aws_config::SdkConfig) -> String {
     let name = format!("test-{}", profile_link_core::random::token(9).replace(['-', '_'], "x"));

@@ -131,7 +131,7 @@ impl PortalClients {
                 return Err(at("listed twice".into()));
             }
             let name = client.name.trim().to_owned();
-            if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+            if !is_displayable_portal_name(&name) {
                 return Err(at("name: 1 to 80 characters, no control characters".into()));
             }
             if client.redirect_uris.is_empty() {
@@ -175,6 +175,13 @@ impl PortalClients {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// A portal's name as pages show it ("Back to Contoso portal"): 1 to 80
+/// characters, none of them control characters. Checked when the list is
+/// parsed, and again where it comes back from the browser in a cookie.
+pub fn is_displayable_portal_name(name: &str) -> bool {
+    (1..=80).contains(&name.chars().count()) && !name.chars().any(char::is_control)
 }
 
 /// A redirect URI a portal may register: absolute, https (plain http only on

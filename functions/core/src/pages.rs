@@ -8,8 +8,6 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::config::Branding;
 use crate::i18n::Text;
 
-pub use crate::config::{STYLESHEET, csp_hash_source};
-
 /// A page's answer: the HTML with its status.
 pub fn respond(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
@@ -265,7 +263,7 @@ mod tests {
             html.contains(&format!("<style>{}</style>", brand.stylesheet)),
             "style block must match its hash byte for byte"
         );
-        assert_eq!(brand.stylesheet_csp, csp_hash_source(STYLESHEET));
+        assert_eq!(brand.stylesheet_csp, crate::config::csp_hash_source(crate::config::STYLESHEET));
         assert!(brand.stylesheet_csp.starts_with("'sha256-"));
     }
 }

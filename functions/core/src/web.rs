@@ -201,9 +201,7 @@ impl Cookies {
         use base64::Engine;
         let (name, path) = self.get(jar, PORTAL)?.split_once('~')?;
         let name = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(name).ok()?;
-        let name = String::from_utf8(name)
-            .ok()
-            .filter(|n| (1..=80).contains(&n.chars().count()) && !n.chars().any(char::is_control))?;
+        let name = String::from_utf8(name).ok().filter(|n| crate::openid_provider::is_displayable_portal_name(n))?;
         let path = crate::ReturnTo::parse(path).filter(|path| path.as_str().starts_with("/authorize?"))?;
         Some(WaitingPortal { name, path })
     }
