@@ -402,6 +402,19 @@ async fn keys_rotate_without_signing_anyone_out() {
     let old_session = session_signed_by(&before, now);
 
     // Just written: a rotation now is refused, and changes nothing.
+    // An interval that is no interval is a usage error, and changes nothing.
+    let negative = keys_command(&[
+        "rotate",
+        "--signing-key-parameter",
+        &signing,
+        "--public-keys-parameter",
+        &public,
+        "--min-interval-hours=-1",
+    ]);
+    assert_eq!(code(&negative), 2, "{negative:?}");
+    assert!(String::from_utf8_lossy(&negative.stderr).contains("--min-interval-hours"), "{negative:?}");
+    assert_eq!(read(signing.clone()).await, generated, "a refused rotation wrote nothing");
+
     let refused = keys_command(&["rotate", "--signing-key-parameter", &signing, "--public-keys-parameter", &public]);
     assert_eq!(code(&refused), 3, "{refused:?}");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("rotate again in"), "{refused:?}");

@@ -23,8 +23,9 @@ pub const DEFAULT_MIN_INTERVAL_SECONDS: i64 = 24 * 3600;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
     pub keys: Vec<String>,
-    /// The key that no longer verifies, if one was dropped.
-    pub dropped: Option<String>,
+    /// The keys that no longer verify (the previous one; more only if the
+    /// parameter held more than three).
+    pub dropped: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -50,12 +51,12 @@ pub fn rotate(
     let fresh = SessionKeys::generate_pem();
     match keys.as_slice() {
         [] => Err(RotationRefused::NoKeys),
-        [only] => Ok(Rotation { keys: vec![only.clone(), fresh], dropped: None }),
+        [only] => Ok(Rotation { keys: vec![only.clone(), fresh], dropped: Vec::new() }),
         [signing, next, rest @ ..] => {
             if let Some(ago) = changed_ago.filter(|ago| *ago < min_interval && !force) {
                 return Err(RotationRefused::TooSoon { ago, wait: min_interval - ago });
             }
-            Ok(Rotation { keys: vec![next.clone(), fresh, signing.clone()], dropped: rest.first().cloned() })
+            Ok(Rotation { keys: vec![next.clone(), fresh, signing.clone()], dropped: rest.to_vec() })
         }
     }
 }
@@ -71,7 +72,7 @@ pub struct Rotated {
     pub signing: String,
     pub next: String,
     pub previous: Option<String>,
-    pub dropped: Option<String>,
+    pub dropped: Vec<String>,
 }
 
 /// Rotates the keys in `signing_parameter` (a SecureString) and writes the
@@ -119,7 +120,7 @@ pub async fn rotate_in_ssm(
         signing: short_kid(&rotation.keys[0]),
         next: short_kid(&rotation.keys[1]),
         previous: rotation.keys.get(2).map(|k| short_kid(k)),
-        dropped: rotation.dropped.as_deref().map(short_kid),
+        dropped: rotation.dropped.iter().map(|k| short_kid(k)).collect(),
     })
 }
 
@@ -140,10 +141,19 @@ mod tests {
         let second = rotate(&format!("{a}{b}"), Some(11), 10, false).unwrap();
         assert_eq!(kids(&second.keys[..1]), kids(&[b.clone()]), "the next key signs");
         assert_eq!(kids(&second.keys[2..]), kids(&[a.clone()]), "the old one verifies on");
-        assert_eq!(second.dropped, None);
+        assert_eq!(second.dropped, Vec::<String>::new());
         let third = rotate(&second.keys.join(""), Some(11), 10, false).unwrap();
         assert_eq!(kids(&third.keys[..1]), kids(&second.keys[1..2]));
-        assert_eq!(third.dropped.as_deref().map(short_kid), Some(short_kid(&a)), "the previous one goes");
+        assert_eq!(kids(&third.dropped), kids(&[a.clone()]), "the previous one goes");
+    }
+
+    #[test]
+    fn every_key_past_the_previous_one_is_named_as_dropped() {
+        let four: Vec<String> = (0..4).map(|_| SessionKeys::generate_pem()).collect();
+        let rotated = rotate(&four.concat(), None, 10, false).unwrap();
+        assert_eq!(kids(&rotated.keys[..1]), kids(&four[1..2]), "the next key signs");
+        assert_eq!(kids(&rotated.keys[2..]), kids(&four[..1]), "the signing key verifies on");
+        assert_eq!(kids(&rotated.dropped), kids(&four[2..]), "both keys past the previous one are dropped and named");
     }
 
     #[test]

@@ -202,7 +202,8 @@ enum KeysCommand {
         /// The String holding their public part as JWKS (SessionPublicKeysParameter).
         #[arg(long, default_value = "/profile-link/session-public-keys")]
         public_keys_parameter: String,
-        #[arg(long, default_value_t = 24)]
+        /// 0 to 8760 (a year).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(i64).range(0..=8760))]
         min_interval_hours: i64,
         /// Rotate even if the last change was less than --min-interval-hours ago.
         #[arg(long)]
@@ -454,7 +455,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         r.next,
                         r.previous.as_deref().unwrap_or("none")
                     );
-                    if let Some(dropped) = r.dropped {
+                    for dropped in r.dropped {
                         println!("dropped {dropped}: tokens it signed no longer verify");
                     }
                     println!("functions pick the keys up at their next cold start; nobody is signed out meanwhile");
