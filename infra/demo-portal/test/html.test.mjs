@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { contentSecurityPolicy, errorPage, escape, homePage, profilesOf } from '../lib/html.mjs';
-import { element, profileItems } from '../testing/harness.mjs';
+import { element } from '../../testing/harness.mjs';
+import { profileItems } from '../testing/harness.mjs';
 
 const base = { portalName: 'Demo portal', issuer: 'http://127.0.0.1:3000', csrf: 'csrf-token-1' };
 const signedIn = (claims, extra = {}) => homePage({ ...base, user: { claims: { sub: 's', ...claims } }, ...extra });

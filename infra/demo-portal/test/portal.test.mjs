@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Browser, element, forms, freePort, profileItems, startOp, startPortal } from '../testing/harness.mjs';
+import { Browser, element, forms, freePort } from '../../testing/harness.mjs';
+import { profileItems, startOp, startPortal } from '../testing/harness.mjs';
 
 let portal;
 let op;

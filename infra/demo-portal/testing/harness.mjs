@@ -1,27 +1,17 @@
 // What the portal's end-to-end test needs: a real OP (oidc-provider, OpenID
 // Certified) speaking profile-link's contract, the real portal as a child
-// process, and a browser reduced to a cookie jar and hand-followed redirects.
-// Everything on free loopback ports; each start returns a stop.
+// process, and its profile list read from the page. Everything on free
+// loopback ports; each start returns a stop. The browser (a cookie jar and
+// hand-followed redirects), free ports and HTML forms are infra/testing's,
+// shared with the dev providers' tests.
 
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { createServer as createHttpServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import Provider from 'oidc-provider';
+import { element, startNodeServer, unescapeHtml } from '../../testing/harness.mjs';
 
 const SERVER = fileURLToPath(new URL('../server.mjs', import.meta.url));
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 // The accounts the OP signs in, by sub; claims as profile-link sends them.
 // Tests may change them (a profile linked since sign-in) and choose who signs
@@ -65,7 +55,7 @@ export async function startOp({ port, portalOrigin }) {
     extraParams: ['idp_hint'],
     features: {
       devInteractions: { enabled: false },
-      // The confirmation page with its button inside the form, for forms() below.
+      // The confirmation page with its button inside the form, for forms().
       rpInitiatedLogout: {
         logoutSource: (ctx, form) => {
           ctx.body = `<!doctype html><title>Sign out?</title>${form.replace('</form>', '<button type="submit" name="logout" value="yes">Sign out</button></form>')}`;
@@ -86,7 +76,7 @@ export async function startOp({ port, portalOrigin }) {
   // No login page: the interaction signs in `op.nextAccount` at once and
   // grants what the first-party portal asks for.
   const handleOidc = provider.callback();
-  const server = createHttpServer(async (req, res) => {
+  const server = createServer(async (req, res) => {
     try {
       if (req.method === 'GET' && req.url.startsWith('/interaction/')) {
         const details = await provider.interactionDetails(req, res);
@@ -115,96 +105,11 @@ export async function startOp({ port, portalOrigin }) {
   return op;
 }
 
-// The real portal (server.mjs) as a child process on a free port.
-export async function startPortal({ port, issuer, env = {} }) {
-  const child = spawn(process.execPath, [SERVER], {
-    env: { ...process.env, DEMO_PORTAL_PORT: String(port), DEMO_PORTAL_ISSUER: issuer, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
-  const base = `http://127.0.0.1:${port}`;
-  const stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    return child.kill('SIGTERM');
-  });
-  for (let i = 0; ; i += 1) {
-    if (child.exitCode !== null) throw new Error(`the portal exited with ${child.exitCode}: ${output}`);
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch { /* not listening yet */ }
-    if (i === 100) {
-      await stop();
-      throw new Error(`the portal did not answer /healthz within 10 s: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { base, output: () => output, stop };
+// The real portal (server.mjs) as a child process on `port`.
+export function startPortal({ port, issuer, env = {} }) {
+  return startNodeServer(SERVER, { name: 'the portal', port, env: { DEMO_PORTAL_PORT: String(port), DEMO_PORTAL_ISSUER: issuer, ...env } });
 }
 
-// Cookies by host (browsers do not tell ports apart) and path; redirects by hand.
-export class Browser {
-  constructor() { this.cookies = []; }
-
-  cookieFor(url, name) {
-    return this.cookies.find((c) => c.host === url.hostname && c.name === name)?.value;
-  }
-
-  async request(url, { method = 'GET', form } = {}) {
-    const target = new URL(url);
-    const cookie = this.cookies.filter((c) => c.host === target.hostname && target.pathname.startsWith(c.path))
-      .map((c) => `${c.name}=${c.value}`).join('; ');
-    const response = await fetch(target, {
-      method,
-      redirect: 'manual',
-      headers: { ...(cookie && { cookie }), ...(form && { 'content-type': 'application/x-www-form-urlencoded' }) },
-      body: form ? new URLSearchParams(form).toString() : undefined,
-    });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = line.split(';').map((s) => s.trim());
-      const name = pair.slice(0, pair.indexOf('='));
-      const value = pair.slice(pair.indexOf('=') + 1);
-      const path = attributes.find((a) => /^path=/i.test(a))?.slice(5) || '/';
-      const gone = attributes.some((a) => /^max-age=(0|-)/i.test(a) || (/^expires=/i.test(a) && new Date(a.slice(8)) < new Date()));
-      this.cookies = this.cookies.filter((c) => !(c.host === target.hostname && c.name === name && c.path === path));
-      if (!gone) this.cookies.push({ host: target.hostname, name, value, path });
-    }
-    return { status: response.status, location: response.headers.get('location'), headers: response.headers, text: await response.text(), url: target.href };
-  }
-
-  // Follows redirects from `url` to the first page that is not one; `visited` lists every URL asked for.
-  async follow(url, options) {
-    const visited = [url];
-    let response = await this.request(url, options);
-    for (let hops = 0; response.status >= 300 && response.status < 400 && response.location; hops += 1) {
-      if (hops === 20) throw new Error(`more than 20 redirects: ${visited.join(' → ')}`);
-      const next = new URL(response.location, response.url).href;
-      visited.push(next);
-      response = await this.request(next);
-    }
-    return { ...response, visited };
-  }
-}
-
-const unescapeHtml = (s) => s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]);
-
-// The forms on a page: [{ action, fields }], fields the inputs' and buttons' name → value.
-export function forms(html) {
-  return [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].map(([, attributes, inner]) => ({
-    action: unescapeHtml(attributes.match(/action="([^"]*)"/)?.[1] || ''),
-    fields: Object.fromEntries([...inner.matchAll(/<(?:input|button)\b([^>]*)>/g)]
-      .map(([, a]) => [a.match(/name="([^"]*)"/)?.[1], unescapeHtml(a.match(/value="([^"]*)"/)?.[1] || '')])
-      .filter(([name]) => name)),
-  }));
-}
-
-// The element with `id`'s opening tag and text up to its closing tag (no nesting of the same tag).
-export function element(html, id) {
-  const match = html.match(new RegExp(`<(\\w+)[^>]*\\bid="${id}"[^>]*>([\\s\\S]*?)</\\1>`));
-  return match ? match[2] : undefined;
-}
-
+// The profiles the page lists: [{ id, text }].
 export const profileItems = (html) => [...(element(html, 'profiles') || '').matchAll(/<li data-profile-id="([^"]*)">([\s\S]*?)<\/li>/g)]
   .map(([, id, inner]) => ({ id: unescapeHtml(id), text: unescapeHtml(inner.replace(/<[^>]+>/g, '')) }));

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Browser, discover, signIn, startServer } from '../testing/relying-party.mjs';
+import { Browser } from '../../testing/harness.mjs';
+import { discover, signIn, startServer } from '../testing/relying-party.mjs';
 
 let server;
 before(async () => { server = await startServer({ DEV_IDP_REDIRECT_URIS: 'http://127.0.0.1:9999/extra/callback' }); });

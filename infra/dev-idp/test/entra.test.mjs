@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { Browser } from '../../testing/harness.mjs';
 import {
-  Browser, authorizationRequest, clientAssertion, discover, exchange, follow, signIn, startServer, verifyIdToken,
+  authorizationRequest, clientAssertion, discover, exchange, follow, signIn, startServer, verifyIdToken,
 } from '../testing/relying-party.mjs';
 
 const TENANT_A = '3f6c2d1a-8b4e-4c7f-9a15-2e7d0b9c4a61';

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Browser, authorizationRequest, discover, signIn, startServer } from '../testing/relying-party.mjs';
+import { Browser } from '../../testing/harness.mjs';
+import { authorizationRequest, discover, signIn, startServer } from '../testing/relying-party.mjs';
 
 const SECRET = 'local-google-secret';
 const redirectUri = 'http://localhost:8124/login/callback/google';

@@ -1,95 +1,20 @@
 // A small relying party for the dev providers' tests: it starts the real
 // server on a free port and signs in over HTTP as a browser and profile-link
 // would (PKCE, the login form, the token endpoint, a verified ID token).
-// Node's built-in modules only.
+// Node's built-in modules only; the browser (a cookie jar and hand-followed
+// redirects), free ports, the child process and HTML forms are infra/testing's,
+// shared with the demo portal's tests.
 
-import { spawn } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { forms, freePort, startNodeServer } from '../../testing/harness.mjs';
 
 const SERVER = fileURLToPath(new URL('../server.mjs', import.meta.url));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
+// The dev providers' server (server.mjs) as a child process on a free port.
 export async function startServer(env = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, [SERVER], {
-    env: { ...process.env, IDP_HOST: '127.0.0.1', IDP_PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i += 1) {
-    if (child.exitCode !== null) throw new Error(`dev provider exited: ${output}`);
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-    if (i === 99) throw new Error(`dev provider did not start: ${output}`);
-  }
-  return {
-    base,
-    output: () => output,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    }),
-  };
-}
-
-const unescapeHtml = (s) => s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]);
-
-// Forms on a page: [{ action, fields: Map(name -> value), names: Set }]
-export function forms(html) {
-  return [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].map(([, attrs, inner]) => {
-    const action = unescapeHtml(attrs.match(/action="([^"]*)"/)?.[1] || '');
-    const fields = new Map();
-    for (const [, input] of inner.matchAll(/<(?:input|button)\b([^>]*)>/g)) {
-      const name = input.match(/name="([^"]*)"/)?.[1];
-      if (name) fields.set(name, unescapeHtml(input.match(/value="([^"]*)"/)?.[1] || ''));
-    }
-    return { action, fields };
-  });
-}
-
-// A cookie jar and manual redirects: what a browser does, no more.
-export class Browser {
-  constructor() { this.cookies = []; }
-
-  async request(url, { method = 'GET', form, headers = {} } = {}) {
-    const target = new URL(url);
-    const cookie = this.cookies.filter((c) => target.pathname.startsWith(c.path)).map((c) => `${c.name}=${c.value}`).join('; ');
-    const response = await fetch(target, {
-      method,
-      redirect: 'manual',
-      headers: { ...headers, ...(cookie ? { cookie } : {}), ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
-      body: form ? new URLSearchParams(form).toString() : undefined,
-    });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(';').map((s) => s.trim());
-      const name = pair.slice(0, pair.indexOf('='));
-      const value = pair.slice(pair.indexOf('=') + 1);
-      const path = attrs.find((a) => a.toLowerCase().startsWith('path='))?.slice(5) || '/';
-      const gone = attrs.some((a) => /^expires=/i.test(a) && new Date(a.slice(8)) < new Date()) || attrs.some((a) => /^max-age=(0|-)/i.test(a));
-      this.cookies = this.cookies.filter((c) => !(c.name === name && c.path === path));
-      if (!gone) this.cookies.push({ name, value, path });
-    }
-    const text = await response.text();
-    return { status: response.status, location: response.headers.get('location'), text, url: target.href, headers: response.headers };
-  }
+  return startNodeServer(SERVER, { name: 'the dev provider', port, env: { IDP_HOST: '127.0.0.1', IDP_PORT: String(port), ...env } });
 }
 
 export const b64url = (buf) => Buffer.from(buf).toString('base64url');
@@ -124,23 +49,23 @@ export async function follow(browser, start, { redirectUri, login, password = 'd
     }
     if (response.status !== 200 && response.status !== 401) return { page: response, seen };
     const all = forms(response.text);
-    const chooser = all.find((f) => f.fields.get('account') === 'current');
-    const loginForm = all.find((f) => f.fields.has('login'));
-    const confirm = all.find((f) => f.fields.has('xsrf'));
+    const chooser = all.find((f) => f.fields.account === 'current');
+    const loginForm = all.find((f) => Object.hasOwn(f.fields, 'login'));
+    const confirm = all.find((f) => Object.hasOwn(f.fields, 'xsrf'));
     let form;
     let fields;
     if (choose === 'continue' && chooser) {
       seen.push('chooser');
-      [form, fields] = [chooser, Object.fromEntries(chooser.fields)];
+      [form, fields] = [chooser, { ...chooser.fields }];
       choose = undefined;
     } else if (loginForm && login && !(response.status === 401)) {
-      const withPassword = loginForm.fields.has('password');
+      const withPassword = Object.hasOwn(loginForm.fields, 'password');
       seen.push(withPassword ? 'password' : 'username');
-      fields = { ...Object.fromEntries(loginForm.fields), login, ...(withPassword ? { password } : {}) };
+      fields = { ...loginForm.fields, login, ...(withPassword ? { password } : {}) };
       form = loginForm;
     } else if (confirm) {
       seen.push('confirm');
-      [form, fields] = [confirm, { ...Object.fromEntries(confirm.fields), logout: 'yes' }];
+      [form, fields] = [confirm, { ...confirm.fields, logout: 'yes' }];
     } else {
       return { page: response, seen };
     }
