@@ -2,7 +2,7 @@
 //! gets one email per profile, sent by the stream consumer through SES (both
 //! the emulator's), exactly once.
 
-use profile_link_core::rate_limit::RateLimits;
+use profile_link_core::domain::rate_limit::RateLimits;
 use profile_link_tests::browser::{Browser, Page};
 use profile_link_tests::flow::request;
 use profile_link_tests::{TestApp, TestOptions};

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use aws_lambda_events::dynamodb::Event;
 use profile_link_core::Clock;
-use profile_link_core::links::Verifier;
+use profile_link_core::domain::link_token::Verifier;
 use profile_link_core::store::LinkRecord;
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::conflicts::CONFLICT_ATTEMPTS;

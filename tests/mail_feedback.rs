@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
-use profile_link_core::email::RegisteredEmail;
-use profile_link_core::profile::ProfileId;
+use profile_link_core::domain::email::RegisteredEmail;
+use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::store::audit::AuditRecord;
 use profile_link_tests::TestApp;
 use profile_link_tests::browser::{Browser, Page};

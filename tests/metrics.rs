@@ -4,8 +4,8 @@
 //! must be valid EMF documents that count exactly what happened, under
 //! low-cardinality dimensions only.
 
+use profile_link_core::domain::rate_limit::RateLimits;
 use profile_link_core::metrics;
-use profile_link_core::rate_limit::RateLimits;
 use profile_link_tests::flow::{confirm, link_id, links_to, open, request};
 use profile_link_tests::{TestApp, TestOptions};
 use reqwest::StatusCode;

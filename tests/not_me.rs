@@ -3,8 +3,8 @@
 //! signing in; the page another sign-in sees offers the same. Before the fix
 //! only the identity that asked could say "not me", on its confirmation page.
 
+use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::metrics;
-use profile_link_core::profile::ProfileId;
 use profile_link_tests::TestApp;
 use profile_link_tests::browser::{Browser, first_post_form, post_forms};
 use profile_link_tests::flow::{associations, link_id, open, request_and_deliver};

@@ -303,7 +303,7 @@ async fn a_link_made_at_entra_keeps_its_tenant_and_object_id_for_support() {
     let linked = profile_link_tests::flow::confirm(&browser, &confirm_page, "confirm").await;
     assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
 
-    let profile = profile_link_core::profile::ProfileId::parse("CUST-1").unwrap();
+    let profile = profile_link_core::domain::profile::ProfileId::parse("CUST-1").unwrap();
     let report = app.store.links_for_profile(&profile, profile_link_core::Clock::now(&app.clock)).await.unwrap();
     let owner = report.linked_to.expect("linked");
     assert_eq!((owner.entra_tid.as_deref(), owner.entra_oid.as_deref()), (Some(CONTOSO), Some(OID)), "{owner:?}");

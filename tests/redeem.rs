@@ -56,7 +56,8 @@ async fn the_whole_seed_flow_links_both_of_pats_profiles() {
     );
 
     // Support can read each profile's timeline (profile-link-admin audit show).
-    let trail = app.store.audit_trail(&profile_link_core::profile::ProfileId::parse("CUST-1").unwrap()).await.unwrap();
+    let trail =
+        app.store.audit_trail(&profile_link_core::domain::profile::ProfileId::parse("CUST-1").unwrap()).await.unwrap();
     let events: Vec<&str> = trail.iter().map(|r| r.event.as_str()).collect();
     assert_eq!(events, ["requested", "sent", "linked"]);
     assert!(trail.iter().all(|r| r.identity_sub.as_deref() == Some("pat-7f3c9a")), "saw {trail:?}");
@@ -180,7 +181,7 @@ async fn a_used_link_cannot_be_replayed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_link_offers_a_new_one_within_the_rate_limits() {
     let app = TestApp::spawn_with_options(TestOptions {
-        limits: profile_link_core::rate_limit::RateLimits {
+        limits: profile_link_core::domain::rate_limit::RateLimits {
             per_identity: 2,
             window_seconds: 86_400,
             ..TestOptions::default().limits
@@ -402,8 +403,8 @@ async fn a_new_identity_replaces_the_old_one_and_the_registered_address_is_told(
 /// verifier matched, used, cancelled or not, and mailed the stored address.
 mod renewing {
     use super::*;
-    use profile_link_core::email::RegisteredEmail;
-    use profile_link_core::profile::{Profile, ProfileId};
+    use profile_link_core::domain::email::RegisteredEmail;
+    use profile_link_core::domain::profile::{Profile, ProfileId};
 
     /// Links here expire well inside a session, so expiring one leaves the
     /// person signed in. Were the session to expire too, the next page would

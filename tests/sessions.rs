@@ -4,7 +4,7 @@
 //! on and copied the old profile list, and signing out only removed the
 //! cookie from the browser that asked.
 
-use profile_link_core::profile::ProfileId;
+use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::session::SessionClaims;
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_tests::TestApp;

@@ -72,9 +72,9 @@ mod tests {
         assert_eq!(rows[3], "LOAD-000003-1,load-3@load.example.com,Load Person 3,Load Company 3-1");
         for row in &rows[1..] {
             let id = row.split(',').next().unwrap();
-            assert!(profile_link_core::profile::ProfileId::parse(id).is_some(), "{id}");
+            assert!(profile_link_core::domain::profile::ProfileId::parse(id).is_some(), "{id}");
             let address = row.split(',').nth(1).unwrap();
-            assert!(profile_link_core::email::RegisteredEmail::parse(address).is_ok(), "{address}");
+            assert!(profile_link_core::domain::email::RegisteredEmail::parse(address).is_ok(), "{address}");
         }
     }
 
@@ -83,8 +83,8 @@ mod tests {
         let keys: std::collections::HashSet<String> = people(1000)
             .iter()
             .map(|p| {
-                profile_link_core::rate_limit::address_rate_key(
-                    &profile_link_core::email::RegisteredEmail::parse(&p.address()).unwrap(),
+                profile_link_core::domain::rate_limit::address_rate_key(
+                    &profile_link_core::domain::email::RegisteredEmail::parse(&p.address()).unwrap(),
                 )
             })
             .collect();

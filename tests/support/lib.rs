@@ -19,12 +19,12 @@ use profile_link_authorize::AuthorizeApp;
 use profile_link_core::aws::Endpoints;
 use profile_link_core::clock::ManualClock;
 use profile_link_core::config::{Env, SiteConfig};
+use profile_link_core::domain::rate_limit::RateLimits;
+use profile_link_core::downstream::PortalClients;
 use profile_link_core::mail::{MailConfig, Mailer};
-use profile_link_core::openid_provider::PortalClients;
-use profile_link_core::providers::Providers;
-use profile_link_core::rate_limit::RateLimits;
-use profile_link_core::relying_party::{IdentityProviders, OidcClient, OidcConfig};
 use profile_link_core::secrets::Secret;
+use profile_link_core::upstream::Providers;
+use profile_link_core::upstream::{IdentityProviders, OidcClient, OidcConfig};
 use profile_link_core::{SessionKeys, SessionVerifier, Store};
 use profile_link_dev_server::mailbox::{SentMessage, sent_messages};
 use profile_link_dev_server::stream::StreamPoller;
@@ -265,7 +265,7 @@ impl TestApp {
             .iter()
             .map(|p| {
                 let secret = match &p.credential {
-                    profile_link_core::providers::SecretSource::Inline(v) => Secret::new(v.as_str()),
+                    profile_link_core::secrets::SecretSource::Inline(v) => Secret::new(v.as_str()),
                     other => panic!("tests give their secrets inline, not {other:?}"),
                 };
                 OidcClient::new(OidcConfig::new(p.clone(), secret, &site.public_base_url).unwrap())
@@ -309,7 +309,7 @@ impl TestApp {
         let portal_secrets = portals
             .iter()
             .filter_map(|c| match &c.secret {
-                Some(profile_link_core::providers::SecretSource::Inline(v)) => {
+                Some(profile_link_core::secrets::SecretSource::Inline(v)) => {
                     Some((c.id.clone(), Secret::new(v.as_str())))
                 }
                 None => None,

@@ -14,20 +14,20 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
-use profile_link_core::browser::BrowserCore;
 use profile_link_core::config::{Env, SiteConfig};
-use profile_link_core::i18n::{Locale, Text, fill};
-use profile_link_core::identity::Identity;
-use profile_link_core::openid_provider::{
+use profile_link_core::domain::identity::Identity;
+use profile_link_core::downstream::{
     self, AuthorizationRequest, AuthorizeParams, AuthorizeRefusal, PersonClaims, PortalClient, PortalClients,
     PortalError, ProfileClaim, Prompt,
 };
-use profile_link_core::pages::{self, EndSessionPage, PortalLinkPage, Problem};
+use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::random;
 use profile_link_core::session::{SessionClaims, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::IdentityState;
 use profile_link_core::store::codes::Grant;
+use profile_link_core::web::browser::BrowserCore;
+use profile_link_core::web::pages::{self, EndSessionPage, PortalLinkPage, Problem};
 use profile_link_core::web::{self, PORTAL, SESSION};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
@@ -53,7 +53,7 @@ impl AuthorizeApp {
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let site = SiteConfig::from_env(env)?;
         let (sessions, mut others) =
-            startup::session_verifier_and_secrets(env, sdk, &site, &[openid_provider::PORTAL_CLIENTS]).await?;
+            startup::session_verifier_and_secrets(env, sdk, &site, &[downstream::PORTAL_CLIENTS]).await?;
         let clients = PortalClients::parse(others.remove(0).expose())?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
         Ok(Self::new(site, store, Arc::new(sessions), Arc::new(clients), Arc::new(SystemClock)))
@@ -152,7 +152,7 @@ async fn authorize(app: &AuthorizeApp, raw: &str, locale: Locale, jar: CookieJar
         tracing::info!("authorization request refused: unreadable parameters");
         return app.not_redirectable("a parameter is repeated or unreadable", t);
     };
-    let request = match openid_provider::check(&params, &app.clients) {
+    let request = match downstream::check(&params, &app.clients) {
         Ok(request) => request,
         Err(AuthorizeRefusal::NotRedirectable(reason)) => {
             tracing::info!(reason, "authorization request refused, not redirectable");
@@ -178,7 +178,7 @@ async fn authorize(app: &AuthorizeApp, raw: &str, locale: Locale, jar: CookieJar
         Ok(signed_in) => signed_in,
         Err(error) => {
             tracing::error!(%error, "authorize could not read the identity's state");
-            return app.unavailable(&openid_provider::authorize_path(raw, &[]), t);
+            return app.unavailable(&downstream::authorize_path(raw, &[]), t);
         }
     };
     let Some((session, state)) = signed_in else {
@@ -206,9 +206,9 @@ async fn authorize(app: &AuthorizeApp, raw: &str, locale: Locale, jar: CookieJar
 fn sign_in_path(request: &AuthorizationRequest, raw: &str, now: i64, provider: Option<&str>, fresh: bool) -> String {
     let after = now.to_string();
     let back = if fresh {
-        openid_provider::authorize_path(raw, &[("pl_after", &after)])
+        downstream::authorize_path(raw, &[("pl_after", &after)])
     } else {
-        openid_provider::authorize_path(raw, &[])
+        downstream::authorize_path(raw, &[])
     };
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query.append_pair("return_to", &back);
@@ -244,9 +244,9 @@ fn offer_linking(
     if let Some(after) = &after {
         extra.push(("pl_after", after));
     }
-    let continue_href = openid_provider::authorize_path(raw, &extra);
+    let continue_href = downstream::authorize_path(raw, &extra);
     let continue_label = fill(t.portal_continue, &[("portal", &client.name)]);
-    let back = openid_provider::authorize_path(raw, &[]);
+    let back = downstream::authorize_path(raw, &[]);
     let jar = jar.add(app.cookies.waiting_portal_cookie(&client.name, back, PORTAL_COOKIE_SECONDS));
     let page = PortalLinkPage {
         brand: &app.site.branding,
@@ -272,7 +272,7 @@ async fn issue_code(
     let wants = |scope: &str| request.scopes.iter().any(|s| s == scope);
     let email = session.profile.email.clone().filter(|_| wants("email"));
     let person = PersonClaims {
-        sub: openid_provider::subject_of(&session.identity()),
+        sub: downstream::subject_of(&session.identity()),
         idp: session.idp.clone(),
         idp_name: session.provider_name(),
         name: session.profile.name.clone().filter(|_| wants("profile")),
@@ -298,7 +298,7 @@ async fn issue_code(
     let code = random::secret_256();
     if let Err(error) = app.store.put_code(&random::sha256_b64(code.as_bytes()), &grant).await {
         tracing::error!(%error, client_id = request.client_id.as_str(), "authorization code could not be stored");
-        return app.unavailable(&openid_provider::authorize_path(raw, &[]), t);
+        return app.unavailable(&downstream::authorize_path(raw, &[]), t);
     }
     tracing::info!(
         client_id = request.client_id.as_str(),
@@ -306,7 +306,7 @@ async fn issue_code(
         profiles = grant.person.profiles.len(),
         "authorization code issued"
     );
-    let location = openid_provider::with_query(
+    let location = downstream::with_query(
         &request.redirect_uri,
         &[("code", &code), ("state", &request.state), ("iss", &app.issuer())],
     );
@@ -388,7 +388,7 @@ async fn end_session(
         Some(uri) => match client {
             Some(client) if client.allows_post_logout_redirect(uri) => {
                 match params.state.as_deref().filter(|s| s.len() <= 512) {
-                    Some(state) => openid_provider::with_query(uri, &[("state", state)]),
+                    Some(state) => downstream::with_query(uri, &[("state", state)]),
                     None => uri.to_owned(),
                 }
             }
@@ -402,8 +402,7 @@ async fn end_session(
     let Some(session) = app.session(&jar) else {
         return (app.clear_stale_session(jar), see_other(&after)).into_response();
     };
-    let hinted =
-        hint.as_ref().and_then(|h| h.sid.as_deref()) == Some(openid_provider::portal_sid(&session.sid).as_str());
+    let hinted = hint.as_ref().and_then(|h| h.sid.as_deref()) == Some(downstream::portal_sid(&session.sid).as_str());
     let confirmed = posted && web::csrf_matches(&session, params.csrf.as_deref());
     if !hinted && !confirmed {
         // Anyone can link here; only the person's own click (or the portal's proof of this session) signs out.

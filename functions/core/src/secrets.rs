@@ -7,6 +7,16 @@ use std::collections::HashMap;
 
 use crate::config::{ConfigError, Env};
 
+/// Where a secret in a list comes from: an identity provider's client secret
+/// or private key, or a portal's client secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Written in the list itself: the local stack's dev providers only.
+    Inline(String),
+    /// An SSM SecureString, read at cold start with the other secrets.
+    Ssm(String),
+}
+
 /// A secret value that never prints itself.
 #[derive(Clone)]
 pub struct Secret(String);

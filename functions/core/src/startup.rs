@@ -1,11 +1,12 @@
 //! What every HTTP function builds at cold start, and why it could not.
 
 use crate::config::{ConfigError, Env, SiteConfig};
-use crate::providers::{Providers, SecretSource};
-use crate::relying_party::{IdentityProviders, OidcClient, OidcConfig};
+use crate::secrets::SecretSource;
 use crate::secrets::{self, Secret, SecretError};
 use crate::session::{SessionKeyError, SessionKeys, SessionVerifier};
 use crate::store::Store;
+use crate::upstream::Providers;
+use crate::upstream::{IdentityProviders, OidcClient, OidcConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -79,7 +80,7 @@ pub async fn identity_providers(
     let providers = Providers::parse(list.expose())?;
     let listed = providers.iter().map(|p| (p.id.as_str(), Some(&p.credential)));
     let mut credentials =
-        listed_secrets(env, sdk, crate::providers::PROVIDERS, "PROVIDER_SECRETS_PATH", "provider", listed).await?;
+        listed_secrets(env, sdk, crate::upstream::PROVIDERS, "PROVIDER_SECRETS_PATH", "provider", listed).await?;
     let mut clients = Vec::with_capacity(providers.len());
     for provider in providers.iter().cloned() {
         let credential = credentials.remove(provider.id.as_str()).expect("every provider has a credential");
@@ -157,11 +158,10 @@ where
 pub async fn portal_client_secrets(
     env: &Env,
     sdk: &aws_config::SdkConfig,
-    clients: &crate::openid_provider::PortalClients,
-) -> Result<std::collections::HashMap<crate::openid_provider::ClientId, Secret>, StartupError> {
+    clients: &crate::downstream::PortalClients,
+) -> Result<std::collections::HashMap<crate::downstream::ClientId, Secret>, StartupError> {
     let listed = clients.iter().map(|c| (c.id.as_str(), c.secret.as_ref()));
     let mut secrets =
-        listed_secrets(env, sdk, crate::openid_provider::PORTAL_CLIENTS, "PORTAL_SECRETS_PATH", "client", listed)
-            .await?;
+        listed_secrets(env, sdk, crate::downstream::PORTAL_CLIENTS, "PORTAL_SECRETS_PATH", "client", listed).await?;
     Ok(clients.iter().filter_map(|c| Some((c.id.clone(), secrets.remove(c.id.as_str())?))).collect())
 }

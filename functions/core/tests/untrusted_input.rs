@@ -2,9 +2,9 @@
 //! addresses, return paths, session cookies) never panic on anything, and what
 //! they accept keeps the invariants the rest of the code relies on.
 
-use profile_link_core::email::RegisteredEmail;
-use profile_link_core::links::{LinkId, LinkToken, Verifier};
-use profile_link_core::rate_limit::address_rate_key;
+use profile_link_core::domain::email::RegisteredEmail;
+use profile_link_core::domain::link_token::{LinkId, LinkToken, Verifier};
+use profile_link_core::domain::rate_limit::address_rate_key;
 use profile_link_core::{ReturnTo, SessionKeys};
 use proptest::prelude::*;
 

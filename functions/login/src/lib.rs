@@ -10,19 +10,21 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::CookieJar;
-use profile_link_core::browser::BrowserCore;
 use profile_link_core::config::{Env, SiteConfig};
+use profile_link_core::domain::rate_limit::{RateLimits, client_network};
 use profile_link_core::i18n::fill;
 use profile_link_core::i18n::{Locale, Text};
 use profile_link_core::metrics::rate_limited;
-use profile_link_core::pages::{self, AccountPage, HomePage, LinkedProfileView, Problem, ProviderChoice, SignInPage};
-use profile_link_core::providers::{ProviderConfig, ReauthenticationProof, ResponseMode};
 use profile_link_core::random;
-use profile_link_core::rate_limit::{RateLimits, client_network};
-use profile_link_core::relying_party::{AuthorizeOptions, IdentityProviders, OidcClient, OidcError};
 use profile_link_core::session::{NewSession, SessionKeys, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::{LoginRecorded, LoginTransaction, StoreError};
+use profile_link_core::upstream::{AuthorizeOptions, IdentityProviders, OidcClient, OidcError};
+use profile_link_core::upstream::{ProviderConfig, ReauthenticationProof, ResponseMode};
+use profile_link_core::web::browser::BrowserCore;
+use profile_link_core::web::pages::{
+    self, AccountPage, HomePage, LinkedProfileView, Problem, ProviderChoice, SignInPage,
+};
 use profile_link_core::web::{self, BROWSER, Caller, FORM_POST_BROWSER, SESSION};
 use profile_link_core::{Clock, Identity, ReturnTo, Store, SystemClock};
 use serde::Deserialize;

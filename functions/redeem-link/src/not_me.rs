@@ -10,12 +10,12 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use profile_link_core::domain::identity::RequesterLabel;
+use profile_link_core::domain::link_token::LinkToken;
 use profile_link_core::i18n::{Locale, fill};
-use profile_link_core::identity::RequesterLabel;
-use profile_link_core::links::LinkToken;
 use profile_link_core::metrics::Emf;
-use profile_link_core::pages::{self, NotMePage};
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
+use profile_link_core::web::pages::{self, NotMePage};
 use serde::Deserialize;
 
 use super::{

@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use profile_link_core::config::{ConfigError, Env};
-use profile_link_core::email::RegisteredEmail;
-use profile_link_core::identity::mask_email;
-use profile_link_core::mail::MailSubject;
+use profile_link_core::domain::email::RegisteredEmail;
+use profile_link_core::domain::identity::mask_email;
+use profile_link_core::domain::mail_subject::MailSubject;
 use profile_link_core::metrics::Emf;
 use profile_link_core::store::{Feedback, MailFeedback, StoreError};
 use profile_link_core::telemetry::ColdStart;

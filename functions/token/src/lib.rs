@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use profile_link_core::config::{Env, SiteConfig};
-use profile_link_core::identity::Identity;
-use profile_link_core::openid_provider::{
+use profile_link_core::domain::identity::Identity;
+use profile_link_core::downstream::{
     self, ACCESS_TOKEN_TTL_SECONDS, AccessTokenClaims, ClientId, ID_TOKEN_TTL_SECONDS, IdTokenClaims, PersonClaims,
     PortalClient, PortalClients, ProfileClaim, ProviderMetadata, TokenEndpointAuth, USERINFO_PURPOSE,
 };
@@ -50,7 +50,7 @@ impl TokenApp {
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let site = SiteConfig::from_env(env)?;
         let (keys, mut others) =
-            startup::session_keys_and_secrets(env, sdk, &site, &[openid_provider::PORTAL_CLIENTS]).await?;
+            startup::session_keys_and_secrets(env, sdk, &site, &[downstream::PORTAL_CLIENTS]).await?;
         let clients = PortalClients::parse(others.remove(0).expose())?;
         let secrets = startup::portal_client_secrets(env, sdk, &clients).await?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
@@ -152,7 +152,8 @@ impl IntoResponse for OAuthError {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(profile_link_core::pages::RETRY_UNAVAILABLE_AFTER));
+            headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(profile_link_core::web::pages::RETRY_UNAVAILABLE_AFTER));
         }
         response
     }
@@ -302,7 +303,7 @@ async fn exchange(
     if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
         return Err(OAuthError::bad("invalid_grant", "redirect_uri differs from the authorization request's"));
     }
-    if !form.code_verifier.as_deref().is_some_and(|v| openid_provider::pkce_matches(v, &grant.code_challenge)) {
+    if !form.code_verifier.as_deref().is_some_and(|v| downstream::pkce_matches(v, &grant.code_challenge)) {
         return Err(OAuthError::bad(
             "invalid_grant",
             "code_verifier missing or not the one the challenge was made from",
@@ -317,7 +318,7 @@ async fn exchange(
         exp: now + ID_TOKEN_TTL_SECONDS,
         auth_time: grant.auth_time,
         nonce: grant.nonce.clone(),
-        sid: openid_provider::portal_sid(&grant.session_id),
+        sid: downstream::portal_sid(&grant.session_id),
         person: grant.person.clone(),
     };
     let access = AccessTokenClaims {

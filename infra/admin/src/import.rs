@@ -7,8 +7,8 @@ use std::io::Read;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use profile_link_core::email::RegisteredEmail;
-use profile_link_core::profile::{Profile, ProfileId};
+use profile_link_core::domain::email::RegisteredEmail;
+use profile_link_core::domain::profile::{Profile, ProfileId};
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{BATCH_GET_MAX, BATCH_WRITE_MAX, StoreError};
 use profile_link_core::{Clock, Store, SystemClock};

@@ -4,11 +4,11 @@
 use comfy_table::Table;
 use profile_link_core::Identity;
 use profile_link_core::Store;
+use profile_link_core::domain::identity::RequesterLabel;
+use profile_link_core::domain::link_token::LinkId;
+use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::i18n::Locale;
-use profile_link_core::identity::RequesterLabel;
-use profile_link_core::links::LinkId;
 use profile_link_core::mail::format_utc;
-use profile_link_core::profile::ProfileId;
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::support::{IdentityLinks, LinkView, ProfileLinks};
 use profile_link_core::store::suppressions::Suppression;
@@ -80,7 +80,7 @@ pub fn suppressions_table(list: &[Suppression]) -> String {
     let mut table = Table::new();
     table.set_header(["address", "reason", "detail", "since (UTC)", "profile", "link or notice"]);
     for entry in list {
-        let masked = profile_link_core::identity::mask_email(&entry.address);
+        let masked = profile_link_core::domain::identity::mask_email(&entry.address);
         table.add_row([
             masked,
             entry.reason.clone(),

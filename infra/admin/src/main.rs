@@ -13,8 +13,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use profile_link_admin::links::{self, DEFAULT_SUPPORT_LINK_HOURS, SupportLink};
 use profile_link_admin::{import, table::TableDefinition};
+use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::i18n::Locale;
-use profile_link_core::profile::ProfileId;
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::{Clock, Identity, RegisteredEmail, SessionKeys, Store, SystemClock};
 

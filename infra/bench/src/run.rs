@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use axum::body::Bytes;
 use profile_link_core::config::CookiePolicy;
-use profile_link_core::identity::{Identity, IdentityProfile};
+use profile_link_core::domain::identity::{Identity, IdentityProfile};
 use profile_link_core::session::{NewSession, SessionKeys};
 use profile_link_core::web::{Cookies, SESSION};
 use serde::{Deserialize, Serialize};

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use axum::body::Bytes;
-use profile_link_core::links::{LinkId, LinkToken, Verifier};
-use profile_link_core::openid_provider::ProviderMetadata;
+use profile_link_core::domain::link_token::{LinkId, LinkToken, Verifier};
+use profile_link_core::downstream::ProviderMetadata;
 use profile_link_core::session::SessionKeys;
 use serde::Deserialize;
 use serde_json::{Value, json};

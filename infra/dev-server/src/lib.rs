@@ -20,7 +20,7 @@ use http_body_util::BodyExt;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext};
 use lambda_http::request::LambdaRequest;
 use profile_link_authorize::AuthorizeApp;
-use profile_link_core::mail::MailSubject;
+use profile_link_core::domain::mail_subject::MailSubject;
 use profile_link_core::store::Feedback;
 use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
@@ -121,8 +121,8 @@ async fn ses_event(
                 Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
             };
             let (Some(link_id), Some(profile_id)) = (
-                profile_link_core::links::LinkId::parse(&link.record.link_id),
-                profile_link_core::profile::ProfileId::parse(&link.record.profile_id),
+                profile_link_core::domain::link_token::LinkId::parse(&link.record.link_id),
+                profile_link_core::domain::profile::ProfileId::parse(&link.record.profile_id),
             ) else {
                 return (StatusCode::BAD_REQUEST, "the link item is malformed").into_response();
             };

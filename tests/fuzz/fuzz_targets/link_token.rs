@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use profile_link_core::links::LinkToken;
+use profile_link_core::domain::link_token::LinkToken;
 
 fuzz_target!(|raw: &str| {
     if let Ok(token) = LinkToken::parse(raw) {

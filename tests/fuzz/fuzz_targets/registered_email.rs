@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use profile_link_core::email::RegisteredEmail;
-use profile_link_core::rate_limit::address_rate_key;
+use profile_link_core::domain::email::RegisteredEmail;
+use profile_link_core::domain::rate_limit::address_rate_key;
 
 fuzz_target!(|raw: &str| {
     let Ok(email) = RegisteredEmail::parse(raw) else { return };

@@ -7,8 +7,8 @@ use super::audit::{AuditEntry, AuditSubject};
 use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, get_s, n, s};
 use super::{Store, StoreError};
-use crate::identity::Identity;
-use crate::profile::ProfileId;
+use crate::domain::identity::Identity;
+use crate::domain::profile::ProfileId;
 
 /// A profile as linked to an identity (what the account page lists).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::items::{Item, n, s};
 use super::{Store, StoreError};
-use crate::identity::{Identity, IdentityKey};
-use crate::profile::ProfileId;
+use crate::domain::identity::{Identity, IdentityKey};
+use crate::domain::profile::ProfileId;
 use crate::random;
 
 pub const DEFAULT_AUDIT_RETENTION_SECONDS: i64 = 400 * 24 * 3600;

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::items::{Item, get_bool, get_s, n, s};
 use super::{Store, StoreError};
-use crate::identity::Identity;
-use crate::openid_provider::{ACCESS_TOKEN_TTL_SECONDS, CODE_TTL_SECONDS, PersonClaims};
+use crate::domain::identity::Identity;
+use crate::downstream::{ACCESS_TOKEN_TTL_SECONDS, CODE_TTL_SECONDS, PersonClaims};
 
 /// What a code was issued for: the request it answers and the person, as
 /// the token endpoint will put them into the tokens.

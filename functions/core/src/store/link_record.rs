@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::StoreError;
 use super::audit::{AuditEntry, AuditSubject};
-use crate::identity::Identity;
-use crate::profile::ProfileId;
+use crate::domain::identity::Identity;
+use crate::domain::profile::ProfileId;
 
 /// A link as the stream delivers it and send-emails reads it.
 #[derive(Debug, Clone, Deserialize)]

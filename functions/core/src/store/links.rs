@@ -13,11 +13,11 @@ use super::items::{Item, n, s};
 use super::link_record::{LinkRecord, SUPPORT_ORIGIN, StoredLink, audit};
 use super::suppressions::not_suppressed;
 use super::{Store, StoreError};
-use crate::email::RegisteredEmail;
-use crate::identity::{Identity, RequesterLabel};
-use crate::links::LinkId;
-use crate::profile::Profile;
-use crate::rate_limit::{RateLimits, address_rate_key};
+use crate::domain::email::RegisteredEmail;
+use crate::domain::identity::{Identity, RequesterLabel};
+use crate::domain::link_token::LinkId;
+use crate::domain::profile::Profile;
+use crate::domain::rate_limit::{RateLimits, address_rate_key};
 
 /// DynamoDB transactions take at most 100 items: 4 rate counters, 3 checks of
 /// a renewed link, and 3 per link.
@@ -553,7 +553,8 @@ impl Store {
         retention_seconds: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        let detail = format!("not sent: {} bounced or complained before", crate::identity::mask_email(&link.email));
+        let detail =
+            format!("not sent: {} bounced or complained before", crate::domain::identity::mask_email(&link.email));
         let audit = audit(link, "suppressed", &link.identity(), Some(detail), now)?;
         self.mark_suppressed(link_key(&link.link_id), &audit, retention_seconds, "TransactWriteItems(link suppressed)")
             .await
@@ -590,9 +591,9 @@ impl Store {
         };
         let update = update.build().expect("key and expressions set");
         let audit = AuditEntry {
-            subject: AuditSubject::Profile(crate::profile::ProfileId::parse(&link.profile_id).ok_or_else(|| {
-                StoreError::Corrupt { key: format!("LINK#{}", link.link_id), problem: "profile_id".into() }
-            })?),
+            subject: AuditSubject::Profile(crate::domain::profile::ProfileId::parse(&link.profile_id).ok_or_else(
+                || StoreError::Corrupt { key: format!("LINK#{}", link.link_id), problem: "profile_id".into() },
+            )?),
             event: if ses_message_id.is_some() { "sent" } else { "send_unconfirmed" },
             identity: Some(link.identity()),
             link_id: Some(link.link_id.clone()),

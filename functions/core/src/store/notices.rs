@@ -10,9 +10,9 @@ use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
 use super::suppressions::not_suppressed;
 use super::{Claim, SendOutcome, Store, StoreError};
-use crate::email::RegisteredEmail;
-use crate::identity::mask_email;
-use crate::profile::ProfileId;
+use crate::domain::email::RegisteredEmail;
+use crate::domain::identity::mask_email;
+use crate::domain::profile::ProfileId;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NoticeRecord {

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, Wri
 
 use super::items::{Item, get_s, s};
 use super::{Store, StoreError};
-use crate::email::RegisteredEmail;
-use crate::profile::{Profile, ProfileId};
+use crate::domain::email::RegisteredEmail;
+use crate::domain::profile::{Profile, ProfileId};
 
 /// DynamoDB's limits per batch call.
 pub const BATCH_GET_MAX: usize = 100;

@@ -14,7 +14,7 @@ use super::items::{Item, get_n, get_s, n, s};
 use super::link_record::LinkRecord;
 pub use super::link_record::{StoredLink, audit};
 use super::{Store, StoreError};
-use crate::identity::Identity;
+use crate::domain::identity::Identity;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {

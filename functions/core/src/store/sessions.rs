@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use super::associations::{LinkedProfile, linked_profile};
 use super::items::{get_s, n, s};
 use super::{Store, StoreError};
-use crate::identity::Identity;
+use crate::domain::identity::Identity;
 use crate::session::SessionClaims;
 
 /// An identity's linked profiles and which of its sessions are over, read in one query.

@@ -12,8 +12,8 @@ use super::associations::{LinkedProfile, Unlinked};
 use super::items::{Item, get_s, s};
 use super::redeem::StoredLink;
 use super::{BATCH_WRITE_MAX, Store, StoreError};
-use crate::identity::Identity;
-use crate::profile::ProfileId;
+use crate::domain::identity::Identity;
+use crate::domain::profile::ProfileId;
 
 /// One link as support sees it (never its verifier).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -96,7 +96,7 @@ impl Store {
         let mut links = Vec::new();
         for id in ids {
             if let Some(link) = self.get_link(&id).await? {
-                links.push(LinkView::of(&link, crate::identity::mask_email(&link.record.email), now));
+                links.push(LinkView::of(&link, crate::domain::identity::mask_email(&link.record.email), now));
             }
         }
         links.sort_by_key(|l| (l.created_at, l.link_id.clone()));
@@ -131,7 +131,7 @@ impl Store {
             let item = item.map_err(|e| StoreError::sdk("Query(pending links)", e))?;
             let id = get_s(&item, "pending pointer", "link_id")?;
             if let Some(link) = self.get_link(&id).await? {
-                links.push(LinkView::of(&link, crate::identity::mask_email(&link.record.email), now));
+                links.push(LinkView::of(&link, crate::domain::identity::mask_email(&link.record.email), now));
             }
         }
         Ok(IdentityLinks {

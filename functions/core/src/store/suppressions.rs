@@ -15,8 +15,8 @@ use super::audit::{AuditEntry, AuditSubject, DEFAULT_AUDIT_RETENTION_SECONDS};
 use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, n, s};
 use super::{Store, StoreError};
-use crate::email::RegisteredEmail;
-use crate::mail::MailSubject;
+use crate::domain::email::RegisteredEmail;
+use crate::domain::mail_subject::MailSubject;
 
 /// All suppressions share one index partition, so an operator can list them.
 const INDEX_PARTITION: &str = "SUPPRESSED";
@@ -279,7 +279,7 @@ impl Store {
             .await
             .map_err(|e| StoreError::sdk("DeleteItem(suppression)", e))?;
         let Some(lifted) = output.attributes.as_ref().map(suppression_from) else { return Ok(None) };
-        if let Some(profile) = lifted.profile_id.as_deref().and_then(crate::profile::ProfileId::parse) {
+        if let Some(profile) = lifted.profile_id.as_deref().and_then(crate::domain::profile::ProfileId::parse) {
             let entry = AuditEntry {
                 subject: AuditSubject::Profile(profile),
                 event: "unsuppressed",

@@ -1,42 +1,12 @@
-//! Email: what a link email says (text and HTML, from templates) and sending
-//! it through SES v2.
-
-use std::collections::HashMap;
+//! What the emails say: a link email (one per profile) and a notice to a
+//! profile's registered address, each as plain text and HTML from templates.
 
 use askama::Template;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
-use crate::config::{Branding, ConfigError, Env};
+use super::Email;
+use crate::config::Branding;
+use crate::domain::identity::RequesterLabel;
 use crate::i18n::{Text, fill};
-use crate::identity::RequesterLabel;
-use crate::links::LinkId;
-use crate::profile::ProfileId;
-
-#[derive(Debug, Clone)]
-pub struct MailConfig {
-    /// The verified SES identity mail is sent from, e.g. `no-reply@example.com`.
-    pub from: String,
-    pub configuration_set: Option<String>,
-}
-
-impl MailConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let from = env.required("MAIL_FROM")?;
-        if !from.contains('@') {
-            return Err(ConfigError::invalid("MAIL_FROM", "expected an email address (optionally \"Name <address>\")"));
-        }
-        Ok(Self { from: from.to_owned(), configuration_set: env.get("SES_CONFIGURATION_SET").map(str::to_owned) })
-    }
-}
-
-/// A rendered email.
-#[derive(Debug, Clone)]
-pub struct Email {
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
 
 /// What a link email needs to say.
 pub struct LinkEmail<'a> {
@@ -196,200 +166,10 @@ impl NoticeEmail<'_> {
     }
 }
 
-/// What an email is about. It travels with the email as SES message tags, so
-/// a bounce or complaint names its link or notice and its profile without a
-/// lookup; never an address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MailSubject {
-    Link { link_id: LinkId, profile_id: ProfileId },
-    Notice { notice_id: String, profile_id: ProfileId },
-}
-
-pub const TAG_LINK: &str = "pl-link";
-pub const TAG_NOTICE: &str = "pl-notice";
-pub const TAG_PROFILE: &str = "pl-profile";
-
-impl MailSubject {
-    pub fn profile_id(&self) -> &ProfileId {
-        match self {
-            MailSubject::Link { profile_id, .. } | MailSubject::Notice { profile_id, .. } => profile_id,
-        }
-    }
-
-    /// The message tags (name, value) sent with the email.
-    pub fn tags(&self) -> Vec<(&'static str, String)> {
-        let (name, id) = match self {
-            MailSubject::Link { link_id, .. } => (TAG_LINK, link_id.as_str()),
-            MailSubject::Notice { notice_id, .. } => (TAG_NOTICE, notice_id.as_str()),
-        };
-        vec![(name, encode_tag_value(id)), (TAG_PROFILE, encode_tag_value(self.profile_id().as_str()))]
-    }
-
-    /// Read back from an SES event's `mail.tags` (name → values). Other tags
-    /// (SES's own `ses:…`, an operator's) are ignored; anything malformed is `None`.
-    pub fn from_tags(tags: &HashMap<String, Vec<String>>) -> Option<Self> {
-        let tag = |name: &str| tags.get(name).and_then(|values| values.first()).and_then(|v| decode_tag_value(v));
-        let profile_id = ProfileId::parse(&tag(TAG_PROFILE)?)?;
-        if let Some(link) = tag(TAG_LINK) {
-            return Some(MailSubject::Link { link_id: LinkId::parse(&link)?, profile_id });
-        }
-        let notice_id = tag(TAG_NOTICE).filter(|id| LinkId::parse(id).is_some())?;
-        Some(MailSubject::Notice { notice_id, profile_id })
-    }
-}
-
-/// SES tag values allow only `A-Z a-z 0-9 _ -`: every other byte, and `_`
-/// itself, is written `_XX` (hex), so profile ids like `ACME:42.1` survive.
-pub fn encode_tag_value(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        if byte.is_ascii_alphanumeric() || byte == b'-' {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("_{byte:02X}"));
-        }
-    }
-    out
-}
-
-pub fn decode_tag_value(encoded: &str) -> Option<String> {
-    let bytes = encoded.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'_' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("SES SendEmail failed{}: {message}", if *.throttled { " (throttled)" } else if *.unanswered { " (no answer: it may have been sent)" } else { "" })]
-pub struct SendError {
-    pub throttled: bool,
-    /// No answer came (a timeout, a connection lost): SES may have sent it.
-    pub unanswered: bool,
-    pub message: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct Mailer {
-    client: aws_sdk_sesv2::Client,
-    config: MailConfig,
-}
-
-/// SES has no idempotency token: a `SendEmail` that got no answer (an attempt
-/// timed out, the connection was lost) may have been sent, and the SDK's
-/// standard retry would send it again, so the person would get the same email
-/// twice. Retries stay for answers that say nothing was sent (throttling, 5xx)
-/// and for requests that never left (no connection could be made).
-#[derive(Debug)]
-pub struct UnansweredSendIsNotRetried;
-
-impl aws_sdk_sesv2::config::retry::ClassifyRetry for UnansweredSendIsNotRetried {
-    fn classify_retry(
-        &self,
-        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
-    ) -> aws_sdk_sesv2::config::retry::RetryAction {
-        use aws_sdk_sesv2::config::retry::RetryAction;
-        let Some(Err(error)) = ctx.output_or_error() else { return RetryAction::NoActionIndicated };
-        let lost_in_transit = error.is_timeout_error()
-            || error.is_response_error()
-            || error.as_connector_error().is_some_and(|connector| lost_in_transmission(connector));
-        if lost_in_transit { RetryAction::RetryForbidden } else { RetryAction::NoActionIndicated }
-    }
-
-    fn name(&self) -> &'static str {
-        "UnansweredSendIsNotRetried"
-    }
-}
-
-/// A transmission that failed after a connection was made (an I/O error or a
-/// timeout on it): the request may have reached SES.
-fn lost_in_transmission(connector: &aws_smithy_runtime_api::client::result::ConnectorError) -> bool {
-    (connector.is_io() || connector.is_timeout()) && !never_connected(connector)
-}
-
-/// Whether the error says no connection was made, so the request never left.
-fn never_connected(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(error) = source {
-        if error.downcast_ref::<hyper_util::client::legacy::Error>().is_some_and(|e| e.is_connect()) {
-            return true;
-        }
-        source = error.source();
-    }
-    false
-}
-
-/// Whether a send's failure leaves it open whether SES sent the email.
-fn may_have_been_sent<E, R>(error: &aws_sdk_sesv2::error::SdkError<E, R>) -> bool {
-    use aws_sdk_sesv2::error::SdkError;
-    match error {
-        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
-        SdkError::DispatchFailure(failure) => failure.as_connector_error().is_some_and(lost_in_transmission),
-        _ => false,
-    }
-}
-
-impl Mailer {
-    /// Every SES client the mailer uses gets [`UnansweredSendIsNotRetried`].
-    pub fn new(client: aws_sdk_sesv2::Client, config: MailConfig) -> Self {
-        let client = aws_sdk_sesv2::Client::from_conf(
-            client.config().to_builder().retry_classifier(UnansweredSendIsNotRetried).build(),
-        );
-        Self { client, config }
-    }
-
-    /// Sends one email, tagged with what it is about; the SES message id on success.
-    pub async fn send(&self, email: &Email, about: &MailSubject) -> Result<String, SendError> {
-        let content = |text: &str| Content::builder().data(text).charset("UTF-8").build().expect("data set");
-        let message = Message::builder()
-            .subject(content(&email.subject))
-            .body(Body::builder().text(content(&email.text)).html(content(&email.html)).build())
-            .build();
-        let result = self
-            .client
-            .send_email()
-            .from_email_address(&self.config.from)
-            .destination(Destination::builder().to_addresses(&email.to).build())
-            .content(EmailContent::builder().simple(message).build())
-            .set_configuration_set_name(self.config.configuration_set.clone())
-            .set_email_tags(Some(
-                about
-                    .tags()
-                    .into_iter()
-                    .map(|(name, value)| {
-                        MessageTag::builder().name(name).value(value).build().expect("name and value set")
-                    })
-                    .collect(),
-            ))
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(output.message_id.unwrap_or_default()),
-            Err(error) => {
-                let throttled = error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_too_many_requests_exception() || e.is_limit_exceeded_exception());
-                let unanswered = may_have_been_sent(&error);
-                let message = aws_sdk_sesv2::error::DisplayErrorContext(error).to_string();
-                Err(SendError { throttled, unanswered, message })
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::IdentityProfile;
+    use crate::domain::identity::IdentityProfile;
 
     #[test]
     fn link_email_says_everything_the_person_needs() {
@@ -439,45 +219,6 @@ mod tests {
             let (redeem, not_me) = (email.text.find("/redeem?token="), email.text.find("/not-me?token="));
             assert!(redeem < not_me, "the link to confirm comes first: {what}");
         }
-    }
-
-    #[test]
-    fn tags_name_the_link_and_profile_within_ses_rules_and_read_back() {
-        let link = MailSubject::Link {
-            link_id: LinkId::parse("AAAAAAAAAAAAAAAAAA_-zz").unwrap(),
-            profile_id: ProfileId::parse("ACME:42.x_y").unwrap(),
-        };
-        let tags = link.tags();
-        for (name, value) in &tags {
-            for part in [*name, value.as_str()] {
-                assert!(part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'), "{part}");
-                assert!(part.len() <= 256);
-            }
-        }
-        let mut map: HashMap<String, Vec<String>> =
-            tags.into_iter().map(|(name, value)| (name.to_owned(), vec![value])).collect();
-        map.insert("ses:configuration-set".into(), vec!["profile-link".into()]);
-        map.insert("something-else".into(), vec!["x".into()]);
-        assert_eq!(MailSubject::from_tags(&map), Some(link));
-
-        let notice = MailSubject::Notice { notice_id: "n".repeat(22), profile_id: ProfileId::parse("CUST-1").unwrap() };
-        let map = notice.tags().into_iter().map(|(name, value)| (name.to_owned(), vec![value])).collect();
-        assert_eq!(MailSubject::from_tags(&map), Some(notice));
-    }
-
-    #[test]
-    fn malformed_tags_are_nothing() {
-        let of = |pairs: &[(&str, &str)]| -> HashMap<String, Vec<String>> {
-            pairs.iter().map(|(n, v)| ((*n).to_owned(), vec![(*v).to_owned()])).collect()
-        };
-        assert_eq!(MailSubject::from_tags(&of(&[])), None);
-        assert_eq!(MailSubject::from_tags(&of(&[(TAG_LINK, "AAAAAAAAAAAAAAAAAAAAAA")])), None, "no profile");
-        assert_eq!(MailSubject::from_tags(&of(&[(TAG_PROFILE, "CUST-1"), (TAG_LINK, "short")])), None);
-        assert_eq!(MailSubject::from_tags(&of(&[(TAG_PROFILE, "CUST_2")])), None, "a dangling escape");
-        assert_eq!(MailSubject::from_tags(&of(&[(TAG_PROFILE, "_3Cscript_3E")])), None, "not a profile id");
-        assert_eq!(decode_tag_value("_ZZ"), None);
-        assert_eq!(decode_tag_value("_C3_A9").as_deref(), Some("é"));
-        assert_eq!(decode_tag_value(&encode_tag_value("a_b.c:d")).as_deref(), Some("a_b.c:d"));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::ConfigError;
+pub use crate::domain::provider_id::ProviderId;
+use crate::secrets::SecretSource;
 
 /// The variable (and, deployed, the SSM parameter's content) holding the list.
 pub const PROVIDERS: &str = "PROVIDERS";
@@ -19,38 +21,6 @@ pub const MICROSOFT_CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66da
 /// documents put where the tenant goes.
 const ENTRA_ALIASES: [&str; 3] = ["common", "organizations", "consumers"];
 const TENANT_PLACEHOLDER: &str = "{tenantid}";
-
-/// A provider's short name: in its callback path (`/login/callback/<id>`),
-/// sign-in transactions, sessions and metrics. `[a-z0-9-]`, 1–32 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
-pub struct ProviderId(String);
-
-impl ProviderId {
-    pub fn parse(raw: &str) -> Option<Self> {
-        let ok = (1..=32).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !raw.starts_with('-');
-        ok.then(|| Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for ProviderId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ProviderId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom(format!("{raw:?} is not [a-z0-9-], 1 to 32 long")))
-    }
-}
 
 /// Which Microsoft accounts an Entra provider takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -172,15 +142,6 @@ pub enum ResponseMode {
     Query,
     /// A cross-site POST to the callback (Apple, once `email` or `name` is asked for).
     FormPost,
-}
-
-/// Where a provider's client secret or private key comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    /// Written in the list itself: the local stack's dev providers only.
-    Inline(String),
-    /// An SSM SecureString, read at cold start with the other secrets.
-    Ssm(String),
 }
 
 /// One provider, as configured and checked.

@@ -1,6 +1,6 @@
 //! Customer profiles as the company's customer system holds them.
 
-use crate::email::RegisteredEmail;
+use crate::domain::email::RegisteredEmail;
 
 /// A profile's id in the customer system: 1–64 of `A-Z a-z 0-9 . _ : -`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

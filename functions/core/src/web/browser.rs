@@ -10,9 +10,9 @@ use axum_extra::extract::cookie::CookieJar;
 use crate::clock::Clock;
 use crate::config::SiteConfig;
 use crate::i18n::Text;
-use crate::pages::Problem;
 use crate::session::{SessionClaims, SessionVerifier};
 use crate::store::{IdentityState, Store, StoreError};
+use crate::web::pages::Problem;
 use crate::web::{Cookies, SESSION};
 
 pub struct BrowserCore {
@@ -60,13 +60,13 @@ impl BrowserCore {
 macro_rules! browser_core {
     ($app:ty) => {
         impl std::ops::Deref for $app {
-            type Target = $crate::browser::BrowserCore;
-            fn deref(&self) -> &$crate::browser::BrowserCore {
+            type Target = $crate::web::browser::BrowserCore;
+            fn deref(&self) -> &$crate::web::browser::BrowserCore {
                 &self.core
             }
         }
         impl std::ops::DerefMut for $app {
-            fn deref_mut(&mut self) -> &mut $crate::browser::BrowserCore {
+            fn deref_mut(&mut self) -> &mut $crate::web::browser::BrowserCore {
                 &mut self.core
             }
         }

@@ -75,7 +75,7 @@ impl IdentityProfile {
 }
 
 /// Masking lives with the address type; re-exported here, where callers look for it.
-pub use crate::email::mask_email;
+pub use crate::domain::email::mask_email;
 
 /// How emails and pages name the sign-in that asked for a link. The claims it
 /// comes from are written by whoever controls the sign-in, so only a masked
@@ -94,7 +94,7 @@ impl RequesterLabel {
         profile
             .email
             .as_deref()
-            .and_then(|claim| crate::email::RegisteredEmail::parse(claim).ok())
+            .and_then(|claim| crate::domain::email::RegisteredEmail::parse(claim).ok())
             .and_then(|address| masked_ascii(&address))
             .map_or_else(|| Self::unnamed(t), Self)
     }
@@ -134,7 +134,7 @@ impl std::fmt::Display for RequesterLabel {
 /// [`mask_email`] in ASCII: the first letter only if it is a letter or digit,
 /// an internationalised domain in its punycode form; `None` if anything else
 /// is left or it is too long.
-fn masked_ascii(address: &crate::email::RegisteredEmail) -> Option<String> {
+fn masked_ascii(address: &crate::domain::email::RegisteredEmail) -> Option<String> {
     let (local, domain) = address.as_str().rsplit_once('@')?;
     let url::Host::Domain(domain) = url::Host::parse(domain).ok()? else { return None };
     let first = local.chars().next().filter(char::is_ascii_alphanumeric).map(String::from).unwrap_or_default();

@@ -5,7 +5,7 @@
 use unicode_normalization::UnicodeNormalization;
 
 use crate::config::{ConfigError, Env};
-use crate::email::RegisteredEmail;
+use crate::domain::email::RegisteredEmail;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {

@@ -1,7 +1,7 @@
 //! The OpenID Connect relying party, one per configured identity provider:
 //! authorization-code flow with PKCE S256, `state` and `nonce`, and complete
 //! ID token validation (OIDC Core §3.1.3.7, RFC 9700 §2.1 and §4.5), each as
-//! its provider's policies say (crate::providers).
+//! its provider's policies say (crate::upstream).
 
 use std::time::Duration;
 
@@ -13,12 +13,12 @@ use url::Url;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, PublicBaseUrl};
-use crate::identity::{Identity, IdentityProfile};
-use crate::providers::{
-    ClientAuth, PROVIDERS, ProviderConfig, ProviderId, ReauthenticationRequest, ResponseMode, TrustedIssuer,
-};
+use crate::domain::identity::{Identity, IdentityProfile};
 use crate::random;
 use crate::secrets::Secret;
+use crate::upstream::{
+    ClientAuth, PROVIDERS, ProviderConfig, ProviderId, ReauthenticationRequest, ResponseMode, TrustedIssuer,
+};
 
 /// Asymmetric algorithms only: an ID token signed with HMAC (e.g. "HS256" with
 /// the provider's public key as the secret) or `none` is never accepted.
@@ -584,7 +584,7 @@ impl OidcClient {
                 email_verified: claims.email_verified,
                 // Checked by the Entra policy (tid) or by shape (oid); kept for support only.
                 tid: claims.tid.filter(|_| discovered.issuer.is_entra()),
-                oid: claims.oid.filter(|o| discovered.issuer.is_entra() && crate::providers::is_tenant_id(o)),
+                oid: claims.oid.filter(|o| discovered.issuer.is_entra() && crate::upstream::is_tenant_id(o)),
             },
             auth_age_seconds: claims.auth_time.map(|auth_time| (claims.iat - auth_time).max(0)),
         })

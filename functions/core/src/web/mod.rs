@@ -1,6 +1,9 @@
 //! HTTP plumbing every function shares: security headers, cookies, the
 //! current session, CSRF, and who is asking (from the API Gateway context).
 
+pub mod browser;
+pub mod pages;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -201,7 +204,7 @@ impl Cookies {
         use base64::Engine;
         let (name, path) = self.get(jar, PORTAL)?.split_once('~')?;
         let name = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(name).ok()?;
-        let name = String::from_utf8(name).ok().filter(|n| crate::openid_provider::is_displayable_portal_name(n))?;
+        let name = String::from_utf8(name).ok().filter(|n| crate::downstream::is_displayable_portal_name(n))?;
         let path = crate::ReturnTo::parse(path).filter(|path| path.as_str().starts_with("/authorize?"))?;
         Some(WaitingPortal { name, path })
     }

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::ConfigError;
-use crate::identity::Identity;
-use crate::providers::{ProviderId, SecretSource};
+use crate::domain::identity::Identity;
+use crate::domain::provider_id::ProviderId;
 use crate::random;
+use crate::secrets::SecretSource;
 
 /// The variable (and, deployed, the SSM parameter's content) holding the clients.
 pub const PORTAL_CLIENTS: &str = "PORTAL_CLIENTS";

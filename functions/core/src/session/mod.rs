@@ -5,7 +5,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::identity::{Identity, IdentityProfile};
+use crate::domain::identity::{Identity, IdentityProfile};
 use crate::random;
 
 /// The session token's claims. `sub` is the identity key; `idp_iss`/`idp_sub`

@@ -1,0 +1,1 @@
+//! Linking: the use cases between the two sides.

@@ -1,0 +1,37 @@
+//! Email: what the link and notice emails say (`compose`), how what an email
+//! is about travels with it (`tags`), and sending it through SES v2 (`mailer`).
+
+mod compose;
+mod mailer;
+pub mod tags;
+
+pub use compose::{LinkEmail, NoticeEmail, format_utc};
+pub use mailer::{Mailer, SendError, UnansweredSendIsNotRetried};
+
+use crate::config::{ConfigError, Env};
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The verified SES identity mail is sent from, e.g. `no-reply@example.com`.
+    pub from: String,
+    pub configuration_set: Option<String>,
+}
+
+impl MailConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let from = env.required("MAIL_FROM")?;
+        if !from.contains('@') {
+            return Err(ConfigError::invalid("MAIL_FROM", "expected an email address (optionally \"Name <address>\")"));
+        }
+        Ok(Self { from: from.to_owned(), configuration_set: env.get("SES_CONFIGURATION_SET").map(str::to_owned) })
+    }
+}
+
+/// A rendered email.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
