@@ -16,6 +16,7 @@ use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::domain::identity::Identity;
+use profile_link_core::downstream::Grant;
 use profile_link_core::downstream::{
     self, AuthorizationRequest, AuthorizeParams, AuthorizeRefusal, PersonClaims, PortalClient, PortalClients,
     PortalError, ProfileClaim, Prompt,
@@ -25,7 +26,6 @@ use profile_link_core::random;
 use profile_link_core::session::{SessionClaims, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::IdentityState;
-use profile_link_core::store::codes::Grant;
 use profile_link_core::web::browser::BrowserCore;
 use profile_link_core::web::pages::{self, EndSessionPage, PortalLinkPage, Problem};
 use profile_link_core::web::{self, PORTAL, SESSION};
@@ -296,7 +296,11 @@ async fn issue_code(
         issued_at: now,
     };
     let code = random::secret_256();
-    if let Err(error) = app.store.put_code(&random::sha256_b64(code.as_bytes()), &grant).await {
+    if let Err(error) = app
+        .store
+        .put_code(&random::sha256_b64(code.as_bytes()), &grant, grant.code_valid_until(), grant.kept_until())
+        .await
+    {
         tracing::error!(%error, client_id = request.client_id.as_str(), "authorization code could not be stored");
         return app.unavailable(&downstream::authorize_path(raw, &[]), t);
     }
@@ -441,7 +445,7 @@ async fn end_session(
         return response;
     }
     let jar = jar.add(app.cookies.removal(SESSION));
-    if let Err(error) = app.store.end_session(&session).await {
+    if let Err(error) = app.store.end_session(&session.identity(), &session.sid, session.exp).await {
         tracing::error!(%error, "end-session could not record the sign-out");
         return (jar, app.unavailable("/", t)).into_response();
     }

@@ -560,7 +560,7 @@ async fn logout(
     let ended = if everywhere {
         app.store.end_every_session(&session.identity()).await.map(|_| ())
     } else {
-        app.store.end_session(&session).await
+        app.store.end_session(&session.identity(), &session.sid, session.exp).await
     };
     // The cookie goes either way: this browser is signed out.
     let jar = jar.add(app.cookies.removal(SESSION));

@@ -17,15 +17,16 @@ use axum::routing::get;
 use axum::{Json, Router};
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::domain::identity::Identity;
+use profile_link_core::downstream::Grant;
 use profile_link_core::downstream::{
-    self, ACCESS_TOKEN_TTL_SECONDS, AccessTokenClaims, ClientId, ID_TOKEN_TTL_SECONDS, IdTokenClaims, PersonClaims,
-    PortalClient, PortalClients, ProfileClaim, ProviderMetadata, TokenEndpointAuth, USERINFO_PURPOSE,
+    self, ACCESS_TOKEN_TTL_SECONDS, AccessTokenClaims, ClientId, ID_TOKEN_TTL_SECONDS, IdTokenClaims,
+    OpenIdConfiguration, PersonClaims, PortalClient, PortalClients, ProfileClaim, TokenEndpointAuth, USERINFO_PURPOSE,
 };
 use profile_link_core::random;
 use profile_link_core::secrets::Secret;
 use profile_link_core::session::SessionKeys;
 pub use profile_link_core::startup::{self, StartupError};
-use profile_link_core::store::codes::{CodeTaken, Grant};
+use profile_link_core::store::codes::CodeTaken;
 use profile_link_core::web;
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::{Deserialize, Serialize};
@@ -61,7 +62,7 @@ impl TokenApp {
     /// makes: a code nobody has.
     pub async fn warm_up(env: &Env, sdk: &aws_config::SdkConfig) {
         startup::open_table_connection(env, sdk, |store| async move {
-            store.grant_for_access_token(startup::WARM_UP_KEY).await
+            store.grant_for_access_token::<Grant>(startup::WARM_UP_KEY).await
         })
         .await;
     }
@@ -94,7 +95,7 @@ pub fn router(app: Arc<TokenApp>) -> Router {
 
 /// `GET /.well-known/openid-configuration`: the same for everyone, cacheable.
 async fn discovery(State(app): State<Arc<TokenApp>>) -> Response {
-    let mut response = Json(ProviderMetadata::for_issuer(&app.issuer())).into_response();
+    let mut response = Json(OpenIdConfiguration::for_issuer(&app.issuer())).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     response
 }
@@ -275,7 +276,7 @@ async fn exchange(
         form.code.as_deref().filter(|c| c.len() <= 128).ok_or(OAuthError::bad("invalid_request", "code is missing"))?;
     let now = app.clock.now();
     let code_key = random::sha256_b64(code.as_bytes());
-    let grant = match app.store.take_code(&code_key, now).await {
+    let grant = match app.store.take_code::<Grant>(&code_key, now).await {
         Ok(CodeTaken::First(grant)) => grant,
         Ok(CodeTaken::Replayed(grant)) => {
             tracing::warn!(

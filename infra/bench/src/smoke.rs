@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use axum::body::Bytes;
 use profile_link_core::domain::link_token::{LinkId, LinkToken, Verifier};
-use profile_link_core::downstream::ProviderMetadata;
+use profile_link_core::downstream::OpenIdConfiguration;
 use profile_link_core::session::SessionKeys;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -384,7 +384,7 @@ fn case_for(name: &str, stack: &Stack) -> Case {
         // Discovery: the provider metadata for this origin, as portals' libraries read it.
         "token" => {
             let origin = stack.base.origin().ascii_serialization();
-            let expected = serde_json::to_value(ProviderMetadata::for_issuer(&origin)).expect("metadata serializes");
+            let expected = serde_json::to_value(OpenIdConfiguration::for_issuer(&origin)).expect("metadata serializes");
             Case {
                 request: "GET /.well-known/openid-configuration",
                 event: get("/.well-known/openid-configuration"),

@@ -1,7 +1,18 @@
-//! Downstream: profile-link as the OpenID Provider of the company's portals.
-//! `portal` holds the registered clients, the authorization request's checks,
-//! the tokens' claims and the discovery document.
+//! Downstream: profile-link as the OpenID Provider of the company's portals,
+//! as protocol free of I/O. `clients` are the registered portals,
+//! `authorize` checks a portal's authorization request and shapes the answers
+//! sent back, `grant` is what a code was issued for, `tokens` what the tokens
+//! say, `discovery` what profile-link announces. The `authorize` and `token`
+//! functions are its two HTTP faces.
 
-pub mod portal;
+pub mod authorize;
+pub mod clients;
+pub mod discovery;
+pub mod grant;
+pub mod tokens;
 
-pub use portal::*;
+pub use authorize::*;
+pub use clients::*;
+pub use discovery::*;
+pub use grant::Grant;
+pub use tokens::*;

@@ -1,54 +1,27 @@
 //! `CODE#<hash of the code>` / `CODE`: an authorization code issued to a
-//! portal, and what the token endpoint answers for it. Only the code's
-//! SHA-256 is stored. The code is good for [`CODE_TTL_SECONDS`]; the item
-//! stays until every access token issued for it has expired, so `/userinfo`
-//! can tell that its code was replayed.
+//! portal, and the grant the token endpoint answers for it (the downstream
+//! side's `Grant`, stored as JSON: the store keeps it, it does not read it).
+//! Only the code's SHA-256 is stored. The code is good until `valid_until`;
+//! the item stays until `expires_at`, after every access token issued for it
+//! has expired, so `/userinfo` can tell that its code was replayed.
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::items::{Item, get_bool, get_s, n, s};
 use super::{Store, StoreError};
-use crate::domain::identity::Identity;
-use crate::downstream::{ACCESS_TOKEN_TTL_SECONDS, CODE_TTL_SECONDS, PersonClaims};
-
-/// What a code was issued for: the request it answers and the person, as
-/// the token endpoint will put them into the tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Grant {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub code_challenge: String,
-    pub nonce: String,
-    pub scopes: Vec<String>,
-    /// The upstream identity, for `/userinfo`'s fresh read of its profiles.
-    pub identity_issuer: String,
-    pub identity_subject: String,
-    /// The session the code was issued in: its id and generation, so a
-    /// signed-out session's access tokens stop working.
-    pub session_id: String,
-    pub session_generation: u64,
-    pub auth_time: i64,
-    pub person: PersonClaims,
-    pub issued_at: i64,
-}
-
-impl Grant {
-    pub fn identity(&self) -> Identity {
-        Identity::new(self.identity_issuer.clone(), self.identity_subject.clone())
-    }
-}
 
 /// What taking a code found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodeTaken {
+pub enum CodeTaken<G> {
     /// The first use: the grant.
-    First(Grant),
+    First(G),
     /// The code was used before: a replay (RFC 9700 §4.5). Its grant, so
     /// the caller can log whose it was.
-    Replayed(Grant),
+    Replayed(G),
     /// No such code, or it has expired.
     Unknown,
 }
@@ -57,7 +30,7 @@ fn key(code_key: &str) -> Item {
     Item::from([("pk".to_owned(), s(format!("CODE#{code_key}"))), ("sk".to_owned(), s("CODE"))])
 }
 
-fn grant_of(item: &Item, code_key: &str) -> Result<Grant, StoreError> {
+fn grant_of<G: DeserializeOwned>(item: &Item, code_key: &str) -> Result<G, StoreError> {
     let item_key = format!("CODE#{}", &code_key[..code_key.len().min(8)]);
     serde_json::from_str(&get_s(item, &item_key, "grant")?)
         .map_err(|e| StoreError::Corrupt { key: item_key, problem: format!("grant: {e}") })
@@ -66,7 +39,13 @@ fn grant_of(item: &Item, code_key: &str) -> Result<Grant, StoreError> {
 impl Store {
     /// Stores a new code's grant (one put; a code is 256 random bits, so it
     /// never exists yet: the condition only guards against a bug).
-    pub async fn put_code(&self, code_key: &str, grant: &Grant) -> Result<(), StoreError> {
+    pub async fn put_code<G: Serialize>(
+        &self,
+        code_key: &str,
+        grant: &G,
+        valid_until: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(grant).expect("a grant serializes");
         let result = self
             .client
@@ -75,8 +54,8 @@ impl Store {
             .set_item(Some(key(code_key)))
             .item("kind", s("authorization_code"))
             .item("grant", s(json))
-            .item("valid_until", n(grant.issued_at + CODE_TTL_SECONDS))
-            .item("expires_at", n(grant.issued_at + CODE_TTL_SECONDS + ACCESS_TOKEN_TTL_SECONDS + 60))
+            .item("valid_until", n(valid_until))
+            .item("expires_at", n(expires_at))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -92,7 +71,7 @@ impl Store {
     /// Uses a code, once: one conditional write marks it used if it exists,
     /// is still valid and was never used. A second use finds it used and
     /// marks it replayed, which ends the access tokens issued for it.
-    pub async fn take_code(&self, code_key: &str, now: i64) -> Result<CodeTaken, StoreError> {
+    pub async fn take_code<G: DeserializeOwned>(&self, code_key: &str, now: i64) -> Result<CodeTaken<G>, StoreError> {
         let result = self
             .client
             .update_item()
@@ -144,7 +123,7 @@ impl Store {
 
     /// The grant behind an access token, unless its code was replayed
     /// (strongly consistent, so a replay is seen at once).
-    pub async fn grant_for_access_token(&self, code_key: &str) -> Result<Option<Grant>, StoreError> {
+    pub async fn grant_for_access_token<G: DeserializeOwned>(&self, code_key: &str) -> Result<Option<G>, StoreError> {
         let output = self
             .client
             .get_item()

@@ -8,9 +8,9 @@ use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, get_bool, get_n, get_s, n, s};
 use super::links::rate_counter;
 use super::{Store, StoreError};
+use crate::domain::provider_id::ProviderId;
 use crate::domain::rate_limit::RateLimits;
 use crate::domain::return_to::ReturnTo;
-use crate::upstream::ProviderId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginTransaction {

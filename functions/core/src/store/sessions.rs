@@ -15,7 +15,6 @@ use super::associations::{LinkedProfile, linked_profile};
 use super::items::{get_s, n, s};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
-use crate::session::SessionClaims;
 
 /// An identity's linked profiles and which of its sessions are over, read in one query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,12 +27,8 @@ pub struct IdentityState {
 }
 
 impl IdentityState {
-    /// Whether `session` was signed out (itself, or everywhere) since it was issued.
-    pub fn has_ended(&self, session: &SessionClaims) -> bool {
-        self.has_ended_session(&session.sid, session.generation)
-    }
-
-    /// The same, for a session known by its id and generation (an access token's grant).
+    /// Whether the session known by its id and generation (a cookie's, an
+    /// access token's grant) was signed out, itself or everywhere, since it was issued.
     pub fn has_ended_session(&self, session_id: &str, generation: u64) -> bool {
         generation < self.generation || self.ended.contains(session_id)
     }
@@ -81,15 +76,16 @@ impl Store {
         Ok(state)
     }
 
-    /// Ends one session (every copy of its cookie); the item goes when the session would have.
-    pub async fn end_session(&self, session: &SessionClaims) -> Result<(), StoreError> {
+    /// Ends one session of `identity` (every copy of its cookie); the item
+    /// goes when the session would have (`expires_at`).
+    pub async fn end_session(&self, identity: &Identity, session_id: &str, expires_at: i64) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(identity_pk(&session.identity())))
-            .item("sk", s(format!("ENDED#{}", session.sid)))
+            .item("pk", s(identity_pk(identity)))
+            .item("sk", s(format!("ENDED#{session_id}")))
             .item("kind", s("ended_session"))
-            .item("expires_at", n(session.exp))
+            .item("expires_at", n(expires_at))
             .send()
             .await
             .map_err(|e| StoreError::sdk("PutItem(ended session)", e))?;

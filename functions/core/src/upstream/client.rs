@@ -1,46 +1,21 @@
 //! The OpenID Connect relying party, one per configured identity provider:
-//! authorization-code flow with PKCE S256, `state` and `nonce`, and complete
-//! ID token validation (OIDC Core §3.1.3.7, RFC 9700 §2.1 and §4.5), each as
-//! its provider's policies say (crate::upstream).
+//! the authorization-code flow with PKCE S256, `state` and `nonce`, and the
+//! code exchange with the client authentication its provider requires.
+//! Discovery and keys are in `discovery`, ID token validation in `id_token`.
 
 use std::time::Duration;
 
-use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Deserialize;
 use tokio::sync::{OnceCell, RwLock};
 use url::Url;
 
+use super::discovery::{CachedJwks, Discovered};
+use super::provider::{ClientAuth, PROVIDERS, ProviderConfig, ProviderId, ReauthenticationRequest, ResponseMode};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, PublicBaseUrl};
-use crate::domain::identity::{Identity, IdentityProfile};
 use crate::random;
 use crate::secrets::Secret;
-use crate::upstream::{
-    ClientAuth, PROVIDERS, ProviderConfig, ProviderId, ReauthenticationRequest, ResponseMode, TrustedIssuer,
-};
-
-/// Asymmetric algorithms only: an ID token signed with HMAC (e.g. "HS256" with
-/// the provider's public key as the secret) or `none` is never accepted.
-const ALLOWED_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-
-/// Clock skew tolerated between us and the identity provider.
-const SKEW_SECONDS: i64 = 60;
-/// An ID token older than this is not accepted, however long its `exp`.
-const MAX_ID_TOKEN_AGE_SECONDS: i64 = 600;
-/// An unknown `kid` re-fetches the JWKS at most this often (key rotation
-/// support without letting forged tokens hammer the provider).
-const JWKS_REFRESH_MIN_INTERVAL_SECONDS: i64 = 30;
 
 /// One provider's relying-party configuration: the provider as configured,
 /// our credential at its token endpoint, and our callback for it.
@@ -123,32 +98,9 @@ pub enum OidcError {
     Misconfigured(String),
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct ProviderMetadata {
-    issuer: String,
-    authorization_endpoint: String,
-    token_endpoint: String,
-    jwks_uri: String,
-    #[serde(default)]
-    id_token_signing_alg_values_supported: Vec<String>,
-    #[serde(default)]
-    token_endpoint_auth_methods_supported: Vec<String>,
-    #[serde(default)]
-    code_challenge_methods_supported: Vec<String>,
-    #[serde(default)]
-    response_modes_supported: Vec<String>,
-}
-
-/// Discovery's document, once it agreed with the configuration.
-#[derive(Debug)]
-struct Discovered {
-    metadata: ProviderMetadata,
-    issuer: TrustedIssuer,
-}
-
 /// What `/login` sends the browser to, and what it must remember.
 #[derive(Debug)]
-pub struct AuthorizationRequest {
+pub struct AuthorizationRedirect {
     pub url: String,
     pub state: String,
     pub nonce: String,
@@ -166,73 +118,11 @@ pub struct AuthorizeOptions {
     pub login_hint: Option<String>,
 }
 
-/// A validated ID token, reduced to what the service uses.
-#[derive(Debug, Clone)]
-pub struct VerifiedIdToken {
-    pub identity: Identity,
-    pub profile: IdentityProfile,
-    /// How long before the token was issued the person authenticated
-    /// (`iat - auth_time`: both in the provider's clock, so skew cancels out).
-    /// `None` when the token has no `auth_time`: then nobody knows when the
-    /// person last entered credentials, and it is never taken to be now.
-    pub auth_age_seconds: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    // Listed first: untagged tries variants in order and `IgnoredAny` accepts anything.
-    Many(Vec<String>),
-    One(serde::de::IgnoredAny),
-}
-
-#[derive(Debug, Deserialize)]
-struct IdTokenClaims {
-    iss: String,
-    sub: String,
-    /// Entra's tenant: its issuer policy checks `iss` against it.
-    #[serde(default)]
-    tid: Option<String>,
-    /// Entra's object id of the user, the same in every app of the tenant.
-    #[serde(default)]
-    oid: Option<String>,
-    aud: Audience,
-    iat: i64,
-    #[serde(default)]
-    nonce: Option<String>,
-    #[serde(default)]
-    azp: Option<String>,
-    #[serde(default)]
-    auth_time: Option<i64>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    preferred_username: Option<String>,
-    /// Some providers send it as a string (`"true"`).
-    #[serde(default, deserialize_with = "lenient_bool")]
-    email_verified: bool,
-}
-
-fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    Ok(match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::Bool(b) => b,
-        serde_json::Value::String(s) => s == "true",
-        _ => false,
-    })
-}
-
-struct CachedJwks {
-    keys: JwkSet,
-    fetched_at: i64,
-}
-
 pub struct OidcClient {
-    config: OidcConfig,
-    http: reqwest::Client,
-    discovered: OnceCell<Discovered>,
-    jwks: RwLock<Option<CachedJwks>>,
+    pub(super) config: OidcConfig,
+    pub(super) http: reqwest::Client,
+    pub(super) discovered: OnceCell<Discovered>,
+    pub(super) jwks: RwLock<Option<CachedJwks>>,
 }
 
 impl std::fmt::Debug for OidcClient {
@@ -273,50 +163,7 @@ impl OidcClient {
         }
     }
 
-    async fn discovered(&self) -> Result<&Discovered, OidcError> {
-        self.discovered
-            .get_or_try_init(|| async {
-                let provider = &self.config.provider;
-                let url = format!("{}/.well-known/openid-configuration", provider.issuer.trim_end_matches('/'));
-                let metadata: ProviderMetadata = self.get_json(&url).await?;
-                // OIDC Discovery §4.3, as the provider's issuer policy reads it.
-                let issuer = provider
-                    .issuer_policy
-                    .check_discovery(&provider.issuer, &metadata.issuer)
-                    .map_err(OidcError::Misconfigured)?;
-                if !metadata.code_challenge_methods_supported.is_empty()
-                    && !metadata.code_challenge_methods_supported.iter().any(|m| m == "S256")
-                {
-                    return Err(OidcError::Misconfigured("provider does not support PKCE S256".into()));
-                }
-                // Discovery's defaults when a list is absent: client_secret_basic; query and fragment.
-                let methods = &metadata.token_endpoint_auth_methods_supported;
-                let method = provider.client_auth.as_str();
-                if !(methods.iter().any(|m| m == method) || methods.is_empty() && provider.client_auth == ClientAuth::ClientSecretBasic) {
-                    return Err(OidcError::Misconfigured(format!(
-                        "client_auth {method} is not among the provider's token_endpoint_auth_methods_supported {methods:?}"
-                    )));
-                }
-                if provider.response_mode == ResponseMode::FormPost
-                    && !metadata.response_modes_supported.iter().any(|m| m == "form_post")
-                {
-                    return Err(OidcError::Misconfigured("the provider does not list form_post in response_modes_supported".into()));
-                }
-                Ok(Discovered { metadata, issuer })
-            })
-            .await
-    }
-
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, OidcError> {
-        let response =
-            self.http.get(url).send().await.map_err(|e| OidcError::Unavailable(format!("GET {url}: {e}")))?;
-        if !response.status().is_success() {
-            return Err(OidcError::Unavailable(format!("GET {url}: HTTP {}", response.status())));
-        }
-        response.json().await.map_err(|e| OidcError::Unavailable(format!("GET {url}: {e}")))
-    }
-
-    pub async fn authorization_request(&self, options: &AuthorizeOptions) -> Result<AuthorizationRequest, OidcError> {
+    pub async fn authorization_request(&self, options: &AuthorizeOptions) -> Result<AuthorizationRedirect, OidcError> {
         let metadata = &self.discovered().await?.metadata;
         let provider = &self.config.provider;
         let state = random::secret_256();
@@ -355,7 +202,7 @@ impl OidcClient {
                 query.append_pair("login_hint", hint);
             }
         }
-        Ok(AuthorizationRequest { url: url.into(), state, nonce, pkce_verifier })
+        Ok(AuthorizationRedirect { url: url.into(), state, nonce, pkce_verifier })
     }
 
     /// RFC 9207: when the provider names itself in the authorization response,
@@ -466,129 +313,6 @@ impl OidcClient {
         jsonwebtoken::encode(&header, &claims, key)
             .map_err(|e| OidcError::Misconfigured(format!("could not sign the client assertion: {e}")))
     }
-
-    async fn refresh_jwks(&self, metadata: &ProviderMetadata, now: i64) -> Result<(), OidcError> {
-        let keys: JwkSet = self.get_json(&metadata.jwks_uri).await?;
-        *self.jwks.write().await = Some(CachedJwks { keys, fetched_at: now });
-        Ok(())
-    }
-
-    /// The provider's key for this token, re-fetching the JWKS once if the `kid` is new.
-    async fn decoding_key(
-        &self,
-        metadata: &ProviderMetadata,
-        kid: Option<&str>,
-        alg: Algorithm,
-        now: i64,
-    ) -> Result<DecodingKey, OidcError> {
-        for attempt in 0..2 {
-            let stale = {
-                let cache = self.jwks.read().await;
-                match cache.as_ref() {
-                    Some(cached) => {
-                        if let Some(key) = select_key(&cached.keys, kid, alg)? {
-                            return Ok(key);
-                        }
-                        now - cached.fetched_at >= JWKS_REFRESH_MIN_INTERVAL_SECONDS
-                    }
-                    None => true,
-                }
-            };
-            if attempt == 0 && stale {
-                self.refresh_jwks(metadata, now).await?;
-            } else {
-                break;
-            }
-        }
-        Err(OidcError::InvalidIdToken("no provider key matches the token's kid"))
-    }
-
-    /// Validates an ID token completely. Identity is (`iss`, `sub`); `email` and
-    /// `name` are carried for display only. Its times are the provider's, so
-    /// they are checked against the real clock (as `jsonwebtoken` checks `exp`),
-    /// never against the service's injectable clock.
-    pub async fn validate_id_token(&self, id_token: &str, expected_nonce: &str) -> Result<VerifiedIdToken, OidcError> {
-        let now = SystemClock.now();
-        let discovered = self.discovered().await?;
-        let metadata = &discovered.metadata;
-        let client_id = self.config.provider.client_id.as_str();
-        let header = jsonwebtoken::decode_header(id_token)
-            .map_err(|_| OidcError::InvalidIdToken("malformed token or unsupported algorithm"))?;
-        if !ALLOWED_ALGORITHMS.contains(&header.alg) {
-            return Err(OidcError::InvalidIdToken("algorithm not allowed"));
-        }
-        let advertised = &metadata.id_token_signing_alg_values_supported;
-        if !advertised.is_empty() && !advertised.iter().any(|a| a.parse::<Algorithm>().ok() == Some(header.alg)) {
-            return Err(OidcError::InvalidIdToken("algorithm not advertised by the provider"));
-        }
-        let key = self.decoding_key(metadata, header.kid.as_deref(), header.alg, now).await?;
-
-        let mut validation = Validation::new(header.alg);
-        // `iss` is required here and checked below by the issuer policy
-        // (Entra's depends on the token's own `tid`).
-        validation.set_audience(&[client_id]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = SKEW_SECONDS as u64;
-        let claims = jsonwebtoken::decode::<IdTokenClaims>(id_token, &key, &validation)
-            .map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind as K;
-                OidcError::InvalidIdToken(match e.kind() {
-                    K::InvalidSignature => "bad signature",
-                    K::ExpiredSignature => "expired",
-                    K::InvalidIssuer => "wrong issuer",
-                    K::InvalidAudience => "wrong audience",
-                    K::MissingRequiredClaim(_) => "missing required claim",
-                    _ => "invalid token",
-                })
-            })?
-            .claims;
-
-        let issuer = discovered
-            .issuer
-            .check_token(&claims.iss, claims.tid.as_deref())
-            .map_err(|e| OidcError::InvalidIdToken(e.reason()))?;
-        if claims.iat > now + SKEW_SECONDS {
-            return Err(OidcError::InvalidIdToken("issued in the future"));
-        }
-        if claims.iat < now - MAX_ID_TOKEN_AGE_SECONDS {
-            return Err(OidcError::InvalidIdToken("issued too long ago"));
-        }
-        match claims.nonce.as_deref() {
-            Some(nonce) if random::constant_time_eq(nonce.as_bytes(), expected_nonce.as_bytes()) => {}
-            Some(_) => return Err(OidcError::InvalidIdToken("nonce mismatch")),
-            None => return Err(OidcError::InvalidIdToken("nonce missing")),
-        }
-        let audiences = match &claims.aud {
-            Audience::One(_) => 1,
-            Audience::Many(list) => list.len(),
-        };
-        match claims.azp.as_deref() {
-            Some(azp) if azp != client_id => {
-                return Err(OidcError::InvalidIdToken("azp is another client"));
-            }
-            None if audiences > 1 => return Err(OidcError::InvalidIdToken("several audiences but no azp")),
-            _ => {}
-        }
-        if claims.sub.is_empty() || claims.sub.len() > 255 {
-            return Err(OidcError::InvalidIdToken("sub empty or too long"));
-        }
-        if claims.auth_time.is_some_and(|auth_time| auth_time > claims.iat + SKEW_SECONDS) {
-            return Err(OidcError::InvalidIdToken("auth_time after the token was issued"));
-        }
-        Ok(VerifiedIdToken {
-            identity: Identity::new(issuer, claims.sub),
-            profile: IdentityProfile {
-                name: claims.name.map(|s| truncate(s, 200)),
-                email: claims.email.map(|s| truncate(s, 254)),
-                preferred_username: claims.preferred_username.map(|s| truncate(s, 200)),
-                email_verified: claims.email_verified,
-                // Checked by the Entra policy (tid) or by shape (oid); kept for support only.
-                tid: claims.tid.filter(|_| discovered.issuer.is_entra()),
-                oid: claims.oid.filter(|o| discovered.issuer.is_entra() && crate::upstream::is_tenant_id(o)),
-            },
-            auth_age_seconds: claims.auth_time.map(|auth_time| (claims.iat - auth_time).max(0)),
-        })
-    }
 }
 
 /// Every configured provider's relying party, in the list's order (the
@@ -629,7 +353,7 @@ impl IdentityProviders {
     }
 }
 
-fn truncate(mut s: String, max: usize) -> String {
+pub(super) fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {
@@ -638,43 +362,6 @@ fn truncate(mut s: String, max: usize) -> String {
         s.truncate(end);
     }
     s
-}
-
-/// Picks the signing key for `kid` (or the only signing key of the right type
-/// when the token names none), refusing keys meant for another algorithm or use.
-fn select_key(keys: &JwkSet, kid: Option<&str>, alg: Algorithm) -> Result<Option<DecodingKey>, OidcError> {
-    let usable = |jwk: &&jsonwebtoken::jwk::Jwk| {
-        let use_ok = matches!(jwk.common.public_key_use, None | Some(PublicKeyUse::Signature));
-        let alg_ok = match jwk.common.key_algorithm {
-            None => true,
-            Some(key_alg) => key_algorithm_matches(key_alg, alg),
-        };
-        use_ok && alg_ok
-    };
-    let jwk = match kid {
-        Some(kid) => keys.keys.iter().filter(usable).find(|k| k.common.key_id.as_deref() == Some(kid)),
-        None => {
-            let mut candidates = keys
-                .keys
-                .iter()
-                .filter(usable)
-                .filter(|k| DecodingKey::from_jwk(k).map(|d| d.family() == alg.family()).unwrap_or(false));
-            match (candidates.next(), candidates.next()) {
-                (Some(only), None) => Some(only),
-                _ => None,
-            }
-        }
-    };
-    let Some(jwk) = jwk else { return Ok(None) };
-    let key = DecodingKey::from_jwk(jwk).map_err(|_| OidcError::InvalidIdToken("provider key unusable"))?;
-    if key.family() != alg.family() {
-        return Err(OidcError::InvalidIdToken("key type does not match the algorithm"));
-    }
-    Ok(Some(key))
-}
-
-fn key_algorithm_matches(key_alg: KeyAlgorithm, alg: Algorithm) -> bool {
-    format!("{key_alg:?}") == format!("{alg:?}")
 }
 
 #[cfg(test)]
@@ -686,13 +373,6 @@ mod tests {
         let base = PublicBaseUrl::parse("PUBLIC_BASE_URL", "https://link.example.com").unwrap();
         let id = ProviderId::parse("entra").unwrap();
         assert_eq!(callback_uri(&base, &id), "https://link.example.com/login/callback/entra");
-    }
-
-    #[test]
-    fn key_algorithm_names_line_up() {
-        assert!(key_algorithm_matches(KeyAlgorithm::RS256, Algorithm::RS256));
-        assert!(!key_algorithm_matches(KeyAlgorithm::RS256, Algorithm::ES256));
-        assert!(key_algorithm_matches(KeyAlgorithm::EdDSA, Algorithm::EdDSA));
     }
 
     #[test]

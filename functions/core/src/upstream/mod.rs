@@ -1,11 +1,16 @@
 //! Upstream: profile-link as a relying party of the identity providers
 //! people sign in with. `provider` is each provider's configuration and
 //! quirks (issuer policy, re-authentication, client authentication, response
-//! mode); `client` signs in at one provider (discovery, authorization request,
-//! code exchange, ID token validation).
+//! mode); `client` signs in at one provider (authorization request, code
+//! exchange), `discovery` reads its metadata and keys, `id_token` validates
+//! what it answers.
 
 pub mod client;
+pub mod discovery;
+pub mod id_token;
+pub mod issuer;
 pub mod provider;
 
 pub use client::*;
+pub use id_token::VerifiedIdToken;
 pub use provider::*;
