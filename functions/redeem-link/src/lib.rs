@@ -28,7 +28,7 @@ pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::associations::Unlinked;
 use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::redeem::{Redemption, StoredLink};
-use profile_link_core::store::{AssociationRequest, IdentityState, RequestOutcome, Requester, StoreError};
+use profile_link_core::store::{AssociationRequest, IdentityState, LinkState, RequestOutcome, Requester, StoreError};
 use profile_link_core::web::browser::BrowserCore;
 use profile_link_core::web::pages::{self, OutcomePage, Problem, RedeemConfirmPage, ResendForm};
 use profile_link_core::web::{self, Caller, SESSION};
@@ -338,7 +338,7 @@ fn profile_label(link: &StoredLink) -> String {
 }
 
 fn used_page(app: &RedeemApp, t: &'static Text, link: &StoredLink) -> Response {
-    let message = if link.state() == "burned" { t.link_cancelled } else { t.link_used };
+    let message = if link.state() == LinkState::Burned { t.link_cancelled } else { t.link_used };
     app.outcome(StatusCode::CONFLICT, Outcome::problem(t, t.link_used_title, message, account(t)))
 }
 
@@ -351,7 +351,7 @@ fn unusable(
     token: &LinkToken,
     now: i64,
 ) -> Option<Response> {
-    if matches!(link.state(), "used" | "burned") {
+    if matches!(link.state(), LinkState::Used | LinkState::Burned) {
         return Some(used_page(app, t, link));
     }
     if link.record.expires_at <= now {
@@ -481,7 +481,7 @@ async fn confirm(
     let me = session.identity();
     // Used, cancelled or expired links say so whoever asks; only the attempt is recorded.
     if let Some(response) = unusable(&app, t, &session, &link, &token, now) {
-        let expired = link.record.expires_at <= now && link.state() != "used";
+        let expired = link.record.expires_at <= now && link.state() != LinkState::Used;
         redeemed(if expired { "expired" } else { "used" });
         audit_refusal(&app, &link, &me, if expired { "refused_expired" } else { "refused_used" }, now).await;
         return response;
@@ -655,7 +655,7 @@ async fn resend(
     if !clicked.as_ref().is_some_and(|c| fresh(&session, c)) {
         return Redirect::to(&fresh_sign_in_at(&session)).into_response();
     }
-    if link.state() != "sent" || link.record.expires_at > now {
+    if link.state() != LinkState::Sent || link.record.expires_at > now {
         return not_renewable(&app, t);
     }
     let (Some(id), Ok(email)) = (ProfileId::parse(&link.record.profile_id), RegisteredEmail::parse(&link.record.email))

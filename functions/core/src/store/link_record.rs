@@ -3,19 +3,82 @@
 //! entry a step about it writes. Both the request side (`links`) and the
 //! redemption side (`redeem`) use it; neither depends on the other.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use super::audit::{AuditEntry, AuditSubject};
 use crate::domain::identity::Identity;
 use crate::domain::profile::ProfileId;
 
+/// Where a link stands. It is emailed (`Pending` → `Sending` → `Sent`, or
+/// `Suppressed` when its address bounced or complained), and then either
+/// redeemed once (`Used`), cancelled (`Burned`: by the person who got it, by
+/// a redemption as another identity, or by an operator) or replaced by a newer
+/// request (`Superseded`). Stored as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Pending,
+    Sending,
+    Sent,
+    Suppressed,
+    Superseded,
+    Used,
+    Burned,
+}
+
+impl LinkState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Pending => "pending",
+            LinkState::Sending => "sending",
+            LinkState::Sent => "sent",
+            LinkState::Suppressed => "suppressed",
+            LinkState::Superseded => "superseded",
+            LinkState::Used => "used",
+            LinkState::Burned => "burned",
+        }
+    }
+
+    /// The state an item's `state` attribute names, if it is one.
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == stored)
+    }
+
+    pub const ALL: [LinkState; 7] = [
+        LinkState::Pending,
+        LinkState::Sending,
+        LinkState::Sent,
+        LinkState::Suppressed,
+        LinkState::Superseded,
+        LinkState::Used,
+        LinkState::Burned,
+    ];
+
+    /// Still redeemable until it expires: not used, cancelled, replaced or suppressed.
+    pub const fn is_open(self) -> bool {
+        matches!(self, LinkState::Pending | LinkState::Sending | LinkState::Sent)
+    }
+}
+
+impl std::fmt::Display for LinkState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<LinkState> for String {
+    fn from(state: LinkState) -> Self {
+        state.as_str().to_owned()
+    }
+}
+
 /// A link as the stream delivers it and send-emails reads it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LinkRecord {
     pub link_id: String,
     pub request_id: String,
-    pub state: String,
+    pub state: LinkState,
     pub identity_iss: String,
     pub identity_sub: String,
     pub identity_label: String,
@@ -62,8 +125,8 @@ pub struct StoredLink {
 }
 
 impl StoredLink {
-    pub fn state(&self) -> &str {
-        &self.record.state
+    pub fn state(&self) -> LinkState {
+        self.record.state
     }
 }
 
@@ -87,4 +150,21 @@ pub fn audit(
         detail,
         at: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_is_stored_as_its_name_and_read_back() {
+        for state in LinkState::ALL {
+            assert_eq!(LinkState::parse(state.as_str()), Some(state), "{state:?} parsed from its name");
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.as_str()), "{state:?} serialised as {json}");
+            assert_eq!(serde_json::from_str::<LinkState>(&json).unwrap(), state, "{json} read back");
+        }
+        assert!(serde_json::from_str::<LinkState>("\"expired\"").is_err(), "an unknown state is refused");
+        assert_eq!(LinkState::parse("Pending"), None, "names are lower case");
+    }
 }

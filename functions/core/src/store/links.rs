@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 use super::audit::{AuditEntry, AuditSubject};
 use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
-use super::link_record::{LinkRecord, SUPPORT_ORIGIN, StoredLink, audit};
+use super::link_record::{LinkRecord, LinkState, SUPPORT_ORIGIN, StoredLink, audit};
 use super::suppressions::not_suppressed;
 use super::{Store, StoreError};
 use crate::domain::email::RegisteredEmail;
@@ -173,8 +173,8 @@ fn renewal_checks(table: &str, old: &StoredLink, now: i64) -> [(RequestItem, Tra
         .update_expression("SET #state = :superseded, superseded_at = :now")
         .condition_expression("#state = :sent AND expires_at <= :now AND verifier_hash = :hash")
         .expression_attribute_names("#state", "state")
-        .expression_attribute_values(":superseded", s("superseded"))
-        .expression_attribute_values(":sent", s("sent"))
+        .expression_attribute_values(":superseded", s(LinkState::Superseded))
+        .expression_attribute_values(":sent", s(LinkState::Sent))
         .expression_attribute_values(":now", n(now))
         .expression_attribute_values(":hash", s(old.verifier_hash.clone().unwrap_or_default()))
         .build()
@@ -252,7 +252,7 @@ impl NewLinks<'_> {
         link.insert("siblings".into(), AttributeValue::L(siblings.iter().map(|id| s(id.as_str())).collect()));
 
         let mut pointer = pending_pointer_key(&requester.identity, profile.id.as_str());
-        pointer.insert("kind".into(), s("pending"));
+        pointer.insert("kind".into(), s(LinkState::Pending));
         pointer.insert("link_id".into(), s(link_id.as_str()));
         pointer.insert("expires_at".into(), n(self.expires_at));
         let pointer = match self.replaces {
@@ -501,8 +501,8 @@ impl Store {
                 "attribute_exists(pk) AND expires_at > :now AND (#state = :pending OR (#state = :sending AND claimed_at < :stale))",
             )
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":sending", s(LinkState::Sending))
+            .expression_attribute_values(":pending", s(LinkState::Pending))
             .expression_attribute_values(":hash", s(verifier_hash))
             .expression_attribute_values(":claim", s(claim_id))
             .expression_attribute_values(":now", n(now))
@@ -578,7 +578,7 @@ impl Store {
             .set_key(Some(link_key(&link.link_id)))
             .condition_expression("claim_id = :claim")
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":sent", s(LinkState::Sent))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":claim", s(claim_id));
         let update = match ses_message_id {
@@ -624,7 +624,7 @@ impl Store {
             .update_expression("SET #state = :pending REMOVE verifier_hash, claim_id, claimed_at")
             .condition_expression("claim_id = :claim")
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(LinkState::Pending))
             .expression_attribute_values(":claim", s(claim_id))
             .send()
             .await;

@@ -17,7 +17,7 @@ pub mod sessions;
 pub mod support;
 pub mod suppressions;
 
-pub use link_record::{LinkRecord, SUPPORT_ORIGIN};
+pub use link_record::{LinkRecord, LinkState, SUPPORT_ORIGIN};
 pub use links::{AssociationRequest, Claim, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
 pub use login::{LoginRecorded, LoginTransaction};
 pub use notices::NoticeRecord;

@@ -11,7 +11,7 @@ use super::associations::{association_key, association_puts, owner_key};
 
 use super::conflicts::{SendRetryingConflicts, cancelled_by_conflict};
 use super::items::{Item, get_n, get_s, n, s};
-use super::link_record::LinkRecord;
+use super::link_record::{LinkRecord, LinkState};
 pub use super::link_record::{StoredLink, audit};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
@@ -48,7 +48,8 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
     let record = LinkRecord {
         link_id: get_s(&item, &key, "link_id")?,
         request_id: get_s(&item, &key, "request_id")?,
-        state: get_s(&item, &key, "state")?,
+        state: LinkState::parse(&get_s(&item, &key, "state")?)
+            .ok_or_else(|| StoreError::Corrupt { key: key.clone(), problem: "state".into() })?,
         identity_iss: get_s(&item, &key, "identity_iss")?,
         identity_sub: get_s(&item, &key, "identity_sub")?,
         identity_label: get_s(&item, &key, "identity_label")?,
@@ -85,7 +86,7 @@ fn notice(
         ("pk".to_owned(), s(format!("NOTICE#{id}"))),
         ("sk".to_owned(), s("NOTICE")),
         ("kind".to_owned(), s("notice")),
-        ("state".to_owned(), s("pending")),
+        ("state".to_owned(), s(LinkState::Pending)),
         ("notice_id".to_owned(), s(&id)),
         ("email".to_owned(), s(&link.email)),
         ("profile_id".to_owned(), s(&link.profile_id)),
@@ -167,9 +168,9 @@ impl Store {
                 .update_expression("SET #state = :used, used_at = :now, used_by = :me, outcome = :event")
                 .condition_expression("#state IN (:sent, :sending) AND verifier_hash = :hash AND expires_at > :now")
                 .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":used", s("used"))
-                .expression_attribute_values(":sent", s("sent"))
-                .expression_attribute_values(":sending", s("sending"))
+                .expression_attribute_values(":used", s(LinkState::Used))
+                .expression_attribute_values(":sent", s(LinkState::Sent))
+                .expression_attribute_values(":sending", s(LinkState::Sending))
                 .expression_attribute_values(":hash", s(&verifier_hash))
                 .expression_attribute_values(":now", n(now))
                 .expression_attribute_values(":me", s(&me))
@@ -324,10 +325,10 @@ impl Store {
             .update_expression("SET #state = :burned, burned_at = :now, outcome = :event")
             .condition_expression("#state IN (:pending, :sending, :sent)")
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":burned", s("burned"))
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":burned", s(LinkState::Burned))
+            .expression_attribute_values(":pending", s(LinkState::Pending))
+            .expression_attribute_values(":sending", s(LinkState::Sending))
+            .expression_attribute_values(":sent", s(LinkState::Sent))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":event", s(event))
             .build()

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use serde::Serialize;
 
+use super::LinkState;
 use super::associations::{LinkedProfile, Unlinked};
 use super::items::{Item, get_s, s};
 use super::redeem::StoredLink;
@@ -35,11 +36,10 @@ pub struct LinkView {
 impl LinkView {
     fn of(link: &StoredLink, masked_address: String, now: i64) -> Self {
         let record = &link.record;
-        let unused = matches!(record.state.as_str(), "pending" | "sending" | "sent");
-        let state = match record.state.as_str() {
-            _ if unused && record.expires_at <= now => "expired".to_owned(),
-            "sent" if record.send_unconfirmed => "sent (unconfirmed)".to_owned(),
-            state => state.to_owned(),
+        let state = match record.state {
+            state if state.is_open() && record.expires_at <= now => "expired".to_owned(),
+            LinkState::Sent if record.send_unconfirmed => "sent (unconfirmed)".to_owned(),
+            state => state.to_string(),
         };
         Self {
             link_id: record.link_id.clone(),
@@ -171,7 +171,7 @@ impl Store {
         let mut revoked = 0;
         for id in ids {
             let Some(link) = self.get_link(&id).await? else { continue };
-            if !matches!(link.state(), "pending" | "sending" | "sent") {
+            if !link.state().is_open() {
                 continue;
             }
             let identity = link.record.identity();
