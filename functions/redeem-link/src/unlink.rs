@@ -1,0 +1,47 @@
+//! `POST /profiles/unlink`: a profile unlinked from the account page.
+
+use super::*;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UnlinkForm {
+    pub(crate) profile_id: Option<String>,
+    pub(crate) csrf: Option<String>,
+}
+
+/// `POST /profiles/unlink`: removes a link from the account page. The
+/// identity's state is read first (this endpoint reads nothing else): a
+/// signed-out session changes nothing, and the re-issued session lists the
+/// profiles the table holds, less this one.
+pub(crate) async fn unlink(
+    State(app): State<Arc<RedeemApp>>,
+    locale: Locale,
+    jar: CookieJar,
+    form: Result<Form<UnlinkForm>, FormRejection>,
+) -> Response {
+    let t = locale.text();
+    let now = app.clock.now();
+    let (session, form) = match signed_in_form(&app, t, &jar, form, |f: &UnlinkForm| f.csrf.as_deref(), "/login") {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let Some(profile_id) = form.profile_id.as_deref().and_then(ProfileId::parse) else {
+        let problem = Problem::new(StatusCode::BAD_REQUEST, t.unlink_unknown_title, t.unlink_unknown, account(t));
+        return app.problem(problem, t);
+    };
+    let identity = session.identity();
+    let state = match app.store.identity_state(&identity).await {
+        Ok(state) if state.has_ended(&session) => return signed_out(&app, &jar, "/login"),
+        Ok(state) => state,
+        Err(error) => return unavailable(&app, t, error),
+    };
+    match app.store.unlink(&identity, &profile_id, "the linked identity", DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+        Ok(result) => {
+            // Unlinking what is not linked (a second click, another tab) is not an error.
+            tracing::info!(profile = %profile_id, already_unlinked = result == Unlinked::NotLinked, "unlink");
+            let profiles = state.profile_ids().into_iter().filter(|p| p != profile_id.as_str()).collect();
+            let cookie = reissue_session(&app, &session, profiles, now);
+            (jar.add(cookie), Redirect::to("/")).into_response()
+        }
+        Err(error) => unavailable(&app, t, error),
+    }
+}
