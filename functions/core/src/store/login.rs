@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 
 use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, get_bool, get_n, get_s, n, s};
-use super::links::rate_counter;
+use super::requests::rate_counter;
 use super::{Store, StoreError};
 use crate::domain::provider_id::ProviderId;
 use crate::domain::rate_limit::RateLimits;

@@ -7,21 +7,23 @@ pub mod audit;
 pub mod codes;
 pub mod conflicts;
 mod items;
+mod link_delivery;
 mod link_record;
-mod links;
 mod login;
 mod notices;
 mod profiles;
 pub mod redeem;
+mod requests;
 pub mod sessions;
 pub mod support;
 pub mod suppressions;
 
+pub use link_delivery::Claim;
 pub use link_record::{LinkRecord, LinkState, SUPPORT_ORIGIN};
-pub use links::{AssociationRequest, Claim, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
 pub use login::{LoginRecorded, LoginTransaction};
 pub use notices::NoticeRecord;
 pub use profiles::{BATCH_GET_MAX, BATCH_WRITE_MAX};
+pub use requests::{AssociationRequest, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
 pub use sessions::IdentityState;
 pub use suppressions::{Feedback, FeedbackRecorded, MailFeedback, Suppression};
 

@@ -82,7 +82,7 @@ impl Store {
         let reasons = cancelled.cancellation_reasons();
         let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
         if failed(0) {
-            let (state, claimed_at) = super::links::refused_claim(reasons.first());
+            let (state, claimed_at) = super::link_delivery::refused_claim(reasons.first());
             return Ok(match state.as_deref() {
                 Some("sending") => Claim::InFlight { claimed_at: claimed_at.unwrap_or(now) },
                 _ => Claim::AlreadySent,

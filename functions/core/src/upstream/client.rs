@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
+use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Deserialize;
 use tokio::sync::{OnceCell, RwLock};
 use url::Url;
 
-use super::discovery::{CachedJwks, Discovered};
+use super::issuer::TrustedIssuer;
 use super::provider::{ClientAuth, PROVIDERS, ProviderConfig, ProviderId, ReauthenticationRequest, ResponseMode};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, PublicBaseUrl};
@@ -96,6 +97,34 @@ pub enum OidcError {
     /// The provider's metadata contradicts our configuration.
     #[error("identity provider misconfigured: {0}")]
     Misconfigured(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct ProviderMetadata {
+    pub(super) issuer: String,
+    pub(super) authorization_endpoint: String,
+    pub(super) token_endpoint: String,
+    pub(super) jwks_uri: String,
+    #[serde(default)]
+    pub(super) id_token_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    pub(super) token_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(default)]
+    pub(super) code_challenge_methods_supported: Vec<String>,
+    #[serde(default)]
+    pub(super) response_modes_supported: Vec<String>,
+}
+
+/// Discovery's document, once it agreed with the configuration.
+#[derive(Debug)]
+pub(super) struct Discovered {
+    pub(super) metadata: ProviderMetadata,
+    pub(super) issuer: TrustedIssuer,
+}
+
+pub(super) struct CachedJwks {
+    pub(super) keys: JwkSet,
+    pub(super) fetched_at: i64,
 }
 
 /// What `/login` sends the browser to, and what it must remember.

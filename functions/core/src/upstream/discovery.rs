@@ -4,42 +4,13 @@
 
 use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use serde::Deserialize;
 
-use super::client::{OidcClient, OidcError};
-use super::provider::{ClientAuth, ResponseMode, TrustedIssuer};
+use super::client::{CachedJwks, Discovered, OidcClient, OidcError, ProviderMetadata};
+use super::provider::{ClientAuth, ResponseMode};
 
 /// An unknown `kid` re-fetches the JWKS at most this often (key rotation
 /// support without letting forged tokens hammer the provider).
 const JWKS_REFRESH_MIN_INTERVAL_SECONDS: i64 = 30;
-
-#[derive(Debug, Clone, Deserialize)]
-pub(super) struct ProviderMetadata {
-    pub(super) issuer: String,
-    pub(super) authorization_endpoint: String,
-    pub(super) token_endpoint: String,
-    pub(super) jwks_uri: String,
-    #[serde(default)]
-    pub(super) id_token_signing_alg_values_supported: Vec<String>,
-    #[serde(default)]
-    pub(super) token_endpoint_auth_methods_supported: Vec<String>,
-    #[serde(default)]
-    pub(super) code_challenge_methods_supported: Vec<String>,
-    #[serde(default)]
-    pub(super) response_modes_supported: Vec<String>,
-}
-
-/// Discovery's document, once it agreed with the configuration.
-#[derive(Debug)]
-pub(super) struct Discovered {
-    pub(super) metadata: ProviderMetadata,
-    pub(super) issuer: TrustedIssuer,
-}
-
-pub(super) struct CachedJwks {
-    pub(super) keys: JwkSet,
-    pub(super) fetched_at: i64,
-}
 
 impl OidcClient {
     pub(super) async fn discovered(&self) -> Result<&Discovered, OidcError> {

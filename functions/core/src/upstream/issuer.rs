@@ -2,9 +2,41 @@
 //! configured issuer exactly, Google's two spellings of its own, or Entra's
 //! multi-tenant template checked against the token's own tenant (`tid`).
 
+use serde::Deserialize;
 use url::Url;
 
-use super::provider::{EntraAccounts, IssuerPolicy};
+/// Which Microsoft accounts an Entra provider takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntraAccounts {
+    /// Work and school accounts (any tenant, or those on the allow-list).
+    Work,
+    /// Personal Microsoft accounts only.
+    Personal,
+    /// Both.
+    Both,
+}
+
+/// How an ID token's `iss` is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IssuerPolicy {
+    /// `iss` is the configured issuer, as discovery names it.
+    Exact,
+    /// Google: as exact, except that Google documents `iss` as either
+    /// `https://accounts.google.com` or `accounts.google.com`; the identity's
+    /// issuer is the first either way, so a person stays one identity.
+    Google,
+    /// Entra's multi-tenant endpoints: discovery names the template
+    /// `…/{tenantid}/v2.0`; a token's `iss` must be that template filled with
+    /// the token's own `tid`, and the `tid` must be allowed.
+    Entra {
+        accounts: EntraAccounts,
+        /// Work-account tenants allowed (tenant ids); empty: any tenant.
+        #[serde(default)]
+        tenants: Vec<String>,
+    },
+}
 
 /// Entra's tenant for personal Microsoft accounts (Outlook.com, Xbox, the seed's Windows Live ID).
 pub const MICROSOFT_CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";

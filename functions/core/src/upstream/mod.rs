@@ -13,4 +13,5 @@ pub mod provider;
 
 pub use client::*;
 pub use id_token::VerifiedIdToken;
+pub use issuer::{EntraAccounts, IssuerPolicy, IssuerRejected, MICROSOFT_CONSUMER_TENANT, TrustedIssuer, is_tenant_id};
 pub use provider::*;

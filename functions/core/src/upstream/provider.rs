@@ -7,47 +7,13 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::issuer::entra_alias;
-pub use super::issuer::{MICROSOFT_CONSUMER_TENANT, TrustedIssuer, is_tenant_id};
+use super::issuer::{EntraAccounts, IssuerPolicy, entra_alias, is_tenant_id};
 use crate::config::ConfigError;
 pub use crate::domain::provider_id::ProviderId;
 use crate::secrets::SecretSource;
 
 /// The variable (and, deployed, the SSM parameter's content) holding the list.
 pub const PROVIDERS: &str = "PROVIDERS";
-
-/// Which Microsoft accounts an Entra provider takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntraAccounts {
-    /// Work and school accounts (any tenant, or those on the allow-list).
-    Work,
-    /// Personal Microsoft accounts only.
-    Personal,
-    /// Both.
-    Both,
-}
-
-/// How an ID token's `iss` is checked.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum IssuerPolicy {
-    /// `iss` is the configured issuer, as discovery names it.
-    Exact,
-    /// Google: as exact, except that Google documents `iss` as either
-    /// `https://accounts.google.com` or `accounts.google.com`; the identity's
-    /// issuer is the first either way, so a person stays one identity.
-    Google,
-    /// Entra's multi-tenant endpoints: discovery names the template
-    /// `…/{tenantid}/v2.0`; a token's `iss` must be that template filled with
-    /// the token's own `tid`, and the `tid` must be allowed.
-    Entra {
-        accounts: EntraAccounts,
-        /// Work-account tenants allowed (tenant ids); empty: any tenant.
-        #[serde(default)]
-        tenants: Vec<String>,
-    },
-}
 
 /// How we ask the provider for a fresh sign-in (redeeming a link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

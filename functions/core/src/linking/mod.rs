@@ -1,1 +1,0 @@
-//! Linking: the use cases between the two sides.
