@@ -12,7 +12,6 @@ use aws_lambda_events::dynamodb::Event;
 use profile_link_core::Clock;
 use profile_link_core::domain::link_token::Verifier;
 use profile_link_core::store::LinkRecord;
-use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::conflicts::CONFLICT_ATTEMPTS;
 use profile_link_fault_proxy::Rule;
 use profile_link_send_emails::{STALE_CLAIM_SECONDS, handle};
@@ -134,13 +133,13 @@ async fn a_suppression_is_not_dropped_when_its_write_meets_conflicts() {
 
     proxy.set_rules(rules(&["dynamodb/TransactWriteItems:conflict:always"]));
     let now = app.clock_now();
-    let result = app.store.mark_link_suppressed(&link, DEFAULT_AUDIT_RETENTION_SECONDS, now).await;
+    let result = app.store.mark_link_suppressed(&link, now).await;
     assert!(result.is_err(), "a conflict is reported, so the record is retried: {result:?}");
     proxy.heal();
     let audits = |keys: Vec<(String, String)>| keys.iter().filter(|(_, sk)| sk.contains("#suppressed#")).count();
     assert_eq!(audits(app.keys().await), 0, "nothing was written");
 
-    app.store.mark_link_suppressed(&link, DEFAULT_AUDIT_RETENTION_SECONDS, now).await.unwrap();
+    app.store.mark_link_suppressed(&link, now).await.unwrap();
     assert_eq!(audits(app.keys().await), 1, "the retry writes the audit entry");
 }
 

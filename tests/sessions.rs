@@ -6,7 +6,6 @@
 
 use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::session::SessionClaims;
-use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_tests::TestApp;
 use profile_link_tests::browser::{Browser, Form, post_forms};
 use profile_link_tests::flow::{confirm, links_naming, open, request};
@@ -70,10 +69,7 @@ async fn a_reissued_session_lists_the_profiles_the_table_holds() {
 
     // Support undoes the link; pat's cookie still names CUST-1 until it is re-issued.
     let cust1 = ProfileId::parse("CUST-1").unwrap();
-    app.store
-        .revoke_owner(&cust1, "support@example.com", DEFAULT_AUDIT_RETENTION_SECONDS, app.clock_now())
-        .await
-        .unwrap();
+    app.store.revoke_owner(&cust1, "support@example.com", app.clock_now()).await.unwrap();
     link(&app, &pat, "Consulting").await;
     assert_eq!(session_of(&app, &pat).profiles, ["CUST-2"], "re-issued from the table, not from the old cookie");
 

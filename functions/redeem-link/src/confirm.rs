@@ -75,7 +75,14 @@ pub(crate) async fn confirm(
     if let Some(response) = unusable(&app, t, &session, &link, &token, now) {
         let expired = link.record.expires_at <= now && link.state() != LinkState::Used;
         redeemed(if expired { "expired" } else { "used" });
-        audit_refusal(&app, &link, &me, if expired { "refused_expired" } else { "refused_used" }, now).await;
+        audit_refusal(
+            &app,
+            &link,
+            &me,
+            if expired { AuditEvent::RefusedExpired } else { AuditEvent::RefusedUsed },
+            now,
+        )
+        .await;
         return response;
     }
     // Every change below must come from a sign-in made after this link was clicked.
@@ -85,7 +92,7 @@ pub(crate) async fn confirm(
     }
 
     if form.action.as_deref() == Some("reject") {
-        return match app.store.burn_request(&link, &me, None, DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+        return match app.store.burn_request(&link, &me, None, now).await {
             Ok(burned) => {
                 redeemed("not_me");
                 not_me::counted("requester");
@@ -100,8 +107,7 @@ pub(crate) async fn confirm(
 
     if link.record.identity() != me {
         // Links nothing, burns the link, and is audited.
-        return match app.store.burn_link(&link, &me, "wrong_identity", None, DEFAULT_AUDIT_RETENTION_SECONDS, now).await
-        {
+        return match app.store.burn_link(&link, &me, AuditEvent::WrongIdentity, None, now).await {
             Ok(_) => {
                 redeemed("wrong_identity");
                 tracing::warn!(link = %link.record.link_id, "link opened by another identity; burned");
@@ -110,11 +116,7 @@ pub(crate) async fn confirm(
             Err(error) => unavailable(&app, t, error),
         };
     }
-    let redemption = match app
-        .store
-        .redeem_link(&link, &me, session.profile.directory(), DEFAULT_AUDIT_RETENTION_SECONDS, now)
-        .await
-    {
+    let redemption = match app.store.redeem_link(&link, &me, session.profile.directory(), now).await {
         Ok(redemption) => redemption,
         Err(error) => return unavailable(&app, t, error),
     };
@@ -141,7 +143,7 @@ pub(crate) async fn confirm(
             }
         }
         Redemption::Used => {
-            audit_refusal(&app, &link, &me, "refused_used", now).await;
+            audit_refusal(&app, &link, &me, AuditEvent::RefusedUsed, now).await;
             (jar, used_page(&app, t, &link)).into_response()
         }
         Redemption::Expired => {
@@ -149,11 +151,11 @@ pub(crate) async fn confirm(
                 .into_response()
         }
         Redemption::Superseded => {
-            audit_refusal(&app, &link, &me, "refused_superseded", now).await;
+            audit_refusal(&app, &link, &me, AuditEvent::RefusedSuperseded, now).await;
             superseded_page(&app, t, jar)
         }
         Redemption::AddressChanged => {
-            audit_refusal(&app, &link, &me, "refused_address_changed", now).await;
+            audit_refusal(&app, &link, &me, AuditEvent::RefusedAddressChanged, now).await;
             (jar, address_changed_page(&app, t)).into_response()
         }
     }
@@ -171,15 +173,15 @@ pub(crate) async fn audit_refusal(
     app: &RedeemApp,
     link: &StoredLink,
     identity: &Identity,
-    event: &'static str,
+    event: AuditEvent,
     now: i64,
 ) {
     let entry = match profile_link_core::store::redeem::audit(&link.record, event, identity, None, now) {
         Ok(entry) => entry,
         Err(error) => return tracing::error!(%error, "audit entry could not be built"),
     };
-    if let Err(error) = app.store.audit_once(&entry, DEFAULT_AUDIT_RETENTION_SECONDS).await {
-        tracing::error!(%error, event, "audit entry could not be written");
+    if let Err(error) = app.store.audit_once(&entry).await {
+        tracing::error!(%error, event = event.as_str(), "audit entry could not be written");
     }
 }
 

@@ -26,7 +26,7 @@ use profile_link_core::metrics::{Emf, rate_limited};
 use profile_link_core::session::{SessionClaims, SessionKeys, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::associations::Unlinked;
-use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
+use profile_link_core::store::audit::AuditEvent;
 use profile_link_core::store::redeem::{Redemption, StoredLink};
 use profile_link_core::store::{AssociationRequest, IdentityState, LinkState, RequestOutcome, Requester, StoreError};
 use profile_link_core::web::browser::BrowserCore;

@@ -14,7 +14,6 @@ use profile_link_core::domain::identity::RequesterLabel;
 use profile_link_core::domain::link_token::LinkToken;
 use profile_link_core::i18n::{Locale, fill};
 use profile_link_core::metrics::Emf;
-use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::web::pages::{self, NotMePage};
 use serde::Deserialize;
 
@@ -85,7 +84,7 @@ pub(crate) async fn cancel(
     };
     // Audited under the identity that asked: the request is what was refused.
     let requester = link.record.identity();
-    match app.store.burn_request(&link, &requester, Some(detail), DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+    match app.store.burn_request(&link, &requester, Some(detail), now).await {
         Ok(burned) => {
             tracing::info!(link = %link.record.link_id, burned, via, "request cancelled as not asked for");
             if burned > 0 {

@@ -56,11 +56,7 @@ pub(crate) async fn resend(
         by_address_owner: true,
         renews: Some(&link),
     };
-    match app
-        .store
-        .record_association_request(&request, &app.limits, app.link_ttl_seconds, DEFAULT_AUDIT_RETENTION_SECONDS, now)
-        .await
-    {
+    match app.store.record_association_request(&request, &app.limits, app.link_ttl_seconds, now).await {
         Ok(RequestOutcome::Accepted { .. }) => {
             let message =
                 fill(t.resent, &[("profile", &link.record.display_name), ("minutes", &(app.link_ttl_seconds / 60))]);
@@ -85,7 +81,7 @@ pub(crate) async fn resend(
         }
         Ok(RequestOutcome::NotRenewable) => not_renewable(&app, t),
         Ok(RequestOutcome::AddressChanged) => {
-            audit_refusal(&app, &link, &requester.identity, "refused_address_changed", now).await;
+            audit_refusal(&app, &link, &requester.identity, AuditEvent::RefusedAddressChanged, now).await;
             address_changed_page(&app, t)
         }
         Err(error) => unavailable(&app, t, error),

@@ -34,7 +34,7 @@ pub(crate) async fn unlink(
         Ok(state) => state,
         Err(error) => return unavailable(&app, t, error),
     };
-    match app.store.unlink(&identity, &profile_id, "the linked identity", DEFAULT_AUDIT_RETENTION_SECONDS, now).await {
+    match app.store.unlink(&identity, &profile_id, "the linked identity", now).await {
         Ok(result) => {
             // Unlinking what is not linked (a second click, another tab) is not an error.
             tracing::info!(profile = %profile_id, already_unlinked = result == Unlinked::NotLinked, "unlink");

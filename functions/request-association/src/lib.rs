@@ -21,7 +21,6 @@ use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::metrics::rate_limited;
 use profile_link_core::session::{SessionClaims, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
-use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{AssociationRequest, IdentityState, RequestOutcome, Requester};
 use profile_link_core::web::browser::BrowserCore;
 use profile_link_core::web::pages::{self, AssociatePage, AssociateSentPage, Problem};
@@ -190,13 +189,7 @@ async fn request(
             renews: None,
         };
         app.store
-            .record_association_request(
-                &request,
-                &app.limits,
-                app.link_ttl_seconds,
-                DEFAULT_AUDIT_RETENTION_SECONDS,
-                now,
-            )
+            .record_association_request(&request, &app.limits, app.link_ttl_seconds, now)
             .await
             .map(Requested::Recorded)
     }

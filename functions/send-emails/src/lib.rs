@@ -27,7 +27,6 @@ use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::i18n::Locale;
 use profile_link_core::mail::{Email, LinkEmail, MailConfig, Mailer, NoticeEmail};
 use profile_link_core::metrics::Emf;
-use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, SendOutcome, StoreError};
 use profile_link_core::telemetry::ColdStart;
 use profile_link_core::{Clock, Store, SystemClock, random};
@@ -214,7 +213,7 @@ async fn deliver_notice(
         Claim::Claimed => {}
         Claim::InFlight { .. } => return Err(DeliveryError::InFlight),
         Claim::Suppressed => {
-            app.store.mark_notice_suppressed(&notice, DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now()).await?;
+            app.store.mark_notice_suppressed(&notice, app.clock.now()).await?;
             tracing::info!(profile = %notice.profile_id, "link notice not sent: the address is suppressed");
             return Ok(Delivery::Suppressed);
         }
@@ -297,7 +296,7 @@ async fn deliver_link(
         Claim::Expired => return Ok(Delivery::Skipped("expired")),
         Claim::InFlight { .. } => return Err(DeliveryError::InFlight),
         Claim::Suppressed => {
-            app.store.mark_link_suppressed(&link, DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now()).await?;
+            app.store.mark_link_suppressed(&link, app.clock.now()).await?;
             tracing::info!(link = %link.link_id, profile = %link.profile_id, "link email not sent: the address is suppressed");
             return Ok(Delivery::Suppressed);
         }
@@ -326,15 +325,13 @@ async fn deliver_link(
     let sent = send(app, email, &about).await;
     match sent {
         Ok(message_id) => {
-            app.store
-                .mark_link_sent(&link, &claim_id, Some(&message_id), DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now())
-                .await?;
+            app.store.mark_link_sent(&link, &claim_id, Some(&message_id), app.clock.now()).await?;
             tracing::info!(link = %link.link_id, profile = %link.profile_id, "link email sent");
             Ok(Delivery::Sent)
         }
         Err(DeliveryError::Send(error)) if error.unanswered => {
             // It may have gone: sending again could email the person twice.
-            app.store.mark_link_sent(&link, &claim_id, None, DEFAULT_AUDIT_RETENTION_SECONDS, app.clock.now()).await?;
+            app.store.mark_link_sent(&link, &claim_id, None, app.clock.now()).await?;
             tracing::warn!(link = %link.link_id, profile = %link.profile_id, %error, "link email unconfirmed: not sent again");
             Ok(Delivery::Unconfirmed)
         }

@@ -275,7 +275,7 @@ async fn handle_record(app: &SesEventsApp, record: Value, summary: &mut Summary)
             None => (None, None),
         };
         tracing::info!(
-            event = feedback.event(),
+            event = feedback.event().as_str(),
             detail,
             address = %address.masked(),
             profile = about.as_ref().map(|a| a.profile_id().as_str()).unwrap_or("-"),

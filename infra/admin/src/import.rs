@@ -9,7 +9,6 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use profile_link_core::domain::email::RegisteredEmail;
 use profile_link_core::domain::profile::{Profile, ProfileId};
-use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::{BATCH_GET_MAX, BATCH_WRITE_MAX, StoreError};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
@@ -260,14 +259,8 @@ async fn upsert(
         // is refused by its own transaction; revoking makes it say so.
         let now = SystemClock.now();
         for id in &readdressed {
-            counts.links_revoked += store
-                .revoke_unused_links(
-                    id,
-                    "the profile's registered address changed",
-                    DEFAULT_AUDIT_RETENTION_SECONDS,
-                    now,
-                )
-                .await?;
+            counts.links_revoked +=
+                store.revoke_unused_links(id, "the profile's registered address changed", now).await?;
         }
     }
     progress.rows_done(ids.len() as u64);

@@ -9,7 +9,6 @@ use profile_link_core::domain::link_token::LinkId;
 use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::i18n::Locale;
 use profile_link_core::mail::format_utc;
-use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::store::support::{IdentityLinks, LinkView, ProfileLinks};
 use profile_link_core::store::suppressions::Suppression;
 use profile_link_core::store::{Requester, StoreError};
@@ -154,14 +153,5 @@ pub async fn send_support_link(store: &Store, request: &SupportLink<'_>, now: i6
         source_ip: "support".to_owned(),
         locale: request.locale,
     };
-    Ok(store
-        .record_support_link(
-            &requester,
-            &profile,
-            request.operator,
-            request.lifetime_hours * 3600,
-            DEFAULT_AUDIT_RETENTION_SECONDS,
-            now,
-        )
-        .await?)
+    Ok(store.record_support_link(&requester, &profile, request.operator, request.lifetime_hours * 3600, now).await?)
 }

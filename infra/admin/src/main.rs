@@ -15,7 +15,6 @@ use profile_link_admin::links::{self, DEFAULT_SUPPORT_LINK_HOURS, SupportLink};
 use profile_link_admin::{import, table::TableDefinition};
 use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::i18n::Locale;
-use profile_link_core::store::audit::DEFAULT_AUDIT_RETENTION_SECONDS;
 use profile_link_core::{Clock, Identity, RegisteredEmail, SessionKeys, Store, SystemClock};
 
 const EXIT_CODES: &str = "Exit codes: 0 done; 1 failed; 2 done, some CSV rows rejected; \
@@ -325,7 +324,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if !confirmed(&format!("Burn link {link}, so it can no longer be used?"), yes)? {
                     return Ok(ExitCode::from(DECLINED));
                 }
-                return Ok(if store.revoke_link(&link, &operator, DEFAULT_AUDIT_RETENTION_SECONDS, now).await? {
+                return Ok(if store.revoke_link(&link, &operator, now).await? {
                     println!("link {link} revoked");
                     ExitCode::SUCCESS
                 } else {
@@ -342,7 +341,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !confirmed(&format!("Unlink profile {id} from {who}?"), yes)? {
                 return Ok(ExitCode::from(DECLINED));
             }
-            Ok(match store.revoke_owner(&id, &operator, DEFAULT_AUDIT_RETENTION_SECONDS, now).await? {
+            Ok(match store.revoke_owner(&id, &operator, now).await? {
                 Some(_) => {
                     println!("profile {id} unlinked from {who}");
                     ExitCode::SUCCESS

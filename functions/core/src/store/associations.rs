@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
-use super::audit::{AuditEntry, AuditSubject};
+use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, get_s, n, s};
 use super::{Store, StoreError};
@@ -74,7 +74,6 @@ impl Store {
         identity: &Identity,
         profile_id: &ProfileId,
         by: &str,
-        retention_seconds: i64,
         now: i64,
     ) -> Result<Unlinked, StoreError> {
         let me = s(identity.key().to_string());
@@ -91,7 +90,7 @@ impl Store {
         ]);
         let audit = AuditEntry {
             subject: AuditSubject::Profile(profile_id.clone()),
-            event: "unlinked",
+            event: AuditEvent::Unlinked,
             identity: Some(identity.clone()),
             link_id: None,
             request_id: None,
@@ -107,7 +106,7 @@ impl Store {
             ))
             .transact_items(delete(owner_key(profile_id.as_str()), Some("identity_key = :me")))
             .transact_items(delete(pending, None))
-            .transact_items(audit.to_item(&self.table, retention_seconds))
+            .transact_items(self.audit_item(&audit))
             .send_retrying_conflicts()
             .await;
         match result {

@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
-use super::audit::{AuditEntry, AuditSubject};
+use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::SendRetryingConflicts;
 use super::items::{n, s};
 use super::link_record::{LinkRecord, LinkState, audit};
@@ -124,17 +124,11 @@ impl Store {
 
     /// A pending link whose address is suppressed: marked as never to be sent
     /// (so a redelivery skips it too), with a `suppressed` audit entry.
-    pub async fn mark_link_suppressed(
-        &self,
-        link: &LinkRecord,
-        retention_seconds: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn mark_link_suppressed(&self, link: &LinkRecord, now: i64) -> Result<(), StoreError> {
         let detail =
             format!("not sent: {} bounced or complained before", crate::domain::identity::mask_email(&link.email));
-        let audit = audit(link, "suppressed", &link.identity(), Some(detail), now)?;
-        self.mark_suppressed(link_key(&link.link_id), &audit, retention_seconds, "TransactWriteItems(link suppressed)")
-            .await
+        let audit = audit(link, AuditEvent::Suppressed, &link.identity(), Some(detail), now)?;
+        self.mark_suppressed(link_key(&link.link_id), &audit, "TransactWriteItems(link suppressed)").await
     }
 
     /// Records a successful send (SES message id) and its audit entry, if this
@@ -147,7 +141,6 @@ impl Store {
         link: &LinkRecord,
         claim_id: &str,
         ses_message_id: Option<&str>,
-        retention_seconds: i64,
         now: i64,
     ) -> Result<(), StoreError> {
         let update = Update::builder()
@@ -171,7 +164,7 @@ impl Store {
             subject: AuditSubject::Profile(crate::domain::profile::ProfileId::parse(&link.profile_id).ok_or_else(
                 || StoreError::Corrupt { key: format!("LINK#{}", link.link_id), problem: "profile_id".into() },
             )?),
-            event: if ses_message_id.is_some() { "sent" } else { "send_unconfirmed" },
+            event: if ses_message_id.is_some() { AuditEvent::Sent } else { AuditEvent::SendUnconfirmed },
             identity: Some(link.identity()),
             link_id: Some(link.link_id.clone()),
             request_id: Some(link.request_id.clone()),
@@ -184,7 +177,7 @@ impl Store {
         self.client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(audit.to_item(&self.table, retention_seconds))
+            .transact_items(self.audit_item(&audit))
             .send_retrying_conflicts()
             .await
             .map_err(|e| StoreError::sdk("TransactWriteItems(link sent)", e))?;

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::audit::{AuditEntry, AuditSubject};
+use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use crate::domain::identity::Identity;
 use crate::domain::profile::ProfileId;
 
@@ -133,7 +133,7 @@ impl StoredLink {
 /// The audit entry for `event` about `link`, by `identity`.
 pub fn audit(
     link: &LinkRecord,
-    event: &'static str,
+    event: AuditEvent,
     identity: &Identity,
     detail: Option<String>,
     now: i64,

@@ -67,6 +67,8 @@ pub enum SendOutcome<'a> {
 pub struct Store {
     client: Client,
     table: String,
+    /// How long audit items are kept: every verb that audits uses it.
+    audit_retention_seconds: i64,
 }
 
 impl Store {
@@ -75,11 +77,17 @@ impl Store {
         let client = Client::from_conf(
             client.config().to_builder().retry_classifier(conflicts::TransactionConflictIsTransient).build(),
         );
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), audit_retention_seconds: audit::DEFAULT_AUDIT_RETENTION_SECONDS }
     }
 
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::new(Client::new(sdk), table)
+    }
+
+    /// The same table, keeping audit items `seconds` (tests that read TTLs).
+    pub fn with_audit_retention(mut self, seconds: i64) -> Self {
+        self.audit_retention_seconds = seconds;
+        self
     }
 
     pub fn client(&self) -> &Client {

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use serde::Deserialize;
 
-use super::audit::{AuditEntry, AuditSubject};
+use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
 use super::suppressions::not_suppressed;
@@ -95,19 +95,14 @@ impl Store {
     }
 
     /// A pending notice whose address is suppressed: never to be sent, audited on its profile.
-    pub async fn mark_notice_suppressed(
-        &self,
-        notice: &NoticeRecord,
-        retention_seconds: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn mark_notice_suppressed(&self, notice: &NoticeRecord, now: i64) -> Result<(), StoreError> {
         let profile = ProfileId::parse(&notice.profile_id).ok_or_else(|| StoreError::Corrupt {
             key: format!("NOTICE#{}", notice.notice_id),
             problem: "profile_id".into(),
         })?;
         let audit = AuditEntry {
             subject: AuditSubject::Profile(profile),
-            event: "suppressed",
+            event: AuditEvent::Suppressed,
             identity: None,
             link_id: None,
             request_id: None,
@@ -117,8 +112,7 @@ impl Store {
             )),
             at: now,
         };
-        self.mark_suppressed(key(&notice.notice_id), &audit, retention_seconds, "TransactWriteItems(notice suppressed)")
-            .await
+        self.mark_suppressed(key(&notice.notice_id), &audit, "TransactWriteItems(notice suppressed)").await
     }
 
     /// Records the outcome of a claimed notice: sent (with SES's id), sent

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::associations::{association_key, association_puts, owner_key};
+use super::audit::AuditEvent;
 
 use super::conflicts::{SendRetryingConflicts, cancelled_by_conflict};
 use super::items::{Item, get_n, get_s, n, s};
@@ -155,13 +156,12 @@ impl Store {
         link: &StoredLink,
         identity: &Identity,
         directory: Option<(&str, &str)>,
-        retention_seconds: i64,
         now: i64,
     ) -> Result<Redemption, StoreError> {
         let record = &link.record;
         let verifier_hash = link.verifier_hash.clone().unwrap_or_default();
         let me = identity.key().to_string();
-        let consume = |event: &'static str| {
+        let consume = |event: AuditEvent| {
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(link_key(&record.link_id)))
@@ -193,10 +193,10 @@ impl Store {
         for _ in 0..3 {
             if previous.as_ref() == Some(identity) {
                 let items = vec![
-                    TransactWriteItem::builder().update(consume("already_linked")).build(),
+                    TransactWriteItem::builder().update(consume(AuditEvent::AlreadyLinked)).build(),
                     TransactWriteItem::builder().delete(pointer.clone()).build(),
                     super::profiles::still_registered_under(&self.table, &record.profile_id, &record.email),
-                    audit(record, "already_linked", identity, None, now)?.to_item(&self.table, retention_seconds),
+                    self.audit_item(&audit(record, AuditEvent::AlreadyLinked, identity, None, now)?),
                 ];
                 return match self.transact(items).await? {
                     None => Ok(Redemption::AlreadyLinked),
@@ -218,7 +218,7 @@ impl Store {
                 (condition, bound),
                 directory,
             );
-            let event = if previous.is_some() { "replaced" } else { "linked" };
+            let event = if previous.is_some() { AuditEvent::Replaced } else { AuditEvent::Linked };
             let replaced = previous.as_ref().map(|p| format!("replaced the link to {} at {}", p.subject, p.issuer));
             let entra = directory.map(|(tid, oid)| format!("Entra tenant {tid}, object {oid}"));
             let detail = match (replaced, entra) {
@@ -231,7 +231,7 @@ impl Store {
                 super::profiles::still_registered_under(&self.table, &record.profile_id, &record.email),
                 association,
                 owner,
-                audit(record, event, identity, detail, now)?.to_item(&self.table, retention_seconds),
+                self.audit_item(&audit(record, event, identity, detail, now)?),
                 notice(&self.table, record, &record.identity_label, &record.identity_provider, previous.is_some(), now),
             ];
             if let Some(other) = &previous {
@@ -314,9 +314,8 @@ impl Store {
         &self,
         link: &StoredLink,
         identity: &Identity,
-        event: &'static str,
+        event: AuditEvent,
         detail: Option<String>,
-        retention_seconds: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
         let update = Update::builder()
@@ -335,7 +334,7 @@ impl Store {
             .expect("key and expressions set");
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
-            audit(&link.record, event, identity, detail, now)?.to_item(&self.table, retention_seconds),
+            self.audit_item(&audit(&link.record, event, identity, detail, now)?),
         ];
         Ok(self.transact(items).await?.is_none())
     }
@@ -347,7 +346,6 @@ impl Store {
         link: &StoredLink,
         identity: &Identity,
         detail: Option<&str>,
-        retention_seconds: i64,
         now: i64,
     ) -> Result<usize, StoreError> {
         let mut burned = 0;
@@ -358,7 +356,7 @@ impl Store {
         for id in ids {
             if let Some(sibling) = self.get_link(&id).await? {
                 let detail = detail.map(str::to_owned);
-                if self.burn_link(&sibling, identity, "reported_not_me", detail, retention_seconds, now).await? {
+                if self.burn_link(&sibling, identity, AuditEvent::ReportedNotMe, detail, now).await? {
                     burned += 1;
                 }
             }

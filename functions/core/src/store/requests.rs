@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 
-use super::audit::{AuditEntry, AuditSubject};
+use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
 use super::link_record::{LinkState, SUPPORT_ORIGIN, StoredLink};
@@ -254,7 +254,6 @@ impl Store {
         profile: &Profile,
         operator: &str,
         link_ttl_seconds: i64,
-        retention_seconds: i64,
         now: i64,
     ) -> Result<LinkId, StoreError> {
         let request_id = crate::random::token(12);
@@ -268,18 +267,15 @@ impl Store {
             replaces: None,
         };
         let mut items = request.link_writes(&self.table, &link_id, profile, &[&link_id], Some(SUPPORT_ORIGIN)).to_vec();
-        items.push(
-            AuditEntry {
-                subject: AuditSubject::Profile(profile.id.clone()),
-                event: "support_requested",
-                identity: Some(requester.identity.clone()),
-                link_id: Some(link_id.to_string()),
-                request_id: Some(request_id),
-                detail: Some(format!("by {operator}, valid {} h", link_ttl_seconds / 3600)),
-                at: now,
-            }
-            .to_item(&self.table, retention_seconds),
-        );
+        items.push(self.audit_item(&AuditEntry {
+            subject: AuditSubject::Profile(profile.id.clone()),
+            event: AuditEvent::SupportRequested,
+            identity: Some(requester.identity.clone()),
+            link_id: Some(link_id.to_string()),
+            request_id: Some(request_id),
+            detail: Some(format!("by {operator}, valid {} h", link_ttl_seconds / 3600)),
+            at: now,
+        }));
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -305,7 +301,6 @@ impl Store {
         request: &AssociationRequest<'_>,
         limits: &RateLimits,
         link_ttl_seconds: i64,
-        retention_seconds: i64,
         now: i64,
     ) -> Result<RequestOutcome, StoreError> {
         let AssociationRequest { requester, email, profiles, by_address_owner, renews } = *request;
@@ -383,31 +378,29 @@ impl Store {
             };
             items.push((
                 RequestItem::Write,
-                AuditEntry {
+                self.audit_item(&AuditEntry {
                     subject: AuditSubject::Profile(profile.id.clone()),
-                    event: "requested",
+                    event: AuditEvent::Requested,
                     identity: Some(requester.identity.clone()),
                     link_id: Some(link_id.to_string()),
                     request_id: Some(request_id.clone()),
                     detail: Some(detail),
                     at: now,
-                }
-                .to_item(&self.table, retention_seconds),
+                }),
             ));
         }
         if links.is_empty() {
             items.push((
                 RequestItem::Write,
-                AuditEntry {
+                self.audit_item(&AuditEntry {
                     subject: AuditSubject::Identity(identity_key.clone()),
-                    event: "requested_unmatched",
+                    event: AuditEvent::RequestedUnmatched,
                     identity: Some(requester.identity.clone()),
                     link_id: None,
                     request_id: Some(request_id.clone()),
                     detail: Some(format!("address {}", email.masked())),
                     at: now,
-                }
-                .to_item(&self.table, retention_seconds),
+                }),
             ));
         }
 

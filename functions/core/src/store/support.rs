@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::LinkState;
 use super::associations::{LinkedProfile, Unlinked};
+use super::audit::AuditEvent;
 use super::items::{Item, get_s, s};
 use super::redeem::StoredLink;
 use super::{BATCH_WRITE_MAX, Store, StoreError};
@@ -143,29 +144,17 @@ impl Store {
     }
 
     /// Burns one unused link on support's word; `false` if it was already used, burned or gone.
-    pub async fn revoke_link(
-        &self,
-        link_id: &str,
-        operator: &str,
-        retention_seconds: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    pub async fn revoke_link(&self, link_id: &str, operator: &str, now: i64) -> Result<bool, StoreError> {
         let Some(link) = self.get_link(link_id).await? else { return Ok(false) };
         let identity = link.record.identity();
-        self.burn_link(&link, &identity, "revoked", Some(format!("by {operator}")), retention_seconds, now).await
+        self.burn_link(&link, &identity, AuditEvent::Revoked, Some(format!("by {operator}")), now).await
     }
 
     /// Burns every still-unused link of a profile (those its audit trail
     /// names), each audited as `revoked` with `reason`; how many it burned.
     /// An import calls it when a profile's address changes: a link proves only
     /// the address it was sent to.
-    pub async fn revoke_unused_links(
-        &self,
-        profile: &ProfileId,
-        reason: &str,
-        retention_seconds: i64,
-        now: i64,
-    ) -> Result<usize, StoreError> {
+    pub async fn revoke_unused_links(&self, profile: &ProfileId, reason: &str, now: i64) -> Result<usize, StoreError> {
         let ids: BTreeSet<String> =
             self.audit_trail(profile).await?.into_iter().filter_map(|record| record.link_id).collect();
         let mut revoked = 0;
@@ -175,7 +164,7 @@ impl Store {
                 continue;
             }
             let identity = link.record.identity();
-            if self.burn_link(&link, &identity, "revoked", Some(reason.to_owned()), retention_seconds, now).await? {
+            if self.burn_link(&link, &identity, AuditEvent::Revoked, Some(reason.to_owned()), now).await? {
                 revoked += 1;
             }
         }
@@ -187,11 +176,10 @@ impl Store {
         &self,
         profile: &ProfileId,
         operator: &str,
-        retention_seconds: i64,
         now: i64,
     ) -> Result<Option<Identity>, StoreError> {
         let Some(owner) = self.owner_of(profile.as_str()).await? else { return Ok(None) };
-        match self.unlink(&owner, profile, operator, retention_seconds, now).await? {
+        match self.unlink(&owner, profile, operator, now).await? {
             Unlinked::Done => Ok(Some(owner)),
             // Unlinked by someone else between the read and the write.
             Unlinked::NotLinked => Ok(None),

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
 use serde::Serialize;
 
-use super::audit::{AuditEntry, AuditSubject, DEFAULT_AUDIT_RETENTION_SECONDS};
+use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, n, s};
 use super::{Store, StoreError};
@@ -60,10 +60,10 @@ impl Feedback {
     }
 
     /// The audit event, and the suppression's reason.
-    pub fn event(self) -> &'static str {
+    pub fn event(self) -> AuditEvent {
         match self {
-            Feedback::HardBounce | Feedback::SoftBounce => "bounced",
-            Feedback::Complaint => "complained",
+            Feedback::HardBounce | Feedback::SoftBounce => AuditEvent::Bounced,
+            Feedback::Complaint => AuditEvent::Complained,
         }
     }
 }
@@ -133,7 +133,7 @@ impl Store {
             for (name, value) in [
                 ("kind", "suppression"),
                 ("email", feedback.address.as_str()),
-                ("reason", feedback.feedback.event()),
+                ("reason", feedback.feedback.event().as_str()),
                 ("detail", feedback.detail.as_str()),
                 ("gsi1pk", INDEX_PARTITION),
             ] {
@@ -176,7 +176,7 @@ impl Store {
                 detail: Some(format!("{} for {}{consequence}", feedback.detail, feedback.address.masked())),
                 at: now,
             };
-            items.push(entry.to_item(&self.table, DEFAULT_AUDIT_RETENTION_SECONDS));
+            items.push(self.audit_item(&entry));
         }
         if items.is_empty() {
             return Ok(FeedbackRecorded::default());
@@ -282,14 +282,14 @@ impl Store {
         if let Some(profile) = lifted.profile_id.as_deref().and_then(crate::domain::profile::ProfileId::parse) {
             let entry = AuditEntry {
                 subject: AuditSubject::Profile(profile),
-                event: "unsuppressed",
+                event: AuditEvent::Unsuppressed,
                 identity: None,
                 link_id: None,
                 request_id: None,
                 detail: Some(format!("suppression of {} ({}) lifted by {by}", address.masked(), lifted.reason)),
                 at: now,
             };
-            self.audit(&entry, DEFAULT_AUDIT_RETENTION_SECONDS).await?;
+            self.audit(&entry).await?;
         }
         Ok(Some(lifted))
     }
@@ -303,7 +303,6 @@ impl Store {
         &self,
         key: Item,
         audit: &AuditEntry,
-        retention_seconds: i64,
         operation: &'static str,
     ) -> Result<(), StoreError> {
         let update = Update::builder()
@@ -320,7 +319,7 @@ impl Store {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(audit.to_item(&self.table, retention_seconds))
+            .transact_items(self.audit_item(&audit))
             .send_retrying_conflicts()
             .await;
         match result {
