@@ -18,8 +18,8 @@ use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::domain::identity::Identity;
 use profile_link_core::downstream::Grant;
 use profile_link_core::downstream::{
-    self, AuthorizationRequest, AuthorizeParams, AuthorizeRefusal, PersonClaims, PortalClient, PortalClients,
-    PortalError, ProfileClaim, Prompt,
+    self, AuthorizationRequest, AuthorizeParams, AuthorizeRefusal, OAuthErrorCode, PersonClaims, PortalClient,
+    PortalClients, PortalError, ProfileClaim, Prompt,
 };
 use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::random;
@@ -159,13 +159,13 @@ async fn authorize(app: &AuthorizeApp, raw: &str, locale: Locale, jar: CookieJar
             return app.not_redirectable(reason, t);
         }
         Err(AuthorizeRefusal::ToPortal(error)) => {
-            tracing::info!(error = error.error, reason = error.description, "authorization request refused");
+            tracing::info!(error = error.error.as_str(), reason = error.description, "authorization request refused");
             return see_other(&error.location(&app.issuer()));
         }
     };
     let client = app.clients.get(request.client_id.as_str()).expect("check() found the client");
     let now = app.clock.now();
-    let to_portal = |error: &'static str, description: &'static str| {
+    let to_portal = |error: OAuthErrorCode, description: &'static str| {
         let error = PortalError {
             redirect_uri: request.redirect_uri.clone(),
             state: Some(request.state.clone()),
@@ -183,14 +183,14 @@ async fn authorize(app: &AuthorizeApp, raw: &str, locale: Locale, jar: CookieJar
     };
     let Some((session, state)) = signed_in else {
         if request.prompt == Prompt::None {
-            return to_portal("login_required", "the person is not signed in at profile-link");
+            return to_portal(OAuthErrorCode::LoginRequired, "the person is not signed in at profile-link");
         }
         let fresh = request.prompt == Prompt::Login || request.max_age.is_some();
         return see_other(&sign_in_path(&request, raw, now, None, fresh));
     };
     if !request.satisfied_by(session.auth_time, session.iat, now) {
         if request.prompt == Prompt::None {
-            return to_portal("login_required", "the portal asked for a more recent sign-in");
+            return to_portal(OAuthErrorCode::LoginRequired, "the portal asked for a more recent sign-in");
         }
         return see_other(&sign_in_path(&request, raw, now, Some(&session.idp), true));
     }

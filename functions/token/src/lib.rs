@@ -17,10 +17,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::domain::identity::Identity;
-use profile_link_core::downstream::Grant;
 use profile_link_core::downstream::{
-    self, ACCESS_TOKEN_TTL_SECONDS, AccessTokenClaims, ClientId, ID_TOKEN_TTL_SECONDS, IdTokenClaims,
-    OpenIdConfiguration, PersonClaims, PortalClient, PortalClients, ProfileClaim, TokenEndpointAuth, USERINFO_PURPOSE,
+    self, ACCESS_TOKEN_TTL_SECONDS, AccessTokenClaims, ClientId, Grant, ID_TOKEN_TTL_SECONDS, IdTokenClaims,
+    OAuthErrorCode, OpenIdConfiguration, PersonClaims, PortalClient, PortalClients, ProfileClaim, TokenEndpointAuth,
+    USERINFO_PURPOSE,
 };
 use profile_link_core::random;
 use profile_link_core::secrets::Secret;
@@ -104,21 +104,21 @@ async fn discovery(State(app): State<Arc<TokenApp>>) -> Response {
 #[derive(Debug)]
 struct OAuthError {
     status: StatusCode,
-    error: &'static str,
+    error: OAuthErrorCode,
     description: &'static str,
     /// `WWW-Authenticate` for a 401.
     challenge: Option<&'static str>,
 }
 
 impl OAuthError {
-    fn bad(error: &'static str, description: &'static str) -> Self {
+    fn bad(error: OAuthErrorCode, description: &'static str) -> Self {
         Self { status: StatusCode::BAD_REQUEST, error, description, challenge: None }
     }
 
     fn invalid_client(description: &'static str) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
-            error: "invalid_client",
+            error: OAuthErrorCode::InvalidClient,
             description,
             challenge: Some("Basic realm=\"profile-link\""),
         }
@@ -127,7 +127,7 @@ impl OAuthError {
     fn invalid_token(description: &'static str) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
-            error: "invalid_token",
+            error: OAuthErrorCode::InvalidToken,
             description,
             challenge: Some("Bearer error=\"invalid_token\""),
         }
@@ -136,7 +136,7 @@ impl OAuthError {
     fn unavailable() -> Self {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            error: "temporarily_unavailable",
+            error: OAuthErrorCode::TemporarilyUnavailable,
             description: "the table did not answer; try again",
             challenge: None,
         }
@@ -193,7 +193,7 @@ impl TokenApp {
     fn authenticate(&self, headers: &HeaderMap, form: &TokenForm) -> Result<&PortalClient, OAuthError> {
         let (id, secret, method) = match (basic_credentials(headers), &form.client_secret) {
             (Some(_), Some(_)) => {
-                return Err(OAuthError::bad("invalid_request", "use one client authentication method"));
+                return Err(OAuthError::bad(OAuthErrorCode::InvalidRequest, "use one client authentication method"));
             }
             (Some(Err(())), _) => return Err(OAuthError::invalid_client("malformed Basic credentials")),
             (Some(Ok((id, secret))), None) => {
@@ -264,16 +264,19 @@ async fn exchange(
 ) -> Result<TokenResponse, OAuthError> {
     let Ok(Form(form)) = form else {
         return Err(OAuthError::bad(
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "the body must be application/x-www-form-urlencoded, each parameter once",
         ));
     };
     let client = app.authenticate(headers, &form)?;
     if form.grant_type.as_deref() != Some("authorization_code") {
-        return Err(OAuthError::bad("unsupported_grant_type", "only authorization_code"));
+        return Err(OAuthError::bad(OAuthErrorCode::UnsupportedGrantType, "only authorization_code"));
     }
-    let code =
-        form.code.as_deref().filter(|c| c.len() <= 128).ok_or(OAuthError::bad("invalid_request", "code is missing"))?;
+    let code = form
+        .code
+        .as_deref()
+        .filter(|c| c.len() <= 128)
+        .ok_or(OAuthError::bad(OAuthErrorCode::InvalidRequest, "code is missing"))?;
     let now = app.clock.now();
     let code_key = random::sha256_b64(code.as_bytes());
     let grant = match app.store.take_code::<Grant>(&code_key, now).await {
@@ -284,9 +287,9 @@ async fn exchange(
                 issued_to = grant.client_id.as_str(),
                 "authorization code replayed: refused, and its access tokens revoked"
             );
-            return Err(OAuthError::bad("invalid_grant", "the code was already used"));
+            return Err(OAuthError::bad(OAuthErrorCode::InvalidGrant, "the code was already used"));
         }
-        Ok(CodeTaken::Unknown) => return Err(OAuthError::bad("invalid_grant", "unknown or expired code")),
+        Ok(CodeTaken::Unknown) => return Err(OAuthError::bad(OAuthErrorCode::InvalidGrant, "unknown or expired code")),
         Err(error) => {
             tracing::error!(%error, "token endpoint could not use the code");
             return Err(OAuthError::unavailable());
@@ -299,14 +302,17 @@ async fn exchange(
             issued_to = grant.client_id.as_str(),
             "code presented by another client"
         );
-        return Err(OAuthError::bad("invalid_grant", "the code was issued to another client"));
+        return Err(OAuthError::bad(OAuthErrorCode::InvalidGrant, "the code was issued to another client"));
     }
     if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
-        return Err(OAuthError::bad("invalid_grant", "redirect_uri differs from the authorization request's"));
+        return Err(OAuthError::bad(
+            OAuthErrorCode::InvalidGrant,
+            "redirect_uri differs from the authorization request's",
+        ));
     }
     if !form.code_verifier.as_deref().is_some_and(|v| downstream::pkce_matches(v, &grant.code_challenge)) {
         return Err(OAuthError::bad(
-            "invalid_grant",
+            OAuthErrorCode::InvalidGrant,
             "code_verifier missing or not the one the challenge was made from",
         ));
     }

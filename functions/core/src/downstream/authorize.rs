@@ -6,6 +6,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::clients::{ClientId, PortalClients};
+use super::errors::OAuthErrorCode;
 use crate::domain::provider_id::ProviderId;
 use crate::random;
 
@@ -102,7 +103,7 @@ pub enum AuthorizeRefusal {
 pub struct PortalError {
     pub redirect_uri: String,
     pub state: Option<String>,
-    pub error: &'static str,
+    pub error: OAuthErrorCode,
     pub description: &'static str,
 }
 
@@ -121,7 +122,7 @@ pub fn check(params: &AuthorizeParams, clients: &PortalClients) -> Result<Author
         return Err(NotRedirectable("redirect_uri is not one the portal registered"));
     }
     let state = bounded(&params.state, 512).map(str::to_owned);
-    let refuse = |error: &'static str, description: &'static str| {
+    let refuse = |error: OAuthErrorCode, description: &'static str| {
         AuthorizeRefusal::ToPortal(PortalError {
             redirect_uri: redirect_uri.to_owned(),
             state: state.clone(),
@@ -130,46 +131,50 @@ pub fn check(params: &AuthorizeParams, clients: &PortalClients) -> Result<Author
         })
     };
     if params.request.is_some() {
-        return Err(refuse("request_not_supported", "request objects are not supported"));
+        return Err(refuse(OAuthErrorCode::RequestNotSupported, "request objects are not supported"));
     }
     if params.request_uri.is_some() {
-        return Err(refuse("request_uri_not_supported", "request_uri is not supported"));
+        return Err(refuse(OAuthErrorCode::RequestUriNotSupported, "request_uri is not supported"));
     }
     if params.response_mode.as_deref().is_some_and(|m| m != "query") {
-        return Err(refuse("invalid_request", "response_mode: only query"));
+        return Err(refuse(OAuthErrorCode::InvalidRequest, "response_mode: only query"));
     }
     match params.response_type.as_deref() {
         Some("code") => {}
-        None => return Err(refuse("invalid_request", "response_type is missing")),
-        Some(_) => return Err(refuse("unsupported_response_type", "only the authorization code flow (code)")),
+        None => return Err(refuse(OAuthErrorCode::InvalidRequest, "response_type is missing")),
+        Some(_) => {
+            return Err(refuse(OAuthErrorCode::UnsupportedResponseType, "only the authorization code flow (code)"));
+        }
     }
     let scopes: Vec<String> =
         params.scope.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
     if !scopes.iter().any(|s| s == "openid") {
-        return Err(refuse("invalid_scope", "scope must include openid"));
+        return Err(refuse(OAuthErrorCode::InvalidScope, "scope must include openid"));
     }
     let scopes: Vec<String> = scopes.into_iter().filter(|s| SCOPES_SUPPORTED.contains(&s.as_str())).collect();
     let Some(state) = state.clone() else {
-        return Err(refuse("invalid_request", "state is required (1 to 512 characters)"));
+        return Err(refuse(OAuthErrorCode::InvalidRequest, "state is required (1 to 512 characters)"));
     };
     let Some(nonce) = bounded(&params.nonce, 256).map(str::to_owned) else {
-        return Err(refuse("invalid_request", "nonce is required (1 to 256 characters)"));
+        return Err(refuse(OAuthErrorCode::InvalidRequest, "nonce is required (1 to 256 characters)"));
     };
     match params.code_challenge_method.as_deref() {
         Some("S256") => {}
-        None => return Err(refuse("invalid_request", "PKCE is required: code_challenge_method=S256")),
-        Some(_) => return Err(refuse("invalid_request", "code_challenge_method: only S256")),
+        None => return Err(refuse(OAuthErrorCode::InvalidRequest, "PKCE is required: code_challenge_method=S256")),
+        Some(_) => return Err(refuse(OAuthErrorCode::InvalidRequest, "code_challenge_method: only S256")),
     }
     let code_challenge = params
         .code_challenge
         .as_deref()
         .filter(|c| c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .ok_or_else(|| refuse("invalid_request", "code_challenge: the base64url SHA-256 of the code verifier"))?
+        .ok_or_else(|| {
+            refuse(OAuthErrorCode::InvalidRequest, "code_challenge: the base64url SHA-256 of the code verifier")
+        })?
         .to_owned();
     let prompts: Vec<&str> = params.prompt.as_deref().unwrap_or("").split(' ').filter(|p| !p.is_empty()).collect();
     let prompt = if prompts.contains(&"none") {
         if prompts.len() > 1 {
-            return Err(refuse("invalid_request", "prompt=none cannot be combined"));
+            return Err(refuse(OAuthErrorCode::InvalidRequest, "prompt=none cannot be combined"));
         }
         Prompt::None
     } else if prompts.contains(&"login") {
@@ -180,7 +185,7 @@ pub fn check(params: &AuthorizeParams, clients: &PortalClients) -> Result<Author
         // Portals are the company's own: there is no consent page to show.
         Prompt::Default
     } else {
-        return Err(refuse("invalid_request", "prompt: none, login, select_account or consent"));
+        return Err(refuse(OAuthErrorCode::InvalidRequest, "prompt: none, login, select_account or consent"));
     };
     let max_age = match params.max_age.as_deref() {
         None => None,
@@ -188,7 +193,7 @@ pub fn check(params: &AuthorizeParams, clients: &PortalClients) -> Result<Author
             raw.parse::<i64>()
                 .ok()
                 .filter(|v| (0..=10 * 365 * 86_400).contains(v))
-                .ok_or_else(|| refuse("invalid_request", "max_age: a whole number of seconds"))?,
+                .ok_or_else(|| refuse(OAuthErrorCode::InvalidRequest, "max_age: a whole number of seconds"))?,
         ),
     };
     Ok(AuthorizationRequest {
@@ -223,7 +228,7 @@ pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
 impl PortalError {
     /// The redirect to the portal: `error`, its description, `state`, and `iss` (RFC 9207).
     pub fn location(&self, issuer: &str) -> String {
-        let mut pairs = vec![("error", self.error), ("error_description", self.description)];
+        let mut pairs = vec![("error", self.error.as_str()), ("error_description", self.description)];
         if let Some(state) = &self.state {
             pairs.push(("state", state));
         }
@@ -283,7 +288,7 @@ mod tests {
 
     fn error_of(params: &AuthorizeParams) -> &'static str {
         match check(params, &clients()) {
-            Err(AuthorizeRefusal::ToPortal(e)) => e.error,
+            Err(AuthorizeRefusal::ToPortal(e)) => e.error.as_str(),
             other => panic!("expected an error for the portal, got {other:?}"),
         }
     }
@@ -350,7 +355,7 @@ mod tests {
         let error = PortalError {
             redirect_uri: "https://portal.example.com/cb?tenant=a".into(),
             state: Some("s&t".into()),
-            error: "login_required",
+            error: OAuthErrorCode::LoginRequired,
             description: "sign in first",
         };
         let location = Url::parse(&error.location("https://link.example.com")).unwrap();
