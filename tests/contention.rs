@@ -11,8 +11,8 @@ use std::time::Instant;
 use aws_lambda_events::dynamodb::Event;
 use profile_link_core::Clock;
 use profile_link_core::domain::link_token::Verifier;
-use profile_link_core::store::LinkRecord;
 use profile_link_core::store::conflicts::CONFLICT_ATTEMPTS;
+use profile_link_core::store::{LinkRecord, Outgoing};
 use profile_link_fault_proxy::Rule;
 use profile_link_send_emails::{STALE_CLAIM_SECONDS, handle};
 use profile_link_tests::browser::{Browser, first_post_form};
@@ -133,13 +133,15 @@ async fn a_suppression_is_not_dropped_when_its_write_meets_conflicts() {
 
     proxy.set_rules(rules(&["dynamodb/TransactWriteItems:conflict:always"]));
     let now = app.clock_now();
-    let result = app.store.mark_link_suppressed(&link, now).await;
+    let hash = Verifier::mint().hash();
+    let outgoing = Outgoing::Link { link: &link, verifier_hash: &hash };
+    let result = app.store.mark_outgoing_suppressed(&outgoing, now).await;
     assert!(result.is_err(), "a conflict is reported, so the record is retried: {result:?}");
     proxy.heal();
     let audits = |keys: Vec<(String, String)>| keys.iter().filter(|(_, sk)| sk.contains("#suppressed#")).count();
     assert_eq!(audits(app.keys().await), 0, "nothing was written");
 
-    app.store.mark_link_suppressed(&link, now).await.unwrap();
+    app.store.mark_outgoing_suppressed(&outgoing, now).await.unwrap();
     assert_eq!(audits(app.keys().await), 1, "the retry writes the audit entry");
 }
 
@@ -226,11 +228,9 @@ async fn a_full_batch_of_claims_left_by_a_dead_sender_is_taken_over_within_the_t
     for (i, record) in event.records.iter().enumerate() {
         let link: LinkRecord = serde_dynamo::from_item(record.change.new_image.clone()).unwrap();
         let claimed_at = start - STALE_CLAIM_SECONDS + 1 + i as i64;
-        let claimed = app
-            .store
-            .claim_link_for_sending(&link, &Verifier::mint().hash(), "dead", claimed_at, STALE_CLAIM_SECONDS)
-            .await
-            .unwrap();
+        let hash = Verifier::mint().hash();
+        let outgoing = Outgoing::Link { link: &link, verifier_hash: &hash };
+        let claimed = app.store.claim_for_sending(&outgoing, "dead", claimed_at, STALE_CLAIM_SECONDS).await.unwrap();
         assert_eq!(claimed, profile_link_core::store::Claim::Claimed);
     }
 

@@ -27,7 +27,7 @@ use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::i18n::Locale;
 use profile_link_core::mail::{Email, LinkEmail, MailConfig, Mailer, NoticeEmail};
 use profile_link_core::metrics::Emf;
-use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, SendOutcome, StoreError};
+use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, Outgoing, SendOutcome, StoreError};
 use profile_link_core::telemetry::ColdStart;
 use profile_link_core::{Clock, Store, SystemClock, random};
 
@@ -190,16 +190,7 @@ pub async fn deliver(
     }
 }
 
-/// Sends a rendered email, tagged with what it is about; the SES message id.
-async fn send(
-    app: &SendEmailsApp,
-    email: Result<Email, askama::Error>,
-    about: &MailSubject,
-) -> Result<String, DeliveryError> {
-    Ok(app.mailer.send(&email?, about).await?)
-}
-
-/// "Your profile is now linked to …": claimed, sent, settled like a link email.
+/// "Your profile is now linked to …": through the outbox like a link email.
 async fn deliver_notice(
     app: &SendEmailsApp,
     notice: NoticeRecord,
@@ -207,45 +198,113 @@ async fn deliver_notice(
 ) -> Result<Delivery, DeliveryError> {
     let profile_id =
         ProfileId::parse(&notice.profile_id).ok_or_else(|| DeliveryError::Unreadable("profile_id".into()))?;
+    let about = MailSubject::Notice { notice_id: notice.notice_id.clone(), profile_id };
+    let render = || {
+        let t = Locale::from_tag(&notice.locale).text();
+        NoticeEmail {
+            brand: &app.site.branding,
+            t,
+            display_name: &notice.display_name,
+            organization: &notice.organization,
+            identity_label: &RequesterLabel::from_stored(&notice.identity_label, t),
+            identity_provider: &notice.identity_provider,
+            replaced: notice.replaced,
+        }
+        .render(&notice.email)
+    };
+    deliver_outgoing(app, Outgoing::Notice(&notice), &about, render, budget).await
+}
+
+/// A link's email: its verifier is minted here, only its hash is stored (by
+/// the claim), and the raw token exists only in the email.
+async fn deliver_link(
+    app: &SendEmailsApp,
+    link: LinkRecord,
+    budget: &mut ClaimWaitBudget,
+) -> Result<Delivery, DeliveryError> {
+    let link_id = LinkId::parse(&link.link_id).ok_or_else(|| DeliveryError::Unreadable("link_id".into()))?;
+    let profile_id =
+        ProfileId::parse(&link.profile_id).ok_or_else(|| DeliveryError::Unreadable("profile_id".into()))?;
+    let about = MailSubject::Link { link_id: link_id.clone(), profile_id };
+    let verifier = Verifier::mint();
+    let verifier_hash = verifier.hash();
+    let render = || {
+        let token = LinkToken::new(link_id, verifier);
+        let url = app.site.public_base_url.join(&format!("/redeem?token={}", token.expose()));
+        let not_me_url = app.site.public_base_url.join(&format!("/not-me?token={}", token.expose()));
+        // The language of the person who asked, stored with the link.
+        let t = Locale::from_tag(&link.locale).text();
+        LinkEmail {
+            brand: &app.site.branding,
+            t,
+            display_name: &link.display_name,
+            organization: &link.organization,
+            requester_label: &RequesterLabel::from_stored(&link.identity_label, t),
+            requester_provider: &link.identity_provider,
+            link: &url,
+            not_me_link: &not_me_url,
+            expires_at: link.expires_at,
+            lifetime_minutes: (link.expires_at - link.created_at) / 60,
+            support_initiated: link.support_initiated(),
+        }
+        .render(&link.email)
+    };
+    deliver_outgoing(app, Outgoing::Link { link: &link, verifier_hash: &verifier_hash }, &about, render, budget).await
+}
+
+/// The outbox, once for every kind of item: claim it (or take over a dead
+/// sender's claim), render its email, send it, and settle the claim with
+/// what SES answered.
+async fn deliver_outgoing(
+    app: &SendEmailsApp,
+    item: Outgoing<'_>,
+    about: &MailSubject,
+    render: impl FnOnce() -> Result<Email, askama::Error>,
+    budget: &mut ClaimWaitBudget,
+) -> Result<Delivery, DeliveryError> {
+    let what = match item {
+        Outgoing::Link { .. } => "link email",
+        Outgoing::Notice(_) => "link notice",
+    };
+    let link = match about {
+        MailSubject::Link { link_id, .. } => Some(link_id.as_str()),
+        MailSubject::Notice { .. } => None,
+    };
+    let profile = about.profile_id().as_str();
     let claim_id = random::token(12);
-    let claim = || app.store.claim_notice(&notice, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
+    let claim = || app.store.claim_for_sending(&item, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
     match claim_or_take_over(app, claim, budget).await? {
         Claim::Claimed => {}
+        Claim::AlreadySent => return Ok(Delivery::Skipped("already sent")),
+        Claim::Superseded => return Ok(Delivery::Skipped("superseded")),
+        Claim::Expired => return Ok(Delivery::Skipped("expired")),
         Claim::InFlight { .. } => return Err(DeliveryError::InFlight),
         Claim::Suppressed => {
-            app.store.mark_notice_suppressed(&notice, app.clock.now()).await?;
-            tracing::info!(profile = %notice.profile_id, "link notice not sent: the address is suppressed");
+            app.store.mark_outgoing_suppressed(&item, app.clock.now()).await?;
+            tracing::info!(link, profile, "{what} not sent: the address is suppressed");
             return Ok(Delivery::Suppressed);
         }
-        _ => return Ok(Delivery::Skipped("already sent")),
     }
-    let about = MailSubject::Notice { notice_id: notice.notice_id.clone(), profile_id };
-    let t = Locale::from_tag(&notice.locale).text();
-    let email = NoticeEmail {
-        brand: &app.site.branding,
-        t,
-        display_name: &notice.display_name,
-        organization: &notice.organization,
-        identity_label: &RequesterLabel::from_stored(&notice.identity_label, t),
-        identity_provider: &notice.identity_provider,
-        replaced: notice.replaced,
-    }
-    .render(&notice.email);
-    let sent = send(app, email, &about).await;
+    let settle = |outcome| app.store.settle_send(&item, &claim_id, outcome, app.clock.now());
+    let sent = match render() {
+        Ok(email) => app.mailer.send(&email, about).await.map_err(DeliveryError::from),
+        Err(error) => Err(DeliveryError::from(error)),
+    };
     match sent {
         Ok(message_id) => {
-            let outcome = SendOutcome::Sent(&message_id);
-            app.store.settle_notice(&notice.notice_id, &claim_id, outcome, app.clock.now()).await?;
-            tracing::info!(profile = %notice.profile_id, "link notice sent");
+            settle(SendOutcome::Sent(&message_id)).await?;
+            tracing::info!(link, profile, "{what} sent");
             Ok(Delivery::Sent)
         }
         Err(DeliveryError::Send(error)) if error.unanswered => {
-            app.store.settle_notice(&notice.notice_id, &claim_id, SendOutcome::Unconfirmed, app.clock.now()).await?;
-            tracing::warn!(profile = %notice.profile_id, %error, "link notice unconfirmed: not sent again");
+            // It may have gone: sending again could email the person twice.
+            settle(SendOutcome::Unconfirmed).await?;
+            tracing::warn!(link, profile, %error, "{what} unconfirmed: not sent again");
             Ok(Delivery::Unconfirmed)
         }
         Err(error) => {
-            app.store.settle_notice(&notice.notice_id, &claim_id, SendOutcome::NotSent, app.clock.now()).await?;
+            // Give the claim back, so a retry sends again (a link's with a new verifier).
+            settle(SendOutcome::NotSent).await?;
             Err(error)
         }
     }
@@ -275,70 +334,4 @@ where
     budget.remaining_seconds -= wait;
     app.clock.wait(wait).await;
     claim().await
-}
-
-async fn deliver_link(
-    app: &SendEmailsApp,
-    link: LinkRecord,
-    budget: &mut ClaimWaitBudget,
-) -> Result<Delivery, DeliveryError> {
-    let link_id = LinkId::parse(&link.link_id).ok_or_else(|| DeliveryError::Unreadable("link_id".into()))?;
-    let profile_id =
-        ProfileId::parse(&link.profile_id).ok_or_else(|| DeliveryError::Unreadable("profile_id".into()))?;
-    let verifier = Verifier::mint();
-    let claim_id = random::token(12);
-    let hash = verifier.hash();
-    let claim = || app.store.claim_link_for_sending(&link, &hash, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
-    match claim_or_take_over(app, claim, budget).await? {
-        Claim::Claimed => {}
-        Claim::AlreadySent => return Ok(Delivery::Skipped("already sent")),
-        Claim::Superseded => return Ok(Delivery::Skipped("superseded")),
-        Claim::Expired => return Ok(Delivery::Skipped("expired")),
-        Claim::InFlight { .. } => return Err(DeliveryError::InFlight),
-        Claim::Suppressed => {
-            app.store.mark_link_suppressed(&link, app.clock.now()).await?;
-            tracing::info!(link = %link.link_id, profile = %link.profile_id, "link email not sent: the address is suppressed");
-            return Ok(Delivery::Suppressed);
-        }
-    }
-    let about = MailSubject::Link { link_id: link_id.clone(), profile_id };
-
-    let token = LinkToken::new(link_id, verifier);
-    let url = app.site.public_base_url.join(&format!("/redeem?token={}", token.expose()));
-    let not_me_url = app.site.public_base_url.join(&format!("/not-me?token={}", token.expose()));
-    // The language of the person who asked, stored with the link.
-    let t = Locale::from_tag(&link.locale).text();
-    let email = LinkEmail {
-        brand: &app.site.branding,
-        t,
-        display_name: &link.display_name,
-        organization: &link.organization,
-        requester_label: &RequesterLabel::from_stored(&link.identity_label, t),
-        requester_provider: &link.identity_provider,
-        link: &url,
-        not_me_link: &not_me_url,
-        expires_at: link.expires_at,
-        lifetime_minutes: (link.expires_at - link.created_at) / 60,
-        support_initiated: link.support_initiated(),
-    }
-    .render(&link.email);
-    let sent = send(app, email, &about).await;
-    match sent {
-        Ok(message_id) => {
-            app.store.mark_link_sent(&link, &claim_id, Some(&message_id), app.clock.now()).await?;
-            tracing::info!(link = %link.link_id, profile = %link.profile_id, "link email sent");
-            Ok(Delivery::Sent)
-        }
-        Err(DeliveryError::Send(error)) if error.unanswered => {
-            // It may have gone: sending again could email the person twice.
-            app.store.mark_link_sent(&link, &claim_id, None, app.clock.now()).await?;
-            tracing::warn!(link = %link.link_id, profile = %link.profile_id, %error, "link email unconfirmed: not sent again");
-            Ok(Delivery::Unconfirmed)
-        }
-        Err(error) => {
-            // Give the claim back so the retry mints a fresh verifier and sends again.
-            app.store.release_link_claim(&link.link_id, &claim_id).await?;
-            Err(error)
-        }
-    }
 }

@@ -14,7 +14,8 @@ use crate::domain::profile::ProfileId;
 /// `Suppressed` when its address bounced or complained), and then either
 /// redeemed once (`Used`), cancelled (`Burned`: by the person who got it, by
 /// a redemption as another identity, or by an operator) or replaced by a newer
-/// request (`Superseded`). Stored as its lower-case name.
+/// request (`Superseded`). Stored as its lower-case name. A "now linked"
+/// notice goes through the same sending states (`outbox.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {

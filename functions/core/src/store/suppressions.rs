@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
 use serde::Serialize;
 
+use super::LinkState;
 use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, n, s};
@@ -311,8 +312,8 @@ impl Store {
             .update_expression("SET #state = :suppressed")
             .condition_expression("#state = :pending")
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":suppressed", s("suppressed"))
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":suppressed", s(LinkState::Suppressed))
+            .expression_attribute_values(":pending", s(LinkState::Pending))
             .build()
             .expect("key and expressions set");
         let result = self
