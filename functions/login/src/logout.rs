@@ -9,6 +9,24 @@ pub(crate) struct LogoutForm {
     pub(crate) everywhere: Option<String>,
 }
 
+impl CsrfProtected for LogoutForm {
+    /// No session: nothing to end, and the browser is where signing out leads.
+    const SIGN_IN: &'static str = "/";
+
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+
+    /// An unreadable form carries no token this session could have issued.
+    fn unreadable(t: &'static Text, _too_large: bool) -> Problem {
+        Self::forged(t)
+    }
+
+    fn forged(t: &'static Text) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, t.logout_csrf_title, t.logout_csrf, ("/", t.action_account))
+    }
+}
+
 /// `POST /logout`: ends the session for every copy of its cookie, or with
 /// `everywhere=1` every session of the identity (CSRF-protected so other
 /// sites cannot sign people out).
@@ -16,19 +34,9 @@ pub(crate) async fn logout(
     State(app): State<Arc<LoginApp>>,
     locale: Locale,
     jar: CookieJar,
-    form: Result<Form<LogoutForm>, FormRejection>,
+    CsrfForm { session, form }: CsrfForm<LogoutForm>,
 ) -> Response {
-    let Some(session) = app.session(&jar) else {
-        return (app.clear_stale_session(jar), Redirect::to("/")).into_response();
-    };
-    let form = form.ok().map(|Form(f)| f);
-    let everywhere = form.as_ref().and_then(|f| f.everywhere.as_deref()) == Some("1");
-    if !web::csrf_matches(&session, form.as_ref().and_then(|f| f.csrf.as_deref())) {
-        tracing::warn!(sid = &session.sid[..8], "logout refused: CSRF token missing or wrong");
-        let t = locale.text();
-        let problem = Problem::new(StatusCode::FORBIDDEN, t.logout_csrf_title, t.logout_csrf, ("/", t.action_account));
-        return app.problem(problem, locale.text());
-    }
+    let everywhere = form.everywhere.as_deref() == Some("1");
     let ended = if everywhere {
         app.store.end_every_session(&session.identity()).await.map(|_| ())
     } else {

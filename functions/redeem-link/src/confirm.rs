@@ -51,16 +51,24 @@ pub(crate) struct RedeemForm {
     pub(crate) action: Option<String>,
 }
 
+impl LinkForm for RedeemForm {
+    fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
+link_form_refusals!(RedeemForm, FRESH_SIGN_IN);
+
 /// `POST /redeem`: confirm (one transaction) or "this wasn't me".
 pub(crate) async fn confirm(
     State(app): State<Arc<RedeemApp>>,
     locale: Locale,
     jar: CookieJar,
-    form: Result<Form<RedeemForm>, FormRejection>,
+    posted: Result<CsrfForm<RedeemForm>, BrowserError>,
 ) -> Response {
     let t = locale.text();
     let now = app.clock.now();
-    let PostedLink { session, form, token, link, state } = match posted_link(&app, t, &jar, form, FRESH_SIGN_IN).await {
+    let PostedLink { session, form, token, link, state } = match posted_link(&app, t, &jar, posted).await {
         Ok(posted) => posted,
         Err(response) => {
             // A malformed token, or one whose verifier opens no link.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -31,7 +31,7 @@ use profile_link_core::store::redeem::{Redemption, StoredLink};
 use profile_link_core::store::{AssociationRequest, IdentityState, LinkState, RequestOutcome, Requester, StoreError};
 use profile_link_core::web::browser::BrowserCore;
 use profile_link_core::web::pages::{self, OutcomePage, Problem, RedeemConfirmPage, ResendForm};
-use profile_link_core::web::{self, Caller, SESSION};
+use profile_link_core::web::{self, BrowserError, Caller, CsrfForm, CsrfProtected, SESSION};
 use profile_link_core::{Clock, Identity, Store, SystemClock};
 use serde::{Deserialize, Serialize};
 

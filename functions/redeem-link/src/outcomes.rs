@@ -73,10 +73,6 @@ pub(crate) fn used_page(app: &RedeemApp, t: &'static Text, link: &StoredLink) ->
     app.outcome(StatusCode::CONFLICT, Outcome::problem(t, t.link_used_title, message, account(t)))
 }
 
-pub(crate) fn csrf_refused(app: &RedeemApp, t: &'static Text) -> Response {
-    app.problem(Problem::new(StatusCode::FORBIDDEN, t.buttons_csrf_title, t.buttons_csrf, account(t)), t)
-}
-
 /// A session that was signed out (elsewhere, or everywhere): its cookie goes,
 /// and the person signs in again.
 pub(crate) fn signed_out(app: &RedeemApp, jar: &CookieJar, sign_in: &str) -> Response {

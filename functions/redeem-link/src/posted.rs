@@ -1,56 +1,62 @@
-//! What every POST about a link starts with: a signed-in session that was
-//! not signed out, the form with this session's CSRF token, the link its
-//! token opens, and the identity's state; and the re-issued session after it.
+//! What every POST about a link starts with, past the session and CSRF
+//! checks that `CsrfForm` made: the link its token opens and the identity's
+//! state, read side by side; the forms' refusal pages; and the re-issued
+//! session after a change.
 
 use super::*;
 
-/// The session and form of a POST from one of our pages: signed in, readable,
-/// carrying this session's CSRF token. Anything else is answered here.
-pub(crate) fn signed_in_form<T>(
-    app: &RedeemApp,
-    t: &'static Text,
-    jar: &CookieJar,
-    form: Result<Form<T>, FormRejection>,
-    csrf: impl Fn(&T) -> Option<&str>,
-    sign_in: &str,
-) -> Result<(SessionClaims, T), Response> {
-    let Some(session) = app.session(jar) else { return Err(Redirect::to(sign_in).into_response()) };
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return Err(unreadable_form(app, t, rejection)),
-    };
-    if !web::csrf_matches(&session, csrf(&form)) {
-        tracing::warn!(sid = &session.sid[..8], "POST refused: CSRF token missing or wrong");
-        return Err(csrf_refused(app, t));
-    }
-    Ok((session, form))
+/// A form that names a link by its token.
+pub(crate) trait LinkForm {
+    fn token(&self) -> Option<&str>;
 }
+
+/// The pages every form about links answers a refusal with.
+macro_rules! link_form_refusals {
+    ($form:ty, $sign_in:expr) => {
+        impl CsrfProtected for $form {
+            const SIGN_IN: &'static str = $sign_in;
+
+            fn csrf(&self) -> Option<&str> {
+                self.csrf.as_deref()
+            }
+
+            fn unreadable(t: &'static Text, too_large: bool) -> Problem {
+                let status = if too_large { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+                Problem::new(status, t.form_unreadable_title, t.redeem_form_unreadable, account(t))
+            }
+
+            fn forged(t: &'static Text) -> Problem {
+                Problem::new(StatusCode::FORBIDDEN, t.buttons_csrf_title, t.buttons_csrf, account(t))
+            }
+        }
+    };
+}
+pub(crate) use link_form_refusals;
 
 /// A POST about a link (confirm, "this wasn't me", resend), from a session
 /// that has not been signed out: the session, the form, its token, the link
 /// that token's verifier opens, and the identity's state (read beside the
 /// link, not after it).
-pub(crate) async fn posted_link(
+pub(crate) async fn posted_link<F: CsrfProtected + LinkForm>(
     app: &RedeemApp,
     t: &'static Text,
     jar: &CookieJar,
-    form: Result<Form<RedeemForm>, FormRejection>,
-    sign_in: &str,
-) -> Result<PostedLink, Response> {
-    let (session, form) = signed_in_form(app, t, jar, form, |f: &RedeemForm| f.csrf.as_deref(), sign_in)?;
-    let Some(Ok(token)) = form.token.as_deref().map(LinkToken::parse) else { return Err(malformed(app, t)) };
+    posted: Result<CsrfForm<F>, BrowserError>,
+) -> Result<PostedLink<F>, Response> {
+    let CsrfForm { session, form } = posted.map_err(IntoResponse::into_response)?;
+    let Some(Ok(token)) = form.token().map(LinkToken::parse) else { return Err(malformed(app, t)) };
     let identity = session.identity();
     let (link, state) = tokio::join!(read_link(app, t, &token), app.store.identity_state(&identity));
     let state = state.map_err(|error| unavailable(app, t, error))?;
     if state.has_ended(&session) {
-        return Err(signed_out(app, jar, sign_in));
+        return Err(signed_out(app, jar, F::SIGN_IN));
     }
     Ok(PostedLink { session, form, token, link: link?, state })
 }
 
-pub(crate) struct PostedLink {
+pub(crate) struct PostedLink<F> {
     pub(crate) session: SessionClaims,
-    pub(crate) form: RedeemForm,
+    pub(crate) form: F,
     pub(crate) token: LinkToken,
     pub(crate) link: StoredLink,
     pub(crate) state: IdentityState,

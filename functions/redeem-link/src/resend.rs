@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// The "send me a new link" button on an expired link's page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ResendForm {
+    pub(crate) token: Option<String>,
+    pub(crate) csrf: Option<String>,
+}
+
+impl LinkForm for ResendForm {
+    fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
+link_form_refusals!(ResendForm, "/login?return_to=%2F");
+
 /// `POST /redeem/resend`: a new link in place of one that was sent and expired
 /// unused, within the rate limits, after a sign-in made since it was clicked,
 /// to the address the profile is registered under now, only if that is still
@@ -11,11 +26,11 @@ pub(crate) async fn resend(
     locale: Locale,
     jar: CookieJar,
     caller: Caller,
-    form: Result<Form<RedeemForm>, FormRejection>,
+    posted: Result<CsrfForm<ResendForm>, BrowserError>,
 ) -> Response {
     let t = locale.text();
     let now = app.clock.now();
-    let PostedLink { session, token, link, .. } = match posted_link(&app, t, &jar, form, "/login?return_to=%2F").await {
+    let PostedLink { session, token, link, .. } = match posted_link(&app, t, &jar, posted).await {
         Ok(posted) => posted,
         Err(response) => return response,
     };

@@ -8,6 +8,8 @@ pub(crate) struct UnlinkForm {
     pub(crate) csrf: Option<String>,
 }
 
+link_form_refusals!(UnlinkForm, "/login");
+
 /// `POST /profiles/unlink`: removes a link from the account page. The
 /// identity's state is read first (this endpoint reads nothing else): a
 /// signed-out session changes nothing, and the re-issued session lists the
@@ -16,14 +18,10 @@ pub(crate) async fn unlink(
     State(app): State<Arc<RedeemApp>>,
     locale: Locale,
     jar: CookieJar,
-    form: Result<Form<UnlinkForm>, FormRejection>,
+    CsrfForm { session, form }: CsrfForm<UnlinkForm>,
 ) -> Response {
     let t = locale.text();
     let now = app.clock.now();
-    let (session, form) = match signed_in_form(&app, t, &jar, form, |f: &UnlinkForm| f.csrf.as_deref(), "/login") {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
     let Some(profile_id) = form.profile_id.as_deref().and_then(ProfileId::parse) else {
         let problem = Problem::new(StatusCode::BAD_REQUEST, t.unlink_unknown_title, t.unlink_unknown, account(t));
         return app.problem(problem, t);

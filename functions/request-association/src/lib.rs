@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -24,7 +23,7 @@ pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::{AssociationRequest, IdentityState, RequestOutcome, Requester};
 use profile_link_core::web::browser::BrowserCore;
 use profile_link_core::web::pages::{self, AssociatePage, AssociateSentPage, Problem};
-use profile_link_core::web::{self, Caller, SESSION};
+use profile_link_core::web::{self, Caller, CsrfForm, CsrfProtected, SESSION};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
 
@@ -90,7 +89,7 @@ pub fn router(app: Arc<AssociationApp>) -> Router {
 }
 
 fn sign_in_first() -> Response {
-    Redirect::to("/login?return_to=%2Fassociate").into_response()
+    Redirect::to(AssociateForm::SIGN_IN).into_response()
 }
 
 /// `GET /associate`
@@ -125,35 +124,37 @@ enum Requested {
     Recorded(RequestOutcome),
 }
 
+impl CsrfProtected for AssociateForm {
+    const SIGN_IN: &'static str = "/login?return_to=%2Fassociate";
+
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+
+    fn unreadable(t: &'static Text, too_large: bool) -> Problem {
+        let (status, title) = if too_large {
+            (StatusCode::PAYLOAD_TOO_LARGE, t.form_too_large_title)
+        } else {
+            (StatusCode::BAD_REQUEST, t.form_unreadable_title)
+        };
+        Problem::new(status, title, t.form_unreadable, ("/associate", t.action_back_to_form))
+    }
+
+    fn forged(t: &'static Text) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, t.form_csrf_title, t.form_csrf, ("/associate", t.action_open_form))
+    }
+}
+
 /// `POST /associate`
 async fn request(
     State(app): State<Arc<AssociationApp>>,
     locale: Locale,
     jar: CookieJar,
     caller: Caller,
-    form: Result<Form<AssociateForm>, FormRejection>,
+    CsrfForm { session, form }: CsrfForm<AssociateForm>,
 ) -> Response {
     let t = locale.text();
     let brand = &app.site.branding;
-    let Some(session) = app.session(&jar) else { return sign_in_first() };
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => {
-            let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
-            let (status, title) = if too_large {
-                (StatusCode::PAYLOAD_TOO_LARGE, t.form_too_large_title)
-            } else {
-                (StatusCode::BAD_REQUEST, t.form_unreadable_title)
-            };
-            return Problem::new(status, title, t.form_unreadable, ("/associate", t.action_back_to_form))
-                .render(brand, t);
-        }
-    };
-    if !web::csrf_matches(&session, form.csrf.as_deref()) {
-        tracing::warn!(sid = &session.sid[..8], "association request refused: CSRF token missing or wrong");
-        return Problem::new(StatusCode::FORBIDDEN, t.form_csrf_title, t.form_csrf, ("/associate", t.action_open_form))
-            .render(brand, t);
-    }
     let typed: String = form.email.chars().take(254).collect();
     let email = match RegisteredEmail::parse(&form.email) {
         Ok(email) => email,

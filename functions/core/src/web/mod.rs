@@ -2,7 +2,10 @@
 //! current session, CSRF, and who is asking (from the API Gateway context).
 
 pub mod browser;
+pub mod extract;
 pub mod pages;
+
+pub use extract::{BrowserError, Caller, CsrfForm, CsrfProtected};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -249,41 +252,6 @@ pub struct WaitingPortal {
     pub name: String,
     /// Its authorization request on this site.
     pub path: crate::ReturnTo,
-}
-
-/// Who is asking, as API Gateway saw it.
-#[derive(Debug, Clone, Default)]
-pub struct Caller {
-    pub source_ip: Option<String>,
-    pub request_id: Option<String>,
-}
-
-impl Caller {
-    pub fn from_context(context: Option<&RequestContext>) -> Self {
-        match context {
-            Some(RequestContext::ApiGatewayV2(ctx)) => {
-                Self { source_ip: ctx.http.source_ip.clone(), request_id: ctx.request_id.clone() }
-            }
-            _ => Self::default(),
-        }
-    }
-}
-
-/// The person's language, from `Accept-Language` (English when none of ours is asked for).
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for crate::i18n::Locale {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::negotiate(parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_context(parts.extensions.get::<RequestContext>()))
-    }
 }
 
 #[cfg(test)]
