@@ -27,6 +27,12 @@ use profile_link_core::web::{self, Caller, CsrfForm, CsrfProtected, SESSION};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
 
+mod request;
+mod show;
+
+use request::*;
+use show::*;
+
 /// This function's name in logs and metrics.
 pub const FUNCTION: &str = "request-association";
 
@@ -86,152 +92,4 @@ pub fn router(app: Arc<AssociationApp>) -> Router {
     let site = app.site.clone();
     let routes = Router::new().route("/associate", get(show_form).post(request)).with_state(app);
     web::harden(routes, &site, FUNCTION)
-}
-
-fn sign_in_first() -> Response {
-    Redirect::to(AssociateForm::SIGN_IN).into_response()
-}
-
-/// `GET /associate`
-async fn show_form(State(app): State<Arc<AssociationApp>>, locale: Locale, jar: CookieJar) -> Response {
-    match app.session(&jar) {
-        Some(session) => app.form(StatusCode::OK, locale.text(), &session, "", None),
-        None => sign_in_first(),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct AssociateForm {
-    #[serde(default)]
-    email: String,
-    csrf: Option<String>,
-}
-
-/// Whether the person already holds `email`: a profile registered under it
-/// is linked to them, or their provider verified that address for them. The
-/// address's daily cap then does not apply, so others cannot lock its owner out.
-fn owns_address(session: &SessionClaims, email: &RegisteredEmail, profiles: &[Profile], state: &IdentityState) -> bool {
-    let linked_here = profiles.iter().any(|p| state.profiles.iter().any(|l| l.profile_id == p.id.as_str()));
-    let verified_here = session.profile.email_verified
-        && session.profile.email.as_deref().and_then(|e| RegisteredEmail::parse(e).ok()).as_ref() == Some(email);
-    linked_here || verified_here
-}
-
-/// What became of a request, once the identity's state was read.
-enum Requested {
-    /// The session was signed out meanwhile (here or everywhere): nothing recorded.
-    SignedOut,
-    Recorded(RequestOutcome),
-}
-
-impl CsrfProtected for AssociateForm {
-    const SIGN_IN: &'static str = "/login?return_to=%2Fassociate";
-
-    fn csrf(&self) -> Option<&str> {
-        self.csrf.as_deref()
-    }
-
-    fn unreadable(t: &'static Text, too_large: bool) -> Problem {
-        let (status, title) = if too_large {
-            (StatusCode::PAYLOAD_TOO_LARGE, t.form_too_large_title)
-        } else {
-            (StatusCode::BAD_REQUEST, t.form_unreadable_title)
-        };
-        Problem::new(status, title, t.form_unreadable, ("/associate", t.action_back_to_form))
-    }
-
-    fn forged(t: &'static Text) -> Problem {
-        Problem::new(StatusCode::FORBIDDEN, t.form_csrf_title, t.form_csrf, ("/associate", t.action_open_form))
-    }
-}
-
-/// `POST /associate`
-async fn request(
-    State(app): State<Arc<AssociationApp>>,
-    locale: Locale,
-    jar: CookieJar,
-    caller: Caller,
-    CsrfForm { session, form }: CsrfForm<AssociateForm>,
-) -> Response {
-    let t = locale.text();
-    let brand = &app.site.branding;
-    let typed: String = form.email.chars().take(254).collect();
-    let email = match RegisteredEmail::parse(&form.email) {
-        Ok(email) => email,
-        Err(error) => {
-            return app.form(StatusCode::BAD_REQUEST, t, &session, typed.trim(), Some(error.message(t).to_owned()));
-        }
-    };
-
-    let now = app.clock.now();
-    let identity = session.identity();
-    let requester = Requester {
-        label: RequesterLabel::of_sign_in(&session.profile, t),
-        // The operator's name for it ("Microsoft"), from the signed session.
-        provider: session.provider_name(),
-        identity,
-        source_ip: client_network(caller.source_ip.as_deref()),
-        locale,
-    };
-    let outcome = async {
-        // Side by side: the profiles under the address, and the identity's
-        // state (signed out since? already holding a profile at this address?).
-        let (profiles, state) =
-            tokio::join!(app.store.profiles_by_email(&email), app.store.identity_state(&requester.identity));
-        let (profiles, state) = (profiles?, state?);
-        if state.has_ended(&session) {
-            return Ok(Requested::SignedOut);
-        }
-        let request = AssociationRequest {
-            requester: &requester,
-            email: &email,
-            profiles: &profiles,
-            by_address_owner: owns_address(&session, &email, &profiles, &state),
-            renews: None,
-        };
-        app.store
-            .record_association_request(&request, &app.limits, app.link_ttl_seconds, now)
-            .await
-            .map(Requested::Recorded)
-    }
-    .await;
-    let outcome = match outcome {
-        Ok(Requested::Recorded(outcome)) => Ok(outcome),
-        Ok(Requested::SignedOut) => {
-            tracing::info!(sid = &session.sid[..8], "association request from a signed-out session");
-            return (jar.add(app.cookies.removal(SESSION)), sign_in_first()).into_response();
-        }
-        Err(error) => Err(error),
-    };
-    match &outcome {
-        Ok(RequestOutcome::Accepted { links }) => {
-            tracing::info!(sid = &session.sid[..8], address = %email.masked(), links, "association requested");
-            pages::respond(StatusCode::OK, &AssociateSentPage { brand, t, lifetime_minutes: app.link_ttl_seconds / 60 })
-        }
-        Ok(RequestOutcome::RateLimited { limit, retry_after }) => {
-            let (limit, retry_after) = (*limit, *retry_after);
-            tracing::warn!(sid = &session.sid[..8], limit, "association request rate-limited");
-            rate_limited(FUNCTION, limit);
-            let minutes = (retry_after + 59) / 60;
-            let message = fill(t.rate_limited, &[("minutes", &minutes)]);
-            let mut response =
-                Problem::new(StatusCode::TOO_MANY_REQUESTS, t.rate_limited_title, message, ("/", t.action_account))
-                    .render(brand, t);
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            response
-        }
-        // A new request renews no link, so it cannot be refused for one.
-        Ok(RequestOutcome::NotRenewable | RequestOutcome::AddressChanged) | Err(_) => {
-            if let Err(error) = &outcome {
-                tracing::error!(%error, "association request failed");
-            }
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                t.request_unavailable_title,
-                t.request_unavailable,
-                ("/associate", t.action_try_again),
-            )
-            .render(brand, t)
-        }
-    }
 }

@@ -1,0 +1,65 @@
+//! The code a portal receives: the grant stored under its hash, and the
+//! redirect back to the portal with `code`, `state` and `iss`.
+
+use super::*;
+
+/// A code for this request, stored with what the token endpoint will say.
+pub(crate) async fn issue_code(
+    app: &AuthorizeApp,
+    t: &Text,
+    request: &AuthorizationRequest,
+    session: &SessionClaims,
+    state: &IdentityState,
+    raw: &str,
+    jar: CookieJar,
+) -> Response {
+    let now = app.clock.now();
+    let wants = |scope: &str| request.scopes.iter().any(|s| s == scope);
+    let email = session.profile.email.clone().filter(|_| wants("email"));
+    let person = PersonClaims {
+        sub: downstream::subject_of(&session.identity()),
+        idp: session.idp.clone(),
+        idp_name: session.provider_name(),
+        name: session.profile.name.clone().filter(|_| wants("profile")),
+        email_verified: email.as_ref().map(|_| false),
+        email,
+        profiles: state.profiles.iter().map(ProfileClaim::from).collect(),
+    };
+    let grant = Grant {
+        client_id: request.client_id.as_str().to_owned(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+        scopes: request.scopes.clone(),
+        identity_issuer: session.idp_iss.clone(),
+        identity_subject: session.idp_sub.clone(),
+        session_id: session.sid.clone(),
+        session_generation: session.generation,
+        // A provider that reports no auth_time: the moment profile-link's sign-in completed.
+        auth_time: session.auth_time.unwrap_or(session.iat),
+        person,
+        issued_at: now,
+    };
+    let code = random::secret_256();
+    if let Err(error) = app
+        .store
+        .put_code(&random::sha256_b64(code.as_bytes()), &grant, grant.code_valid_until(), grant.kept_until())
+        .await
+    {
+        tracing::error!(%error, client_id = request.client_id.as_str(), "authorization code could not be stored");
+        return app.unavailable(&downstream::authorize_path(raw, &[]), t);
+    }
+    tracing::info!(
+        client_id = request.client_id.as_str(),
+        idp = session.idp.as_str(),
+        profiles = grant.person.profiles.len(),
+        "authorization code issued"
+    );
+    let location = downstream::with_query(
+        &request.redirect_uri,
+        &[("code", &code), ("state", &request.state), ("iss", &app.issuer())],
+    );
+    // Back at the portal: "Back to the portal" has done its work.
+    let jar = if app.cookies.get(&jar, PORTAL).is_some() { jar.add(app.cookies.removal(PORTAL)) } else { jar };
+    (jar, see_other(&location)).into_response()
+}
