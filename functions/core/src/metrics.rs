@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde_json::{Map, Value, json};
 
 use crate::config::{ConfigError, Env};
+use crate::domain::rate_limit::Limit;
 
 pub const DEFAULT_NAMESPACE: &str = "profile-link";
 
@@ -106,9 +107,9 @@ impl Emf {
     }
 }
 
-/// The `RateLimitHits` metric: a request refused over `limit` (`identity`, `address` or `ip`).
-pub fn rate_limited(function: &'static str, limit: &'static str) {
-    Emf::new(function).dimension("Limit", limit).count("RateLimitHits", 1).emit();
+/// The `RateLimitHits` metric: a request refused over `limit`.
+pub fn rate_limited(function: &'static str, limit: Limit) {
+    Emf::new(function).dimension("Limit", limit.as_str()).count("RateLimitHits", 1).emit();
 }
 
 fn now_ms() -> i64 {

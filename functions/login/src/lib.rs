@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::CookieJar;
 use profile_link_core::config::{Env, SiteConfig};
-use profile_link_core::domain::rate_limit::{RateLimits, client_network};
+use profile_link_core::domain::rate_limit::{Limit, RateLimits, client_network};
 use profile_link_core::i18n::fill;
 use profile_link_core::i18n::{Locale, Text};
 use profile_link_core::metrics::rate_limited;

@@ -51,7 +51,7 @@ pub(crate) async fn start_login(
             tracing::warn!(%error, provider = %client.provider().id, "sign-in could not start");
             let mut response = app.problem(error.problem(&return_to, locale.text()), locale.text());
             if let LoginError::TooManySignIns(retry_after) = error {
-                rate_limited(FUNCTION, "sign_ins_ip");
+                rate_limited(FUNCTION, Limit::SignInsIp);
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
             response

@@ -73,7 +73,7 @@ pub(crate) async fn confirm(
         Err(response) => {
             // A malformed token, or one whose verifier opens no link.
             if response.status() == StatusCode::BAD_REQUEST {
-                redeemed("invalid");
+                redeemed(Redeemed::Invalid);
             }
             return response;
         }
@@ -82,7 +82,7 @@ pub(crate) async fn confirm(
     // Used, cancelled or expired links say so whoever asks; only the attempt is recorded.
     if let Some(response) = unusable(&app, t, &session, &link, &token, now) {
         let expired = link.record.expires_at <= now && link.state() != LinkState::Used;
-        redeemed(if expired { "expired" } else { "used" });
+        redeemed(if expired { Redeemed::Expired } else { Redeemed::Used });
         audit_refusal(
             &app,
             &link,
@@ -102,8 +102,8 @@ pub(crate) async fn confirm(
     if form.action.as_deref() == Some("reject") {
         return match app.store.burn_request(&link, &me, None, now).await {
             Ok(burned) => {
-                redeemed("not_me");
-                not_me::counted("requester");
+                redeemed(Redeemed::NotMe);
+                not_me::counted(not_me::CancelledVia::Requester);
                 tracing::info!(link = %link.record.link_id, burned, "request reported as not me");
                 let mut outcome = Outcome::problem(t, t.not_me_title, t.not_me, account(t));
                 outcome.ok = true;
@@ -117,7 +117,7 @@ pub(crate) async fn confirm(
         // Links nothing, burns the link, and is audited.
         return match app.store.burn_link(&link, &me, AuditEvent::WrongIdentity, None, now).await {
             Ok(_) => {
-                redeemed("wrong_identity");
+                redeemed(Redeemed::WrongIdentity);
                 tracing::warn!(link = %link.record.link_id, "link opened by another identity; burned");
                 wrong_identity(&app, t, &session, &link, &token, true)
             }
@@ -130,12 +130,12 @@ pub(crate) async fn confirm(
     };
     tracing::info!(link = %link.record.link_id, profile = %link.record.profile_id, ?redemption, "link redeemed");
     redeemed(match redemption {
-        Redemption::Linked { .. } => "linked",
-        Redemption::AlreadyLinked => "already_linked",
-        Redemption::Used => "used",
-        Redemption::Expired => "expired",
-        Redemption::Superseded => "superseded",
-        Redemption::AddressChanged => "address_changed",
+        Redemption::Linked { .. } => Redeemed::Linked,
+        Redemption::AlreadyLinked => Redeemed::AlreadyLinked,
+        Redemption::Used => Redeemed::Used,
+        Redemption::Expired => Redeemed::Expired,
+        Redemption::Superseded => Redeemed::Superseded,
+        Redemption::AddressChanged => Redeemed::AddressChanged,
     });
     let jar = jar.add(app.clicked_cookie(String::new(), 0));
     match redemption {
@@ -169,9 +169,40 @@ pub(crate) async fn confirm(
     }
 }
 
+/// How a confirmation attempt ended: the `Outcome` of the `LinksRedeemed` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Redeemed {
+    Linked,
+    AlreadyLinked,
+    Used,
+    Expired,
+    Superseded,
+    AddressChanged,
+    /// A malformed token, or one whose verifier opens no link.
+    Invalid,
+    NotMe,
+    WrongIdentity,
+}
+
+impl Redeemed {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Redeemed::Linked => "linked",
+            Redeemed::AlreadyLinked => "already_linked",
+            Redeemed::Used => "used",
+            Redeemed::Expired => "expired",
+            Redeemed::Superseded => "superseded",
+            Redeemed::AddressChanged => "address_changed",
+            Redeemed::Invalid => "invalid",
+            Redeemed::NotMe => "not_me",
+            Redeemed::WrongIdentity => "wrong_identity",
+        }
+    }
+}
+
 /// The `LinksRedeemed` metric: one confirmation attempt and how it ended.
-pub(crate) fn redeemed(outcome: &'static str) {
-    Emf::new(FUNCTION).dimension("Outcome", outcome).count("LinksRedeemed", 1).emit();
+pub(crate) fn redeemed(outcome: Redeemed) {
+    Emf::new(FUNCTION).dimension("Outcome", outcome.as_str()).count("LinksRedeemed", 1).emit();
 }
 
 /// Records a refused redemption in the profile's audit trail, once per link,

@@ -22,11 +22,30 @@ use super::{
     unreadable_form,
 };
 
-/// The `RequestsCancelled` metric: a request stopped as "not me", and from
-/// where: `mailbox` (the email's link), `requester` (the confirmation page),
-/// `wrong_account` (the page another sign-in sees).
-pub(crate) fn counted(via: &'static str) {
-    Emf::new(FUNCTION).dimension("Via", via).count("RequestsCancelled", 1).emit();
+/// Where a request was stopped as "not me": the `Via` of the `RequestsCancelled` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CancelledVia {
+    /// The email's "I didn't ask for this" link.
+    Mailbox,
+    /// The confirmation page, by the person who asked.
+    Requester,
+    /// The page another sign-in sees.
+    WrongAccount,
+}
+
+impl CancelledVia {
+    const fn as_str(self) -> &'static str {
+        match self {
+            CancelledVia::Mailbox => "mailbox",
+            CancelledVia::Requester => "requester",
+            CancelledVia::WrongAccount => "wrong_account",
+        }
+    }
+}
+
+/// The `RequestsCancelled` metric: a request stopped as "not me", and from where.
+pub(crate) fn counted(via: CancelledVia) {
+    Emf::new(FUNCTION).dimension("Via", via.as_str()).count("RequestsCancelled", 1).emit();
 }
 
 /// `GET /not-me?token=…`: what was asked, by whom, and the one button.
@@ -77,16 +96,17 @@ pub(crate) async fn cancel(
         Ok(link) => link,
         Err(response) => return response,
     };
-    let via = if form.via.as_deref() == Some("wrong_account") { "wrong_account" } else { "mailbox" };
+    let via =
+        if form.via.as_deref() == Some("wrong_account") { CancelledVia::WrongAccount } else { CancelledVia::Mailbox };
     let detail = match via {
-        "wrong_account" => "from the page another sign-in saw",
+        CancelledVia::WrongAccount => "from the page another sign-in saw",
         _ => "from the email's \"I didn't ask for this\" link",
     };
     // Audited under the identity that asked: the request is what was refused.
     let requester = link.record.identity();
     match app.store.burn_request(&link, &requester, Some(detail), now).await {
         Ok(burned) => {
-            tracing::info!(link = %link.record.link_id, burned, via, "request cancelled as not asked for");
+            tracing::info!(link = %link.record.link_id, burned, via = via.as_str(), "request cancelled as not asked for");
             if burned > 0 {
                 counted(via);
             }

@@ -118,7 +118,7 @@ pub(crate) async fn request(
         }
         Ok(RequestOutcome::RateLimited { limit, retry_after }) => {
             let (limit, retry_after) = (*limit, *retry_after);
-            tracing::warn!(sid = &session.sid[..8], limit, "association request rate-limited");
+            tracing::warn!(sid = &session.sid[..8], limit = limit.as_str(), "association request rate-limited");
             rate_limited(FUNCTION, limit);
             let minutes = (retry_after + 59) / 60;
             let message = fill(t.rate_limited, &[("minutes", &minutes)]);

@@ -124,6 +124,40 @@ pub fn address_rate_key(email: &RegisteredEmail) -> String {
     format!("{}@{}", fold(&local), fold(domain))
 }
 
+/// Which limit refused a request: the `Limit` dimension of the
+/// `RateLimitHits` metric and what logs name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// Requests per identity, per window.
+    Identity,
+    /// Requests per (identity, address), per window.
+    Address,
+    /// Requests per client network, per window: a ceiling against abuse.
+    Ip,
+    /// The per-address daily cap that the address's owner skips.
+    AddressDay,
+    /// Sign-ins started per client network, per window.
+    SignInsIp,
+}
+
+impl Limit {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Limit::Identity => "identity",
+            Limit::Address => "address",
+            Limit::Ip => "ip",
+            Limit::AddressDay => "address_day",
+            Limit::SignInsIp => "sign_ins_ip",
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

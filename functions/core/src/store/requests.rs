@@ -16,7 +16,7 @@ use crate::domain::email::RegisteredEmail;
 use crate::domain::identity::{Identity, RequesterLabel};
 use crate::domain::link_token::LinkId;
 use crate::domain::profile::Profile;
-use crate::domain::rate_limit::{RateLimits, address_rate_key};
+use crate::domain::rate_limit::{Limit, RateLimits, address_rate_key};
 
 /// DynamoDB transactions take at most 100 items: 4 rate counters, 3 checks of
 /// a renewed link, and 3 per link.
@@ -60,7 +60,7 @@ pub enum RequestOutcome {
     },
     /// Over a limit: nothing was written; try again after `retry_after` seconds.
     RateLimited {
-        limit: &'static str,
+        limit: Limit,
         retry_after: i64,
     },
     /// The renewed link was used, cancelled, replaced or never sent: nothing was written.
@@ -72,7 +72,7 @@ pub enum RequestOutcome {
 /// What each write of a request's transaction is for, to read its cancellation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RequestItem {
-    Limit(&'static str),
+    Limit(Limit),
     RenewedLink,
     RenewedPointer,
     RenewedAddress,
@@ -311,7 +311,7 @@ impl Store {
         let address = address_rate_key(email);
         let mut items: Vec<(RequestItem, TransactWriteItem)> = vec![
             (
-                RequestItem::Limit("identity"),
+                RequestItem::Limit(Limit::Identity),
                 rate_counter(
                     &self.table,
                     format!("RATE#IDENTITY#{identity_key}"),
@@ -321,7 +321,7 @@ impl Store {
                 ),
             ),
             (
-                RequestItem::Limit("address"),
+                RequestItem::Limit(Limit::Address),
                 rate_counter(
                     &self.table,
                     format!("RATE#ADDRESS#{address}#BY#{identity_key}"),
@@ -331,7 +331,7 @@ impl Store {
                 ),
             ),
             (
-                RequestItem::Limit("ip"),
+                RequestItem::Limit(Limit::Ip),
                 rate_counter(
                     &self.table,
                     format!("RATE#IP#{}", requester.source_ip),
@@ -343,7 +343,7 @@ impl Store {
         ];
         if !by_address_owner {
             items.push((
-                RequestItem::Limit("address_day"),
+                RequestItem::Limit(Limit::AddressDay),
                 rate_counter(
                     &self.table,
                     format!("RATE#ADDRESS-DAY#{address}"),
@@ -415,9 +415,10 @@ impl Store {
                     .find(|(_, code)| code.as_deref() == Some("ConditionalCheckFailed"))
                     .map(|(role, _)| *role);
                 match refused {
-                    Some(RequestItem::Limit("address_day")) => {
-                        Ok(RequestOutcome::RateLimited { limit: "address_day", retry_after: (day_end - now).max(1) })
-                    }
+                    Some(RequestItem::Limit(Limit::AddressDay)) => Ok(RequestOutcome::RateLimited {
+                        limit: Limit::AddressDay,
+                        retry_after: (day_end - now).max(1),
+                    }),
                     Some(RequestItem::Limit(limit)) => {
                         Ok(RequestOutcome::RateLimited { limit, retry_after: (window_end - now).max(1) })
                     }
