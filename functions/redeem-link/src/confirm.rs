@@ -142,7 +142,7 @@ pub(crate) async fn confirm(
         Redemption::Linked { .. } | Redemption::AlreadyLinked => {
             // The profiles read beside the link, and the one this transaction linked.
             let mut profiles = state.profile_ids();
-            profiles.push(link.record.profile_id.clone());
+            profiles.push(link.record.profile_id.to_string());
             let jar = jar.add(reissue_session(&app, &session, profiles, now));
             let already = redemption == Redemption::AlreadyLinked;
             {

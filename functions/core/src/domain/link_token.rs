@@ -22,6 +22,28 @@ impl LinkId {
     }
 }
 
+/// An id reads as the text it is, where text is asked for (keys, logs, pages).
+impl std::ops::Deref for LinkId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&LinkId> for String {
+    fn from(id: &LinkId) -> Self {
+        id.0.clone()
+    }
+}
+
+/// Read from a stored record: an id that does not parse fails the record.
+impl<'de> serde::Deserialize<'de> for LinkId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom("not a link id (22 base64url characters)"))
+    }
+}
+
 impl std::fmt::Display for LinkId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

@@ -20,6 +20,28 @@ impl ProfileId {
     }
 }
 
+/// An id reads as the text it is, where text is asked for (keys, logs, pages).
+impl std::ops::Deref for ProfileId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&ProfileId> for String {
+    fn from(id: &ProfileId) -> Self {
+        id.0.clone()
+    }
+}
+
+/// Read from a stored record: an id that does not parse fails the record.
+impl<'de> serde::Deserialize<'de> for ProfileId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom("not a profile id (1 to 64 of A-Z a-z 0-9 . _ : -)"))
+    }
+}
+
 impl std::fmt::Display for ProfileId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::StoreError;
 use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use crate::domain::identity::Identity;
+use crate::domain::link_token::LinkId;
 use crate::domain::profile::ProfileId;
 
 /// Where a link stands. It is emailed (`Pending` → `Sending` → `Sent`, or
@@ -77,14 +78,14 @@ impl From<LinkState> for String {
 /// A link as the stream delivers it and send-emails reads it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LinkRecord {
-    pub link_id: String,
+    pub link_id: LinkId,
     pub request_id: String,
     pub state: LinkState,
     pub identity_iss: String,
     pub identity_sub: String,
     pub identity_label: String,
     pub identity_provider: String,
-    pub profile_id: String,
+    pub profile_id: ProfileId,
     pub display_name: String,
     #[serde(default)]
     pub organization: String,
@@ -140,13 +141,10 @@ pub fn audit(
     now: i64,
 ) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
-        subject: AuditSubject::Profile(ProfileId::parse(&link.profile_id).ok_or_else(|| StoreError::Corrupt {
-            key: format!("LINK#{}", link.link_id),
-            problem: "profile_id".into(),
-        })?),
+        subject: AuditSubject::Profile(link.profile_id.clone()),
         event,
         identity: Some(identity.clone()),
-        link_id: Some(link.link_id.clone()),
+        link_id: Some(link.link_id.to_string()),
         request_id: Some(link.request_id.clone()),
         detail,
         at: now,

@@ -16,6 +16,8 @@ use super::link_record::{LinkRecord, LinkState};
 pub use super::link_record::{StoredLink, audit};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
+use crate::domain::link_token::LinkId;
+use crate::domain::profile::ProfileId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
@@ -47,7 +49,8 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
         _ => Vec::new(),
     };
     let record = LinkRecord {
-        link_id: get_s(&item, &key, "link_id")?,
+        link_id: LinkId::parse(&get_s(&item, &key, "link_id")?)
+            .ok_or_else(|| StoreError::Corrupt { key: key.clone(), problem: "link_id".into() })?,
         request_id: get_s(&item, &key, "request_id")?,
         state: LinkState::parse(&get_s(&item, &key, "state")?)
             .ok_or_else(|| StoreError::Corrupt { key: key.clone(), problem: "state".into() })?,
@@ -55,7 +58,8 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
         identity_sub: get_s(&item, &key, "identity_sub")?,
         identity_label: get_s(&item, &key, "identity_label")?,
         identity_provider: get_s(&item, &key, "identity_provider")?,
-        profile_id: get_s(&item, &key, "profile_id")?,
+        profile_id: ProfileId::parse(&get_s(&item, &key, "profile_id")?)
+            .ok_or_else(|| StoreError::Corrupt { key: key.clone(), problem: "profile_id".into() })?,
         display_name: get_s(&item, &key, "display_name")?,
         organization: get_s(&item, &key, "organization").unwrap_or_default(),
         email: get_s(&item, &key, "email")?,
@@ -350,8 +354,8 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let mut burned = 0;
         let mut ids = link.siblings.clone();
-        if !ids.contains(&link.record.link_id) {
-            ids.push(link.record.link_id.clone());
+        if !ids.iter().any(|id| id == link.record.link_id.as_str()) {
+            ids.push(link.record.link_id.to_string());
         }
         for id in ids {
             if let Some(sibling) = self.get_link(&id).await? {

@@ -43,8 +43,8 @@ impl LinkView {
             state => state.to_string(),
         };
         Self {
-            link_id: record.link_id.clone(),
-            profile_id: record.profile_id.clone(),
+            link_id: record.link_id.to_string(),
+            profile_id: record.profile_id.to_string(),
             state,
             identity_iss: record.identity_iss.clone(),
             identity_sub: record.identity_sub.clone(),
