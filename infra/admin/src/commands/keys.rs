@@ -1,0 +1,100 @@
+//! `keys`: generate, rotate and publish the session signing keys.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use profile_link_core::{Clock, SessionKeys, SystemClock};
+
+use super::DECLINED;
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Print a new signing key set for SESSION_SIGNING_KEY: two ES256 (P-256)
+    /// PKCS#8 PEM keys, the one that signs and the next one (published already,
+    /// so the first `keys rotate` signs nobody out).
+    Generate,
+    /// Rotate the keys in SSM: the next key signs, a new next key is published,
+    /// the key that signed so far keeps verifying; the one before it is dropped.
+    /// Writes the public keys (SESSION_PUBLIC_KEYS) too. At most once per
+    /// --min-interval-hours: a rotation drops a key sessions may still use.
+    Rotate {
+        /// The SecureString holding the private keys (SessionSigningKeyParameter).
+        #[arg(long, default_value = "/profile-link/session-signing-key")]
+        signing_key_parameter: String,
+        /// The String holding their public part as JWKS (SessionPublicKeysParameter).
+        #[arg(long, default_value = "/profile-link/session-public-keys")]
+        public_keys_parameter: String,
+        /// 0 to 8760 (a year).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(i64).range(0..=8760))]
+        min_interval_hours: i64,
+        /// Rotate even if the last change was less than --min-interval-hours ago.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the public part (JWKS) of the private keys (PEM) read from stdin, for SESSION_PUBLIC_KEYS.
+    Public,
+}
+
+pub async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Generate => generate(),
+        KeysCommand::Rotate { signing_key_parameter, public_keys_parameter, min_interval_hours, force } => {
+            rotate(signing_key_parameter, public_keys_parameter, min_interval_hours, force).await
+        }
+        KeysCommand::Public => public(),
+    }
+}
+
+fn generate() -> anyhow::Result<ExitCode> {
+    print!("{}{}", SessionKeys::generate_pem(), SessionKeys::generate_pem());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn rotate(
+    signing_key_parameter: String,
+    public_keys_parameter: String,
+    min_interval_hours: i64,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
+    let sdk = aws_config::load_from_env().await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let now = SystemClock.now();
+    let rotated = profile_link_admin::keys::rotate_in_ssm(
+        &ssm,
+        &signing_key_parameter,
+        &public_keys_parameter,
+        min_interval_hours * 3600,
+        force,
+        now,
+    )
+    .await;
+    match rotated {
+        Ok(r) => {
+            println!(
+                "signing with {}; next {}; previous {}",
+                r.signing,
+                r.next,
+                r.previous.as_deref().unwrap_or("none")
+            );
+            for dropped in r.dropped {
+                println!("dropped {dropped}: tokens it signed no longer verify");
+            }
+            println!("functions pick the keys up at their next cold start; nobody is signed out meanwhile");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) if error.downcast_ref::<profile_link_admin::keys::RotationRefused>().is_some() => {
+            eprintln!("{error}");
+            Ok(ExitCode::from(DECLINED))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn public() -> anyhow::Result<ExitCode> {
+    let pem = std::io::read_to_string(std::io::stdin()).context("reading the private key from stdin")?;
+    // The issuer is not part of the published keys.
+    let keys = SessionKeys::from_pem("", &pem)?;
+    println!("{}", serde_json::to_string(keys.jwks())?);
+    Ok(ExitCode::SUCCESS)
+}
