@@ -10,6 +10,7 @@
 //! - the two protocol sides: `upstream` (the relying party to the identity
 //!   providers) and `downstream` (the OpenID Provider to the portals);
 //! - `mail`: the emails and the SES sender;
+//! - `linking`: the use cases between the sides (sending the emails);
 //! - `web`: cookies, extractors, pages, the browser handlers' shared state;
 //! - `startup`: what each function builds once per cold start.
 //!
@@ -21,6 +22,7 @@ pub mod config;
 pub mod domain;
 pub mod downstream;
 pub mod i18n;
+pub mod linking;
 pub mod mail;
 pub mod metrics;
 pub mod random;

@@ -215,10 +215,7 @@ pub(crate) async fn audit_refusal(
     event: AuditEvent,
     now: i64,
 ) {
-    let entry = match profile_link_core::store::redeem::audit(&link.record, event, identity, None, now) {
-        Ok(entry) => entry,
-        Err(error) => return tracing::error!(%error, "audit entry could not be built"),
-    };
+    let entry = profile_link_core::store::redeem::audit(&link.record, event, identity, None, now);
     if let Err(error) = app.store.audit_once(&entry).await {
         tracing::error!(%error, event = event.as_str(), "audit entry could not be written");
     }

@@ -15,91 +15,20 @@
 //! accepting a message and the write that records it; the takeover mints a
 //! new verifier, so only the newest email's link works.
 
-use std::sync::Arc;
-
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use profile_link_core::config::{ConfigError, Env, SiteConfig};
-use profile_link_core::domain::identity::RequesterLabel;
-use profile_link_core::domain::link_token::{LinkId, LinkToken, Verifier};
-use profile_link_core::domain::mail_subject::MailSubject;
-use profile_link_core::domain::profile::ProfileId;
-use profile_link_core::i18n::Locale;
-use profile_link_core::mail::{Email, LinkEmail, MailConfig, Mailer, NoticeEmail};
+pub use profile_link_core::linking::send::{
+    CLAIM_WAIT_PER_INVOCATION_SECONDS, ClaimWaitBudget, Delivery, DeliveryError, STALE_CLAIM_SECONDS, Sender,
+};
+use profile_link_core::linking::send::{deliver_link, deliver_notice};
 use profile_link_core::metrics::Emf;
-use profile_link_core::store::{Claim, LinkRecord, NoticeRecord, Outgoing, SendOutcome, StoreError};
 use profile_link_core::telemetry::ColdStart;
-use profile_link_core::{Clock, Store, SystemClock, random};
 
-/// A claim older than this belongs to a sender that died: a live one settles
-/// it within two AWS calls (the send and the record), each abandoned after
-/// [`profile_link_core::aws::OPERATION_TIMEOUT`].
-pub const STALE_CLAIM_SECONDS: i64 = 2 * profile_link_core::aws::OPERATION_TIMEOUT.as_secs() as i64 + 2;
-
-/// How long one invocation waits, in all, for other invocations' claims to go
-/// stale. A dead sender left its claims within one invocation, so one stale
-/// period covers a whole batch of them; a claim still live after that is
-/// reported for retry instead of waited on, so a batch of 10 fits the
-/// function's timeout (template.yaml: 30 s; `tests/faults.rs` checks it).
-pub const CLAIM_WAIT_PER_INVOCATION_SECONDS: i64 = STALE_CLAIM_SECONDS + 1;
-
-/// What is left of [`CLAIM_WAIT_PER_INVOCATION_SECONDS`] in this invocation.
-pub struct ClaimWaitBudget {
-    remaining_seconds: i64,
-}
-
-impl Default for ClaimWaitBudget {
-    fn default() -> Self {
-        Self { remaining_seconds: CLAIM_WAIT_PER_INVOCATION_SECONDS }
-    }
-}
-
-pub struct SendEmailsApp {
-    pub site: SiteConfig,
-    pub store: Store,
-    pub mailer: Mailer,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl SendEmailsApp {
-    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let site = SiteConfig::from_env(env)?;
-        let mailer = Mailer::new(aws_sdk_sesv2::Client::new(sdk), MailConfig::from_env(env)?);
-        let store = Store::from_sdk_config(sdk, site.table_name.clone());
-        Ok(Self { site, store, mailer, clock: Arc::new(SystemClock) })
-    }
-}
+/// The function's state: what sending needs, built once per cold start.
+pub type SendEmailsApp = Sender;
 
 /// This function's name in logs and metrics.
 pub const FUNCTION: &str = "send-emails";
-
-/// What happened to one stream record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    Sent,
-    /// Not a new link (another item kind, a modification, a TTL deletion).
-    Ignored,
-    /// Already sent, superseded or expired: nothing to send.
-    Skipped(&'static str),
-    /// The address hard-bounced or complained before: not sent, audited.
-    Suppressed,
-    /// SES did not answer: it may have been sent, so it is not sent again.
-    Unconfirmed,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    #[error("stream record is not a readable link: {0}")]
-    Unreadable(String),
-    #[error("another invocation is still sending this item")]
-    InFlight,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Send(#[from] profile_link_core::mail::SendError),
-    #[error("rendering the email: {0}")]
-    Render(#[from] askama::Error),
-}
 
 static COLD_START: ColdStart = ColdStart::new();
 
@@ -188,150 +117,4 @@ pub async fn deliver(
         Some(_) => deliver_notice(app, new_image(record)?, budget).await,
         None => Ok(Delivery::Ignored),
     }
-}
-
-/// "Your profile is now linked to …": through the outbox like a link email.
-async fn deliver_notice(
-    app: &SendEmailsApp,
-    notice: NoticeRecord,
-    budget: &mut ClaimWaitBudget,
-) -> Result<Delivery, DeliveryError> {
-    let profile_id =
-        ProfileId::parse(&notice.profile_id).ok_or_else(|| DeliveryError::Unreadable("profile_id".into()))?;
-    let about = MailSubject::Notice { notice_id: notice.notice_id.clone(), profile_id };
-    let render = || {
-        let t = Locale::from_tag(&notice.locale).text();
-        NoticeEmail {
-            brand: &app.site.branding,
-            t,
-            display_name: &notice.display_name,
-            organization: &notice.organization,
-            identity_label: &RequesterLabel::from_stored(&notice.identity_label, t),
-            identity_provider: &notice.identity_provider,
-            replaced: notice.replaced,
-        }
-        .render(&notice.email)
-    };
-    deliver_outgoing(app, Outgoing::Notice(&notice), &about, render, budget).await
-}
-
-/// A link's email: its verifier is minted here, only its hash is stored (by
-/// the claim), and the raw token exists only in the email.
-async fn deliver_link(
-    app: &SendEmailsApp,
-    link: LinkRecord,
-    budget: &mut ClaimWaitBudget,
-) -> Result<Delivery, DeliveryError> {
-    let link_id = LinkId::parse(&link.link_id).ok_or_else(|| DeliveryError::Unreadable("link_id".into()))?;
-    let profile_id =
-        ProfileId::parse(&link.profile_id).ok_or_else(|| DeliveryError::Unreadable("profile_id".into()))?;
-    let about = MailSubject::Link { link_id: link_id.clone(), profile_id };
-    let verifier = Verifier::mint();
-    let verifier_hash = verifier.hash();
-    let render = || {
-        let token = LinkToken::new(link_id, verifier);
-        let url = app.site.public_base_url.join(&format!("/redeem?token={}", token.expose()));
-        let not_me_url = app.site.public_base_url.join(&format!("/not-me?token={}", token.expose()));
-        // The language of the person who asked, stored with the link.
-        let t = Locale::from_tag(&link.locale).text();
-        LinkEmail {
-            brand: &app.site.branding,
-            t,
-            display_name: &link.display_name,
-            organization: &link.organization,
-            requester_label: &RequesterLabel::from_stored(&link.identity_label, t),
-            requester_provider: &link.identity_provider,
-            link: &url,
-            not_me_link: &not_me_url,
-            expires_at: link.expires_at,
-            lifetime_minutes: (link.expires_at - link.created_at) / 60,
-            support_initiated: link.support_initiated(),
-        }
-        .render(&link.email)
-    };
-    deliver_outgoing(app, Outgoing::Link { link: &link, verifier_hash: &verifier_hash }, &about, render, budget).await
-}
-
-/// The outbox, once for every kind of item: claim it (or take over a dead
-/// sender's claim), render its email, send it, and settle the claim with
-/// what SES answered.
-async fn deliver_outgoing(
-    app: &SendEmailsApp,
-    item: Outgoing<'_>,
-    about: &MailSubject,
-    render: impl FnOnce() -> Result<Email, askama::Error>,
-    budget: &mut ClaimWaitBudget,
-) -> Result<Delivery, DeliveryError> {
-    let what = match item {
-        Outgoing::Link { .. } => "link email",
-        Outgoing::Notice(_) => "link notice",
-    };
-    let link = match about {
-        MailSubject::Link { link_id, .. } => Some(link_id.as_str()),
-        MailSubject::Notice { .. } => None,
-    };
-    let profile = about.profile_id().as_str();
-    let claim_id = random::token(12);
-    let claim = || app.store.claim_for_sending(&item, &claim_id, app.clock.now(), STALE_CLAIM_SECONDS);
-    match claim_or_take_over(app, claim, budget).await? {
-        Claim::Claimed => {}
-        Claim::AlreadySent => return Ok(Delivery::Skipped("already sent")),
-        Claim::Superseded => return Ok(Delivery::Skipped("superseded")),
-        Claim::Expired => return Ok(Delivery::Skipped("expired")),
-        Claim::InFlight { .. } => return Err(DeliveryError::InFlight),
-        Claim::Suppressed => {
-            app.store.mark_outgoing_suppressed(&item, app.clock.now()).await?;
-            tracing::info!(link, profile, "{what} not sent: the address is suppressed");
-            return Ok(Delivery::Suppressed);
-        }
-    }
-    let settle = |outcome| app.store.settle_send(&item, &claim_id, outcome, app.clock.now());
-    let sent = match render() {
-        Ok(email) => app.mailer.send(&email, about).await.map_err(DeliveryError::from),
-        Err(error) => Err(DeliveryError::from(error)),
-    };
-    match sent {
-        Ok(message_id) => {
-            settle(SendOutcome::Sent(&message_id)).await?;
-            tracing::info!(link, profile, "{what} sent");
-            Ok(Delivery::Sent)
-        }
-        Err(DeliveryError::Send(error)) if error.unanswered => {
-            // It may have gone: sending again could email the person twice.
-            settle(SendOutcome::Unconfirmed).await?;
-            tracing::warn!(link, profile, %error, "{what} unconfirmed: not sent again");
-            Ok(Delivery::Unconfirmed)
-        }
-        Err(error) => {
-            // Give the claim back, so a retry sends again (a link's with a new verifier).
-            settle(SendOutcome::NotSent).await?;
-            Err(error)
-        }
-    }
-}
-
-/// Claims an item; if another invocation holds it, waits until that claim
-/// is stale (its holder died: see [`STALE_CLAIM_SECONDS`]) and tries once
-/// more, unless the wait would overrun this invocation's budget: then the
-/// claim is left as it is (`InFlight`) and the record is retried later.
-async fn claim_or_take_over<F, Fut>(
-    app: &SendEmailsApp,
-    claim: F,
-    budget: &mut ClaimWaitBudget,
-) -> Result<Claim, StoreError>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<Claim, StoreError>>,
-{
-    let first = claim().await?;
-    let Claim::InFlight { claimed_at } = first else { return Ok(first) };
-    let wait = (claimed_at + STALE_CLAIM_SECONDS + 1 - app.clock.now()).clamp(0, STALE_CLAIM_SECONDS + 1);
-    if wait > budget.remaining_seconds {
-        tracing::warn!(wait_seconds = wait, "item claimed by another invocation; left for a later retry");
-        return Ok(first);
-    }
-    tracing::warn!(wait_seconds = wait, "item claimed by another invocation; waiting for the claim to go stale");
-    budget.remaining_seconds -= wait;
-    app.clock.wait(wait).await;
-    claim().await
 }

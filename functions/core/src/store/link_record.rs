@@ -5,7 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
 use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use crate::domain::identity::Identity;
 use crate::domain::link_token::LinkId;
@@ -139,8 +138,8 @@ pub fn audit(
     identity: &Identity,
     detail: Option<String>,
     now: i64,
-) -> Result<AuditEntry, StoreError> {
-    Ok(AuditEntry {
+) -> AuditEntry {
+    AuditEntry {
         subject: AuditSubject::Profile(link.profile_id.clone()),
         event,
         identity: Some(identity.clone()),
@@ -148,7 +147,7 @@ pub fn audit(
         request_id: Some(link.request_id.clone()),
         detail,
         at: now,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -5,13 +5,14 @@
 use serde::Deserialize;
 
 use super::items::{Item, s};
+use crate::domain::profile::ProfileId;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NoticeRecord {
     pub notice_id: String,
     pub state: String,
     pub email: String,
-    pub profile_id: String,
+    pub profile_id: ProfileId,
     pub display_name: String,
     #[serde(default)]
     pub organization: String,

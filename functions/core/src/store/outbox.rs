@@ -18,7 +18,6 @@ use super::requests::{link_key, pending_pointer_key};
 use super::suppressions::not_suppressed;
 use super::{SendOutcome, Store, StoreError};
 use crate::domain::email::{RegisteredEmail, mask_email};
-use crate::domain::profile::ProfileId;
 
 /// An item whose email is to be sent.
 #[derive(Debug, Clone, Copy)]
@@ -123,16 +122,14 @@ impl Outgoing<'_> {
     }
 
     /// The audit entry for a suppressed item: on its profile's trail.
-    fn suppressed_audit(&self, now: i64) -> Result<AuditEntry, StoreError> {
+    fn suppressed_audit(&self, now: i64) -> AuditEntry {
         match self {
             Outgoing::Link { link, .. } => {
                 let detail = format!("not sent: {} bounced or complained before", mask_email(&link.email));
                 audit(link, AuditEvent::Suppressed, &link.identity(), Some(detail), now)
             }
-            Outgoing::Notice(notice) => Ok(AuditEntry {
-                subject: AuditSubject::Profile(
-                    ProfileId::parse(&notice.profile_id).ok_or_else(|| self.corrupt("profile_id"))?,
-                ),
+            Outgoing::Notice(notice) => AuditEntry {
+                subject: AuditSubject::Profile(notice.profile_id.clone()),
                 event: AuditEvent::Suppressed,
                 identity: None,
                 link_id: None,
@@ -142,7 +139,7 @@ impl Outgoing<'_> {
                     mask_email(&notice.email)
                 )),
                 at: now,
-            }),
+            },
         }
     }
 }
@@ -214,7 +211,7 @@ impl Store {
     /// A pending item whose address is suppressed: marked as never to be sent
     /// (so a redelivery skips it too), with a `suppressed` audit entry.
     pub async fn mark_outgoing_suppressed(&self, item: &Outgoing<'_>, now: i64) -> Result<(), StoreError> {
-        let audit = item.suppressed_audit(now)?;
+        let audit = item.suppressed_audit(now);
         self.mark_suppressed(item.key(), &audit, item.operation(Step::Suppressed)).await
     }
 
@@ -315,7 +312,7 @@ impl Store {
             Some(message_id) => format!("SES message {message_id}"),
             None => "SES did not answer: the email may have been sent, and is not sent again".to_owned(),
         };
-        let audit = audit(link, event, &link.identity(), Some(detail), now)?;
+        let audit = audit(link, event, &link.identity(), Some(detail), now);
         self.client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())

@@ -200,7 +200,7 @@ impl Store {
                     TransactWriteItem::builder().update(consume(AuditEvent::AlreadyLinked)).build(),
                     TransactWriteItem::builder().delete(pointer.clone()).build(),
                     super::profiles::still_registered_under(&self.table, &record.profile_id, &record.email),
-                    self.audit_item(&audit(record, AuditEvent::AlreadyLinked, identity, None, now)?),
+                    self.audit_item(&audit(record, AuditEvent::AlreadyLinked, identity, None, now)),
                 ];
                 return match self.transact(items).await? {
                     None => Ok(Redemption::AlreadyLinked),
@@ -235,7 +235,7 @@ impl Store {
                 super::profiles::still_registered_under(&self.table, &record.profile_id, &record.email),
                 association,
                 owner,
-                self.audit_item(&audit(record, event, identity, detail, now)?),
+                self.audit_item(&audit(record, event, identity, detail, now)),
                 notice(&self.table, record, &record.identity_label, &record.identity_provider, previous.is_some(), now),
             ];
             if let Some(other) = &previous {
@@ -338,7 +338,7 @@ impl Store {
             .expect("key and expressions set");
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
-            self.audit_item(&audit(&link.record, event, identity, detail, now)?),
+            self.audit_item(&audit(&link.record, event, identity, detail, now)),
         ];
         Ok(self.transact(items).await?.is_none())
     }

@@ -1,0 +1,5 @@
+//! Linking: the use cases between the two sides, each a function that
+//! returns what happened as a closed type for a handler to render or count.
+//! `send` sends the emails the table holds (seed step 6).
+
+pub mod send;
