@@ -12,17 +12,26 @@ pub(crate) fn unusable(
     token: &LinkToken,
     now: i64,
 ) -> Option<Response> {
-    if matches!(link.state(), LinkState::Used | LinkState::Burned) {
-        return Some(used_page(app, t, link));
+    match link.state() {
+        LinkState::Used | LinkState::Burned => Some(used_page(app, t, link)),
+        _ if link.record.expires_at <= now => Some(expired_page(app, t, session, link, token)),
+        _ => None,
     }
-    if link.record.expires_at <= now {
-        let minutes = (link.record.expires_at - link.record.created_at) / 60;
-        let message = fill(t.link_expired, &[("minutes", &minutes), ("profile", &link.record.display_name)]);
-        let mut outcome = Outcome::problem(t, t.link_expired_title, message, account(t));
-        outcome.resend = Some(ResendForm { token: token.expose(), csrf: session.csrf.clone() });
-        return Some(app.outcome(StatusCode::GONE, outcome));
-    }
-    None
+}
+
+/// An expired link's page, with the button that asks for a new one.
+pub(crate) fn expired_page(
+    app: &RedeemApp,
+    t: &'static Text,
+    session: &SessionClaims,
+    link: &StoredLink,
+    token: &LinkToken,
+) -> Response {
+    let minutes = (link.record.expires_at - link.record.created_at) / 60;
+    let message = fill(t.link_expired, &[("minutes", &minutes), ("profile", &link.record.display_name)]);
+    let mut outcome = Outcome::problem(t, t.link_expired_title, message, account(t));
+    outcome.resend = Some(ResendForm { token: token.expose(), csrf: session.csrf.clone() });
+    app.outcome(StatusCode::GONE, outcome)
 }
 
 pub(crate) fn wrong_identity(
@@ -79,93 +88,82 @@ pub(crate) async fn confirm(
         }
     };
     let me = session.identity();
-    // Used, cancelled or expired links say so whoever asks; only the attempt is recorded.
-    if let Some(response) = unusable(&app, t, &session, &link, &token, now) {
-        let expired = link.record.expires_at <= now && link.state() != LinkState::Used;
-        redeemed(if expired { Redeemed::Expired } else { Redeemed::Used });
-        audit_refusal(
-            &app,
-            &link,
-            &me,
-            if expired { AuditEvent::RefusedExpired } else { AuditEvent::RefusedUsed },
-            now,
-        )
-        .await;
-        return response;
-    }
-    // Every change below must come from a sign-in made after this link was clicked.
     let clicked = app.clicked(&jar).filter(|c| LinkToken::parse(&c.token).is_ok_and(|t| t.link_id == token.link_id));
-    if !clicked.as_ref().is_some_and(|c| fresh(&session, c)) {
-        return Redirect::to(&fresh_sign_in_at(&session)).into_response();
-    }
-
-    if form.action.as_deref() == Some("reject") {
-        return match app.store.burn_request(&link, &me, None, now).await {
-            Ok(burned) => {
-                redeemed(Redeemed::NotMe);
-                not_me::counted(not_me::CancelledVia::Requester);
-                tracing::info!(link = %link.record.link_id, burned, "request reported as not me");
-                let mut outcome = Outcome::problem(t, t.not_me_title, t.not_me, account(t));
-                outcome.ok = true;
-                app.outcome(StatusCode::OK, outcome)
-            }
-            Err(error) => unavailable(&app, t, error),
-        };
-    }
-
-    if link.record.identity() != me {
-        // Links nothing, burns the link, and is audited.
-        return match app.store.burn_link(&link, &me, AuditEvent::WrongIdentity, None, now).await {
-            Ok(_) => {
-                redeemed(Redeemed::WrongIdentity);
-                tracing::warn!(link = %link.record.link_id, "link opened by another identity; burned");
-                wrong_identity(&app, t, &session, &link, &token, true)
-            }
-            Err(error) => unavailable(&app, t, error),
-        };
-    }
-    let redemption = match app.store.redeem_link(&link, &me, session.profile.directory(), now).await {
-        Ok(redemption) => redemption,
+    let confirmation = Confirmation {
+        link: &link,
+        identity: &me,
+        directory: session.profile.directory(),
+        signed_in_since_click: clicked.as_ref().is_some_and(|c| fresh(&session, c)),
+        choice: if form.action.as_deref() == Some("reject") { Choice::NotMe } else { Choice::Link },
+    };
+    let confirmed = match redeem::confirm(&app.store, confirmation, now).await {
+        Ok(confirmed) => confirmed,
         Err(error) => return unavailable(&app, t, error),
     };
-    tracing::info!(link = %link.record.link_id, profile = %link.record.profile_id, ?redemption, "link redeemed");
-    redeemed(match redemption {
-        Redemption::Linked { .. } => Redeemed::Linked,
-        Redemption::AlreadyLinked => Redeemed::AlreadyLinked,
-        Redemption::Used => Redeemed::Used,
-        Redemption::Expired => Redeemed::Expired,
-        Redemption::Superseded => Redeemed::Superseded,
-        Redemption::AddressChanged => Redeemed::AddressChanged,
-    });
+    match confirmed {
+        Confirmed::Unusable(unusable) => {
+            redeemed(if unusable == Unusable::Expired { Redeemed::Expired } else { Redeemed::Used });
+            match unusable {
+                Unusable::Expired => expired_page(&app, t, &session, &link, &token),
+                Unusable::Used | Unusable::Cancelled => used_page(&app, t, &link),
+            }
+        }
+        Confirmed::NeedsFreshSignIn => Redirect::to(&fresh_sign_in_at(&session)).into_response(),
+        Confirmed::ReportedNotMe { burned } => {
+            redeemed(Redeemed::NotMe);
+            not_me::counted(not_me::CancelledVia::Requester);
+            tracing::info!(link = %link.record.link_id, burned, "request reported as not me");
+            let mut outcome = Outcome::problem(t, t.not_me_title, t.not_me, account(t));
+            outcome.ok = true;
+            app.outcome(StatusCode::OK, outcome)
+        }
+        Confirmed::WrongIdentity => {
+            redeemed(Redeemed::WrongIdentity);
+            tracing::warn!(link = %link.record.link_id, "link opened by another identity; burned");
+            wrong_identity(&app, t, &session, &link, &token, true)
+        }
+        Confirmed::Redeemed(redemption) => {
+            tracing::info!(link = %link.record.link_id, profile = %link.record.profile_id, ?redemption, "link redeemed");
+            redeemed(match redemption {
+                Redemption::Linked { .. } => Redeemed::Linked,
+                Redemption::AlreadyLinked => Redeemed::AlreadyLinked,
+                Redemption::Used => Redeemed::Used,
+                Redemption::Expired => Redeemed::Expired,
+                Redemption::Superseded => Redeemed::Superseded,
+                Redemption::AddressChanged => Redeemed::AddressChanged,
+            });
+            redeemed_page(&app, t, jar, &session, &link, &token, state, redemption, now)
+        }
+    }
+}
+
+/// The page after the redemption transaction answered; the clicked link's cookie goes.
+#[allow(clippy::too_many_arguments)]
+fn redeemed_page(
+    app: &RedeemApp,
+    t: &'static Text,
+    jar: CookieJar,
+    session: &SessionClaims,
+    link: &StoredLink,
+    token: &LinkToken,
+    state: IdentityState,
+    redemption: Redemption,
+    now: i64,
+) -> Response {
     let jar = jar.add(app.clicked_cookie(String::new(), 0));
     match redemption {
         Redemption::Linked { .. } | Redemption::AlreadyLinked => {
             // The profiles read beside the link, and the one this transaction linked.
             let mut profiles = state.profile_ids();
             profiles.push(link.record.profile_id.to_string());
-            let jar = jar.add(reissue_session(&app, &session, profiles, now));
-            let already = redemption == Redemption::AlreadyLinked;
-            {
-                let page = linked_page(&app, t, &link, already, &jar);
-                (jar, page).into_response()
-            }
+            let jar = jar.add(reissue_session(app, session, profiles, now));
+            let page = linked_page(app, t, link, redemption == Redemption::AlreadyLinked, &jar);
+            (jar, page).into_response()
         }
-        Redemption::Used => {
-            audit_refusal(&app, &link, &me, AuditEvent::RefusedUsed, now).await;
-            (jar, used_page(&app, t, &link)).into_response()
-        }
-        Redemption::Expired => {
-            (jar, unusable(&app, t, &session, &link, &token, i64::MAX).unwrap_or_else(|| used_page(&app, t, &link)))
-                .into_response()
-        }
-        Redemption::Superseded => {
-            audit_refusal(&app, &link, &me, AuditEvent::RefusedSuperseded, now).await;
-            superseded_page(&app, t, jar)
-        }
-        Redemption::AddressChanged => {
-            audit_refusal(&app, &link, &me, AuditEvent::RefusedAddressChanged, now).await;
-            (jar, address_changed_page(&app, t)).into_response()
-        }
+        Redemption::Used => (jar, used_page(app, t, link)).into_response(),
+        Redemption::Expired => (jar, expired_page(app, t, session, link, token)).into_response(),
+        Redemption::Superseded => superseded_page(app, t, jar),
+        Redemption::AddressChanged => (jar, address_changed_page(app, t)).into_response(),
     }
 }
 
@@ -203,22 +201,6 @@ impl Redeemed {
 /// The `LinksRedeemed` metric: one confirmation attempt and how it ended.
 pub(crate) fn redeemed(outcome: Redeemed) {
     Emf::new(FUNCTION).dimension("Outcome", outcome.as_str()).count("LinksRedeemed", 1).emit();
-}
-
-/// Records a refused redemption in the profile's audit trail, once per link,
-/// identity and kind of refusal (replaying a used link writes nothing more);
-/// a failure to record is logged, never shown: the answer does not depend on it.
-pub(crate) async fn audit_refusal(
-    app: &RedeemApp,
-    link: &StoredLink,
-    identity: &Identity,
-    event: AuditEvent,
-    now: i64,
-) {
-    let entry = profile_link_core::store::redeem::audit(&link.record, event, identity, None, now);
-    if let Err(error) = app.store.audit_once(&entry).await {
-        tracing::error!(%error, event = event.as_str(), "audit entry could not be written");
-    }
 }
 
 /// Seed step 9: the success page, with the way to the portal when one is configured.

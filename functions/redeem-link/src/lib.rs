@@ -22,6 +22,7 @@ use profile_link_core::domain::link_token::LinkToken;
 use profile_link_core::domain::profile::{Profile, ProfileId};
 use profile_link_core::domain::rate_limit::{RateLimits, RequestPolicy, client_network};
 use profile_link_core::i18n::{Locale, Text, fill};
+use profile_link_core::linking::redeem::{self, Choice, Confirmation, Confirmed, Unusable};
 use profile_link_core::metrics::{Emf, rate_limited};
 use profile_link_core::session::{SessionClaims, SessionKeys, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
@@ -32,7 +33,7 @@ use profile_link_core::store::{AssociationRequest, IdentityState, LinkState, Req
 use profile_link_core::web::browser::BrowserCore;
 use profile_link_core::web::pages::{self, OutcomePage, Problem, RedeemConfirmPage, ResendForm};
 use profile_link_core::web::{self, BrowserError, Caller, CsrfForm, CsrfProtected, SESSION};
-use profile_link_core::{Clock, Identity, Store, SystemClock};
+use profile_link_core::{Clock, Store, SystemClock};
 use serde::{Deserialize, Serialize};
 
 mod clicked;

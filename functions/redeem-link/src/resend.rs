@@ -96,7 +96,7 @@ pub(crate) async fn resend(
         }
         Ok(RequestOutcome::NotRenewable) => not_renewable(&app, t),
         Ok(RequestOutcome::AddressChanged) => {
-            audit_refusal(&app, &link, &requester.identity, AuditEvent::RefusedAddressChanged, now).await;
+            redeem::audit_refusal(&app.store, &link, &requester.identity, AuditEvent::RefusedAddressChanged, now).await;
             address_changed_page(&app, t)
         }
         Err(error) => unavailable(&app, t, error),
