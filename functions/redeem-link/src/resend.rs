@@ -34,45 +34,27 @@ pub(crate) async fn resend(
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    let me = session.identity();
-    if link.record.identity() != me {
-        return wrong_identity(&app, t, &session, &link, &token, false);
-    }
-    // As confirming needs: a sign-in made after this link was clicked.
     let clicked = app.clicked(&jar).filter(|c| LinkToken::parse(&c.token).is_ok_and(|t| t.link_id == token.link_id));
-    if !clicked.as_ref().is_some_and(|c| fresh(&session, c)) {
-        return Redirect::to(&fresh_sign_in_at(&session)).into_response();
-    }
-    if link.state() != LinkState::Sent || link.record.expires_at > now {
-        return not_renewable(&app, t);
-    }
-    let (Some(id), Ok(email)) = (ProfileId::parse(&link.record.profile_id), RegisteredEmail::parse(&link.record.email))
-    else {
-        return malformed(&app, t);
-    };
-    let profile = Profile {
-        id,
-        email: email.clone(),
-        display_name: link.record.display_name.clone(),
-        organization: link.record.organization.clone(),
-    };
     let requester = Requester {
-        identity: me,
+        identity: session.identity(),
         label: RequesterLabel::of_sign_in(&session.profile, t),
         provider: link.record.identity_provider.clone(),
         source_ip: client_network(caller.source_ip.as_deref()),
         locale,
     };
-    let request = AssociationRequest {
-        requester: &requester,
-        email: &email,
-        profiles: std::slice::from_ref(&profile),
-        // Renewing one link the address already received is within its owner's day.
-        by_address_owner: true,
-        renews: Some(&link),
+    let allowance = Allowance { limits: &app.limits, link_ttl_seconds: app.link_ttl_seconds };
+    // As confirming needs: a sign-in made after this link was clicked.
+    let signed_in_since_click = clicked.as_ref().is_some_and(|c| fresh(&session, c));
+    let outcome = match request::renew(&app.store, allowance, &link, &requester, signed_in_since_click, now).await {
+        Ok(Renewed::Recorded(outcome)) => outcome,
+        Ok(Renewed::WrongIdentity) => return wrong_identity(&app, t, &session, &link, &token, false),
+        Ok(Renewed::NeedsFreshSignIn) => return Redirect::to(&fresh_sign_in_at(&session)).into_response(),
+        Ok(Renewed::NotRenewable) => return not_renewable(&app, t),
+        Ok(Renewed::Malformed) => return malformed(&app, t),
+        Err(error) => return unavailable(&app, t, error),
     };
-    match app.store.record_association_request(&request, &app.limits, app.link_ttl_seconds, now).await {
-        Ok(RequestOutcome::Accepted { .. }) => {
+    match outcome {
+        RequestOutcome::Accepted { .. } => {
             let message =
                 fill(t.resent, &[("profile", &link.record.display_name), ("minutes", &(app.link_ttl_seconds / 60))]);
             let mut outcome = Outcome::problem(t, t.resent_title, message, account(t));
@@ -80,7 +62,7 @@ pub(crate) async fn resend(
             outcome.step = 3;
             app.outcome(StatusCode::OK, outcome)
         }
-        Ok(RequestOutcome::RateLimited { limit, retry_after }) => {
+        RequestOutcome::RateLimited { limit, retry_after } => {
             rate_limited(FUNCTION, limit);
             let mut response = app.outcome(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -94,12 +76,8 @@ pub(crate) async fn resend(
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
-        Ok(RequestOutcome::NotRenewable) => not_renewable(&app, t),
-        Ok(RequestOutcome::AddressChanged) => {
-            redeem::audit_refusal(&app.store, &link, &requester.identity, AuditEvent::RefusedAddressChanged, now).await;
-            address_changed_page(&app, t)
-        }
-        Err(error) => unavailable(&app, t, error),
+        RequestOutcome::NotRenewable => not_renewable(&app, t),
+        RequestOutcome::AddressChanged => address_changed_page(&app, t),
     }
 }
 

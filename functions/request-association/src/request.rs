@@ -10,28 +10,6 @@ pub(crate) struct AssociateForm {
     pub(crate) csrf: Option<String>,
 }
 
-/// Whether the person already holds `email`: a profile registered under it
-/// is linked to them, or their provider verified that address for them. The
-/// address's daily cap then does not apply, so others cannot lock its owner out.
-pub(crate) fn owns_address(
-    session: &SessionClaims,
-    email: &RegisteredEmail,
-    profiles: &[Profile],
-    state: &IdentityState,
-) -> bool {
-    let linked_here = profiles.iter().any(|p| state.profiles.iter().any(|l| l.profile_id == p.id.as_str()));
-    let verified_here = session.profile.email_verified
-        && session.profile.email.as_deref().and_then(|e| RegisteredEmail::parse(e).ok()).as_ref() == Some(email);
-    linked_here || verified_here
-}
-
-/// What became of a request, once the identity's state was read.
-pub(crate) enum Requested {
-    /// The session was signed out meanwhile (here or everywhere): nothing recorded.
-    SignedOut,
-    Recorded(RequestOutcome),
-}
-
 impl CsrfProtected for AssociateForm {
     const SIGN_IN: &'static str = "/login?return_to=%2Fassociate";
 
@@ -81,29 +59,8 @@ pub(crate) async fn request(
         source_ip: client_network(caller.source_ip.as_deref()),
         locale,
     };
-    let outcome = async {
-        // Side by side: the profiles under the address, and the identity's
-        // state (signed out since? already holding a profile at this address?).
-        let (profiles, state) =
-            tokio::join!(app.store.profiles_by_email(&email), app.store.identity_state(&requester.identity));
-        let (profiles, state) = (profiles?, state?);
-        if state.has_ended(&session) {
-            return Ok(Requested::SignedOut);
-        }
-        let request = AssociationRequest {
-            requester: &requester,
-            email: &email,
-            profiles: &profiles,
-            by_address_owner: owns_address(&session, &email, &profiles, &state),
-            renews: None,
-        };
-        app.store
-            .record_association_request(&request, &app.limits, app.link_ttl_seconds, now)
-            .await
-            .map(Requested::Recorded)
-    }
-    .await;
-    let outcome = match outcome {
+    let allowance = Allowance { limits: &app.limits, link_ttl_seconds: app.link_ttl_seconds };
+    let outcome = match request_links(&app.store, allowance, &session, &requester, &email, now).await {
         Ok(Requested::Recorded(outcome)) => Ok(outcome),
         Ok(Requested::SignedOut) => {
             tracing::info!(sid = &session.sid[..8], "association request from a signed-out session");

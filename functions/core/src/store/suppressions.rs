@@ -320,7 +320,7 @@ impl Store {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(self.audit_item(&audit))
+            .transact_items(self.audit_item(audit))
             .send_retrying_conflicts()
             .await;
         match result {
