@@ -111,7 +111,7 @@ pub(crate) async fn confirm(
         Confirmed::NeedsFreshSignIn => Redirect::to(&fresh_sign_in_at(&session)).into_response(),
         Confirmed::ReportedNotMe { burned } => {
             redeemed(Redeemed::NotMe);
-            not_me::counted(not_me::CancelledVia::Requester);
+            not_me::counted(CancelledVia::Requester);
             tracing::info!(link = %link.record.link_id, burned, "request reported as not me");
             let mut outcome = Outcome::problem(t, t.not_me_title, t.not_me, account(t));
             outcome.ok = true;

@@ -13,6 +13,7 @@ use axum::response::Response;
 use profile_link_core::domain::identity::RequesterLabel;
 use profile_link_core::domain::link_token::LinkToken;
 use profile_link_core::i18n::{Locale, fill};
+use profile_link_core::linking::not_me::{CancelledVia, cancel_request};
 use profile_link_core::metrics::Emf;
 use profile_link_core::web::pages::{self, NotMePage};
 use serde::Deserialize;
@@ -21,27 +22,6 @@ use super::{
     FUNCTION, Outcome, RedeemApp, RedeemQuery, account, malformed, profile_label, read_link, unavailable,
     unreadable_form,
 };
-
-/// Where a request was stopped as "not me": the `Via` of the `RequestsCancelled` metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CancelledVia {
-    /// The email's "I didn't ask for this" link.
-    Mailbox,
-    /// The confirmation page, by the person who asked.
-    Requester,
-    /// The page another sign-in sees.
-    WrongAccount,
-}
-
-impl CancelledVia {
-    const fn as_str(self) -> &'static str {
-        match self {
-            CancelledVia::Mailbox => "mailbox",
-            CancelledVia::Requester => "requester",
-            CancelledVia::WrongAccount => "wrong_account",
-        }
-    }
-}
 
 /// The `RequestsCancelled` metric: a request stopped as "not me", and from where.
 pub(crate) fn counted(via: CancelledVia) {
@@ -98,13 +78,7 @@ pub(crate) async fn cancel(
     };
     let via =
         if form.via.as_deref() == Some("wrong_account") { CancelledVia::WrongAccount } else { CancelledVia::Mailbox };
-    let detail = match via {
-        CancelledVia::WrongAccount => "from the page another sign-in saw",
-        _ => "from the email's \"I didn't ask for this\" link",
-    };
-    // Audited under the identity that asked: the request is what was refused.
-    let requester = link.record.identity();
-    match app.store.burn_request(&link, &requester, Some(detail), now).await {
+    match cancel_request(&app.store, &link, via, now).await {
         Ok(burned) => {
             tracing::info!(link = %link.record.link_id, burned, via = via.as_str(), "request cancelled as not asked for");
             if burned > 0 {

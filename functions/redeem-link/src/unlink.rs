@@ -26,17 +26,11 @@ pub(crate) async fn unlink(
         let problem = Problem::new(StatusCode::BAD_REQUEST, t.unlink_unknown_title, t.unlink_unknown, account(t));
         return app.problem(problem, t);
     };
-    let identity = session.identity();
-    let state = match app.store.identity_state(&identity).await {
-        Ok(state) if state.has_ended(&session) => return signed_out(&app, &jar, "/login"),
-        Ok(state) => state,
-        Err(error) => return unavailable(&app, t, error),
-    };
-    match app.store.unlink(&identity, &profile_id, "the linked identity", now).await {
-        Ok(result) => {
+    match linking::unlink::unlink(&app.store, &session, &profile_id, now).await {
+        Ok(Unlinking::SignedOut) => signed_out(&app, &jar, "/login"),
+        Ok(Unlinking::Done { already_unlinked, profiles }) => {
             // Unlinking what is not linked (a second click, another tab) is not an error.
-            tracing::info!(profile = %profile_id, already_unlinked = result == Unlinked::NotLinked, "unlink");
-            let profiles = state.profile_ids().into_iter().filter(|p| p != profile_id.as_str()).collect();
+            tracing::info!(profile = %profile_id, already_unlinked, "unlink");
             let cookie = reissue_session(&app, &session, profiles, now);
             (jar.add(cookie), Redirect::to("/")).into_response()
         }

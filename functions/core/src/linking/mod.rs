@@ -2,8 +2,11 @@
 //! returns what happened as a closed type for a handler to render or count.
 //! `request` asks for links and renews an expired one (seed steps 4–5),
 //! `send` sends the emails the table holds (seed step 6), `redeem` confirms a
-//! link (seed step 9).
+//! link (seed step 9), `unlink` removes one from the account page, and
+//! `not_me` cancels a request from the inbox.
 
+pub mod not_me;
 pub mod redeem;
 pub mod request;
 pub mod send;
+pub mod unlink;
