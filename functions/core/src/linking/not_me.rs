@@ -3,8 +3,9 @@
 //! Every still-unused link of the request is burned, audited under the
 //! identity that asked: the request is what was refused.
 
+use super::redeem::RedeemStorage;
+use crate::store::StoreError;
 use crate::store::redeem::StoredLink;
-use crate::store::{Store, StoreError};
 
 /// Where a request was stopped as "not me".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +41,7 @@ impl CancelledVia {
 /// Cancels the request `link` belongs to, from the inbox's side: how many
 /// unused links were burned (0: nothing was left to cancel).
 pub async fn cancel_request(
-    store: &Store,
+    store: &impl RedeemStorage,
     link: &StoredLink,
     via: CancelledVia,
     now: i64,

@@ -5,9 +5,68 @@
 //! identity and kind of refusal.
 
 use crate::domain::identity::Identity;
-use crate::store::audit::AuditEvent;
+use crate::store::audit::{AuditEntry, AuditEvent};
 use crate::store::redeem::{Redemption, StoredLink, audit};
 use crate::store::{LinkState, Store, StoreError};
+
+/// The table as confirming a link needs it.
+pub trait RedeemStorage: Sync {
+    fn redeem_link(
+        &self,
+        link: &StoredLink,
+        identity: &Identity,
+        directory: Option<(&str, &str)>,
+        now: i64,
+    ) -> impl Future<Output = Result<Redemption, StoreError>> + Send;
+    fn burn_link(
+        &self,
+        link: &StoredLink,
+        identity: &Identity,
+        event: AuditEvent,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn burn_request(
+        &self,
+        link: &StoredLink,
+        identity: &Identity,
+        detail: Option<&str>,
+        now: i64,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    fn audit_once(&self, entry: &AuditEntry) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+impl RedeemStorage for Store {
+    fn redeem_link(
+        &self,
+        link: &StoredLink,
+        identity: &Identity,
+        directory: Option<(&str, &str)>,
+        now: i64,
+    ) -> impl Future<Output = Result<Redemption, StoreError>> + Send {
+        Store::redeem_link(self, link, identity, directory, now)
+    }
+    fn burn_link(
+        &self,
+        link: &StoredLink,
+        identity: &Identity,
+        event: AuditEvent,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        Store::burn_link(self, link, identity, event, None, now)
+    }
+    fn burn_request(
+        &self,
+        link: &StoredLink,
+        identity: &Identity,
+        detail: Option<&str>,
+        now: i64,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        Store::burn_request(self, link, identity, detail, now)
+    }
+    fn audit_once(&self, entry: &AuditEntry) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        Store::audit_once(self, entry)
+    }
+}
 
 /// What the person asked for on the confirmation page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +117,11 @@ pub enum Confirmed {
 }
 
 /// Confirms a link, or refuses and says why.
-pub async fn confirm(store: &Store, confirmation: Confirmation<'_>, now: i64) -> Result<Confirmed, StoreError> {
+pub async fn confirm(
+    store: &impl RedeemStorage,
+    confirmation: Confirmation<'_>,
+    now: i64,
+) -> Result<Confirmed, StoreError> {
     let Confirmation { link, identity, directory, signed_in_since_click, choice } = confirmation;
     // Used, cancelled or expired links say so whoever asks; only the attempt is recorded.
     let unusable = match link.state() {
@@ -80,7 +143,7 @@ pub async fn confirm(store: &Store, confirmation: Confirmation<'_>, now: i64) ->
         return Ok(Confirmed::ReportedNotMe { burned });
     }
     if link.record.identity() != *identity {
-        store.burn_link(link, identity, AuditEvent::WrongIdentity, None, now).await?;
+        store.burn_link(link, identity, AuditEvent::WrongIdentity, now).await?;
         return Ok(Confirmed::WrongIdentity);
     }
     let redemption = store.redeem_link(link, identity, directory, now).await?;
@@ -99,7 +162,13 @@ pub async fn confirm(store: &Store, confirmation: Confirmation<'_>, now: i64) ->
 /// Records a refused redemption in the profile's audit trail, once per link,
 /// identity and kind of refusal (replaying a used link writes nothing more);
 /// a failure to record is logged, never shown: the answer does not depend on it.
-pub async fn audit_refusal(store: &Store, link: &StoredLink, identity: &Identity, event: AuditEvent, now: i64) {
+pub async fn audit_refusal(
+    store: &impl RedeemStorage,
+    link: &StoredLink,
+    identity: &Identity,
+    event: AuditEvent,
+    now: i64,
+) {
     let entry = audit(&link.record, event, identity, None, now);
     if let Err(error) = store.audit_once(&entry).await {
         tracing::error!(%error, event = event.as_str(), "audit entry could not be written");

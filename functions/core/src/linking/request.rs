@@ -3,6 +3,7 @@
 //! a link that was sent and expired unused.
 
 use crate::domain::email::RegisteredEmail;
+use crate::domain::identity::Identity;
 use crate::domain::profile::Profile;
 use crate::domain::rate_limit::RateLimits;
 use crate::session::SessionClaims;
@@ -10,7 +11,44 @@ use crate::store::audit::AuditEvent;
 use crate::store::redeem::StoredLink;
 use crate::store::{AssociationRequest, IdentityState, LinkState, RequestOutcome, Requester, Store, StoreError};
 
-use super::redeem::audit_refusal;
+use super::redeem::{RedeemStorage, audit_refusal};
+
+/// The table as asking for links needs it.
+pub trait RequestStorage: RedeemStorage {
+    fn profiles_by_email(
+        &self,
+        email: &RegisteredEmail,
+    ) -> impl Future<Output = Result<Vec<Profile>, StoreError>> + Send;
+    fn identity_state(&self, identity: &Identity) -> impl Future<Output = Result<IdentityState, StoreError>> + Send;
+    fn record_association_request(
+        &self,
+        request: &AssociationRequest<'_>,
+        limits: &RateLimits,
+        link_ttl_seconds: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<RequestOutcome, StoreError>> + Send;
+}
+
+impl RequestStorage for Store {
+    fn profiles_by_email(
+        &self,
+        email: &RegisteredEmail,
+    ) -> impl Future<Output = Result<Vec<Profile>, StoreError>> + Send {
+        Store::profiles_by_email(self, email)
+    }
+    fn identity_state(&self, identity: &Identity) -> impl Future<Output = Result<IdentityState, StoreError>> + Send {
+        Store::identity_state(self, identity)
+    }
+    fn record_association_request(
+        &self,
+        request: &AssociationRequest<'_>,
+        limits: &RateLimits,
+        link_ttl_seconds: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<RequestOutcome, StoreError>> + Send {
+        Store::record_association_request(self, request, limits, link_ttl_seconds, now)
+    }
+}
 
 /// What the request policy allows: how often, and for how long a link lasts.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +70,7 @@ pub enum Requested {
 /// signed in with `session`. The answer is the same whether 0, 1 or many
 /// profiles match; only the store knows.
 pub async fn request_links(
-    store: &Store,
+    store: &impl RequestStorage,
     allowance: Allowance<'_>,
     session: &SessionClaims,
     requester: &Requester,
@@ -92,7 +130,7 @@ pub enum Renewed {
 /// within the rate limits, to the address it was sent to, only if the profile
 /// is still registered there (the transaction checks all of it again).
 pub async fn renew(
-    store: &Store,
+    store: &impl RequestStorage,
     allowance: Allowance<'_>,
     link: &StoredLink,
     requester: &Requester,

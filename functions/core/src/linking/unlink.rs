@@ -2,10 +2,38 @@
 //! first, so a signed-out session changes nothing, and the profiles the
 //! session lists afterwards are the table's, less this one.
 
+use crate::domain::identity::Identity;
 use crate::domain::profile::ProfileId;
 use crate::session::SessionClaims;
 use crate::store::associations::Unlinked;
-use crate::store::{Store, StoreError};
+use crate::store::{IdentityState, Store, StoreError};
+
+/// The table as unlinking needs it.
+pub trait UnlinkStorage: Sync {
+    fn identity_state(&self, identity: &Identity) -> impl Future<Output = Result<IdentityState, StoreError>> + Send;
+    fn unlink(
+        &self,
+        identity: &Identity,
+        profile: &ProfileId,
+        by: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Unlinked, StoreError>> + Send;
+}
+
+impl UnlinkStorage for Store {
+    fn identity_state(&self, identity: &Identity) -> impl Future<Output = Result<IdentityState, StoreError>> + Send {
+        Store::identity_state(self, identity)
+    }
+    fn unlink(
+        &self,
+        identity: &Identity,
+        profile: &ProfileId,
+        by: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Unlinked, StoreError>> + Send {
+        Store::unlink(self, identity, profile, by, now)
+    }
+}
 
 /// What unlinking did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +47,7 @@ pub enum Unlinking {
 
 /// Unlinks `profile` from the identity signed in with `session`.
 pub async fn unlink(
-    store: &Store,
+    store: &impl UnlinkStorage,
     session: &SessionClaims,
     profile: &ProfileId,
     now: i64,
