@@ -3,7 +3,6 @@
 //! server runs (API Gateway event conversion included). A `Browser` follows
 //! redirects and forms like a person's browser would.
 
-pub mod browser;
 pub mod dynamodb_local;
 pub mod fake_provider;
 pub mod faults;
@@ -36,6 +35,9 @@ use profile_link_send_emails::SendEmailsApp;
 use profile_link_ses_events::SesEventsApp;
 use profile_link_token::TokenApp;
 use tokio::sync::Mutex;
+
+/// The browser, its forms and the SES fixtures are the shared harness's (`infra/harness`).
+pub use profile_link_harness::{browser, ses_events};
 
 pub use browser::Browser;
 
@@ -526,6 +528,12 @@ impl TestApp {
 
     pub async fn count_with_prefix(&self, prefix: &str) -> usize {
         self.keys().await.iter().filter(|(pk, _)| pk.starts_with(prefix)).count()
+    }
+}
+
+impl profile_link_harness::portal::Site for TestApp {
+    fn base(&self) -> &str {
+        &self.base
     }
 }
 

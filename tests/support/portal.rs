@@ -3,69 +3,13 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use url::Url;
 
 use crate::TestApp;
 use crate::browser::Browser;
 use crate::flow::{confirm, open, request_and_deliver};
 
-pub const DEMO_PORTAL: &str = "demo-portal";
-pub const DEMO_SECRET: &str = "demo-portal-secret";
-pub const DEMO_REDIRECT: &str = "http://127.0.0.1:3100/callback";
-pub const DEMO_AFTER_LOGOUT: &str = "http://127.0.0.1:3100/";
-
-/// One sign-in attempt's secrets, as the portal keeps them.
-#[derive(Debug, Clone)]
-pub struct Attempt {
-    pub state: String,
-    pub nonce: String,
-    pub verifier: String,
-}
-
-impl Attempt {
-    pub fn new() -> Self {
-        let random = profile_link_core::random::secret_256;
-        Self { state: random(), nonce: random(), verifier: random() }
-    }
-
-    pub fn challenge(&self) -> String {
-        profile_link_core::random::sha256_b64(self.verifier.as_bytes())
-    }
-
-    /// `/authorize` for `client` with everything a well-behaved portal sends, `extra` added or replacing.
-    pub fn url(&self, app: &TestApp, client: &str, redirect_uri: &str, extra: &[(&str, &str)]) -> String {
-        let challenge = self.challenge();
-        let mut pairs: Vec<(&str, &str)> = vec![
-            ("response_type", "code"),
-            ("client_id", client),
-            ("redirect_uri", redirect_uri),
-            ("scope", "openid profile email"),
-            ("state", &self.state),
-            ("nonce", &self.nonce),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ];
-        for (name, value) in extra {
-            pairs.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                pairs.push((name, value));
-            }
-        }
-        let mut url = Url::parse(&app.url("/authorize")).unwrap();
-        url.query_pairs_mut().extend_pairs(pairs);
-        url.to_string()
-    }
-
-    pub fn demo_url(&self, app: &TestApp, extra: &[(&str, &str)]) -> String {
-        self.url(app, DEMO_PORTAL, DEMO_REDIRECT, extra)
-    }
-}
-
-impl Default for Attempt {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// The portal's sign-in attempt and the demo portal's registration are the shared harness's.
+pub use profile_link_harness::portal::{Attempt, DEMO_AFTER_LOGOUT, DEMO_PORTAL, DEMO_REDIRECT, DEMO_SECRET};
 
 /// Follows `start`'s redirects until they leave for `redirect_uri`; that answer's query.
 pub async fn answer_at(browser: &Browser, start: &str, redirect_uri: &str) -> Vec<(String, String)> {
@@ -100,17 +44,9 @@ pub async fn token(app: &TestApp, basic: Option<(&str, &str)>, fields: &[(&str, 
 
 /// The demo portal's code exchange, as openid-client makes it.
 pub async fn demo_token(app: &TestApp, code: &str, attempt: &Attempt) -> (StatusCode, Value) {
-    token(
-        app,
-        Some((DEMO_PORTAL, DEMO_SECRET)),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", DEMO_REDIRECT),
-            ("code_verifier", &attempt.verifier),
-        ],
-    )
-    .await
+    let form = attempt.token_form(code, DEMO_REDIRECT);
+    let fields: Vec<(&str, &str)> = form.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    token(app, Some((DEMO_PORTAL, DEMO_SECRET)), &fields).await
 }
 
 /// `/userinfo` with a bearer token.

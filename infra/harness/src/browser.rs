@@ -4,7 +4,10 @@
 //! The tests use the panicking methods (`get`, `submit`, `sign_in` …); the load
 //! driver uses their `try_` twins, which return what went wrong instead, and
 //! an observer that sees every request the browser sends and how long it took.
+//! The bench signs in at the identity provider with it, and keeps the cookies
+//! of the pages it builds as API Gateway events in [`SiteCookies`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +15,7 @@ use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::LOCATION;
 use reqwest::{Method, Response, StatusCode};
 use scraper::{Html, Selector};
-use url::Url;
+use url::{Origin, Url};
 
 pub struct Browser {
     pub client: reqwest::Client,
@@ -112,6 +115,8 @@ impl Browser {
             .default_headers(headers)
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
+            // Every page it visits is on this machine: no proxy from the environment.
+            .no_proxy()
             .build()
             .unwrap();
         Self { client, jar, observer: None, timeout: None, only_host: None, stop_at: None }
@@ -241,10 +246,23 @@ impl Browser {
 
     pub async fn try_sign_in(&self, start: &str, user: &str, password: &str) -> Result<Page, BrowseError> {
         let origin = Url::parse(start).map_err(|e| BrowseError::BadUrl(format!("{start}: {e}")))?.origin();
+        self.try_sign_in_back_to(start, &origin, user, password).await
+    }
+
+    /// [`try_sign_in`](Self::try_sign_in) from a `start` at the provider (the
+    /// authorization request a service redirected to): forms are submitted
+    /// until a page at `home`, the service's origin, is reached.
+    pub async fn try_sign_in_back_to(
+        &self,
+        start: &str,
+        home: &Origin,
+        user: &str,
+        password: &str,
+    ) -> Result<Page, BrowseError> {
         let mut page = self.try_get(start).await?;
         for _ in 0..5 {
             let Some(mut form) = first_post_form(&page) else { return Ok(page) };
-            if page.url.origin() == origin {
+            if page.url.origin() == *home {
                 return Ok(page);
             }
             if form.has("password") {
@@ -298,13 +316,24 @@ pub fn first_post_form(page: &Page) -> Option<Form> {
 
 /// Every `<form method=post>` on the page, in order, with its inputs' current values.
 pub fn post_forms(page: &Page) -> Vec<Form> {
-    let html = Html::parse_document(&page.body);
+    post_forms_as_written(&page.body)
+        .into_iter()
+        .filter_map(|(action, fields)| Some(Form { action: page.url.join(&action).ok()?, fields }))
+        .collect()
+}
+
+/// Every `<form method=post>` of an HTML text, in order: its `action` as
+/// written (entities decoded, not resolved against any URL) and its inputs'
+/// names and current values (buttons and submit inputs are not sent: a
+/// person's click adds the one they pressed).
+pub fn post_forms_as_written(html: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let html = Html::parse_document(html);
     let forms = Selector::parse("form").unwrap();
     let inputs = Selector::parse("input, button[name]").unwrap();
     html.select(&forms)
         .filter(|f| f.value().attr("method").is_some_and(|m| m.eq_ignore_ascii_case("post")))
-        .filter_map(|form| {
-            let action = page.url.join(form.value().attr("action").unwrap_or("")).ok()?;
+        .map(|form| {
+            let action = form.value().attr("action").unwrap_or("").to_owned();
             let fields = form
                 .select(&inputs)
                 .filter(|i| i.value().name() == "input" && i.value().attr("type") != Some("submit"))
@@ -312,7 +341,94 @@ pub fn post_forms(page: &Page) -> Vec<Form> {
                     Some((i.value().attr("name")?.to_owned(), i.value().attr("value").unwrap_or("").to_owned()))
                 })
                 .collect();
-            Some(Form { action, fields })
+            (action, fields)
         })
         .collect()
+}
+
+/// The cookies one site set, for a client that builds its requests itself
+/// (the bench's API Gateway events): name → value, paths and domains ignored
+/// (every cookie of ours is `Path=/` on the one host).
+#[derive(Debug, Default, Clone)]
+pub struct SiteCookies(BTreeMap<String, String>);
+
+impl SiteCookies {
+    /// Applies one `Set-Cookie` value: stores the cookie, or removes it when it is expired or empty.
+    pub fn store(&mut self, set_cookie: &str) {
+        let mut attributes = set_cookie.split(';');
+        let Some((name, value)) = attributes.next().and_then(|pair| pair.split_once('=')) else { return };
+        let expired = attributes.any(|a| {
+            let a = a.trim().to_ascii_lowercase();
+            a == "max-age=0" || a.starts_with("expires=thu, 01 jan 1970")
+        });
+        if expired || value.is_empty() {
+            self.0.remove(name.trim());
+        } else {
+            self.0.insert(name.trim().to_owned(), value.trim().to_owned());
+        }
+    }
+
+    /// Puts a cookie into the jar as if the site had set it (a minted session).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_owned(), value.to_owned());
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// `name=value` for every cookie, as a request sends them.
+    pub fn pairs(&self) -> Vec<String> {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_first_post_form() {
+        let html = r#"<form method="get" action="/x"></form><form method="post" action="/a?b=1&amp;c=2">
+<input type="hidden" name="csrf" value="t0k"><input name="email" value=""></form>"#;
+        let (action, fields) = post_forms_as_written(html).into_iter().next().unwrap();
+        assert_eq!(action, "/a?b=1&c=2");
+        assert_eq!(fields, vec![("csrf".into(), "t0k".into()), ("email".into(), String::new())]);
+    }
+
+    #[test]
+    fn resolves_actions_against_the_page_and_leaves_buttons_out() {
+        let page = Page {
+            url: Url::parse("http://127.0.0.1:3000/redeem?x=1").unwrap(),
+            status: StatusCode::OK,
+            headers: reqwest::header::HeaderMap::new(),
+            body: r#"<form method="POST"><input name="token" value="t"><input type="submit" name="go" value="Go">
+<button type="submit" name="action" value="confirm">Yes</button></form>
+<form method="post" action="https://elsewhere.example/x"></form>"#
+                .into(),
+        };
+        let forms = post_forms(&page);
+        assert_eq!(forms.len(), 2);
+        assert_eq!(forms[0].action.as_str(), "http://127.0.0.1:3000/redeem?x=1");
+        assert_eq!(forms[0].fields, vec![("token".into(), "t".into())]);
+        assert_eq!(forms[1].action.as_str(), "https://elsewhere.example/x");
+        let mut form = first_post_form(&page).unwrap();
+        form.set("action", "confirm");
+        form.set("token", "u");
+        assert_eq!(form.fields, vec![("token".into(), "u".into()), ("action".into(), "confirm".into())]);
+        assert!(form.has("action") && !form.has("go"));
+    }
+
+    #[test]
+    fn cookies_are_stored_and_removed() {
+        let mut jar = SiteCookies::default();
+        jar.store("pl_session=abc; Path=/; HttpOnly; Max-Age=3600");
+        assert_eq!(jar.get("pl_session"), Some("abc"));
+        jar.store("pl_session=; Path=/; Max-Age=0");
+        assert!(jar.is_empty());
+    }
 }
