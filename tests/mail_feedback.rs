@@ -10,70 +10,20 @@ use std::collections::HashMap;
 use profile_link_core::domain::email::RegisteredEmail;
 use profile_link_core::domain::profile::ProfileId;
 use profile_link_core::store::audit::AuditRecord;
-use profile_link_tests::TestApp;
 use profile_link_tests::browser::{Browser, Page};
 use profile_link_tests::flow::{confirm, link_id, links_to, open, request};
+use profile_link_tests::{TestApp, ses_events};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// The documented `mail` object of an event-publishing record, with these tags.
-fn mail(recipient: &str, message_id: &str, tags: &HashMap<String, String>) -> Value {
-    let mut published: serde_json::Map<String, Value> =
-        tags.iter().map(|(name, value)| (name.clone(), json!([value]))).collect();
-    // SES adds its own tags; a tag of someone else's is ignored too.
-    published.insert("ses:configuration-set".into(), json!(["profile-link"]));
-    published.insert("ses:from-domain".into(), json!(["example.com"]));
-    published.insert("campaign".into(), json!(["spring"]));
-    json!({
-        "timestamp": "2026-03-01T10:00:00.000Z",
-        "source": "Example Ltd <no-reply@example.com>",
-        "sourceArn": "arn:aws:ses:eu-west-1:123456789012:identity/example.com",
-        "sendingAccountId": "123456789012",
-        "messageId": message_id,
-        "destination": [recipient],
-        "headersTruncated": false,
-        "headers": [{ "name": "To", "value": recipient }],
-        "commonHeaders": { "from": ["Example Ltd <no-reply@example.com>"], "to": [recipient], "subject": "Link" },
-        "tags": published,
-    })
-}
-
+/// A bounce of `kind` and subtype `sub`, as SES publishes it, of the email with these tags.
 fn bounce(kind: &str, sub: &str, recipient: &str, message_id: &str, tags: &HashMap<String, String>) -> String {
-    json!({
-        "eventType": "Bounce",
-        "bounce": {
-            "bounceType": kind,
-            "bounceSubType": sub,
-            "bouncedRecipients": [{
-                "emailAddress": recipient,
-                "action": "failed",
-                "status": "5.1.1",
-                "diagnosticCode": format!("smtp; 550 5.1.1 <{recipient}>: user unknown"),
-            }],
-            "timestamp": "2026-03-01T10:00:02.669Z",
-            "feedbackId": "01000157c44f053b-61b59c11-9236-11e6-8f96-7be8aexample-000000",
-            "reportingMTA": "dsn; mta.example.com",
-        },
-        "mail": mail(recipient, message_id, tags),
-    })
-    .to_string()
+    ses_events::bounce(kind, sub, recipient, ses_events::mail(recipient, message_id, tags)).to_string()
 }
 
+/// A complaint, as SES publishes it, about the email with these tags.
 fn complaint(recipient: &str, message_id: &str, tags: &HashMap<String, String>) -> String {
-    json!({
-        "eventType": "Complaint",
-        "complaint": {
-            "feedbackId": "01000157c44f053b-61b59c11-9236-11e6-8f96-7be8aexample-000000",
-            "complaintSubType": null,
-            "complainedRecipients": [{ "emailAddress": recipient }],
-            "timestamp": "2026-03-01T10:05:00.000Z",
-            "userAgent": "Mozilla/5.0",
-            "complaintFeedbackType": "abuse",
-            "arrivalDate": "2026-03-01T10:04:58.000Z",
-        },
-        "mail": mail(recipient, message_id, tags),
-    })
-    .to_string()
+    ses_events::complaint(recipient, ses_events::mail(recipient, message_id, tags)).to_string()
 }
 
 async fn trail(app: &TestApp, profile: &str) -> Vec<AuditRecord> {

@@ -26,7 +26,7 @@ use profile_link_core::store::{Feedback, MailFeedback, StoreError};
 use profile_link_core::telemetry::ColdStart;
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// This function's name in logs and metrics.
 pub const FUNCTION: &str = "ses-events";
@@ -343,94 +343,10 @@ fn short(raw: &str) -> String {
     log_safe(raw).chars().take(40).collect()
 }
 
-/// The record SES would publish through the configuration set for `feedback`
-/// on an email to `recipient` tagged with `about` (the documented shape of an
-/// event-publishing record). The dev server's `/dev/ses-event` uses it, as
-/// moto never bounces.
-pub fn example_ses_event(feedback: Feedback, recipient: &str, ses_message_id: &str, about: &MailSubject) -> Value {
-    let mut tags: serde_json::Map<String, Value> =
-        about.tags().into_iter().map(|(name, value)| (name.to_owned(), json!([value]))).collect();
-    tags.insert("ses:configuration-set".into(), json!(["profile-link"]));
-    let mail = json!({
-        "timestamp": "2026-01-01T00:00:00.000Z",
-        "source": "no-reply@example.com",
-        "sendingAccountId": "123456789012",
-        "messageId": ses_message_id,
-        "destination": [recipient],
-        "headersTruncated": false,
-        "tags": tags,
-    });
-    match feedback {
-        Feedback::HardBounce | Feedback::SoftBounce => {
-            let (kind, sub, status) = match feedback {
-                Feedback::HardBounce => ("Permanent", "General", "5.1.1"),
-                _ => ("Transient", "MailboxFull", "4.2.2"),
-            };
-            json!({
-                "eventType": "Bounce",
-                "bounce": {
-                    "bounceType": kind,
-                    "bounceSubType": sub,
-                    "bouncedRecipients": [{
-                        "emailAddress": recipient,
-                        "action": "failed",
-                        "status": status,
-                        "diagnosticCode": format!("smtp; {status} mailbox unavailable"),
-                    }],
-                    "timestamp": "2026-01-01T00:00:01.000Z",
-                    "feedbackId": "0100000000000000-00000000-0000-0000-0000-000000000000-000000",
-                    "reportingMTA": "dsn; mta.example.com",
-                },
-                "mail": mail,
-            })
-        }
-        Feedback::Complaint => json!({
-            "eventType": "Complaint",
-            "complaint": {
-                "complainedRecipients": [{ "emailAddress": recipient }],
-                "timestamp": "2026-01-01T00:00:01.000Z",
-                "feedbackId": "0100000000000000-00000000-0000-0000-0000-000000000000-000000",
-                "userAgent": "ExampleCorp Feedback Loop (V0.01)",
-                "complaintFeedbackType": "abuse",
-                "arrivalDate": "2026-01-01T00:00:01.000Z",
-            },
-            "mail": mail,
-        }),
-    }
-}
-
-/// The Lambda event an SNS topic delivers for these messages (SES event
-/// records as JSON text, each in the `Message` of its SNS envelope).
-pub fn sns_event(messages: &[String]) -> Value {
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|message| {
-            json!({
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": "arn:aws:sns:eu-west-1:123456789012:mail-events:local",
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": profile_link_core::random::token(12),
-                    "TopicArn": "arn:aws:sns:eu-west-1:123456789012:mail-events",
-                    "Subject": null,
-                    "Message": message,
-                    "Timestamp": "2026-01-01T00:00:02.000Z",
-                    "SignatureVersion": "1",
-                    "Signature": "local",
-                    "SigningCertUrl": "https://sns.eu-west-1.amazonaws.com/local.pem",
-                    "UnsubscribeUrl": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
-                    "MessageAttributes": {},
-                }
-            })
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn only_ses_words_and_plain_ids_reach_logs() {

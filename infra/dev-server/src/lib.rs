@@ -25,7 +25,8 @@ use profile_link_core::store::Feedback;
 use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
-use profile_link_ses_events::{SesEventsApp, example_ses_event, sns_event};
+use profile_link_harness::ses_events::{example_ses_event, sns_event};
+use profile_link_ses_events::SesEventsApp;
 use profile_link_token::TokenApp;
 use tower::ServiceExt;
 
