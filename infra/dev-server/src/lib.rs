@@ -14,18 +14,18 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_http::request::LambdaRequest;
 use profile_link_authorize::AuthorizeApp;
 use profile_link_core::domain::mail_subject::MailSubject;
 use profile_link_core::store::Feedback;
+use profile_link_harness::apigw;
+use profile_link_harness::ses_events::{example_ses_event, sns_event};
 use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
-use profile_link_harness::ses_events::{example_ses_event, sns_event};
 use profile_link_ses_events::SesEventsApp;
 use profile_link_token::TokenApp;
 use tower::ServiceExt;
@@ -168,7 +168,10 @@ async fn as_api_gateway(
         Ok(collected) => collected.to_bytes(),
         Err(_) => return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large").into_response(),
     };
-    let event = api_gateway_event(&parts, &bytes, peer);
+    let event = match api_gateway_event(&parts, &bytes, peer) {
+        Ok(event) => event,
+        Err(_) => return (axum::http::StatusCode::BAD_REQUEST, "Bad Request").into_response(),
+    };
     let lambda_request: lambda_http::Request = LambdaRequest::ApiGatewayV2(event).into();
     match functions.oneshot(lambda_request).await {
         Ok(response) => response,
@@ -176,50 +179,23 @@ async fn as_api_gateway(
     }
 }
 
-fn api_gateway_event(parts: &axum::http::request::Parts, body: &[u8], peer: SocketAddr) -> ApiGatewayV2httpRequest {
-    let mut headers: HeaderMap = parts.headers.clone();
-    let cookies: Vec<String> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';').map(|c| c.trim().to_owned()))
-        .filter(|c| !c.is_empty())
-        .collect();
-    headers.remove(header::COOKIE);
-
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http.method = parts.method.clone();
-    context.http.path = Some(parts.uri.path().to_owned());
-    context.http.protocol = Some("HTTP/1.1".to_owned());
-    context.http.source_ip = Some(peer.ip().to_string());
-    context.http.user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    context.request_id = Some(profile_link_core::random::token(12));
-    context.stage = Some("$default".to_owned());
-    context.route_key = Some("$default".to_owned());
-    context.domain_name = headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    context.time_epoch =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-
-    let mut event = ApiGatewayV2httpRequest::default();
-    event.version = Some("2.0".to_owned());
-    event.route_key = Some("$default".to_owned());
-    event.raw_path = Some(parts.uri.path().to_owned());
-    event.raw_query_string = Some(parts.uri.query().unwrap_or("").to_owned());
-    event.cookies = (!cookies.is_empty()).then_some(cookies);
-    event.headers = headers;
-    event.request_context = context;
-    if !body.is_empty() {
-        // API Gateway passes text bodies as they are and binary ones base64-encoded.
-        match std::str::from_utf8(body) {
-            Ok(text) => event.body = Some(text.to_owned()),
-            Err(_) => {
-                use base64::Engine;
-                event.body = Some(base64::engine::general_purpose::STANDARD.encode(body));
-                event.is_base64_encoded = true;
-            }
-        }
-    }
-    event
+/// The request as API Gateway's HTTP API event, read into `lambda_http`'s
+/// type as the function's runtime reads the JSON Lambda delivers.
+fn api_gateway_event(
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    peer: SocketAddr,
+) -> Result<ApiGatewayV2httpRequest, serde_json::Error> {
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let source_ip = peer.ip().to_string();
+    let request = apigw::Request {
+        method: parts.method.as_str(),
+        path_and_query,
+        headers: &parts.headers,
+        source_ip: &source_ip,
+        body,
+    };
+    serde_json::from_value(apigw::event(&request))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.
@@ -242,5 +218,34 @@ pub async fn verify_sender_in_emulator(sdk: &aws_config::SdkConfig, from: &str) 
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_already_exists_exception()) => Ok(()),
         Err(e) => Err(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_reaches_the_functions_as_lambda_delivers_it() {
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .uri("/redeem?token=a.b&x=%20")
+            .header("host", "127.0.0.1:3000")
+            .header("cookie", "pl_session=s; pl_clicked=c")
+            .header("user-agent", "ua")
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        let event = api_gateway_event(&parts, b"csrf=t&action=confirm", "203.0.113.7:5000".parse().unwrap()).unwrap();
+        assert_eq!(event.cookies.as_deref(), Some(&["pl_session=s".to_owned(), "pl_clicked=c".to_owned()][..]));
+        assert_eq!(event.request_context.http.source_ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(event.request_context.domain_name.as_deref(), Some("127.0.0.1:3000"));
+        let converted: lambda_http::Request = LambdaRequest::ApiGatewayV2(event).into();
+        assert_eq!(converted.method(), "POST");
+        assert_eq!(converted.uri().path(), "/redeem");
+        assert_eq!(converted.uri().query(), Some("token=a.b&x=%20"));
+        assert_eq!(converted.headers()["cookie"], "pl_session=s; pl_clicked=c");
+        assert_eq!(converted.headers()["user-agent"], "ua");
+        assert_eq!(converted.body().as_ref(), b"csrf=t&action=confirm");
     }
 }
