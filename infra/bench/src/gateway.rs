@@ -1,16 +1,21 @@
 //! Plays API Gateway and a browser: turns a person's request into the HTTP
 //! API (v2) event Lambda delivers, invokes the function that owns the route
 //! through its Runtime API, and reads the answer back (status, headers,
-//! cookies, body); signs in at the dev identity provider like a person.
+//! cookies, body); signs in at the dev identity provider like a person. The
+//! event, the answer, the browser's form parser and cookie jar are the
+//! harness's (`infra/harness`), shared with the tests and the dev server.
 //! Every invocation is recorded with its latency, CPU time and the calls
 //! the function made while it ran.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue};
+use profile_link_harness::browser::SiteCookies;
+use profile_link_harness::{self as harness, apigw};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use url::Url;
@@ -121,11 +126,12 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// A person's browser: cookies for the service and for the identity provider.
-#[derive(Debug, Default)]
+/// A person's browser: cookies for the service, and a browser of its own at the identity provider.
+#[derive(Default)]
 pub struct Browser {
-    cookies: BTreeMap<String, String>,
-    provider_cookies: BTreeMap<String, String>,
+    cookies: SiteCookies,
+    /// Made at the first sign-in; its cookie jar is the provider's session.
+    provider: Option<harness::browser::Browser>,
     pub source_ip: String,
 }
 
@@ -135,26 +141,7 @@ impl Browser {
     }
 
     pub fn set_cookie(&mut self, name: &str, value: &str) {
-        self.cookies.insert(name.to_owned(), value.to_owned());
-    }
-
-    fn cookie_list(&self) -> Vec<String> {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect()
-    }
-}
-
-/// Applies one `Set-Cookie` value to a jar (paths and domains ignored: one site each).
-fn store_cookie(jar: &mut BTreeMap<String, String>, set_cookie: &str) {
-    let mut attributes = set_cookie.split(';');
-    let Some((name, value)) = attributes.next().and_then(|pair| pair.split_once('=')) else { return };
-    let expired = attributes.any(|a| {
-        let a = a.trim().to_ascii_lowercase();
-        a == "max-age=0" || a.starts_with("expires=thu, 01 jan 1970")
-    });
-    if expired || value.is_empty() {
-        jar.remove(name.trim());
-    } else {
-        jar.insert(name.trim().to_owned(), value.trim().to_owned());
+        self.cookies.set(name, value);
     }
 }
 
@@ -189,65 +176,39 @@ pub fn http_event(
     browser: &Browser,
     form: Option<&[(String, String)]>,
 ) -> Value {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let host = base.host_str().unwrap_or("127.0.0.1").to_owned();
     let host_header = match base.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.clone(),
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let request_id = format!("{:016x}", now.as_nanos());
-    let mut headers = json!({
-        "host": host_header,
-        "accept": "text/html,application/xhtml+xml",
-        "accept-language": "en-GB,en;q=0.9",
-        "user-agent": "profile-link-bench",
-        "x-forwarded-for": browser.source_ip,
-        "x-forwarded-port": base.port_or_known_default().unwrap_or(443).to_string(),
-        "x-forwarded-proto": base.scheme(),
-    });
-    let body = form.map(|fields| {
-        headers["content-type"] = json!("application/x-www-form-urlencoded");
-        url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
-    });
-    let parameters: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "bench",
-            "domainName": host_header,
-            "domainPrefix": "bench",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": browser.source_ip,
-                "userAgent": "profile-link-bench",
-            },
-            "requestId": request_id,
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "01/Jan/2025:00:00:00 +0000",
-            "timeEpoch": now.as_millis() as u64,
-        },
-        "isBase64Encoded": false,
-    });
-    if !parameters.is_empty() {
-        event["queryStringParameters"] = json!(parameters);
+    let port = base.port_or_known_default().unwrap_or(443).to_string();
+    let mut headers = HeaderMap::new();
+    let mut add = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.append(name, value);
+        }
+    };
+    add("host", &host_header);
+    add("accept", "text/html,application/xhtml+xml");
+    add("accept-language", "en-GB,en;q=0.9");
+    add("user-agent", "profile-link-bench");
+    add("x-forwarded-for", &browser.source_ip);
+    add("x-forwarded-port", &port);
+    add("x-forwarded-proto", base.scheme());
+    if form.is_some() {
+        add("content-type", "application/x-www-form-urlencoded");
     }
-    let cookies = browser.cookie_list();
-    if !cookies.is_empty() {
-        event["cookies"] = json!(cookies);
+    if !browser.cookies.is_empty() {
+        add("cookie", &browser.cookies.pairs().join("; "));
     }
-    if let Some(body) = body {
-        event["body"] = json!(body);
-    }
-    event
+    let body = form.map(|fields| url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish());
+    apigw::event(&apigw::Request {
+        method,
+        path_and_query,
+        headers: &headers,
+        source_ip: &browser.source_ip,
+        body: body.as_deref().unwrap_or("").as_bytes(),
+    })
 }
 
 /// Sets (or replaces) one request header of an HTTP event, as API Gateway passes it: lower-case.
@@ -265,28 +226,13 @@ pub struct Gateway {
     pub recording: bool,
     /// Whether the invocations now belong to the onboarding being costed.
     pub onboarding: bool,
-    provider: reqwest::Client,
     /// Every `SendEmail` body seen, newest last.
     pub emails: Vec<Bytes>,
 }
 
 impl Gateway {
     pub fn new(base: Url, functions: HashMap<String, Function>, proxy: Arc<Proxy>) -> Self {
-        let provider = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .expect("HTTP client builds");
-        Self {
-            base,
-            functions,
-            proxy,
-            records: Vec::new(),
-            recording: false,
-            onboarding: true,
-            provider,
-            emails: Vec::new(),
-        }
+        Self { base, functions, proxy, records: Vec::new(), recording: false, onboarding: true, emails: Vec::new() }
     }
 
     /// Invokes `function` with `event` and records it under `endpoint`.
@@ -358,153 +304,49 @@ impl Gateway {
             set_header(&mut event, name, value);
         }
         let body = self.invoke(function, endpoint, event).await?;
-        let answer = parse_http_answer(&body)?;
+        let answer = apigw::Answer::parse(&body).context("the function's answer")?;
         if let Some(record) = self.records.last_mut().filter(|_| self.recording) {
-            record.status = answer.0.status;
-            record.response_bytes = answer.0.body.len();
+            record.status = answer.status;
+            record.response_bytes = answer.body.len();
         }
-        for cookie in &answer.1 {
-            store_cookie(&mut browser.cookies, cookie);
+        for cookie in &answer.cookies {
+            browser.cookies.store(cookie);
         }
-        Ok(answer.0)
+        Ok(HttpAnswer { status: answer.status, headers: answer.headers.into_iter().collect(), body: answer.body })
     }
 
     /// Signs `user` in at the identity provider, starting from the authorization
     /// URL `GET /login` redirected to; returns the path and query of the callback.
     pub async fn sign_in(&self, browser: &mut Browser, authorize: &str, user: &str) -> anyhow::Result<String> {
-        let mut url = Url::parse(authorize)?;
-        let mut form: Option<Vec<(String, String)>> = None;
-        for _ in 0..12 {
-            let mut request = match &form {
-                Some(fields) => self.provider.post(url.clone()).form(fields),
-                None => self.provider.get(url.clone()),
-            };
-            let cookies: Vec<String> = browser.provider_cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            if !cookies.is_empty() {
-                request = request.header("cookie", cookies.join("; "));
-            }
-            let response = request.send().await.with_context(|| format!("identity provider: {url}"))?;
-            for value in response.headers().get_all("set-cookie") {
-                store_cookie(&mut browser.provider_cookies, value.to_str().unwrap_or(""));
-            }
-            if response.status().is_redirection() {
-                let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("");
-                let next = url.join(location)?;
-                if next.origin() == self.base.origin() {
-                    let query = next.query().map(|q| format!("?{q}")).unwrap_or_default();
-                    return Ok(format!("{}{query}", next.path()));
-                }
-                url = next;
-                form = None;
-                continue;
-            }
-            let page = response.text().await?;
-            let Some((action, mut fields)) = first_post_form(&page) else {
-                bail!(
-                    "the identity provider showed a page without a form: {}",
-                    page.chars().take(400).collect::<String>()
-                );
-            };
-            if fields.iter().any(|(n, _)| n == "password") || page.contains("name=\"password\"") {
-                fields.retain(|(n, _)| n != "login" && n != "password");
-                fields.push(("login".into(), user.into()));
-                fields.push(("password".into(), "demo".into()));
-            }
-            url = url.join(&action)?;
-            form = Some(fields);
+        let home = self.base.origin();
+        // The callback is answered through the Runtime API, never on the base's port: stop before it.
+        let callback = format!("{}/", home.ascii_serialization());
+        let provider = browser.provider.get_or_insert_with(|| harness::browser::Browser::new().stopping_at(&callback));
+        let page = provider
+            .try_sign_in_back_to(authorize, &home, user, "demo")
+            .await
+            .with_context(|| format!("identity provider: {authorize}"))?;
+        if page.url.origin() != home {
+            bail!(
+                "the sign-in at the identity provider did not come back to the service: {} {}",
+                page.url,
+                page.body.chars().take(400).collect::<String>()
+            );
         }
-        bail!("the sign-in at the identity provider did not come back to the service")
+        let query = page.url.query().map(|q| format!("?{q}")).unwrap_or_default();
+        Ok(format!("{}{query}", page.url.path()))
     }
 }
 
-/// (answer, Set-Cookie values) from lambda_http's API Gateway v2 response JSON.
-fn parse_http_answer(body: &[u8]) -> anyhow::Result<(HttpAnswer, Vec<String>)> {
-    let value: Value = serde_json::from_slice(body).context("the function's answer is not JSON")?;
-    let status = value["statusCode"].as_u64().context("answer without statusCode")? as u16;
-    let headers = value["headers"]
-        .as_object()
-        .map(|h| h.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_owned())).collect())
-        .unwrap_or_default();
-    let mut text = value["body"].as_str().unwrap_or("").to_owned();
-    if value["isBase64Encoded"].as_bool() == Some(true) {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(&text)?;
-        text = String::from_utf8_lossy(&bytes).into_owned();
-    }
-    let cookies = value["cookies"]
-        .as_array()
-        .map(|c| c.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    Ok((HttpAnswer { status, headers, body: text }, cookies))
-}
-
-/// The first `<form method="post">` of a page: its action and its named inputs
-/// and buttons (a button only if it is the one named `action`'s first value).
+/// The first `<form method="post">` of a page: its action (as written) and
+/// its named inputs, read by the harness's form parser.
 pub fn first_post_form(html: &str) -> Option<(String, Vec<(String, String)>)> {
-    let lower = html.to_ascii_lowercase();
-    let mut at = 0;
-    while let Some(start) = lower[at..].find("<form").map(|i| i + at) {
-        let tag_end = lower[start..].find('>')? + start;
-        let tag = &html[start..tag_end];
-        let end = lower[tag_end..].find("</form>").map(|i| i + tag_end).unwrap_or(html.len());
-        at = end;
-        if attribute(tag, "method").is_none_or(|m| !m.eq_ignore_ascii_case("post")) {
-            continue;
-        }
-        let action = attribute(tag, "action").unwrap_or_default();
-        let inner = &html[tag_end..end];
-        let mut fields = Vec::new();
-        let mut rest = inner;
-        while let Some(i) = rest.find("<input") {
-            let close = rest[i..].find('>').map(|j| j + i).unwrap_or(rest.len());
-            let input = &rest[i..close];
-            if let Some(name) = attribute(input, "name") {
-                fields.push((name, attribute(input, "value").unwrap_or_default()));
-            }
-            rest = &rest[close..];
-        }
-        return Some((action, fields));
-    }
-    None
-}
-
-/// An attribute's value in a tag, entity-decoded.
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let needle = format!(" {name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(
-        tag[start..end]
-            .replace("&amp;", "&")
-            .replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&#x2F;", "/")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">"),
-    )
+    harness::browser::post_forms_as_written(html).into_iter().next()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_first_post_form() {
-        let html = r#"<form method="get" action="/x"></form><form method="post" action="/a?b=1&amp;c=2">
-<input type="hidden" name="csrf" value="t0k"><input name="email" value=""></form>"#;
-        let (action, fields) = first_post_form(html).unwrap();
-        assert_eq!(action, "/a?b=1&c=2");
-        assert_eq!(fields, vec![("csrf".into(), "t0k".into()), ("email".into(), String::new())]);
-    }
-
-    #[test]
-    fn cookies_are_stored_and_removed() {
-        let mut jar = BTreeMap::new();
-        store_cookie(&mut jar, "pl_session=abc; Path=/; HttpOnly; Max-Age=3600");
-        assert_eq!(jar.get("pl_session").map(String::as_str), Some("abc"));
-        store_cookie(&mut jar, "pl_session=; Path=/; Max-Age=0");
-        assert!(jar.is_empty());
-    }
 
     #[test]
     fn routes_like_the_template() {

@@ -11,7 +11,9 @@ mod report;
 mod run;
 mod runtime_api;
 mod smoke;
-mod stream;
+
+/// The table's stream, read as its event source mapping reads it (the harness's, shared with the dev server).
+use profile_link_harness::stream;
 
 use std::path::PathBuf;
 use std::process::Command;

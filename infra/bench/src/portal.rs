@@ -1,12 +1,11 @@
 //! The portal the bench plays: a client of profile-link's OpenID Provider
 //! (the `authorize` and `token` functions), doing by hand what a relying
-//! party's library does, as `tests/support/portal.rs` does: state, nonce and
-//! a PKCE S256 challenge on `/authorize`, the code exchanged at `/token` with
-//! Basic authentication, the access token sent to `/userinfo`.
+//! party's library does, with the tests' sign-in attempt (the harness's
+//! `portal::Attempt`): state, nonce and a PKCE S256 challenge on
+//! `/authorize`, the code exchanged at `/token` with Basic authentication,
+//! the access token sent to `/userinfo`.
 
-use anyhow::{Context, bail};
-use profile_link_core::random;
-use url::Url;
+use profile_link_harness::portal;
 
 /// The bench's one registered portal (`PORTAL_CLIENTS`, in SSM as the template has it).
 pub const CLIENT_ID: &str = "bench-portal";
@@ -25,61 +24,28 @@ pub fn clients_json(secret_parameter: &str) -> String {
     .to_string()
 }
 
-/// One sign-in attempt's secrets, as the portal keeps them.
-pub struct Attempt {
-    state: String,
-    nonce: String,
-    verifier: String,
-}
+/// One sign-in attempt of the bench's portal: the harness's, for its one registered client.
+pub struct Attempt(portal::Attempt);
 
 impl Attempt {
     pub fn new() -> Self {
-        Self { state: random::secret_256(), nonce: random::secret_256(), verifier: random::secret_256() }
+        Self(portal::Attempt::new())
     }
 
     /// `/authorize?…` with everything a well-behaved portal sends.
     pub fn authorize_path(&self) -> String {
-        let challenge = random::sha256_b64(self.verifier.as_bytes());
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("response_type", "code")
-            .append_pair("client_id", CLIENT_ID)
-            .append_pair("redirect_uri", REDIRECT_URI)
-            .append_pair("scope", "openid profile email")
-            .append_pair("state", &self.state)
-            .append_pair("nonce", &self.nonce)
-            .append_pair("code_challenge", &challenge)
-            .append_pair("code_challenge_method", "S256")
-            .finish();
-        format!("/authorize?{query}")
+        self.0.authorize_path(CLIENT_ID, REDIRECT_URI, &[])
     }
 
     /// The code in `/authorize`'s redirect back to the portal, which must
     /// echo this attempt's state and name `issuer` (RFC 9207).
     pub fn code_from(&self, location: &str, issuer: &str) -> anyhow::Result<String> {
-        let url = Url::parse(location).with_context(|| format!("not a redirect to the portal: {location}"))?;
-        if !location.starts_with(REDIRECT_URI) {
-            bail!("redirected elsewhere than the portal: {location}");
-        }
-        let param = |name: &str| url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned());
-        if let Some(error) = param("error") {
-            bail!("the portal was sent {error}: {}", param("error_description").unwrap_or_default());
-        }
-        if param("state").as_deref() != Some(self.state.as_str()) || param("iss").as_deref() != Some(issuer) {
-            bail!("the redirect does not echo the state or name the issuer {issuer}: {location}");
-        }
-        param("code").with_context(|| format!("no code in {location}"))
+        Ok(self.0.code_from(location, REDIRECT_URI, issuer)?)
     }
 
     /// `POST /token`'s form for `code`.
     pub fn token_form(&self, code: &str) -> Vec<(String, String)> {
-        [
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", &self.verifier),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .into()
+        self.0.token_form(code, REDIRECT_URI)
     }
 }
 
@@ -99,32 +65,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_code_only_from_an_answer_to_this_attempt() {
-        let attempt = Attempt::new();
-        let issuer = "http://127.0.0.1:3000";
-        let answer = |state: &str| {
-            let mut url = Url::parse(REDIRECT_URI).unwrap();
-            url.query_pairs_mut().append_pair("code", "c0de").append_pair("state", state).append_pair("iss", issuer);
-            url.to_string()
-        };
-        assert_eq!(attempt.code_from(&answer(&attempt.state), issuer).unwrap(), "c0de");
-        assert!(attempt.code_from(&answer("another"), issuer).is_err());
-        assert!(attempt.code_from(&answer(&attempt.state), "http://other").is_err());
-        assert!(attempt.code_from("/login?return_to=%2Fauthorize", issuer).is_err());
-    }
-
-    #[test]
     fn a_code_redirect_is_one_to_the_registered_uri() {
         assert_eq!(CODE_REDIRECT.strip_suffix("?code="), Some(REDIRECT_URI));
     }
 
     #[test]
-    fn the_challenge_is_the_verifiers_sha256() {
+    fn the_attempt_is_the_registered_clients() {
         let attempt = Attempt::new();
-        let path = attempt.authorize_path();
-        let url = Url::parse(&format!("http://x{path}")).unwrap();
-        let challenge = url.query_pairs().find(|(n, _)| n == "code_challenge").unwrap().1.into_owned();
-        assert_eq!(challenge, random::sha256_b64(attempt.verifier.as_bytes()));
-        assert_eq!(challenge.len(), 43);
+        let url = url::Url::parse(&format!("http://x{}", attempt.authorize_path())).unwrap();
+        let param = |name: &str| url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned());
+        assert_eq!(param("client_id").as_deref(), Some(CLIENT_ID));
+        assert_eq!(param("redirect_uri").as_deref(), Some(REDIRECT_URI));
+        assert_eq!(param("code_challenge"), Some(attempt.0.challenge()));
+        let form = attempt.token_form("c0de");
+        assert!(form.contains(&("redirect_uri".into(), REDIRECT_URI.into())), "{form:?}");
+        assert!(form.contains(&("code_verifier".into(), attempt.0.verifier.clone())), "{form:?}");
+        let answer = format!("{CODE_REDIRECT}c0de&state={}&iss=http%3A%2F%2F127.0.0.1%3A3000", attempt.0.state);
+        assert_eq!(attempt.code_from(&answer, "http://127.0.0.1:3000").unwrap(), "c0de");
     }
 }
