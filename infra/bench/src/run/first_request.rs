@@ -151,7 +151,8 @@ impl Expected {
                 status(303) && location.is_some_and(|l| l.starts_with(prefix))
             }
             Self::JsonWith(expected, field) => {
-                let body: Value = serde_json::from_str(&http_body_text(&value)).unwrap_or(Value::Null);
+                let text = profile_link_harness::apigw::body_text(&value).unwrap_or_default();
+                let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 let present = match &body[field] {
                     Value::Null => false,
                     Value::String(s) => !s.is_empty(),
@@ -167,15 +168,4 @@ impl Expected {
         }
         Ok(())
     }
-}
-
-/// The body of lambda_http's API Gateway v2 answer, decoded if it is base64.
-fn http_body_text(answer: &Value) -> String {
-    let body = answer["body"].as_str().unwrap_or("");
-    if answer["isBase64Encoded"].as_bool() == Some(true) {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default();
-        return String::from_utf8_lossy(&bytes).into_owned();
-    }
-    body.to_owned()
 }

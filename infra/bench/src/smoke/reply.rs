@@ -1,7 +1,6 @@
 //! An HTTP function's answer, read as API Gateway would, and checked.
 
 use anyhow::{Context, bail};
-use serde_json::Value;
 
 use crate::runtime_api::Answer;
 
@@ -20,22 +19,9 @@ impl HttpReply {
         if answer.error {
             bail!("an invocation error instead of an HTTP response: {}", clip(&raw));
         }
-        let value: Value = serde_json::from_str(&raw).with_context(|| format!("not JSON: {}", clip(&raw)))?;
-        let status = value["statusCode"].as_u64().with_context(|| format!("no statusCode: {}", clip(&raw)))? as u16;
-        let strings = |v: &Value| -> Vec<String> {
-            v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
-        };
-        let headers = value["headers"]
-            .as_object()
-            .map(|h| h.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_owned())).collect())
-            .unwrap_or_default();
-        let mut body = value["body"].as_str().unwrap_or("").to_owned();
-        if value["isBase64Encoded"].as_bool() == Some(true) {
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD.decode(&body).context("the body is not base64")?;
-            body = String::from_utf8_lossy(&bytes).into_owned();
-        }
-        Ok(Self { status, headers, cookies: strings(&value["cookies"]), body, raw })
+        let read = profile_link_harness::apigw::Answer::parse(raw.as_bytes())
+            .with_context(|| format!("not an HTTP answer: {}", clip(&raw)))?;
+        Ok(Self { status: read.status, headers: read.headers, cookies: read.cookies, body: read.body, raw })
     }
 
     pub(super) fn status(&self, expected: u16) -> anyhow::Result<()> {
