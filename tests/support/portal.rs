@@ -11,6 +11,12 @@ use crate::flow::{confirm, open, request_and_deliver};
 /// The portal's sign-in attempt and the demo portal's registration are the shared harness's.
 pub use profile_link_harness::portal::{Attempt, DEMO_AFTER_LOGOUT, DEMO_PORTAL, DEMO_REDIRECT, DEMO_SECRET};
 
+impl profile_link_harness::portal::Site for TestApp {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
 /// Follows `start`'s redirects until they leave for `redirect_uri`; that answer's query.
 pub async fn answer_at(browser: &Browser, start: &str, redirect_uri: &str) -> Vec<(String, String)> {
     let response = browser.request(Method::GET, start).await;
