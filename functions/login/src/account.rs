@@ -4,9 +4,14 @@
 use super::*;
 
 /// `GET /`: the account page (one query for the linked profiles), or the welcome page when signed out.
-pub(crate) async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, jar: CookieJar) -> Response {
+pub(crate) async fn account(
+    State(app): State<Arc<LoginApp>>,
+    locale: Locale,
+    jar: CookieJar,
+    session: Option<SignedIn>,
+) -> Response {
     let t = locale.text();
-    let Some(session) = app.session(&jar) else {
+    let Some(SignedIn(session)) = session else {
         let jar = app.clear_stale_session(jar);
         return (jar, pages::respond(StatusCode::OK, &HomePage { brand: &app.site.branding, t })).into_response();
     };
@@ -50,8 +55,8 @@ pub(crate) async fn account(State(app): State<Arc<LoginApp>>, locale: Locale, ja
 }
 
 /// `GET /me`: the signed-in identity and its profiles, as JSON for portal code.
-pub(crate) async fn me(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
-    let session = app.session(&jar);
+pub(crate) async fn me(State(app): State<Arc<LoginApp>>, session: Option<SignedIn>) -> Response {
+    let session = session.map(|SignedIn(session)| session);
     let state = match &session {
         Some(session) => Some(app.store.identity_state(&session.identity()).await),
         None => None,

@@ -25,7 +25,7 @@ use profile_link_core::web::browser::BrowserCore;
 use profile_link_core::web::pages::{
     self, AccountPage, HomePage, LinkedProfileView, Problem, ProviderChoice, SignInPage,
 };
-use profile_link_core::web::{self, BROWSER, Caller, CsrfForm, CsrfProtected, FORM_POST_BROWSER, SESSION};
+use profile_link_core::web::{self, BROWSER, Caller, CsrfForm, CsrfProtected, FORM_POST_BROWSER, SESSION, SignedIn};
 use profile_link_core::{Clock, Identity, ReturnTo, Store, SystemClock};
 use serde::Deserialize;
 

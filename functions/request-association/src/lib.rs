@@ -23,7 +23,7 @@ pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::{RequestOutcome, Requester};
 use profile_link_core::web::browser::BrowserCore;
 use profile_link_core::web::pages::{self, AssociatePage, AssociateSentPage, Problem};
-use profile_link_core::web::{self, Caller, CsrfForm, CsrfProtected, SESSION};
+use profile_link_core::web::{self, Caller, CsrfForm, CsrfProtected, SESSION, SignedIn};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
 

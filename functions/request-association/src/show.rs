@@ -8,9 +8,13 @@ pub(crate) fn sign_in_first() -> Response {
 }
 
 /// `GET /associate`
-pub(crate) async fn show_form(State(app): State<Arc<AssociationApp>>, locale: Locale, jar: CookieJar) -> Response {
-    match app.session(&jar) {
-        Some(session) => app.form(StatusCode::OK, locale.text(), &session, "", None),
+pub(crate) async fn show_form(
+    State(app): State<Arc<AssociationApp>>,
+    locale: Locale,
+    session: Option<SignedIn>,
+) -> Response {
+    match session {
+        Some(SignedIn(session)) => app.form(StatusCode::OK, locale.text(), &session, "", None),
         None => sign_in_first(),
     }
 }

@@ -1,13 +1,13 @@
 //! What a browser handler receives already checked: who is asking
-//! ([`Caller`]), in which language ([`Locale`]), and for a POST from one of
-//! this site's pages, the signed-in session and its form with this
-//! session's CSRF token ([`CsrfForm`]). A request that fails a check is
+//! ([`Caller`]), in which language ([`Locale`]), the session its cookie holds
+//! ([`SignedIn`]), and for a POST from one of this site's pages, the
+//! signed-in session and its form with this session's CSRF token ([`CsrfForm`]). A request that fails a check is
 //! answered by the extractor ([`BrowserError`]), so no handler repeats it.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use axum::extract::{Form, FromRequest, FromRequestParts, Request};
+use axum::extract::{Form, FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -52,6 +52,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Locale {
 
     async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self::negotiate(parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
+    }
+}
+
+/// The session a browser's cookie holds, verified (signature, key, expiry).
+/// Taken as `Option<SignedIn>`: `None` when there is none that verifies.
+/// Whether it was signed out since is the handler's to ask, beside what
+/// else it reads from the table.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub SessionClaims);
+
+impl<A> OptionalFromRequestParts<Arc<A>> for SignedIn
+where
+    A: Deref<Target = BrowserCore> + Send + Sync + 'static,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        app: &Arc<A>,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(app.session(&CookieJar::from_headers(&parts.headers)).map(SignedIn))
     }
 }
 

@@ -5,7 +5,7 @@ pub mod browser;
 pub mod extract;
 pub mod pages;
 
-pub use extract::{BrowserError, Caller, CsrfForm, CsrfProtected};
+pub use extract::{BrowserError, Caller, CsrfForm, CsrfProtected, SignedIn};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
