@@ -36,7 +36,9 @@ build_lambda_zips() {
   ensure_rust_target "$arch"
   [[ "$arch" == x86_64 ]] && flags=(--x86-64)
   if [[ "$profile" == release ]]; then flags+=(--release); else flags+=(--profile "$profile"); fi
-  for f in "${LAMBDA_FUNCTIONS[@]}"; do bins+=(--bin "$f"); done
+  # Each function's own package, never the whole workspace: the operators'
+  # crate turns on core's `operator` feature, which no function may have.
+  for f in "${LAMBDA_FUNCTIONS[@]}"; do bins+=(--package "profile-link-$f" --bin "$f"); done
   say "building ${LAMBDA_FUNCTIONS[*]} for $arch ($profile)"
   # Checked explicitly: a caller testing this function's status turns set -e off inside it.
   (cd "$ROOT" && PATH="$VENV/bin:$PATH" cargo lambda build --locked "${flags[@]}" "${bins[@]}" \

@@ -119,6 +119,7 @@ impl Store {
 }
 
 impl Store {
+    #[cfg(feature = "operator")]
     /// Moves owner items written before owners had their own partition
     /// (`PROFILE#<id>` / `OWNER`) to `OWNER#<id>` / `OWNER`, each in one
     /// transaction (the old item deleted, the new one written unless a

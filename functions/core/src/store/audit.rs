@@ -116,6 +116,7 @@ impl AuditEvent {
         Self::ALL.into_iter().find(|event| event.as_str() == stored)
     }
 
+    #[cfg(feature = "operator")]
     /// Where the event falls in a link's life, to order a trail's events of
     /// the same second: asked, sent (or not), refused, linked, unlinked.
     fn lifecycle_step(self) -> u8 {
@@ -266,6 +267,7 @@ pub struct AuditRecord {
 }
 
 impl Store {
+    #[cfg(feature = "operator")]
     /// A profile's audit timeline, oldest first.
     pub async fn audit_trail(&self, profile: &ProfileId) -> Result<Vec<AuditRecord>, StoreError> {
         let mut pages = self
@@ -298,6 +300,7 @@ impl Store {
     }
 }
 
+#[cfg(feature = "operator")]
 /// A stored event's place in a link's life; events this version does not know go last.
 fn lifecycle_step(event: &str) -> u8 {
     AuditEvent::parse(event).map_or(6, AuditEvent::lifecycle_step)
@@ -317,6 +320,7 @@ mod tests {
         assert_eq!(AuditEvent::parse("superseded"), None, "not an audit event");
     }
 
+    #[cfg(feature = "operator")]
     #[test]
     fn a_trail_of_one_second_follows_a_links_life_and_unknown_events_go_last() {
         let order = ["requested", "sent", "refused_used", "linked", "unlinked", "from_a_newer_version"];

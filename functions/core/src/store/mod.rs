@@ -15,6 +15,8 @@ mod profiles;
 pub mod redeem;
 mod requests;
 pub mod sessions;
+/// What operators do (`profile-link-admin`): never compiled into a Lambda function.
+#[cfg(feature = "operator")]
 pub mod support;
 pub mod suppressions;
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::items::{Item, get_s, s};
 use super::{Store, StoreError};
@@ -21,6 +21,7 @@ fn key(id: &ProfileId) -> Item {
     Item::from([("pk".to_owned(), s(format!("PROFILE#{id}"))), ("sk".to_owned(), s("PROFILE"))])
 }
 
+#[cfg(feature = "operator")]
 fn to_item(profile: &Profile) -> Item {
     let mut item = key(&profile.id);
     item.insert("kind".into(), s("profile"));
@@ -84,24 +85,31 @@ impl Store {
         })
     }
 
+    #[cfg(feature = "operator")]
     /// Writes up to 25 profiles in one batch, retrying unprocessed items with backoff.
     pub async fn put_profiles(&self, profiles: &[Profile]) -> Result<(), StoreError> {
         assert!(profiles.len() <= BATCH_WRITE_MAX, "BatchWriteItem takes at most {BATCH_WRITE_MAX} items");
-        let requests: Vec<WriteRequest> = profiles
+        let requests: Vec<aws_sdk_dynamodb::types::WriteRequest> = profiles
             .iter()
             .map(|p| {
-                WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(to_item(p))).build().expect("item is set"))
+                aws_sdk_dynamodb::types::WriteRequest::builder()
+                    .put_request(
+                        aws_sdk_dynamodb::types::PutRequest::builder()
+                            .set_item(Some(to_item(p)))
+                            .build()
+                            .expect("item is set"),
+                    )
                     .build()
             })
             .collect();
         self.batch_write(requests, "BatchWriteItem(profiles)").await
     }
 
+    #[cfg(feature = "operator")]
     /// One BatchWriteItem of at most 25 requests, retrying unprocessed ones with backoff.
     pub(super) async fn batch_write(
         &self,
-        mut requests: Vec<WriteRequest>,
+        mut requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
         operation: &'static str,
     ) -> Result<(), StoreError> {
         for attempt in 0..=UNPROCESSED_RETRIES {

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWrite
 use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
-use super::link_record::{LinkState, SUPPORT_ORIGIN, StoredLink};
+use super::link_record::{LinkState, StoredLink};
 use super::{Store, StoreError};
 use crate::domain::email::RegisteredEmail;
 use crate::domain::identity::{Identity, RequesterLabel};
@@ -243,6 +243,7 @@ impl NewLinks<'_> {
 }
 
 impl Store {
+    #[cfg(feature = "operator")]
     /// Records a link that support sends at a person's request: one profile,
     /// one identity, a lifetime of the operator's choosing, marked as
     /// support's in the item (so the email says so) and in the audit trail.
@@ -266,7 +267,9 @@ impl Store {
             expires_at: now + link_ttl_seconds,
             replaces: None,
         };
-        let mut items = request.link_writes(&self.table, &link_id, profile, &[&link_id], Some(SUPPORT_ORIGIN)).to_vec();
+        let mut items = request
+            .link_writes(&self.table, &link_id, profile, &[&link_id], Some(super::link_record::SUPPORT_ORIGIN))
+            .to_vec();
         items.push(self.audit_item(&AuditEntry {
             subject: AuditSubject::Profile(profile.id.clone()),
             event: AuditEvent::SupportRequested,

@@ -8,7 +8,7 @@
 //! holds it, as profile items do, for the operator who lifts it.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 use serde::Serialize;
 
 use super::LinkState;
@@ -103,6 +103,7 @@ pub struct Suppression {
     pub ses_message_id: Option<String>,
 }
 
+#[cfg(feature = "operator")]
 fn suppression_from(item: &Item) -> Suppression {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     Suppression {
@@ -228,6 +229,7 @@ impl Store {
         TransactWriteItem::builder().update(update).build()
     }
 
+    #[cfg(feature = "operator")]
     /// The suppression of `address`, if there is one.
     pub async fn suppression(&self, address: &RegisteredEmail) -> Result<Option<Suppression>, StoreError> {
         let output = self
@@ -242,6 +244,7 @@ impl Store {
         Ok(output.item.as_ref().map(suppression_from))
     }
 
+    #[cfg(feature = "operator")]
     /// Every suppressed address, oldest first (the index is eventually consistent).
     pub async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
         let mut pages = self
@@ -261,6 +264,7 @@ impl Store {
         Ok(out)
     }
 
+    #[cfg(feature = "operator")]
     /// Lets mail go to `address` again (an operator's decision: the mailbox
     /// was fixed, the complaint was a mistake). The removed suppression, if
     /// there was one; its profile's audit trail records the lifting.
@@ -275,7 +279,7 @@ impl Store {
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(suppression_key(address)))
-            .return_values(ReturnValue::AllOld)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| StoreError::sdk("DeleteItem(suppression)", e))?;
