@@ -142,6 +142,49 @@ impl Outgoing<'_> {
             },
         }
     }
+
+    /// The settlement's update, written once whether it goes alone or with an audit entry.
+    fn settlement(&self, table: &str, claim_id: &str, outcome: SendOutcome<'_>, now: i64) -> Update {
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(self.key()))
+            .condition_expression("claim_id = :claim")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claim", s(claim_id));
+        let update = match (self, outcome) {
+            (_, SendOutcome::Sent(message)) => update
+                .update_expression("SET #state = :sent, ses_message_id = :message, sent_at = :now REMOVE claim_id")
+                .expression_attribute_values(":sent", s(LinkState::Sent))
+                .expression_attribute_values(":message", s(message))
+                .expression_attribute_values(":now", n(now)),
+            (_, SendOutcome::Unconfirmed) => update
+                .update_expression("SET #state = :sent, send_unconfirmed = :yes, sent_at = :now REMOVE claim_id")
+                .expression_attribute_values(":sent", s(LinkState::Sent))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .expression_attribute_values(":now", n(now)),
+            (Outgoing::Link { .. }, SendOutcome::NotSent) => update
+                .update_expression("SET #state = :pending REMOVE verifier_hash, claim_id, claimed_at")
+                .expression_attribute_values(":pending", s(LinkState::Pending)),
+            (Outgoing::Notice(_), SendOutcome::NotSent) => update
+                .update_expression("SET #state = :pending REMOVE claim_id, claimed_at")
+                .expression_attribute_values(":pending", s(LinkState::Pending)),
+        };
+        update.build().expect("key and expressions set")
+    }
+
+    /// A link's send, as its profile's trail records it (a notice's is not audited).
+    fn sent_audit(&self, outcome: SendOutcome<'_>, now: i64) -> Option<AuditEntry> {
+        let Outgoing::Link { link, .. } = self else { return None };
+        let (event, detail) = match outcome {
+            SendOutcome::Sent(message_id) => (AuditEvent::Sent, format!("SES message {message_id}")),
+            SendOutcome::Unconfirmed => (
+                AuditEvent::SendUnconfirmed,
+                "SES did not answer: the email may have been sent, and is not sent again".to_owned(),
+            ),
+            SendOutcome::NotSent => return None,
+        };
+        Some(audit(link, event, &link.identity(), Some(detail), now))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -219,7 +262,9 @@ impl Store {
     /// holds the claim: sent (with SES's message id), sent unconfirmed (SES
     /// did not answer, so it is never sent again), or given back for a retry
     /// (SES said it did not send it; a link's retry mints a new verifier). A
-    /// link's send is audited in the same transaction.
+    /// link's send is audited in the same transaction; a settlement with
+    /// nothing to audit is one conditional update, and losing the claim
+    /// meanwhile (a takeover) is then not an error: its new holder settles.
     pub async fn settle_send(
         &self,
         item: &Outgoing<'_>,
@@ -227,99 +272,32 @@ impl Store {
         outcome: SendOutcome<'_>,
         now: i64,
     ) -> Result<(), StoreError> {
-        match (item, outcome) {
-            (Outgoing::Link { link, .. }, SendOutcome::Sent(message)) => {
-                self.record_link_sent(link, claim_id, Some(message), now).await
-            }
-            (Outgoing::Link { link, .. }, SendOutcome::Unconfirmed) => {
-                self.record_link_sent(link, claim_id, None, now).await
-            }
-            _ => self.settle_by_update(item, claim_id, outcome, now).await,
+        let settlement = item.settlement(&self.table, claim_id, outcome, now);
+        if let Some(audit) = item.sent_audit(outcome, now) {
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(settlement).build())
+                .transact_items(self.audit_item(&audit))
+                .send_retrying_conflicts()
+                .await
+                .map_err(|e| StoreError::sdk("TransactWriteItems(link sent)", e))?;
+            return Ok(());
         }
-    }
-
-    /// A settlement with nothing to audit: one conditional update. Losing the
-    /// claim meanwhile (a takeover) is not an error: its new holder settles.
-    async fn settle_by_update(
-        &self,
-        item: &Outgoing<'_>,
-        claim_id: &str,
-        outcome: SendOutcome<'_>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let request = self
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(item.key()))
-            .condition_expression("claim_id = :claim")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claim", s(claim_id));
-        let request = match (item, outcome) {
-            (_, SendOutcome::Sent(message)) => request
-                .update_expression("SET #state = :sent, ses_message_id = :message, sent_at = :now REMOVE claim_id")
-                .expression_attribute_values(":sent", s(LinkState::Sent))
-                .expression_attribute_values(":message", s(message))
-                .expression_attribute_values(":now", n(now)),
-            (_, SendOutcome::Unconfirmed) => request
-                .update_expression("SET #state = :sent, send_unconfirmed = :yes, sent_at = :now REMOVE claim_id")
-                .expression_attribute_values(":sent", s(LinkState::Sent))
-                .expression_attribute_values(":yes", AttributeValue::Bool(true))
-                .expression_attribute_values(":now", n(now)),
-            (Outgoing::Link { .. }, SendOutcome::NotSent) => request
-                .update_expression("SET #state = :pending REMOVE verifier_hash, claim_id, claimed_at")
-                .expression_attribute_values(":pending", s(LinkState::Pending)),
-            (Outgoing::Notice(_), SendOutcome::NotSent) => request
-                .update_expression("SET #state = :pending REMOVE claim_id, claimed_at")
-                .expression_attribute_values(":pending", s(LinkState::Pending)),
-        };
-        match request.send().await {
+            .set_key(Some(settlement.key))
+            .update_expression(settlement.update_expression)
+            .set_condition_expression(settlement.condition_expression)
+            .set_expression_attribute_names(settlement.expression_attribute_names)
+            .set_expression_attribute_values(settlement.expression_attribute_values)
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(StoreError::sdk(item.operation(Step::Settle), e)),
         }
-    }
-
-    /// A link's email as sent, with its audit entry: with SES's message id,
-    /// or unconfirmed (`None`: SES did not answer, so the email may or may
-    /// not have gone; it is never sent again).
-    async fn record_link_sent(
-        &self,
-        link: &LinkRecord,
-        claim_id: &str,
-        ses_message_id: Option<&str>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(link_key(&link.link_id)))
-            .condition_expression("claim_id = :claim")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":sent", s(LinkState::Sent))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":claim", s(claim_id));
-        let update = match ses_message_id {
-            Some(message_id) => update
-                .update_expression("SET #state = :sent, ses_message_id = :message, sent_at = :now REMOVE claim_id")
-                .expression_attribute_values(":message", s(message_id)),
-            None => update
-                .update_expression("SET #state = :sent, send_unconfirmed = :yes, sent_at = :now REMOVE claim_id")
-                .expression_attribute_values(":yes", AttributeValue::Bool(true)),
-        };
-        let update = update.build().expect("key and expressions set");
-        let event = if ses_message_id.is_some() { AuditEvent::Sent } else { AuditEvent::SendUnconfirmed };
-        let detail = match ses_message_id {
-            Some(message_id) => format!("SES message {message_id}"),
-            None => "SES did not answer: the email may have been sent, and is not sent again".to_owned(),
-        };
-        let audit = audit(link, event, &link.identity(), Some(detail), now);
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(self.audit_item(&audit))
-            .send_retrying_conflicts()
-            .await
-            .map_err(|e| StoreError::sdk("TransactWriteItems(link sent)", e))?;
-        Ok(())
     }
 }
