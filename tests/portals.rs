@@ -15,13 +15,23 @@ use reqwest::header::LOCATION;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+/// The profile ids a token or `/userinfo` names, from `profiles` (objects);
+/// the flat `profile_ids` (for header-passing relying parties) must say the same.
 fn profile_ids(claims: &Value) -> HashSet<String> {
-    claims["profiles"]
+    let from_objects: HashSet<String> = claims["profiles"]
         .as_array()
         .unwrap_or_else(|| panic!("no profiles claim in {claims}"))
         .iter()
         .map(|p| p["id"].as_str().unwrap().to_owned())
-        .collect()
+        .collect();
+    let flat: HashSet<String> = claims["profile_ids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no flat profile_ids claim in {claims}"))
+        .iter()
+        .map(|id| id.as_str().unwrap_or_else(|| panic!("profile_ids holds only strings: {claims}")).to_owned())
+        .collect();
+    assert_eq!(flat, from_objects, "profile_ids and profiles disagree: {claims}");
+    from_objects
 }
 
 fn both() -> HashSet<String> {

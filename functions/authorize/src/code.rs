@@ -23,8 +23,10 @@ pub(crate) async fn issue_code(
         name: session.profile.name.clone().filter(|_| wants("profile")),
         email_verified: email.as_ref().map(|_| false),
         email,
-        profiles: state.profiles.iter().map(ProfileClaim::from).collect(),
-    };
+        profiles: Vec::new(),
+        profile_ids: Vec::new(),
+    }
+    .with_profiles(state.profiles.iter().map(ProfileClaim::from).collect());
     let grant = Grant {
         client_id: request.client_id.as_str().to_owned(),
         redirect_uri: request.redirect_uri.clone(),

@@ -43,5 +43,5 @@ pub(crate) async fn person(app: &TokenApp, headers: &HeaderMap) -> Result<Person
     if state.has_ended_session(&grant.session_id, grant.session_generation) {
         return Err(OAuthError::invalid_token("the person signed out"));
     }
-    Ok(PersonClaims { profiles: state.profiles.iter().map(ProfileClaim::from).collect(), ..grant.person })
+    Ok(grant.person.with_profiles(state.profiles.iter().map(ProfileClaim::from).collect()))
 }

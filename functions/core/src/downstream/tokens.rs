@@ -62,6 +62,19 @@ pub struct PersonClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
     pub profiles: Vec<ProfileClaim>,
+    /// The same profiles' ids as a flat array of strings: what relying parties
+    /// that pass claims on as headers or environment variables (mod_auth_openidc,
+    /// oauth2-proxy, load balancers) deliver intact, where an array of objects is lost.
+    #[serde(default)]
+    pub profile_ids: Vec<String>,
+}
+
+impl PersonClaims {
+    /// The same person acting for `profiles` now: both the objects and the flat ids.
+    pub fn with_profiles(self, profiles: Vec<ProfileClaim>) -> Self {
+        let profile_ids = profiles.iter().map(|p| p.id.clone()).collect();
+        Self { profiles, profile_ids, ..self }
+    }
 }
 
 /// The ID token's claims (OIDC Core §2).
