@@ -75,10 +75,7 @@ async fn a_portal_learns_which_profiles_the_sign_in_may_act_for() {
     let (status, info) = userinfo(&app, access).await;
     assert_eq!(status, StatusCode::OK, "{info}");
     assert_eq!((info["sub"].clone(), profile_ids(&info)), (claims["sub"].clone(), both()));
-    let csrf = app.csrf(&pat).await;
-    let unlinked = pat
-        .post_form(&app.url("/profiles/unlink"), &[("csrf".into(), csrf), ("profile_id".into(), "CUST-2".into())])
-        .await;
+    let unlinked = app.unlink(&pat, "CUST-2").await;
     assert_eq!(unlinked.status, StatusCode::OK, "{}", unlinked.body);
     let (_, info) = userinfo(&app, access).await;
     assert_eq!(profile_ids(&info), HashSet::from(["CUST-1".to_owned()]), "{info}");

@@ -16,12 +16,6 @@ fn session_of(app: &TestApp, browser: &Browser) -> SessionClaims {
     app.sessions.verify(&token, app.clock_now()).expect("a valid session")
 }
 
-async fn unlink(app: &TestApp, browser: &Browser, profile_id: &str) -> StatusCode {
-    let csrf = app.csrf(browser).await;
-    let fields = [("profile_id".to_owned(), profile_id.to_owned()), ("csrf".to_owned(), csrf)];
-    browser.post_form(&app.url("/profiles/unlink"), &fields).await.status
-}
-
 /// pat asks for the profile of `organization` and confirms its link.
 async fn link(app: &TestApp, pat: &Browser, organization: &str) {
     assert_eq!(request(app, pat, &app.address("pat")).await.status, StatusCode::OK);
@@ -42,7 +36,7 @@ async fn a_reissued_session_never_outlives_its_sign_in() {
     // to keep a stolen cookie alive, once every quarter of its lifetime.
     for round in 1..=3 {
         app.clock.advance(ttl / 4);
-        assert_eq!(unlink(&app, &pat, "CUST-404").await, StatusCode::OK, "round {round}");
+        assert_eq!(app.unlink(&pat, "CUST-404").await.status, StatusCode::OK, "round {round}");
         let reissued = session_of(&app, &pat);
         assert!(reissued.iat == signed_in.iat && reissued.sid == signed_in.sid, "round {round}: the same session");
         assert_eq!(reissued.exp, signed_in.exp, "round {round}: the re-issued session ends when the sign-in does");
@@ -73,9 +67,9 @@ async fn a_reissued_session_lists_the_profiles_the_table_holds() {
     link(&app, &pat, "Consulting").await;
     assert_eq!(session_of(&app, &pat).profiles, ["CUST-2"], "re-issued from the table, not from the old cookie");
 
-    assert_eq!(unlink(&app, &pat, "CUST-404").await, StatusCode::OK);
+    assert_eq!(app.unlink(&pat, "CUST-404").await.status, StatusCode::OK);
     assert_eq!(session_of(&app, &pat).profiles, ["CUST-2"]);
-    assert_eq!(unlink(&app, &pat, "CUST-2").await, StatusCode::OK);
+    assert_eq!(app.unlink(&pat, "CUST-2").await.status, StatusCode::OK);
     assert!(session_of(&app, &pat).profiles.is_empty(), "saw {:?}", session_of(&app, &pat).profiles);
 }
 

@@ -308,6 +308,13 @@ impl TestApp {
         form.fields.iter().find(|(n, _)| n == "csrf").map(|(_, v)| v.clone()).expect("csrf field")
     }
 
+    /// The person in `browser` unlinks `profile_id` from the account page's form; its answer.
+    pub async fn unlink(&self, browser: &Browser, profile_id: &str) -> browser::Page {
+        let csrf = self.csrf(browser).await;
+        let fields = [("profile_id".to_owned(), profile_id.to_owned()), ("csrf".to_owned(), csrf)];
+        browser.post_form(&self.url("/profiles/unlink"), &fields).await
+    }
+
     /// `local@<this test's domain>`.
     pub fn address(&self, local: &str) -> String {
         format!("{local}@{}", self.mail_domain)

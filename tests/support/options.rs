@@ -64,14 +64,17 @@ pub struct TestOptions {
 }
 
 /// The portals a test app serves: a confidential client that authenticates
-/// with Basic (as openid-client does by default), one with Post, and a public one.
+/// with Basic (as openid-client does by default), one with Post, a public
+/// one, and one that asks the person whom they act for.
 pub const PORTAL_CLIENTS: &str = r#"[
   {"id": "demo-portal", "name": "Demo portal", "redirect_uris": ["http://127.0.0.1:3100/callback"],
    "post_logout_redirect_uris": ["http://127.0.0.1:3100/"], "client_secret": "demo-portal-secret"},
   {"id": "post-portal", "name": "Post portal", "redirect_uris": ["https://portal.example.com/callback"],
    "token_endpoint_auth_method": "client_secret_post", "client_secret": "post-portal-secret-0123"},
   {"id": "spa", "name": "Single-page app", "redirect_uris": ["https://spa.example.com/cb"],
-   "token_endpoint_auth_method": "none"}
+   "token_endpoint_auth_method": "none"},
+  {"id": "chooser", "name": "Chooser portal", "redirect_uris": ["https://chooser.example.com/cb"],
+   "client_secret": "chooser-portal-secret-0123", "profile_selection": "required"}
 ]"#;
 
 impl Default for TestOptions {

@@ -93,7 +93,16 @@ pub(crate) async fn authorize(app: &AuthorizeApp, raw: &str, locale: Locale, jar
     if state.profiles.is_empty() && !request.skip_linking && request.prompt != Prompt::None {
         return offer_linking(app, t, client, &session, &request, raw, jar);
     }
-    issue_code(app, t, &request, &session, &state, raw, jar).await
+    let acting_for = match acting_for(client, &request, &session, &state) {
+        Acting::ForAll => None,
+        Acting::For(profile_id) => Some(profile_id),
+        Acting::MustChoose if request.prompt == Prompt::None => {
+            return to_portal(OAuthErrorCode::InteractionRequired, "the person must choose the profile they act for");
+        }
+        Acting::MustChoose => return chooser(app, t, client, &session, &state, &request, raw),
+    };
+    let person = person_claims(&request, &session, &state, acting_for);
+    issue_code(app, t, &request, &session, person, raw, jar).await
 }
 
 /// Where to sign in before coming back to this request: the hinted provider

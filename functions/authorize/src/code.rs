@@ -3,20 +3,17 @@
 
 use super::*;
 
-/// A code for this request, stored with what the token endpoint will say.
-pub(crate) async fn issue_code(
-    app: &AuthorizeApp,
-    t: &Text,
+/// What the tokens will say of the person: their sign-in as the scopes
+/// allow, the profiles linked now, and the one they act for, if they chose.
+pub(crate) fn person_claims(
     request: &AuthorizationRequest,
     session: &SessionClaims,
     state: &IdentityState,
-    raw: &str,
-    jar: CookieJar,
-) -> Response {
-    let now = app.clock.now();
+    acting_for: Option<String>,
+) -> PersonClaims {
     let wants = |scope: &str| request.scopes.iter().any(|s| s == scope);
     let email = session.profile.email.clone().filter(|_| wants("email"));
-    let person = PersonClaims {
+    PersonClaims {
         sub: downstream::subject_of(&session.identity()),
         idp: session.idp.clone(),
         idp_name: session.provider_name(),
@@ -25,8 +22,22 @@ pub(crate) async fn issue_code(
         email,
         profiles: Vec::new(),
         profile_ids: Vec::new(),
+        profile_id: acting_for,
     }
-    .with_profiles(state.profiles.iter().map(ProfileClaim::from).collect());
+    .with_profiles(state.profiles.iter().map(ProfileClaim::from).collect())
+}
+
+/// A code for this request, stored with what the token endpoint will say.
+pub(crate) async fn issue_code(
+    app: &AuthorizeApp,
+    t: &Text,
+    request: &AuthorizationRequest,
+    session: &SessionClaims,
+    person: PersonClaims,
+    raw: &str,
+    jar: CookieJar,
+) -> Response {
+    let now = app.clock.now();
     let grant = Grant {
         client_id: request.client_id.as_str().to_owned(),
         redirect_uri: request.redirect_uri.clone(),

@@ -19,7 +19,7 @@ use profile_link_core::domain::identity::Identity;
 use profile_link_core::downstream::Grant;
 use profile_link_core::downstream::{
     self, AuthorizationRequest, AuthorizeParams, AuthorizeRefusal, OAuthErrorCode, PersonClaims, PortalClient,
-    PortalClients, PortalError, ProfileClaim, Prompt,
+    PortalClients, PortalError, ProfileClaim, ProfileSelection, Prompt,
 };
 use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::random;
@@ -27,16 +27,20 @@ use profile_link_core::session::{SessionClaims, SessionVerifier};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::IdentityState;
 use profile_link_core::web::browser::BrowserCore;
-use profile_link_core::web::pages::{self, EndSessionPage, PortalLinkPage, Problem};
+use profile_link_core::web::pages::{
+    self, ChooseProfilePage, EndSessionPage, LinkedProfileView, PortalLinkPage, Problem,
+};
 use profile_link_core::web::{self, PORTAL, SESSION};
 use profile_link_core::{Clock, Store, SystemClock};
 use serde::Deserialize;
 
 mod authorize;
+mod choose;
 mod code;
 mod end_session;
 
 use authorize::*;
+use choose::*;
 use code::*;
 use end_session::*;
 

@@ -23,15 +23,7 @@ pub(crate) async fn account(
             let jar = jar.add(app.cookies.removal(SESSION));
             return (jar, pages::respond(StatusCode::OK, &HomePage { brand: &app.site.branding, t })).into_response();
         }
-        Ok(state) => state
-            .profiles
-            .into_iter()
-            .map(|p| LinkedProfileView {
-                profile_id: p.profile_id,
-                display_name: p.display_name,
-                organization: p.organization,
-            })
-            .collect(),
+        Ok(state) => state.profiles.into_iter().map(LinkedProfileView::from).collect(),
         Err(error) => {
             tracing::error!(%error, "account page could not read linked profiles");
             return app.problem(LoginError::Store(error).problem(&ReturnTo::root(), t), locale.text());

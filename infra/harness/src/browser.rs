@@ -199,6 +199,13 @@ impl Browser {
         panic!("never redirected to {prefix}");
     }
 
+    /// Posts `fields` to `url` (a form's submission) and follows the redirects
+    /// until the next one would go to `prefix`; returns that URL unvisited.
+    pub async fn post_form_until(&self, url: &str, fields: &[(String, String)], prefix: &str) -> Url {
+        let response = self.send(self.client.post(url).form(fields), url).await.unwrap_or_else(|e| panic!("{e}"));
+        self.follow_until(response, prefix).await
+    }
+
     /// Signs in at the dev identity provider from `start` (e.g. `{base}/login`),
     /// submitting its login form and any confirmation form it shows.
     pub async fn sign_in(&self, start: &str, user: &str, password: &str) -> Page {

@@ -37,6 +37,10 @@ pub struct AuthorizeParams {
     pub pl_after: Option<String>,
     /// Ours: the person chose to continue to the portal without linking a profile.
     pub pl_skip: Option<String>,
+    /// Ours: the profile the person chose to act for (the chooser's form,
+    /// posted with the session's CSRF token in `csrf`).
+    pub pl_profile: Option<String>,
+    pub csrf: Option<String>,
 }
 
 /// What `prompt` asked for.
@@ -67,6 +71,8 @@ pub struct AuthorizationRequest {
     pub idp_hint: Option<ProviderId>,
     pub signed_in_after: Option<i64>,
     pub skip_linking: bool,
+    /// The profile chosen in the chooser, and the CSRF token it was posted with.
+    pub chosen_profile: Option<(String, String)>,
 }
 
 impl AuthorizationRequest {
@@ -210,6 +216,9 @@ pub fn check(params: &AuthorizeParams, clients: &PortalClients) -> Result<Author
         idp_hint: params.idp_hint.as_deref().and_then(ProviderId::parse),
         signed_in_after: params.pl_after.as_deref().and_then(|v| v.parse().ok()),
         skip_linking: params.pl_skip.as_deref() == Some("1"),
+        chosen_profile: bounded(&params.pl_profile, 128)
+            .zip(bounded(&params.csrf, 128))
+            .map(|(profile, csrf)| (profile.to_owned(), csrf.to_owned())),
     })
 }
 
@@ -237,16 +246,24 @@ impl PortalError {
     }
 }
 
+/// Parameters profile-link adds to an authorization request on its own pages.
+const OUR_PARAMETERS: [&str; 4] = ["pl_after", "pl_skip", "pl_profile", "csrf"];
+
+/// The portal's own parameters of an authorization request, from its raw
+/// query or form, without the ones profile-link's pages add.
+pub fn portal_parameters(raw_query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw_query.as_bytes())
+        .filter(|(name, _)| !OUR_PARAMETERS.contains(&name.as_ref()))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}
+
 /// The path of an authorization request on this site, from its raw query,
-/// with `pl_after` and `pl_skip` replaced by `extra`: where the person comes
-/// back to after signing in, and what "Back to the portal" links to.
+/// with profile-link's own parameters replaced by `extra`: where the person
+/// comes back to after signing in, and what "Back to the portal" links to.
 pub fn authorize_path(raw_query: &str, extra: &[(&str, &str)]) -> String {
     let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in url::form_urlencoded::parse(raw_query.as_bytes()) {
-        if name != "pl_after" && name != "pl_skip" {
-            serializer.append_pair(&name, &value);
-        }
-    }
+    serializer.extend_pairs(portal_parameters(raw_query));
     serializer.extend_pairs(extra);
     format!("/authorize?{}", serializer.finish())
 }

@@ -58,6 +58,19 @@ impl TokenEndpointAuth {
     }
 }
 
+/// Whether a portal asks the person to choose the one profile they act for
+/// (its registered `profile_selection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileSelection {
+    /// The tokens list every linked profile; the portal decides.
+    #[default]
+    None,
+    /// With more than one linked profile, `/authorize` asks which one, and the
+    /// tokens name it (`profile_id`) beside the full list.
+    Required,
+}
+
 /// One registered portal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortalClient {
@@ -70,6 +83,7 @@ pub struct PortalClient {
     pub auth: TokenEndpointAuth,
     /// `None` exactly when `auth` is `None`.
     pub secret: Option<SecretSource>,
+    pub profile_selection: ProfileSelection,
 }
 
 impl PortalClient {
@@ -94,6 +108,8 @@ struct ListedClient {
     token_endpoint_auth_method: TokenEndpointAuth,
     client_secret: Option<String>,
     client_secret_parameter: Option<String>,
+    #[serde(default)]
+    profile_selection: ProfileSelection,
 }
 
 /// The registered portals, checked when parsed.
@@ -142,6 +158,7 @@ impl PortalClients {
                 post_logout_redirect_uris: client.post_logout_redirect_uris,
                 auth: client.token_endpoint_auth_method,
                 secret,
+                profile_selection: client.profile_selection,
             });
         }
         Ok(Self(clients))

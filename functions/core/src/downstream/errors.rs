@@ -18,6 +18,8 @@ pub enum OAuthErrorCode {
     RequestUriNotSupported,
     /// `prompt=none`, or a sign-in older than the portal allows, and nobody to ask.
     LoginRequired,
+    /// `prompt=none`, but the person must choose (the profile they act for) first.
+    InteractionRequired,
     TemporarilyUnavailable,
 }
 
@@ -34,6 +36,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::RequestNotSupported => "request_not_supported",
             OAuthErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             OAuthErrorCode::LoginRequired => "login_required",
+            OAuthErrorCode::InteractionRequired => "interaction_required",
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
@@ -61,6 +64,7 @@ mod tests {
             (OAuthErrorCode::InvalidRequest, "invalid_request"),
             (OAuthErrorCode::UnsupportedResponseType, "unsupported_response_type"),
             (OAuthErrorCode::LoginRequired, "login_required"),
+            (OAuthErrorCode::InteractionRequired, "interaction_required"),
             (OAuthErrorCode::TemporarilyUnavailable, "temporarily_unavailable"),
         ] {
             let json = serde_json::to_string(&code).unwrap();

@@ -67,13 +67,20 @@ pub struct PersonClaims {
     /// oauth2-proxy, load balancers) deliver intact, where an array of objects is lost.
     #[serde(default)]
     pub profile_ids: Vec<String>,
+    /// The one profile the person chose to act for, where the portal asks them
+    /// to (`profile_selection: required`). Not OIDC's standard `profile` claim,
+    /// which is a profile page's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_id: Option<String>,
 }
 
 impl PersonClaims {
     /// The same person acting for `profiles` now: both the objects and the flat ids.
+    /// The chosen profile stays chosen only while it is still linked.
     pub fn with_profiles(self, profiles: Vec<ProfileClaim>) -> Self {
-        let profile_ids = profiles.iter().map(|p| p.id.clone()).collect();
-        Self { profiles, profile_ids, ..self }
+        let profile_ids: Vec<String> = profiles.iter().map(|p| p.id.clone()).collect();
+        let profile_id = self.profile_id.filter(|chosen| profile_ids.contains(chosen));
+        Self { profiles, profile_ids, profile_id, ..self }
     }
 }
 

@@ -72,6 +72,16 @@ pub fn harden<S: Clone + Send + Sync + 'static>(
 /// The pages' Content-Security-Policy: images only from the operator's logo
 /// origin, styles only the one hashed stylesheet, forms only to this site and
 /// `form_targets` (origins a form's answer redirects to: browsers check those too).
+/// Lets a page's form reach `target`'s origin: its POST ends in a redirect
+/// there, and browsers check a form's redirects against `form-action` too.
+pub fn allow_form_redirect_to(response: &mut axum::response::Response, site: &SiteConfig, target: &str) {
+    let Ok(url) = url::Url::parse(target) else { return };
+    let csp = content_security_policy(site, &[&url.origin().ascii_serialization()]);
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 pub fn content_security_policy(site: &SiteConfig, form_targets: &[&str]) -> String {
     let img_src = match site.branding.logo_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
         Some(logo) => format!("'self' {}", logo.origin().ascii_serialization()),

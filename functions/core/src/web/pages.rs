@@ -53,6 +53,12 @@ pub struct LinkedProfileView {
     pub organization: String,
 }
 
+impl From<crate::store::associations::LinkedProfile> for LinkedProfileView {
+    fn from(linked: crate::store::associations::LinkedProfile) -> Self {
+        Self { profile_id: linked.profile_id, display_name: linked.display_name, organization: linked.organization }
+    }
+}
+
 /// The account page: who you are signed in as and what you may act for.
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -152,6 +158,21 @@ pub struct PortalLinkPage<'a> {
     pub intro: &'a str,
     pub continue_href: &'a str,
     pub continue_label: &'a str,
+}
+
+/// A portal that asks whom the person acts for (`profile_selection:
+/// required`): one radio button per linked profile, posted back to
+/// `/authorize` with the portal's own parameters and the session's CSRF token.
+#[derive(Template)]
+#[template(path = "choose_profile.html")]
+pub struct ChooseProfilePage<'a> {
+    pub brand: &'a Branding,
+    pub t: &'a Text,
+    pub intro: &'a str,
+    pub continue_label: &'a str,
+    pub portal_parameters: &'a [(String, String)],
+    pub csrf: &'a str,
+    pub profiles: &'a [LinkedProfileView],
 }
 
 /// A portal asked to sign the person out without proving it was theirs
