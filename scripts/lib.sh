@@ -200,7 +200,8 @@ ensure_chromium() {
 # (its public part, for request-association, next to it as <name>.jwks.json).
 export_dev_server_env() {
   local port="$1" idp_port="$2" table="$3" key_file="$4"
-  if [[ ! -s "$key_file" ]]; then
+  # A key file from before RSA keys (RS256 ID tokens) is replaced: locally, signing out is harmless.
+  if [[ ! -s "$key_file" ]] || ! grep -q "BEGIN RSA PRIVATE KEY" "$key_file"; then
     mkdir -p "$(dirname "$key_file")"
     (umask 077 && "$(bin_path profile-link-admin)" keys generate >"$key_file")
   fi

@@ -3,6 +3,7 @@
 
 use std::process::{Command, Output, Stdio};
 
+use profile_link_core::session::{SigningAlg, generate_ec_pem, generate_rsa_pem};
 use profile_link_tests::flow::{associations, confirm, links_naming, open, request};
 use profile_link_tests::{TestApp, local_aws};
 use reqwest::StatusCode;
@@ -400,6 +401,7 @@ async fn keys_rotate_without_signing_anyone_out() {
     let now = jsonwebtoken::get_current_timestamp() as i64;
     let before = SessionKeys::from_pem(ISSUER, &generated).unwrap();
     let old_session = session_signed_by(&before, now);
+    let old_id_tokens = id_tokens_signed_by(&before, now);
 
     // Just written: a rotation now is refused, and changes nothing.
     // An interval that is no interval is a usage error, and changes nothing.
@@ -431,7 +433,15 @@ async fn keys_rotate_without_signing_anyone_out() {
     assert!(before.verify(&new_session, now).is_ok(), "the new signing key was published before it signed");
     assert!(after.verify(&old_session, now).is_ok(), "the old signing key verifies on");
     assert!(verifier.verify(&old_session, now).is_ok() && verifier.verify(&new_session, now).is_ok(), "JWKS");
-    assert_eq!(verifier.jwks().keys.len(), 3, "signing, next and previous are published");
+    assert_eq!(verifier.jwks().keys.len(), 6, "signing, next and previous of each kind are published");
+    for alg in [SigningAlg::Rs256, SigningAlg::Es256] {
+        assert_ne!(after.portal_kid(alg), before.portal_kid(alg), "{alg}: a new key signs");
+    }
+    // ID tokens of either algorithm, signed before the rotation or after, verify with the published keys.
+    for token in old_id_tokens.iter().chain(&id_tokens_signed_by(&after, now)) {
+        assert!(verifier.id_token_hint::<serde_json::Value>(token).is_some(), "{token}");
+        assert!(before.id_token_hint::<serde_json::Value>(token).is_some(), "known before it signed: {token}");
+    }
 
     // The next rotation (forced here: a day later in life) drops the first key: what it signed stops verifying.
     let again =
@@ -441,4 +451,47 @@ async fn keys_rotate_without_signing_anyone_out() {
     let third = SessionKeys::from_pem(ISSUER, &read(signing.clone()).await).unwrap();
     assert!(third.verify(&new_session, now).is_ok(), "the key before still verifies");
     assert!(third.verify(&old_session, now).is_err(), "the dropped key's sessions are over");
+    assert!(old_id_tokens.iter().all(|t| third.id_token_hint::<serde_json::Value>(t).is_none()), "and its ID tokens");
+}
+
+/// An ID token of each algorithm, as the token endpoint signs them.
+fn id_tokens_signed_by(keys: &profile_link_core::SessionKeys, now: i64) -> [String; 2] {
+    let claims = serde_json::json!({"iss": "https://link.example.com", "aud": "portal", "sub": "s", "exp": now + 300});
+    [SigningAlg::Rs256, SigningAlg::Es256].map(|alg| keys.sign_for_portal(alg, &claims))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_set_from_before_rsa_keys_gets_them_from_keys_rotate() {
+    use profile_link_core::{SessionKeys, SessionVerifier};
+    const ISSUER: &str = "https://link.example.com";
+    let sdk = profile_link_tests::sdk_config().await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let prefix = format!("/test-{}", profile_link_core::random::token(6).replace(['-', '_'], "x"));
+    let (signing, public) = (format!("{prefix}/signing"), format!("{prefix}/public"));
+    // What `keys generate` wrote before RSA keys: two EC keys. Such a set does not start, and says what to run.
+    let old = format!("{}{}", generate_ec_pem(), generate_ec_pem());
+    let refused = SessionKeys::from_pem(ISSUER, &old).unwrap_err().to_string();
+    assert!(refused.contains("RSA") && refused.contains("profile-link-admin keys rotate"), "{refused}");
+    profile_link_tests::put_secure_string(&ssm, &signing, &old).await;
+    let before = SessionKeys::from_pem(ISSUER, &format!("{old}{}", generate_rsa_pem())).unwrap();
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let old_session = session_signed_by(&before, now);
+
+    // Just written, not forced: adding keys drops none, so it is never too soon.
+    let rotated = Command::new(admin_binary())
+        .args(["keys", "rotate", "--signing-key-parameter", &signing, "--public-keys-parameter", &public])
+        .env("AWS_ENDPOINT_URL_SSM", local_aws().ssm)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&rotated), 0, "{rotated:?}");
+    let got = ssm.get_parameter().name(&signing).with_decryption(true).send().await.unwrap();
+    let after = SessionKeys::from_pem(ISSUER, &got.parameter.unwrap().value.unwrap()).expect("the set starts now");
+    assert_eq!(after.kid(), before.kid(), "the EC key that signed goes on signing: {}", stdout(&rotated));
+    assert!(after.verify(&old_session, now).is_ok(), "nobody is signed out");
+    let got = ssm.get_parameter().name(&public).send().await.unwrap();
+    let verifier = SessionVerifier::from_jwks(ISSUER, &got.parameter.unwrap().value.unwrap()).unwrap();
+    assert_eq!(verifier.jwks().keys.len(), 4, "two EC keys as before, an RSA key and its next");
+    let id_token = id_tokens_signed_by(&after, now)[0].clone();
+    assert!(verifier.id_token_hint::<serde_json::Value>(&id_token).is_some(), "RS256 tokens verify");
 }

@@ -83,7 +83,7 @@ async fn a_portal_learns_which_profiles_the_sign_in_may_act_for() {
     let discovery: Value =
         reqwest::get(app.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
     assert_eq!(discovery["issuer"], app.base.as_str());
-    assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["ES256"]));
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
     assert_eq!(discovery["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(discovery["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(discovery["authorization_response_iss_parameter_supported"], true);
@@ -291,6 +291,100 @@ async fn a_code_works_once_for_its_client_redirect_uri_and_minute() {
     app.clock.advance(61);
     let (status, body) = demo_token(&app, &code, &attempt).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_tokens_are_signed_rs256_unless_the_client_registered_es256() {
+    let app = TestApp::spawn().await;
+    let pat = pat_with_both_profiles(&app).await;
+    let alg = |token: &str| jsonwebtoken::decode_header(token).unwrap().alg;
+
+    // The demo portal registered nothing: RS256, verified with the published key its kid names.
+    let attempt = Attempt::new();
+    let (status, tokens) = demo_token(&app, &demo_code(&app, &pat, &attempt).await, &attempt).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(alg(id_token), jsonwebtoken::Algorithm::RS256, "{tokens}");
+    assert_eq!(profile_ids(&verify_id_token(&app, id_token, DEMO_PORTAL).await), both());
+
+    // post-portal registered ES256.
+    let post_redirect = "https://portal.example.com/callback";
+    let answer = answer_at(&pat, &attempt.url(&app, "post-portal", post_redirect, &[]), post_redirect).await;
+    let code = param(&answer, "code").unwrap_or_else(|| panic!("no code in {answer:?}"));
+    let (status, tokens) = token(
+        &app,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", post_redirect),
+            ("code_verifier", &attempt.verifier),
+            ("client_id", "post-portal"),
+            ("client_secret", "post-portal-secret-0123"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(alg(id_token), jsonwebtoken::Algorithm::ES256, "{tokens}");
+    assert_eq!(profile_ids(&verify_id_token(&app, id_token, "post-portal").await), both());
+
+    // The JWKS: both kinds, each key with kid, use and alg, no private part.
+    let jwks: Value = reqwest::get(app.url("/.well-known/jwks.json")).await.unwrap().json().await.unwrap();
+    let mut kinds: Vec<(String, String)> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| {
+            assert!(key["kid"].is_string() && key["use"] == "sig" && key.get("d").is_none(), "{key}");
+            (key["kty"].as_str().unwrap().to_owned(), key["alg"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(kinds, [("EC".into(), "ES256".into()), ("RSA".into(), "RS256".into())], "{jwks}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_token_hint_forged_with_another_alg_signs_nobody_out() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let sam = app.signed_in("sam").await;
+    let attempt = Attempt::new();
+    let (_, tokens) = demo_token(&app, &demo_code_via_offer(&app, &sam, &attempt).await, &attempt).await;
+    let real = tokens["id_token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(real).unwrap();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(real.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    // HS256 keyed with the RSA key as published (the classic confusion), and the real signature under another alg.
+    let jwks: Value = reqwest::get(app.url("/.well-known/jwks.json")).await.unwrap().json().await.unwrap();
+    let rsa_key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header.kid.as_deref().unwrap()).unwrap();
+    let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hs.kid = header.kid.clone();
+    let keyed = jsonwebtoken::EncodingKey::from_secret(rsa_key.to_string().as_bytes());
+    let (_, body_and_signature) = real.split_once('.').unwrap();
+    let relabelled = {
+        let head = serde_json::json!({"alg": "PS256", "typ": "JWT", "kid": header.kid});
+        format!("{}.{body_and_signature}", b64(head.to_string().as_bytes()))
+    };
+    for forged in [jsonwebtoken::encode(&hs, &claims, &keyed).unwrap(), relabelled] {
+        let mut url = url::Url::parse(&app.url("/end-session")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("id_token_hint", &forged)
+            .append_pair("post_logout_redirect_uri", DEMO_AFTER_LOGOUT);
+        let response = sam.request(Method::GET, url.as_str()).await;
+        assert_ne!(response.status(), StatusCode::SEE_OTHER, "a forged hint is no proof of the session");
+        let me = sam.request(Method::GET, &app.url("/me")).await;
+        assert_eq!(me.status(), StatusCode::OK, "still signed in");
+    }
+    // The real RS256 hint does sign out.
+    let mut url = url::Url::parse(&app.url("/end-session")).unwrap();
+    url.query_pairs_mut().append_pair("id_token_hint", real).append_pair("post_logout_redirect_uri", DEMO_AFTER_LOGOUT);
+    assert_eq!(sam.request(Method::GET, url.as_str()).await.status(), StatusCode::SEE_OTHER);
+    assert_ne!(sam.request(Method::GET, &app.url("/me")).await.status(), StatusCode::OK, "signed out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,7 +186,7 @@ async fn a_form_post_answer_is_bound_by_a_cookie_of_its_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_authentication_is_the_one_listed_and_the_provider_must_offer_it() {
     let fake = FakeProvider::start().await;
-    let key = profile_link_core::SessionKeys::generate_pem();
+    let key = profile_link_core::session::generate_ec_pem();
     let app = app_with(vec![
         fake.listed("basic", json!({})),
         fake.listed("jwt", json!({"client_auth": "private_key_jwt", "client_secret": null, "private_key": key})),
@@ -236,7 +236,7 @@ async fn the_weaker_proof_takes_a_completed_forced_sign_in_for_a_provider_withou
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_with_apple_posts_back_and_pays_with_a_secret_minted_from_its_key() {
     let fake = FakeProvider::start().await;
-    let key = profile_link_core::SessionKeys::generate_pem();
+    let key = profile_link_core::session::generate_ec_pem();
     let apple = json!({
         "label": "Apple", "response_mode": "form_post", "client_auth": "client_secret_post",
         "client_secret": null, "private_key": key, "key_id": "ABC123DEFG", "apple_team_id": "TEAM123456",

@@ -411,7 +411,7 @@ async fn forged_id_tokens_are_refused_one_rule_at_a_time() {
 
 /// A token for `nonce` signed by a key the provider never published.
 fn signed_by_unpublished_key() -> impl Fn(&str) -> String {
-    let pem = profile_link_core::SessionKeys::generate_pem();
+    let pem = profile_link_core::session::generate_ec_pem();
     move |nonce: &str| {
         let key = jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);

@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, JwkSet, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use profile_link_core::SessionKeys;
 use serde_json::{Value, json};
 
 pub const CLIENT_ID: &str = "fake-client";
@@ -55,7 +54,7 @@ pub const ENTRA_PATH: &str = "/organizations/v2.0";
 
 impl FakeProvider {
     pub async fn start() -> Self {
-        let pem = SessionKeys::generate_pem();
+        let pem = profile_link_core::session::generate_ec_pem();
         let key = EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
         let mut public_jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
         let kid = public_jwk.thumbprint(ThumbprintHash::SHA256).unwrap();

@@ -64,13 +64,15 @@ pub struct TestOptions {
 }
 
 /// The portals a test app serves: a confidential client that authenticates
-/// with Basic (as openid-client does by default), one with Post, a public
-/// one, and one that asks the person whom they act for.
+/// with Basic (as openid-client does by default; RS256 ID tokens, the default),
+/// one with Post (registered for ES256 ID tokens), a public one, and one that
+/// asks the person whom they act for.
 pub const PORTAL_CLIENTS: &str = r#"[
   {"id": "demo-portal", "name": "Demo portal", "redirect_uris": ["http://127.0.0.1:3100/callback"],
    "post_logout_redirect_uris": ["http://127.0.0.1:3100/"], "client_secret": "demo-portal-secret"},
   {"id": "post-portal", "name": "Post portal", "redirect_uris": ["https://portal.example.com/callback"],
-   "token_endpoint_auth_method": "client_secret_post", "client_secret": "post-portal-secret-0123"},
+   "token_endpoint_auth_method": "client_secret_post", "client_secret": "post-portal-secret-0123",
+   "id_token_signed_response_alg": "ES256"},
   {"id": "spa", "name": "Single-page app", "redirect_uris": ["https://spa.example.com/cb"],
    "token_endpoint_auth_method": "none"},
   {"id": "chooser", "name": "Chooser portal", "redirect_uris": ["https://chooser.example.com/cb"],

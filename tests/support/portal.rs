@@ -62,14 +62,19 @@ pub async fn userinfo(app: &TestApp, access_token: &str) -> (StatusCode, Value) 
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// An ID token's claims, verified as a portal verifies them: the JWKS at
-/// `/.well-known/jwks.json`, ES256, this issuer, `audience`.
+/// An ID token's claims, verified as a portal verifies them: the key its `kid`
+/// names in `/.well-known/jwks.json`, with that key's published `alg` (the
+/// header must state the same), this issuer, `audience`.
 pub async fn verify_id_token(app: &TestApp, id_token: &str, audience: &str) -> Value {
     let jwks: jsonwebtoken::jwk::JwkSet =
         reqwest::get(app.url("/.well-known/jwks.json")).await.unwrap().json().await.unwrap();
-    let kid = jsonwebtoken::decode_header(id_token).unwrap().kid.expect("a kid");
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    let kid = header.kid.expect("a kid");
     let jwk = jwks.find(&kid).unwrap_or_else(|| panic!("kid {kid} not in the JWKS"));
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    let alg: jsonwebtoken::Algorithm =
+        jwk.common.key_algorithm.expect("every published key states its alg").to_string().parse().unwrap();
+    assert_eq!(header.alg, alg, "the header's alg is the one its key is published for");
+    let mut validation = jsonwebtoken::Validation::new(alg);
     validation.set_issuer(&[&app.base]);
     validation.set_audience(&[audience]);
     validation.validate_exp = false; // the test clock is not the system's

@@ -112,7 +112,7 @@ pub(crate) async fn exchange(
         access_token: app.keys.sign_for(USERINFO_PURPOSE, &access),
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_TTL_SECONDS,
-        id_token: app.keys.sign_token(&id_token),
+        id_token: app.keys.sign_for_portal(client.id_token_signed_response_alg, &id_token),
         scope,
     })
 }

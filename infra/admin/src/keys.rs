@@ -12,19 +12,28 @@
 //! `min_interval` apart: longer than a session lives and than a function's
 //! execution environment stays warm.
 
+//!
+//! Both kinds of key rotate together, each by that rule: EC P-256 (ES256:
+//! sessions, and the portals that registered ES256) and RSA (RS256: every
+//! other portal's ID tokens). A parameter written before RSA keys existed
+//! holds only EC keys: its first rotation adds the RSA keys (one to sign,
+//! its next) and rotates nothing, so it may run at any time. The RSA keys are
+//! PKCS#1 PEM blocks, which a function built before them skips: adding them
+//! before deploying the code that uses them stops nothing.
+
 use aws_sdk_ssm::types::ParameterType;
 use profile_link_core::SessionKeys;
-use profile_link_core::session::pem_keys;
+use profile_link_core::session::{PrivateKey, SigningAlg, generate_ec_pem, generate_rsa_pem, pem_keys};
 
 /// The default rotation interval: a day, well over a session (at most 24 h) and a warm function.
 pub const DEFAULT_MIN_INTERVAL_SECONDS: i64 = 24 * 3600;
 
-/// What a rotation makes of the keys (PEM blocks, signing key first).
+/// What a rotation makes of the keys (PEM blocks; of each kind, the signing key first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
     pub keys: Vec<String>,
-    /// The keys that no longer verify (the previous one; more only if the
-    /// parameter held more than three).
+    /// The keys that no longer verify (the previous one of each kind; more
+    /// only if the parameter held more than three of a kind).
     pub dropped: Vec<String>,
 }
 
@@ -32,47 +41,93 @@ pub struct Rotation {
 pub enum RotationRefused {
     #[error("the parameter holds no PEM private key")]
     NoKeys,
+    #[error("the parameter holds a PEM block that is not a signing key: {0}")]
+    NotAKey(String),
     #[error(
         "the keys were changed {ago} s ago; a rotation drops the previous key, which a session or a function started before then may still rely on: rotate again in {wait} s (or --force)"
     )]
     TooSoon { ago: i64, wait: i64 },
 }
 
-/// The next key set: a single key gets its next key published (it goes on
-/// signing); otherwise the next key signs, a new next key is published, and
-/// the key that signed so far becomes the previous one.
+/// The next key set. While a kind has fewer than two keys (a new parameter
+/// with one key, or one written before RSA keys existed), the rotation only
+/// completes it: a missing kind gets a signing key and its next, a single key
+/// its next (it goes on signing); nothing is dropped. Otherwise, for each
+/// kind, the next key signs, a new next key is published, and the key that
+/// signed so far becomes the previous one.
 pub fn rotate(
     current: &str,
     changed_ago: Option<i64>,
     min_interval: i64,
     force: bool,
 ) -> Result<Rotation, RotationRefused> {
-    let keys = pem_keys(current);
-    let fresh = SessionKeys::generate_pem();
-    match keys.as_slice() {
-        [] => Err(RotationRefused::NoKeys),
-        [only] => Ok(Rotation { keys: vec![only.clone(), fresh], dropped: Vec::new() }),
-        [signing, next, rest @ ..] => {
-            if let Some(ago) = changed_ago.filter(|ago| *ago < min_interval && !force) {
-                return Err(RotationRefused::TooSoon { ago, wait: min_interval - ago });
-            }
-            Ok(Rotation { keys: vec![next.clone(), fresh, signing.clone()], dropped: rest.to_vec() })
+    let pems = pem_keys(current);
+    if pems.is_empty() {
+        return Err(RotationRefused::NoKeys);
+    }
+    let (mut ec, mut rsa) = (Vec::new(), Vec::new());
+    for pem in pems {
+        match PrivateKey::parse(&pem).map_err(|e| RotationRefused::NotAKey(e.to_string()))?.alg {
+            SigningAlg::Es256 => ec.push(pem),
+            SigningAlg::Rs256 => rsa.push(pem),
         }
     }
+    let kinds: [(Vec<String>, fn() -> String); 2] = [(ec, generate_ec_pem), (rsa, generate_rsa_pem)];
+    let complete = kinds.iter().all(|(keys, _)| keys.len() >= 2);
+    if complete && let Some(ago) = changed_ago.filter(|ago| *ago < min_interval && !force) {
+        return Err(RotationRefused::TooSoon { ago, wait: min_interval - ago });
+    }
+    let mut rotation = Rotation { keys: Vec::new(), dropped: Vec::new() };
+    for (keys, fresh) in kinds {
+        match keys.as_slice() {
+            [] => rotation.keys.extend([fresh(), fresh()]),
+            [only] => rotation.keys.extend([only.clone(), fresh()]),
+            [signing, next, rest @ ..] if complete => {
+                rotation.keys.extend([next.clone(), fresh(), signing.clone()]);
+                rotation.dropped.extend_from_slice(rest);
+            }
+            _ => rotation.keys.extend(keys),
+        }
+    }
+    Ok(rotation)
 }
 
-/// The kid (RFC 7638 thumbprint, first 12 characters) of one PEM key, for messages.
+/// The algorithm and kid (RFC 7638 thumbprint, first 12 characters) of one PEM key, for messages.
 pub fn short_kid(pem: &str) -> String {
-    SessionKeys::from_pem("", pem).map(|k| k.kid()[..12].to_owned()).unwrap_or_else(|_| "?".into())
+    PrivateKey::parse(pem).map(|k| format!("{} {}", k.alg, &k.kid[..12])).unwrap_or_else(|_| "?".into())
 }
 
-/// What `keys rotate` did.
+/// What `keys rotate` did: for each kind, its keys (short kids) in their roles.
 #[derive(Debug)]
 pub struct Rotated {
+    pub kinds: Vec<KeyRoles>,
+    pub dropped: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct KeyRoles {
     pub signing: String,
     pub next: String,
     pub previous: Option<String>,
-    pub dropped: Vec<String>,
+}
+
+impl Rotation {
+    /// The keys of each kind in their roles (signing, next, previous), EC first.
+    pub fn roles(&self) -> Vec<KeyRoles> {
+        [SigningAlg::Es256, SigningAlg::Rs256]
+            .into_iter()
+            .map(|alg| {
+                let of_kind: Vec<String> = self
+                    .keys
+                    .iter()
+                    .filter(|pem| PrivateKey::parse(pem).is_ok_and(|k| k.alg == alg))
+                    .map(|pem| short_kid(pem))
+                    .collect();
+                let role = |i: usize| of_kind.get(i).cloned();
+                KeyRoles { signing: role(0).unwrap_or_default(), next: role(1).unwrap_or_default(), previous: role(2) }
+            })
+            .collect()
+    }
 }
 
 /// Rotates the keys in `signing_parameter` (a SecureString) and writes the
@@ -116,12 +171,7 @@ pub async fn rotate_in_ssm(
         .send()
         .await
         .with_context(|| format!("writing {signing_parameter}"))?;
-    Ok(Rotated {
-        signing: short_kid(&rotation.keys[0]),
-        next: short_kid(&rotation.keys[1]),
-        previous: rotation.keys.get(2).map(|k| short_kid(k)),
-        dropped: rotation.dropped.iter().map(|k| short_kid(k)).collect(),
-    })
+    Ok(Rotated { kinds: rotation.roles(), dropped: rotation.dropped.iter().map(|k| short_kid(k)).collect() })
 }
 
 #[cfg(test)]
@@ -132,27 +182,56 @@ mod tests {
         pems.iter().map(|p| short_kid(p)).collect()
     }
 
+    /// The keys of one kind, in order.
+    fn of(alg: SigningAlg, pems: &[String]) -> Vec<String> {
+        pems.iter().filter(|p| PrivateKey::parse(p).unwrap().alg == alg).map(|p| short_kid(p)).collect()
+    }
+
     #[test]
-    fn a_rotation_promotes_the_published_next_key_and_keeps_the_previous() {
+    fn a_rotation_promotes_the_published_next_keys_and_keeps_the_previous() {
         let (a, b) = (SessionKeys::generate_pem(), SessionKeys::generate_pem());
         let first = rotate(&a, None, 10, false).unwrap();
-        assert_eq!(kids(&first.keys[..1]), kids(&[a.clone()]), "a single key goes on signing");
-        assert_eq!(first.keys.len(), 2);
-        let second = rotate(&format!("{a}{b}"), Some(11), 10, false).unwrap();
-        assert_eq!(kids(&second.keys[..1]), kids(&[b.clone()]), "the next key signs");
-        assert_eq!(kids(&second.keys[2..]), kids(&[a.clone()]), "the old one verifies on");
-        assert_eq!(second.dropped, Vec::<String>::new());
+        assert_eq!(first.keys.len(), 4, "a single key of each kind gets its next");
+        for alg in [SigningAlg::Es256, SigningAlg::Rs256] {
+            assert_eq!(of(alg, &first.keys)[..1], of(alg, &[a.clone()])[..], "{alg}: a single key goes on signing");
+        }
+        let ab = format!("{a}{b}");
+        let second = rotate(&ab, Some(11), 10, false).unwrap();
         let third = rotate(&second.keys.join(""), Some(11), 10, false).unwrap();
-        assert_eq!(kids(&third.keys[..1]), kids(&second.keys[1..2]));
-        assert_eq!(kids(&third.dropped), kids(&[a.clone()]), "the previous one goes");
+        for alg in [SigningAlg::Es256, SigningAlg::Rs256] {
+            let (before, after) = (of(alg, &[ab.clone()]), of(alg, &second.keys));
+            assert_eq!(after.len(), 3, "{alg}: signing, next, previous");
+            assert_eq!(after[0], before[1], "{alg}: the next key signs");
+            assert_eq!(after[2], before[0], "{alg}: the old one verifies on");
+            assert_eq!(of(alg, &third.keys)[0], after[1], "{alg}: the next one signs next");
+            assert_eq!(of(alg, &third.dropped), before[..1], "{alg}: the previous one goes");
+        }
+        assert_eq!(second.dropped, Vec::<String>::new());
+        assert_eq!(second.roles().len(), 2, "{:?}", second.roles());
+    }
+
+    #[test]
+    fn a_set_written_before_rsa_keys_gets_them_added_and_nothing_rotated() {
+        let ec: Vec<String> = (0..3).map(|_| generate_ec_pem()).collect();
+        // Just changed, not forced: adding keys drops nothing, so it is never too soon.
+        let added = rotate(&ec.concat(), Some(1), 10, false).unwrap();
+        assert_eq!(of(SigningAlg::Es256, &added.keys), kids(&ec), "the EC keys are kept as they were");
+        assert_eq!(of(SigningAlg::Rs256, &added.keys).len(), 2, "an RSA key to sign, and its next");
+        assert!(added.dropped.is_empty());
+        assert!(added.keys.iter().any(|k| k.starts_with("-----BEGIN RSA PRIVATE KEY-----")), "PKCS#1");
+        assert!(SessionKeys::from_pem("", &added.keys.concat()).is_ok(), "a set that starts");
+        // Then rotations go on as for any complete set.
+        assert!(matches!(rotate(&added.keys.concat(), Some(1), 10, false), Err(RotationRefused::TooSoon { .. })));
     }
 
     #[test]
     fn every_key_past_the_previous_one_is_named_as_dropped() {
-        let four: Vec<String> = (0..4).map(|_| SessionKeys::generate_pem()).collect();
-        let rotated = rotate(&four.concat(), None, 10, false).unwrap();
-        assert_eq!(kids(&rotated.keys[..1]), kids(&four[1..2]), "the next key signs");
-        assert_eq!(kids(&rotated.keys[2..]), kids(&four[..1]), "the signing key verifies on");
+        let four: Vec<String> = (0..4).map(|_| generate_ec_pem()).collect();
+        let rsa = [generate_rsa_pem(), generate_rsa_pem()];
+        let rotated = rotate(&format!("{}{}", four.concat(), rsa.concat()), None, 10, false).unwrap();
+        let ec = of(SigningAlg::Es256, &rotated.keys);
+        assert_eq!(ec[..1], kids(&four[1..2]), "the next key signs");
+        assert_eq!(ec[2..], kids(&four[..1]), "the signing key verifies on");
         assert_eq!(kids(&rotated.dropped), kids(&four[2..]), "both keys past the previous one are dropped and named");
     }
 

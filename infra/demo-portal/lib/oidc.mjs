@@ -18,10 +18,15 @@ export function lazyDiscovery(discover) {
 }
 
 // The OP as openid-client sees it: profile-link's discovery document, this
-// portal's client id, and client_secret_basic (said explicitly: given a bare
-// secret, openid-client would use client_secret_post).
+// portal's client id, client_secret_basic (said explicitly: given a bare
+// secret, openid-client would use client_secret_post), and the ID token
+// algorithm as registered (profile-link's default, RS256): openid-client
+// then refuses an ID token signed any other way.
+export const ID_TOKEN_SIGNED_RESPONSE_ALG = 'RS256';
+
 export function discoverProfileLink(config) {
-  return client.discovery(config.issuerUrl, config.clientId, undefined, client.ClientSecretBasic(config.clientSecret), {
+  const metadata = { id_token_signed_response_alg: ID_TOKEN_SIGNED_RESPONSE_ALG };
+  return client.discovery(config.issuerUrl, config.clientId, metadata, client.ClientSecretBasic(config.clientSecret), {
     execute: config.allowInsecureRequests ? [client.allowInsecureRequests] : [],
     timeout: 10,
   });

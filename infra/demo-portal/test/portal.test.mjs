@@ -1,5 +1,5 @@
 // The real portal (server.mjs, as a child process) against a real OP
-// (oidc-provider with profile-link's endpoints, claims and ES256 keys), over
+// (oidc-provider with profile-link's endpoints, claims and RS256/ES256 keys), over
 // HTTP as a browser would: cookies, redirects, forms.
 
 import assert from 'node:assert/strict';

@@ -27,11 +27,13 @@ export function defaultAccounts() {
 }
 
 // An OP on `port` with profile-link's endpoints and claims, and the portal at
-// `portalOrigin` registered as demo-portal (client_secret_basic, PKCE, ES256).
-export async function startOp({ port, portalOrigin }) {
+// `portalOrigin` registered as demo-portal (client_secret_basic, PKCE, and
+// RS256 ID tokens, as profile-link registers it by default; `idTokenAlg` to change it).
+export async function startOp({ port, portalOrigin, idTokenAlg = 'RS256' }) {
   const issuer = `http://127.0.0.1:${port}`;
   const accounts = defaultAccounts();
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   const op = { issuer, accounts, nextAccount: 'sub-pat', accessTokenTtl: 3600, idpHints: [] };
   const provider = new Provider(issuer, {
     clients: [{
@@ -40,12 +42,18 @@ export async function startOp({ port, portalOrigin }) {
       redirect_uris: [`${portalOrigin}/callback`],
       post_logout_redirect_uris: [`${portalOrigin}/`],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'ES256',
+      id_token_signed_response_alg: idTokenAlg,
       grant_types: ['authorization_code'],
       response_types: ['code'],
     }],
-    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'ES256' }] },
-    enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+    // profile-link's JWKS: an RSA key and an EC key, each with its alg.
+    jwks: {
+      keys: [
+        { ...rsa.export({ format: 'jwk' }), use: 'sig', alg: 'RS256' },
+        { ...ec.export({ format: 'jwk' }), use: 'sig', alg: 'ES256' },
+      ],
+    },
+    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256'] },
     routes: { authorization: '/authorize', token: '/token', userinfo: '/userinfo', end_session: '/end-session', jwks: '/.well-known/jwks.json' },
     cookies: { keys: ['test-only-cookie-key'] },
     pkce: { required: () => true },

@@ -7,6 +7,7 @@ use url::Url;
 
 use crate::config::ConfigError;
 use crate::secrets::SecretSource;
+use crate::session::SigningAlg;
 
 /// The variable (and, deployed, the SSM parameter's content) holding the clients.
 pub const PORTAL_CLIENTS: &str = "PORTAL_CLIENTS";
@@ -84,6 +85,8 @@ pub struct PortalClient {
     /// `None` exactly when `auth` is `None`.
     pub secret: Option<SecretSource>,
     pub profile_selection: ProfileSelection,
+    /// How its ID tokens are signed (RS256 unless it registered ES256).
+    pub id_token_signed_response_alg: SigningAlg,
 }
 
 impl PortalClient {
@@ -110,6 +113,7 @@ struct ListedClient {
     client_secret_parameter: Option<String>,
     #[serde(default)]
     profile_selection: ProfileSelection,
+    id_token_signed_response_alg: Option<String>,
 }
 
 /// The registered portals, checked when parsed.
@@ -151,6 +155,10 @@ impl PortalClients {
                 (_, None, Some(_)) => return Err(at("client_secret_parameter: an SSM parameter name, /…".into())),
                 _ => return Err(at("set one of client_secret or client_secret_parameter".into())),
             };
+            let alg =
+                client.id_token_signed_response_alg.as_deref().map_or(Some(SigningAlg::default()), SigningAlg::parse);
+            let alg =
+                alg.ok_or_else(|| at("id_token_signed_response_alg: \"RS256\" (the default) or \"ES256\"".into()))?;
             clients.push(PortalClient {
                 id: client.id,
                 name,
@@ -159,6 +167,7 @@ impl PortalClients {
                 auth: client.token_endpoint_auth_method,
                 secret,
                 profile_selection: client.profile_selection,
+                id_token_signed_response_alg: alg,
             });
         }
         Ok(Self(clients))
@@ -240,5 +249,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(public.get("spa").unwrap().secret, None);
+    }
+
+    #[test]
+    fn a_client_signs_rs256_unless_it_registered_es256_and_nothing_else() {
+        let client = |alg: &str| {
+            format!(
+                r#"[{{"id":"p","name":"P","redirect_uris":["https://p.example/cb"],"token_endpoint_auth_method":"none"{alg}}}]"#
+            )
+        };
+        let parsed =
+            |alg: &str| PortalClients::parse(&client(alg)).map(|c| c.get("p").unwrap().id_token_signed_response_alg);
+        assert_eq!(parsed("").unwrap(), SigningAlg::Rs256, "the default");
+        assert_eq!(parsed(r#","id_token_signed_response_alg":"RS256""#).unwrap(), SigningAlg::Rs256);
+        assert_eq!(parsed(r#","id_token_signed_response_alg":"ES256""#).unwrap(), SigningAlg::Es256);
+        for refused in ["HS256", "none", "PS256", "es256", ""] {
+            let error = parsed(&format!(r#","id_token_signed_response_alg":"{refused}""#)).unwrap_err().to_string();
+            assert!(
+                error.contains(r#"client "p""#) && error.contains("id_token_signed_response_alg"),
+                "{refused}: {error}"
+            );
+        }
     }
 }

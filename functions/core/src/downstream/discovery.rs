@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::authorize::SCOPES_SUPPORTED;
+use crate::session::SigningAlg;
 
 /// `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3).
 #[derive(Debug, Clone, Serialize)]
@@ -18,7 +19,7 @@ pub struct OpenIdConfiguration {
     pub response_modes_supported: [&'static str; 1],
     pub grant_types_supported: [&'static str; 1],
     pub subject_types_supported: [&'static str; 1],
-    pub id_token_signing_alg_values_supported: [&'static str; 1],
+    pub id_token_signing_alg_values_supported: [&'static str; 2],
     pub token_endpoint_auth_methods_supported: [&'static str; 3],
     pub code_challenge_methods_supported: [&'static str; 1],
     pub scopes_supported: [&'static str; 3],
@@ -44,7 +45,7 @@ impl OpenIdConfiguration {
             response_modes_supported: ["query"],
             grant_types_supported: ["authorization_code"],
             subject_types_supported: ["public"],
-            id_token_signing_alg_values_supported: ["ES256"],
+            id_token_signing_alg_values_supported: SigningAlg::SUPPORTED,
             token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
             code_challenge_methods_supported: ["S256"],
             scopes_supported: SCOPES_SUPPORTED,

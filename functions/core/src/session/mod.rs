@@ -1,9 +1,13 @@
 //! Sessions: a short-lived ES256 JWT in a cookie. Portal endpoints verify the
-//! same token with nothing but `/.well-known/jwks.json`.
+//! same token with nothing but `/.well-known/jwks.json`. The same keys (and
+//! an RSA key beside them) sign the portals' tokens.
 
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+
+mod keys;
+pub use keys::{PrivateKey, SigningAlg, generate_ec_pem, generate_rsa_pem, pem_keys};
 
 use crate::domain::identity::{Identity, IdentityProfile};
 use crate::random;
@@ -94,11 +98,17 @@ pub struct NewSession<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionKeyError {
-    #[error("the session signing key is not a PKCS#8 PEM EC P-256 private key: {0}")]
-    NotAnEcKey(jsonwebtoken::errors::Error),
+    #[error("it holds no PEM private key (-----BEGIN PRIVATE KEY-----)")]
+    NoKeys,
+    #[error("a key is neither a PKCS#8 EC P-256 key nor an RSA key of 2048 bits or more: {0}")]
+    NotAKey(String),
+    #[error(
+        "it holds no {0} key ({1}): run `profile-link-admin keys rotate` to add one (nobody is signed out), or `keys generate` for a new set"
+    )]
+    Missing(SigningAlg, &'static str),
     #[error("could not derive the public key: {0}")]
     PublicKey(jsonwebtoken::errors::Error),
-    #[error("not a JWKS of ES256 public keys, each with a kid: {0}")]
+    #[error("not a JWKS of ES256 and RS256 public keys, each with a kid: {0}")]
     NotPublicKeys(String),
 }
 
@@ -111,11 +121,27 @@ pub enum SessionRejected {
     Invalid(#[from] jsonwebtoken::errors::Error),
 }
 
-/// The signing key (from a secret), and through [`SessionVerifier`] (which it
-/// derefs to) the public keys published as JWKS.
-pub struct SessionKeys {
+/// A private key that signs, named by its kid.
+struct SigningKey {
     kid: String,
     encoding: EncodingKey,
+}
+
+impl SigningKey {
+    fn sign<T: Serialize>(&self, alg: SigningAlg, claims: &T) -> String {
+        let mut header = Header::new(alg.algorithm());
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("signing with a validated key cannot fail")
+    }
+}
+
+/// The signing keys (from a secret), and through [`SessionVerifier`] (which it
+/// derefs to) the public keys published as JWKS.
+pub struct SessionKeys {
+    /// ES256: sessions, our own short-lived tokens, and the tokens of portals that registered ES256.
+    ec: SigningKey,
+    /// RS256: the tokens of every other portal.
+    rsa: SigningKey,
     verifier: SessionVerifier,
 }
 
@@ -126,74 +152,96 @@ impl std::ops::Deref for SessionKeys {
     }
 }
 
+/// A published key, with the one algorithm it verifies (fixed by the key's
+/// type: a token's header never chooses it).
+#[derive(Clone)]
+struct VerifyingKey {
+    kid: String,
+    alg: SigningAlg,
+    key: DecodingKey,
+}
+
 /// Only the public keys: what a function that reads sessions but never
 /// issues them holds, so it cannot sign anything.
 #[derive(Clone)]
 pub struct SessionVerifier {
     issuer: String,
-    /// The current public key first, then any still-trusted previous keys.
+    /// Every public key, as `/.well-known/jwks.json` serves them.
     public: JwkSet,
-    decoding: Vec<(String, DecodingKey)>,
+    decoding: Vec<VerifyingKey>,
     validation: Validation,
 }
 
 impl std::fmt::Debug for SessionVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kids: Vec<&str> = self.decoding.iter().map(|(kid, _)| kid.as_str()).collect();
+        let kids: Vec<&str> = self.decoding.iter().map(|k| k.kid.as_str()).collect();
         f.debug_struct("SessionVerifier").field("issuer", &self.issuer).field("kids", &kids).finish_non_exhaustive()
     }
 }
 
 impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionKeys").field("issuer", &self.issuer).field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SessionKeys")
+            .field("issuer", &self.issuer)
+            .field("kid", &self.ec.kid)
+            .field("rsa_kid", &self.rsa.kid)
+            .finish_non_exhaustive()
     }
 }
 
 impl SessionKeys {
     /// `issuer` is the public base URL: it is both `iss` and `aud` of every session token.
     ///
-    /// `private_keys_pem` holds one or more PEM keys (see [`pem_keys`]): the
-    /// first signs; every one verifies and is published, so a key can be known
-    /// to every function before it signs, and kept after it stopped
-    /// (`profile-link-admin keys rotate`).
+    /// `private_keys_pem` holds PEM keys (see [`pem_keys`]) of both kinds,
+    /// EC P-256 and RSA: the first of each kind signs; every one verifies and
+    /// is published, so a key can be known to every function before it signs,
+    /// and kept after it stopped (`profile-link-admin keys rotate`).
     pub fn from_pem(issuer: &str, private_keys_pem: &str) -> Result<Self, SessionKeyError> {
-        let pems = pem_keys(private_keys_pem);
-        let mut signing = None;
+        let mut ec = None;
+        let mut rsa = None;
         let mut public = Vec::new();
-        let mut decoding: Vec<(String, DecodingKey)> = Vec::new();
-        for pem in &pems {
-            let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(SessionKeyError::NotAnEcKey)?;
-            let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(SessionKeyError::PublicKey)?;
-            // RFC 7638 thumbprint: a kid that changes exactly when the key does.
-            let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(SessionKeyError::PublicKey)?;
-            jwk.common.key_id = Some(kid.clone());
-            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-            if decoding.iter().any(|(k, _)| *k == kid) {
+        let mut decoding: Vec<VerifyingKey> = Vec::new();
+        for pem in pem_keys(private_keys_pem) {
+            let key = PrivateKey::parse(&pem)?;
+            if decoding.iter().any(|k| k.kid == key.kid) {
                 continue;
             }
-            decoding.push((kid.clone(), DecodingKey::from_jwk(&jwk).map_err(SessionKeyError::PublicKey)?));
-            public.push(jwk);
-            signing.get_or_insert((kid, encoding));
+            let verifying = DecodingKey::from_jwk(&key.jwk).map_err(SessionKeyError::PublicKey)?;
+            decoding.push(VerifyingKey { kid: key.kid.clone(), alg: key.alg, key: verifying });
+            public.push(key.jwk);
+            let signing = match key.alg {
+                SigningAlg::Es256 => &mut ec,
+                SigningAlg::Rs256 => &mut rsa,
+            };
+            signing.get_or_insert(SigningKey { kid: key.kid, encoding: key.encoding });
         }
-        let Some((kid, encoding)) = signing else {
-            return Err(SessionKeyError::NotAnEcKey(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into()));
-        };
+        if decoding.is_empty() {
+            return Err(SessionKeyError::NoKeys);
+        }
+        let ec = ec.ok_or(SessionKeyError::Missing(SigningAlg::Es256, "EC P-256, signs sessions"))?;
+        let rsa = rsa.ok_or(SessionKeyError::Missing(SigningAlg::Rs256, "RSA, signs the portals' ID tokens"))?;
         let verifier = SessionVerifier::new(issuer, JwkSet { keys: public }, decoding);
-        Ok(Self { kid, encoding, verifier })
+        Ok(Self { ec, rsa, verifier })
     }
 
-    /// A fresh P-256 key as PKCS#8 PEM, for `profile-link-admin keys generate` and tests.
+    /// A fresh key set, one key of each kind (each the one that signs), as
+    /// [`SessionKeys::from_pem`] reads it: for tests and local servers.
+    /// `profile-link-admin keys generate` adds the next keys.
     pub fn generate_pem() -> String {
-        use aws_lc_rs::rand::SystemRandom;
-        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .expect("P-256 key generation failed");
-        pem_encode("PRIVATE KEY", pkcs8.as_ref())
+        format!("{}{}", generate_ec_pem(), generate_rsa_pem())
     }
 
+    /// The kid of the key that signs sessions.
     pub fn kid(&self) -> &str {
-        &self.kid
+        &self.ec.kid
+    }
+
+    /// The kid of the key that signs `alg` tokens for portals.
+    pub fn portal_kid(&self, alg: SigningAlg) -> &str {
+        match alg {
+            SigningAlg::Es256 => &self.ec.kid,
+            SigningAlg::Rs256 => &self.rsa.kid,
+        }
     }
 
     pub fn issue(&self, new: NewSession<'_>) -> (String, SessionClaims) {
@@ -221,9 +269,7 @@ impl SessionKeys {
     /// Signs claims as they are (re-issuing a session after its profiles change:
     /// see [`SessionClaims::with_profiles`]).
     pub fn sign(&self, claims: &SessionClaims) -> String {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).expect("ES256 signing with a validated key cannot fail")
+        self.ec.sign(SigningAlg::Es256, claims)
     }
 
     /// Signs other short-lived claims (e.g. a clicked link held in a cookie)
@@ -237,23 +283,23 @@ impl SessionKeys {
             #[serde(flatten)]
             claims: &'a T,
         }
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
         let envelope = Envelope { iss: &self.issuer, aud: format!("{}#{purpose}", self.issuer), claims };
-        jsonwebtoken::encode(&header, &envelope, &self.encoding)
-            .expect("ES256 signing with a validated key cannot fail")
+        self.ec.sign(SigningAlg::Es256, &envelope)
     }
 
-    /// Signs a portal's token (an ID token) as it is: `claims` carry their own `iss` and `aud`.
-    pub fn sign_token<T: Serialize>(&self, claims: &T) -> String {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).expect("ES256 signing with a validated key cannot fail")
+    /// Signs a portal's token (an ID token, a logout token) as it is, with the
+    /// algorithm the portal registered (`PortalClient::id_token_signed_response_alg`):
+    /// `claims` carry their own `iss` and `aud`.
+    pub fn sign_for_portal<T: Serialize>(&self, alg: SigningAlg, claims: &T) -> String {
+        match alg {
+            SigningAlg::Es256 => self.ec.sign(alg, claims),
+            SigningAlg::Rs256 => self.rsa.sign(alg, claims),
+        }
     }
 }
 
 impl SessionVerifier {
-    fn new(issuer: &str, public: JwkSet, decoding: Vec<(String, DecodingKey)>) -> Self {
+    fn new(issuer: &str, public: JwkSet, decoding: Vec<VerifyingKey>) -> Self {
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[issuer]);
@@ -279,23 +325,38 @@ impl SessionVerifier {
         for jwk in &public.keys {
             let kid =
                 jwk.common.key_id.clone().ok_or_else(|| SessionKeyError::NotPublicKeys("a key has no kid".into()))?;
-            decoding.push((kid, DecodingKey::from_jwk(jwk).map_err(SessionKeyError::PublicKey)?));
+            let alg = SigningAlg::of_public_key(jwk).ok_or_else(|| {
+                SessionKeyError::NotPublicKeys(format!("key {kid} is neither an ES256 (P-256) nor an RS256 key"))
+            })?;
+            decoding.push(VerifyingKey {
+                kid,
+                alg,
+                key: DecodingKey::from_jwk(jwk).map_err(SessionKeyError::PublicKey)?,
+            });
         }
         Ok(Self::new(issuer, public, decoding))
     }
 
+    /// The published key `kid` names, if it verifies `alg` (when given).
+    fn key(&self, kid: Option<&str>, alg: Option<SigningAlg>) -> Option<&VerifyingKey> {
+        let kid = kid?;
+        self.decoding.iter().find(|k| k.kid == kid && alg.is_none_or(|alg| k.alg == alg))
+    }
+
     /// An ID token this service issued, as `id_token_hint` returns it
     /// (RP-initiated logout): signature and issuer checked, expiry not
-    /// (a hint may be an expired token), any audience.
+    /// (a hint may be an expired token), any audience. ES256 or RS256, as the
+    /// key its `kid` names verifies: a header `alg` that is not that key's
+    /// algorithm (HS256 keyed with the public key, `none`, …) is refused.
     pub fn id_token_hint<T: serde::de::DeserializeOwned>(&self, token: &str) -> Option<T> {
-        let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
-        let key = self.decoding.iter().find(|(k, _)| *k == kid).map(|(_, key)| key)?;
-        let mut validation = Validation::new(Algorithm::ES256);
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let key = self.key(header.kid.as_deref(), None)?;
+        let mut validation = Validation::new(key.alg.algorithm());
         validation.set_issuer(&[&self.issuer]);
         validation.validate_aud = false;
         validation.validate_exp = false;
         validation.set_required_spec_claims(&["iss", "aud", "sub"]);
-        jsonwebtoken::decode::<T>(token, key, &validation).ok().map(|data| data.claims)
+        jsonwebtoken::decode::<T>(token, &key.key, &validation).ok().map(|data| data.claims)
     }
 
     pub fn jwks(&self) -> &JwkSet {
@@ -305,8 +366,7 @@ impl SessionVerifier {
     /// Verifies claims made by [`SessionKeys::sign_for`] for `purpose`; they must carry `exp`.
     pub fn verify_for<T: serde::de::DeserializeOwned>(&self, purpose: &str, token: &str, now: i64) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        let kid = header.kid?;
-        let key = self.decoding.iter().find(|(k, _)| *k == kid).map(|(_, key)| key)?;
+        let key = self.key(header.kid.as_deref(), Some(SigningAlg::Es256))?;
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[format!("{}#{purpose}", self.issuer)]);
@@ -316,7 +376,7 @@ impl SessionVerifier {
         struct Exp {
             exp: i64,
         }
-        let value = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation).ok()?.claims;
+        let value = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation).ok()?.claims;
         let exp: Exp = serde_json::from_value(value.clone()).ok()?;
         if exp.exp <= now {
             return None;
@@ -325,45 +385,16 @@ impl SessionVerifier {
     }
 
     /// Verifies signature, `iss`, `aud`, `exp` (against the system clock, as a
-    /// portal would) and that `now` is before `exp`.
+    /// portal would) and that `now` is before `exp`. Sessions are ES256 only.
     pub fn verify(&self, token: &str, now: i64) -> Result<SessionClaims, SessionRejected> {
         let header = jsonwebtoken::decode_header(token)?;
-        let kid = header.kid.ok_or(SessionRejected::UnknownKey)?;
-        let key =
-            self.decoding.iter().find(|(k, _)| *k == kid).map(|(_, key)| key).ok_or(SessionRejected::UnknownKey)?;
-        let data = jsonwebtoken::decode::<SessionClaims>(token, key, &self.validation)?;
+        let key = self.key(header.kid.as_deref(), Some(SigningAlg::Es256)).ok_or(SessionRejected::UnknownKey)?;
+        let data = jsonwebtoken::decode::<SessionClaims>(token, &key.key, &self.validation)?;
         if data.claims.exp <= now {
             return Err(SessionRejected::Invalid(jsonwebtoken::errors::ErrorKind::ExpiredSignature.into()));
         }
         Ok(data.claims)
     }
-}
-
-/// The PEM private keys in `text`, in order (blocks separated by anything, e.g. newlines).
-pub fn pem_keys(text: &str) -> Vec<String> {
-    const END: &str = "-----END PRIVATE KEY-----";
-    let mut keys = Vec::new();
-    let mut rest = text;
-    while let Some(end) = rest.find(END) {
-        let block = &rest[..end + END.len()];
-        if let Some(start) = block.find("-----BEGIN PRIVATE KEY-----") {
-            keys.push(format!("{}\n", &block[start..]));
-        }
-        rest = &rest[end + END.len()..];
-    }
-    keys
-}
-
-fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
 
 impl crate::store::IdentityState {

@@ -10,12 +10,16 @@ use super::DECLINED;
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// Print a new signing key set for SESSION_SIGNING_KEY: two ES256 (P-256)
-    /// PKCS#8 PEM keys, the one that signs and the next one (published already,
-    /// so the first `keys rotate` signs nobody out).
+    /// Print a new signing key set for SESSION_SIGNING_KEY: two EC P-256 keys
+    /// (PKCS#8 PEM; ES256: sessions, and portals that registered ES256) and two
+    /// RSA keys (PKCS#1 PEM; RS256: every other portal's ID tokens); of each,
+    /// the one that signs and the next one (published already, so the first
+    /// `keys rotate` signs nobody out).
     Generate,
-    /// Rotate the keys in SSM: the next key signs, a new next key is published,
-    /// the key that signed so far keeps verifying; the one before it is dropped.
+    /// Rotate the keys in SSM, EC and RSA alike: the next key signs, a new next
+    /// key is published, the key that signed so far keeps verifying; the one
+    /// before it is dropped. A set without RSA keys (written before they
+    /// existed) only gets them added, at any time.
     /// Writes the public keys (SESSION_PUBLIC_KEYS) too. At most once per
     /// --min-interval-hours: a rotation drops a key sessions may still use.
     Rotate {
@@ -47,7 +51,8 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn generate() -> anyhow::Result<ExitCode> {
-    print!("{}{}", SessionKeys::generate_pem(), SessionKeys::generate_pem());
+    use profile_link_core::session::{generate_ec_pem, generate_rsa_pem};
+    print!("{}{}{}{}", generate_ec_pem(), generate_ec_pem(), generate_rsa_pem(), generate_rsa_pem());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -71,12 +76,14 @@ async fn rotate(
     .await;
     match rotated {
         Ok(r) => {
-            println!(
-                "signing with {}; next {}; previous {}",
-                r.signing,
-                r.next,
-                r.previous.as_deref().unwrap_or("none")
-            );
+            for kind in r.kinds {
+                println!(
+                    "signing with {}; next {}; previous {}",
+                    kind.signing,
+                    kind.next,
+                    kind.previous.as_deref().unwrap_or("none")
+                );
+            }
             for dropped in r.dropped {
                 println!("dropped {dropped}: tokens it signed no longer verify");
             }
