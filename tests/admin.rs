@@ -365,18 +365,22 @@ fn session_signed_by(keys: &profile_link_core::SessionKeys, now: i64) -> String 
     token
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_rotate_without_signing_anyone_out() {
-    use profile_link_core::{SessionKeys, SessionVerifier};
-    const ISSUER: &str = "https://link.example.com";
+/// An SSM client for the test's own reads and writes: they wait for moto, which
+/// on a busy machine has taken longer than the functions' timeouts (seen with two suites at once).
+async fn patient_ssm() -> aws_sdk_ssm::Client {
     let sdk = profile_link_tests::sdk_config().await;
-    // The test's own reads and writes wait for moto, which on a busy machine
-    // has taken longer than the functions' timeouts (seen with two suites at once).
     let patient = aws_config::timeout::TimeoutConfig::builder()
         .operation_attempt_timeout(std::time::Duration::from_secs(60))
         .operation_timeout(std::time::Duration::from_secs(120))
         .build();
-    let ssm = aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&sdk).timeout_config(patient).build());
+    aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&sdk).timeout_config(patient).build())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_without_signing_anyone_out() {
+    use profile_link_core::{SessionKeys, SessionVerifier};
+    const ISSUER: &str = "https://link.example.com";
+    let ssm = patient_ssm().await;
     let prefix = format!("/test-{}", profile_link_core::random::token(6).replace(['-', '_'], "x"));
     let (signing, public) = (format!("{prefix}/signing"), format!("{prefix}/public"));
     let keys_command = |args: &[&str]| {
@@ -464,8 +468,7 @@ fn id_tokens_signed_by(keys: &profile_link_core::SessionKeys, now: i64) -> [Stri
 async fn a_key_set_from_before_rsa_keys_gets_them_from_keys_rotate() {
     use profile_link_core::{SessionKeys, SessionVerifier};
     const ISSUER: &str = "https://link.example.com";
-    let sdk = profile_link_tests::sdk_config().await;
-    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let ssm = patient_ssm().await;
     let prefix = format!("/test-{}", profile_link_core::random::token(6).replace(['-', '_'], "x"));
     let (signing, public) = (format!("{prefix}/signing"), format!("{prefix}/public"));
     // What `keys generate` wrote before RSA keys: two EC keys. Such a set does not start, and says what to run.

@@ -182,9 +182,10 @@ mod tests {
         pems.iter().map(|p| short_kid(p)).collect()
     }
 
-    /// The keys of one kind, in order.
+    /// The keys of one kind, in order (each of `pems` may hold several).
     fn of(alg: SigningAlg, pems: &[String]) -> Vec<String> {
-        pems.iter().filter(|p| PrivateKey::parse(p).unwrap().alg == alg).map(|p| short_kid(p)).collect()
+        let keys = pem_keys(&pems.concat());
+        keys.iter().filter(|p| PrivateKey::parse(p).unwrap().alg == alg).map(|p| short_kid(p)).collect()
     }
 
     #[test]
