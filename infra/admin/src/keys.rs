@@ -72,7 +72,9 @@ pub fn rotate(
             SigningAlg::Rs256 => rsa.push(pem),
         }
     }
-    let kinds: [(Vec<String>, fn() -> String); 2] = [(ec, generate_ec_pem), (rsa, generate_rsa_pem)];
+    // Each kind's keys, and how to make a fresh one.
+    type Kind = (Vec<String>, fn() -> String);
+    let kinds: [Kind; 2] = [(ec, generate_ec_pem), (rsa, generate_rsa_pem)];
     let complete = kinds.iter().all(|(keys, _)| keys.len() >= 2);
     if complete && let Some(ago) = changed_ago.filter(|ago| *ago < min_interval && !force) {
         return Err(RotationRefused::TooSoon { ago, wait: min_interval - ago });
@@ -182,7 +184,7 @@ mod tests {
         pems.iter().map(|p| short_kid(p)).collect()
     }
 
-    /// The keys of one kind, in order (each of `pems` may hold several).
+    /// The keys of one kind in `pems` (one or several PEM blocks each), in order.
     fn of(alg: SigningAlg, pems: &[String]) -> Vec<String> {
         let keys = pem_keys(&pems.concat());
         keys.iter().filter(|p| PrivateKey::parse(p).unwrap().alg == alg).map(|p| short_kid(p)).collect()
@@ -194,13 +196,17 @@ mod tests {
         let first = rotate(&a, None, 10, false).unwrap();
         assert_eq!(first.keys.len(), 4, "a single key of each kind gets its next");
         for alg in [SigningAlg::Es256, SigningAlg::Rs256] {
-            assert_eq!(of(alg, &first.keys)[..1], of(alg, &[a.clone()])[..], "{alg}: a single key goes on signing");
+            assert_eq!(
+                of(alg, &first.keys)[..1],
+                of(alg, std::slice::from_ref(&a))[..],
+                "{alg}: a single key goes on signing"
+            );
         }
         let ab = format!("{a}{b}");
         let second = rotate(&ab, Some(11), 10, false).unwrap();
         let third = rotate(&second.keys.join(""), Some(11), 10, false).unwrap();
         for alg in [SigningAlg::Es256, SigningAlg::Rs256] {
-            let (before, after) = (of(alg, &[ab.clone()]), of(alg, &second.keys));
+            let (before, after) = (of(alg, std::slice::from_ref(&ab)), of(alg, &second.keys));
             assert_eq!(after.len(), 3, "{alg}: signing, next, previous");
             assert_eq!(after[0], before[1], "{alg}: the next key signs");
             assert_eq!(after[2], before[0], "{alg}: the old one verifies on");

@@ -121,7 +121,7 @@ fn only_the_ec_key_makes_sessions_and_purpose_tokens() {
     let (_, claims) = issue(&keys, now());
     let by_rsa = keys.sign_for_portal(SigningAlg::Rs256, &claims);
     assert!(matches!(keys.verify(&by_rsa, now()), Err(SessionRejected::UnknownKey)), "an RS256 token is no session");
-    assert_eq!(jsonwebtoken::decode_header(&keys.sign_for("x", &claims)).unwrap().alg, Algorithm::ES256);
+    assert_eq!(jsonwebtoken::decode_header(keys.sign_for("x", &claims)).unwrap().alg, Algorithm::ES256);
 }
 
 fn b64(bytes: &[u8]) -> String {
