@@ -195,6 +195,72 @@ ensure_chromium() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
+# Debian's Apache and mod_auth_openidc for the relying-party tests
+# (tests/relying-parties): run as the test's own foreground process, never
+# the system's service or sites.
+ensure_apache_oidc() {
+  [[ -x /usr/sbin/apache2 && -f /usr/lib/apache2/modules/mod_auth_openidc.so ]] && return
+  if [[ "$(id -u)" != 0 ]]; then
+    die "the relying-party tests need Debian's Apache and mod_auth_openidc: sudo apt-get install -y apache2 libapache2-mod-auth-openidc"
+  fi
+  say "installing Debian's apache2 and libapache2-mod-auth-openidc (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends apache2 libapache2-mod-auth-openidc >/dev/null
+}
+
+# Apache with mod_auth_openidc on 127.0.0.1:$1 as client apache-oidc of the
+# OpenID Provider at issuer $2 (export_dev_server_env registers it), in front
+# of tests/relying-parties/apache/claims.cgi at /protected/claims. One process
+# in the foreground (-X), its own ServerRoot, config and logs; none of the
+# system's sites or services. Its files live in a directory of their own
+# under /tmp: as root, Apache serves as www-data, which must read them.
+start_apache_oidc() {
+  local port="$1" issuer="$2" dir user=""
+  require_free_port "$port" "Apache (mod_auth_openidc)" APACHE_OIDC_PORT
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/profile-link-apache.XXXXXX")"
+  chmod 755 "$dir"
+  install -m 755 "$ROOT/tests/relying-parties/apache/claims.cgi" "$dir/claims.cgi"
+  [[ "$(id -u)" == 0 ]] && user=$'User www-data\nGroup www-data'
+  local modules=/usr/lib/apache2/modules
+  cat >"$dir/httpd.conf" <<CONF
+ServerRoot "$dir"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$dir/httpd.pid"
+ErrorLog "$RUN_DIR/apache-oidc-error.log"
+LogLevel warn auth_openidc:info
+$user
+LoadModule mpm_prefork_module $modules/mod_mpm_prefork.so
+LoadModule authn_core_module $modules/mod_authn_core.so
+LoadModule authz_core_module $modules/mod_authz_core.so
+LoadModule authz_user_module $modules/mod_authz_user.so
+LoadModule alias_module $modules/mod_alias.so
+LoadModule cgi_module $modules/mod_cgi.so
+LoadModule auth_openidc_module $modules/mod_auth_openidc.so
+DocumentRoot "$dir"
+
+OIDCProviderMetadataURL $issuer/.well-known/openid-configuration
+OIDCClientID apache-oidc
+OIDCClientSecret apache-oidc-secret
+OIDCRedirectURI http://127.0.0.1:$port/protected/redirect_uri
+OIDCCryptoPassphrase $(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+OIDCPKCEMethod S256
+OIDCScope "openid profile email"
+OIDCPassClaimsAs environment
+
+ScriptAlias /protected/claims "$dir/claims.cgi"
+<Location /protected>
+  AuthType openid-connect
+  Require valid-user
+</Location>
+CONF
+  say "starting Apache with mod_auth_openidc on 127.0.0.1:$port"
+  start_bg apache-oidc /usr/sbin/apache2 -X -d "$dir" -f "$dir/httpd.conf"
+  wait_for_http "http://127.0.0.1:$port/" apache-oidc 100 any
+  require_loopback_only "$port" "Apache"
+  export APACHE_OIDC_URL="http://127.0.0.1:$port" APACHE_OIDC_ERROR_LOG="$RUN_DIR/apache-oidc-error.log"
+}
+
 # The environment the functions read, for a dev server on $1 trusting the dev
 # identity provider on $2, with table $3 and a session key kept in file $4
 # (its public part, for request-association, next to it as <name>.jwks.json).
@@ -220,9 +286,14 @@ export_dev_server_env() {
   export OPERATOR_NAME="${OPERATOR_NAME:-Example Ltd}"
   export PRODUCT_NAME="${PRODUCT_NAME:-Example customer portal}"
   export DEV_SERVER_PORT="$port"
-  # The portals profile-link is the OpenID Provider of: the demo portal (infra/demo-portal).
+  # The portals profile-link is the OpenID Provider of: the demo portal (infra/demo-portal),
+  # and the relying parties nobody here wrote (tests/relying-parties): Apache's
+  # mod_auth_openidc on 127.0.0.1:$APACHE_OIDC_PORT and an Authlib client.
   local portal="http://127.0.0.1:${DEMO_PORTAL_PORT:-3100}"
-  export PORTAL_CLIENTS="[{\"id\": \"demo-portal\", \"name\": \"Demo portal\", \"redirect_uris\": [\"$portal/callback\"], \"post_logout_redirect_uris\": [\"$portal/\"], \"client_secret\": \"demo-portal-secret\"}]"
+  local apache="http://127.0.0.1:${APACHE_OIDC_PORT:-3200}"
+  export PORTAL_CLIENTS="[{\"id\": \"demo-portal\", \"name\": \"Demo portal\", \"redirect_uris\": [\"$portal/callback\"], \"post_logout_redirect_uris\": [\"$portal/\"], \"client_secret\": \"demo-portal-secret\"},
+    {\"id\": \"apache-oidc\", \"name\": \"Apache portal\", \"redirect_uris\": [\"$apache/protected/redirect_uri\"], \"post_logout_redirect_uris\": [\"$apache/\"], \"client_secret\": \"apache-oidc-secret\"},
+    {\"id\": \"authlib\", \"name\": \"Authlib portal\", \"redirect_uris\": [\"http://127.0.0.1/authlib/callback\"], \"post_logout_redirect_uris\": [], \"client_secret\": \"authlib-client-secret\"}]"
 }
 
 # The provider list the dev server reads (PROVIDERS_FILE): every provider the
@@ -263,9 +334,11 @@ start_dev_server() {
   for csv in "$ROOT/infra/demo-profiles.csv" "$@"; do
     "$(bin_path profile-link-admin)" profiles import --quiet "$csv"
   done
+  # DEV_SERVER_NAME names its log and pid files: a second stack beside the first has its own.
+  local name="${DEV_SERVER_NAME:-dev-server}"
   say "starting the dev server on 127.0.0.1:$DEV_SERVER_PORT"
-  start_bg dev-server "$(bin_path profile-link-dev-server)"
-  wait_for_http "http://127.0.0.1:$DEV_SERVER_PORT/.well-known/jwks.json" dev-server
+  start_bg "$name" "$(bin_path profile-link-dev-server)"
+  wait_for_http "http://127.0.0.1:$DEV_SERVER_PORT/.well-known/jwks.json" "$name"
 }
 
 # Every cargo call goes through sccache from the project virtualenv (pinned in
