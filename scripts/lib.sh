@@ -22,6 +22,8 @@ RUN_DIR="${RUN_DIR:-$ROOT/.local/run}"
 mkdir -p "$CACHE" "$RUN_DIR"
 
 STARTED_PIDS=()
+# Directories a started server needed outside the checkout, removed with it.
+STARTED_DIRS=()
 # Whatever a script starts is stopped when it ends, from the first line on;
 # a script that sets its own EXIT trap calls stop_started from it.
 trap 'stop_started' EXIT
@@ -113,6 +115,11 @@ stop_started() {
     [[ -n "$pid" ]] && wait "$pid" 2>/dev/null || true
   done
   STARTED_PIDS=()
+  local dir
+  for dir in "${STARTED_DIRS[@]:-}"; do
+    [[ -n "$dir" ]] && rm -rf "$dir"
+  done
+  STARTED_DIRS=()
 }
 
 ensure_dynamodb_local() {
@@ -218,6 +225,7 @@ start_apache_oidc() {
   local port="$1" issuer="$2" dir user=""
   require_free_port "$port" "Apache (mod_auth_openidc)" APACHE_OIDC_PORT
   dir="$(mktemp -d "${TMPDIR:-/tmp}/profile-link-apache.XXXXXX")"
+  STARTED_DIRS+=("$dir")
   chmod 755 "$dir"
   install -m 755 "$ROOT/tests/relying-parties/apache/claims.cgi" "$dir/claims.cgi"
   [[ "$(id -u)" == 0 ]] && user=$'User www-data\nGroup www-data'
