@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use profile_link_tests::browser::{Browser, first_post_form};
-use profile_link_tests::flow::{associations, confirm, links_naming, links_to, open, request};
+use profile_link_tests::flow::{associations, confirm, links_naming, links_to, open, request, sam_takes_over};
 use profile_link_tests::{TestApp, TestOptions};
 use reqwest::{Method, StatusCode};
 
@@ -365,20 +365,7 @@ async fn a_new_identity_replaces_the_old_one_and_the_registered_address_is_told(
     assert_eq!(confirm(&pat, &page, "confirm").await.status, StatusCode::OK);
 
     // sam asks for the same address; whoever reads pat's inbox confirms as sam.
-    let sam = app.signed_in("sam").await;
-    request(&app, &sam, &app.address("pat")).await;
-    app.deliver_stream().await;
-    let for_sam: Vec<String> = app
-        .emails_to(&app.address("pat"))
-        .await
-        .into_iter()
-        .filter(|e| e.body.contains("s***@mail.example.net") && e.body.contains("Doe Family Bakery"))
-        .flat_map(|e| e.links())
-        .filter(|l| l.contains("/redeem?token="))
-        .collect();
-    assert_eq!(for_sam.len(), 1);
-    let page = open(&sam, &for_sam[0], "sam").await;
-    assert_eq!(confirm(&sam, &page, "confirm").await.status, StatusCode::OK);
+    let sam = sam_takes_over(&app, "Doe Family Bakery").await;
 
     let pats = pat.get(&app.url("/me")).await.json();
     assert_eq!(pats["profiles"].as_array().unwrap().len(), 0, "one identity per profile: pat's link was replaced");

@@ -189,6 +189,10 @@ async fn every_route_reaches_its_function_and_every_read_variable_is_set() {
                 profile_link_send_emails::SendEmailsApp::from_env(&env, &sdk).await.unwrap();
                 None
             }
+            "notify-portals" => {
+                profile_link_notify_portals::NotifyPortalsApp::from_env(&env, &sdk).await.unwrap();
+                None
+            }
             "ses-events" => {
                 profile_link_ses_events::SesEventsApp::from_env(&env, &sdk).unwrap();
                 None
@@ -247,7 +251,7 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
     (
         "LoginFunction",
         &[
-            ("dynamodb:PutItem", "Table", &["LOGIN#*", "IDENTITY#*"]),
+            ("dynamodb:PutItem", "Table", &["LOGIN#*", "IDENTITY#*", "LOGOUT#*"]),
             ("dynamodb:UpdateItem", "Table", &["RATE#*", "IDENTITY#*"]),
             ("dynamodb:DeleteItem", "Table", &["LOGIN#*"]),
             ("dynamodb:Query", "Table", &["IDENTITY#*"]),
@@ -271,7 +275,7 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
         "AuthorizeFunction",
         &[
             ("dynamodb:Query", "Table", &["IDENTITY#*"]),
-            ("dynamodb:PutItem", "Table", &["CODE#*", "IDENTITY#*"]),
+            ("dynamodb:PutItem", "Table", &["CODE#*", "IDENTITY#*", "PORTALS#*", "LOGOUT#*"]),
             ("ssm:GetParameters", "parameter${SessionPublicKeysParameter}", &[]),
             ("ssm:GetParameters", "parameter${PortalClientsParameter}", &[]),
         ],
@@ -293,7 +297,7 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
         &[
             ("dynamodb:GetItem", "Table", &["LINK#*", "OWNER#*"]),
             ("dynamodb:UpdateItem", "Table", &["LINK#*", "RATE#*"]),
-            ("dynamodb:PutItem", "Table", &["LINK#*", "IDENTITY#*", "OWNER#*", "AUDIT#*", "NOTICE#*"]),
+            ("dynamodb:PutItem", "Table", &["LINK#*", "IDENTITY#*", "OWNER#*", "AUDIT#*", "NOTICE#*", "LOGOUT#*"]),
             ("dynamodb:DeleteItem", "Table", &["IDENTITY#*", "OWNER#*"]),
             ("dynamodb:ConditionCheckItem", "Table", &["PROFILE#*", "IDENTITY#*"]),
             ("dynamodb:Query", "Table", &["IDENTITY#*"]),
@@ -310,6 +314,19 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
             ("ses:SendEmail", "identity/${MailFromIdentity}", &[]),
             ("ses:SendEmail", "configuration-set/${MailConfigurationSet}", &[]),
             ("sqs:SendMessage", "SendEmailsDeadLetters", &[]),
+        ],
+    ),
+    (
+        "NotifyPortalsFunction",
+        &[
+            ("dynamodb:Query", "Table", &["PORTALS#*", "LOGOUT#*"]),
+            ("dynamodb:Query", "Table/index/gsi1", &["LOGOUT#DUE"]),
+            ("dynamodb:PutItem", "Table", &["LOGOUT#*", "AUDIT#*"]),
+            ("dynamodb:UpdateItem", "Table", &["LOGOUT#*"]),
+            ("ssm:GetParameters", "parameter${SessionSigningKeyParameter}", &[]),
+            ("ssm:GetParameters", "parameter${PortalClientsParameter}", &[]),
+            ("kms:Decrypt", "alias/aws/ssm", &[]),
+            ("sqs:SendMessage", "NotifyPortalsDeadLetters", &[]),
         ],
     ),
     (

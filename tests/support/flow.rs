@@ -56,3 +56,24 @@ pub fn link_id(link: &str) -> &str {
     let token = link.split_once("token=").map(|(_, t)| t).expect("link has a token");
     token.split_once('.').map(|(selector, _)| selector).expect("token has a selector")
 }
+
+/// sam asks for links to pat's address, and whoever reads pat's inbox confirms
+/// sam's link to the profile of `organization`: it is sam's now, not pat's. sam's browser.
+pub async fn sam_takes_over(app: &TestApp, organization: &str) -> Browser {
+    let sam = app.signed_in("sam").await;
+    request(app, &sam, &app.address("pat")).await;
+    app.deliver_stream().await;
+    let for_sam: Vec<String> = app
+        .emails_to(&app.address("pat"))
+        .await
+        .into_iter()
+        .filter(|e| e.body.contains("s***@mail.example.net") && e.body.contains(organization))
+        .flat_map(|e| e.links())
+        .filter(|l| l.contains("/redeem?token="))
+        .collect();
+    assert_eq!(for_sam.len(), 1, "one link for sam to {organization}");
+    let page = open(&sam, &for_sam[0], "sam").await;
+    let done = confirm(&sam, &page, "confirm").await;
+    assert_eq!(done.status, reqwest::StatusCode::OK, "{}", done.body);
+    sam
+}

@@ -3,6 +3,7 @@
 //! server runs (API Gateway event conversion included). A `Browser` follows
 //! redirects and forms like a person's browser would.
 
+pub mod backchannel;
 pub mod dynamodb_local;
 pub mod fake_provider;
 pub mod faults;
@@ -29,6 +30,7 @@ use profile_link_dev_server::mailbox::{SentMessage, sent_messages};
 use profile_link_dev_server::stream::StreamPoller;
 use profile_link_dev_server::{DevRoutes, Functions, router, serve, verify_sender_in_emulator};
 use profile_link_login::LoginApp;
+use profile_link_notify_portals::{NotifyPortalsApp, Tally};
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
 use profile_link_send_emails::SendEmailsApp;
@@ -138,6 +140,9 @@ pub struct TestApp {
     pub local_aws: Endpoints,
     direct: Client,
     poller: Mutex<StreamPoller>,
+    /// notify-portals, and its own mapping of the stream.
+    pub notify_portals: Arc<NotifyPortalsApp>,
+    logout_poller: Mutex<StreamPoller>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -236,6 +241,14 @@ impl TestApp {
             portals.clone(),
             Arc::new(clock.clone()),
         );
+        let notify_portals = Arc::new(NotifyPortalsApp::new(
+            site.clone(),
+            store.clone(),
+            sessions.clone(),
+            portals.clone(),
+            Arc::new(clock.clone()),
+        ));
+        let logout_poller = StreamPoller::notify_portals(&sdk, store.table(), notify_portals.clone()).await.unwrap();
         let token = TokenApp::new(
             site.clone(),
             store.clone(),
@@ -289,6 +302,8 @@ impl TestApp {
             local_aws,
             direct: Client::new(&direct),
             poller: Mutex::new(poller),
+            notify_portals,
+            logout_poller: Mutex::new(logout_poller),
             shutdown: Some(tx),
         }
     }
@@ -341,6 +356,25 @@ impl TestApp {
         let mut replay = StreamPoller::new(&sdk_config().await, self.store.table(), self.send_emails.clone())
             .await
             .expect("a stream mapping for the table");
+        replay.poll_once().await.expect("the replay reads the stream")
+    }
+
+    /// Plays notify-portals' stream mapping once: every logout event written so far is posted to its portals.
+    pub async fn notify_portals(&self) -> usize {
+        self.logout_poller.lock().await.poll_once().await.unwrap()
+    }
+
+    /// Plays notify-portals' schedule once: the deliveries due now are posted again.
+    pub async fn sweep_logouts(&self) -> Tally {
+        profile_link_notify_portals::sweep(&self.notify_portals, "test-sweep").await.unwrap()
+    }
+
+    /// notify-portals' mapping reading the stream from its start (Lambda redelivering every record).
+    pub async fn replay_logout_events(&self) -> usize {
+        let mut replay =
+            StreamPoller::notify_portals(&sdk_config().await, self.store.table(), self.notify_portals.clone())
+                .await
+                .expect("a stream mapping for the table");
         replay.poll_once().await.expect("the replay reads the stream")
     }
 

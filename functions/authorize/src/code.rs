@@ -2,6 +2,7 @@
 //! redirect back to the portal with `code`, `state` and `iss`.
 
 use super::*;
+use profile_link_core::store::logouts::PortalSession;
 
 /// What the tokens will say of the person: their sign-in as the scopes
 /// allow, the profiles linked now, and the one they act for, if they chose.
@@ -54,9 +55,26 @@ pub(crate) async fn issue_code(
         issued_at: now,
     };
     let code = random::secret_256();
+    // A portal that takes logout tokens: what it is told in this session, so a change reaches it.
+    let identity = session.identity();
+    let takes_logouts = app.clients.get(request.client_id.as_str()).is_some_and(|c| c.backchannel_logout_uri.is_some());
+    let portal_session = takes_logouts.then(|| PortalSession {
+        session_id: session.sid.clone(),
+        client_id: grant.client_id.clone(),
+        sid: downstream::portal_sid(&session.sid),
+        sub: grant.person.sub.clone(),
+        profile_ids: grant.person.profile_ids.clone(),
+        expires_at: session.exp,
+    });
     if let Err(error) = app
         .store
-        .put_code(&random::sha256_b64(code.as_bytes()), &grant, grant.code_valid_until(), grant.kept_until())
+        .put_code(
+            &random::sha256_b64(code.as_bytes()),
+            &grant,
+            grant.code_valid_until(),
+            grant.kept_until(),
+            portal_session.as_ref().map(|p| (&identity, p, now)),
+        )
         .await
     {
         tracing::error!(%error, client_id = request.client_id.as_str(), "authorization code could not be stored");

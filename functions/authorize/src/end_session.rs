@@ -130,7 +130,7 @@ pub(crate) async fn end_session(
         return response;
     }
     let jar = jar.add(app.cookies.removal(SESSION));
-    if let Err(error) = app.store.end_session(&session.identity(), &session.sid, session.exp).await {
+    if let Err(error) = app.store.end_session(&session.identity(), &session.sid, session.exp, app.clock.now()).await {
         tracing::error!(%error, "end-session could not record the sign-out");
         return (jar, app.unavailable("/", t)).into_response();
     }

@@ -37,10 +37,12 @@ pub(crate) async fn logout(
     CsrfForm { session, form }: CsrfForm<LogoutForm>,
 ) -> Response {
     let everywhere = form.everywhere.as_deref() == Some("1");
+    // Each writes a logout event in the same transaction: the portals hear of it (notify-portals).
+    let now = app.clock.now();
     let ended = if everywhere {
-        app.store.end_every_session(&session.identity()).await.map(|_| ())
+        app.store.end_every_session(&session.identity(), now).await
     } else {
-        app.store.end_session(&session.identity(), &session.sid, session.exp).await
+        app.store.end_session(&session.identity(), &session.sid, session.exp, now).await
     };
     // The cookie goes either way: this browser is signed out.
     let jar = jar.add(app.cookies.removal(SESSION));

@@ -209,6 +209,18 @@ pub async fn serve(
         .await
 }
 
+/// Plays notify-portals' schedule (EventBridge's `rate(1 minute)` in AWS):
+/// every `interval`, the deliveries whose next attempt is due are posted again.
+pub async fn sweep_logouts(app: Arc<profile_link_notify_portals::NotifyPortalsApp>, interval: std::time::Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let request_id = profile_link_core::random::token(12);
+        if let Err(error) = profile_link_notify_portals::sweep(&app, &request_id).await {
+            tracing::warn!(%error, "logout sweep failed; the next one retries");
+        }
+    }
+}
+
 /// The emulator's SES refuses to send until the sender is a verified identity,
 /// as real SES does; locally we verify it at start-up.
 pub async fn verify_sender_in_emulator(sdk: &aws_config::SdkConfig, from: &str) -> Result<(), String> {

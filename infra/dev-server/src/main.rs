@@ -1,5 +1,6 @@
 //! `profile-link-dev-server`: the Lambda handlers on one local port, the
-//! stream → send-emails event source mapping, and a mailbox page. Configured
+//! stream → send-emails and stream → notify-portals event source mappings
+//! (and notify-portals' scheduled sweep), and a mailbox page. Configured
 //! by the same environment variables as the functions in AWS, plus
 //! `DEV_SERVER_PORT` (default 3000).
 
@@ -14,6 +15,7 @@ use profile_link_core::{Env, telemetry};
 use profile_link_dev_server::stream::StreamPoller;
 use profile_link_dev_server::{DevRoutes, Functions, router, serve};
 use profile_link_login::LoginApp;
+use profile_link_notify_portals::NotifyPortalsApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
 use profile_link_send_emails::SendEmailsApp;
@@ -42,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("verifying {from} in the emulator's SES: {e}"))?;
     }
     let mut send_emails = SendEmailsApp::from_env(&env, &sdk).await.context("send-emails configuration")?;
+    let mut notify_portals = NotifyPortalsApp::from_env(&env, &sdk).await.context("notify-portals configuration")?;
     // DEV_CLOCK_CONTROL=1 (browser tests only): one clock for every function, moved by POST /dev/clock.
     let clock = (env.get("DEV_CLOCK_CONTROL") == Some("1")).then(ManualClock::default);
     if let Some(clock) = &clock {
@@ -51,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         redeem_link.clock = shared.clone();
         authorize.clock = shared.clone();
         token.clock = shared.clone();
+        notify_portals.clock = shared.clone();
         send_emails.clock = shared;
     }
     // DEV_SES_EVENTS=1: POST /dev/ses-event plays SES's bounce and complaint events (moto sends none).
@@ -67,6 +71,11 @@ async fn main() -> anyhow::Result<()> {
     let send_emails = Arc::new(send_emails);
     let table = env.required("TABLE_NAME")?.to_owned();
     let poller = StreamPoller::new(&sdk, &table, send_emails).await.context("reading the table's stream")?;
+    // notify-portals: its own mapping of the stream, and its schedule's sweep.
+    let notify_portals = Arc::new(notify_portals);
+    let logouts = StreamPoller::notify_portals(&sdk, &table, notify_portals.clone())
+        .await
+        .context("reading the table's stream for notify-portals")?;
 
     let address = format!("127.0.0.1:{port}");
     let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
@@ -78,6 +87,8 @@ async fn main() -> anyhow::Result<()> {
     })?;
     tracing::info!("dev server listening on http://{address}");
     tokio::spawn(poller.run(Duration::from_millis(300)));
+    tokio::spawn(logouts.run(Duration::from_millis(300)));
+    tokio::spawn(profile_link_dev_server::sweep_logouts(notify_portals, Duration::from_secs(10)));
     let app = router(
         Functions {
             login: Arc::new(login),

@@ -1,31 +1,59 @@
-//! Plays the DynamoDB-stream event source mapping locally: reads the table's
+//! Plays the DynamoDB-stream event source mappings locally: reads the table's
 //! stream from the emulator through the harness's reader (template.yaml's
-//! filter, batch size and retries), and invokes send-emails with the same
-//! event JSON Lambda delivers, honouring partial batch responses the way
-//! Lambda does (retry from the first failed record, a bounded number of times).
+//! filter, batch size and retries), and invokes the function (send-emails,
+//! notify-portals) with the same event JSON Lambda delivers, honouring partial
+//! batch responses the way Lambda does (retry from the first failed record, a
+//! bounded number of times).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
-use profile_link_harness::stream::StreamReader;
+use aws_lambda_events::streams::DynamoDbEventResponse;
 pub use profile_link_harness::stream::{EMPTY_PAGES_MEAN_CAUGHT_UP, StreamError};
+use profile_link_harness::stream::{Mapping, StreamReader};
+use profile_link_notify_portals::NotifyPortalsApp;
 use profile_link_send_emails::{SendEmailsApp, handle};
+
+type Invocation = Pin<Box<dyn Future<Output = DynamoDbEventResponse> + Send>>;
+/// The function a mapping invokes: an event and Lambda's request id in, its partial batch response out.
+type Invoke = Arc<dyn Fn(Event, String) -> Invocation + Send + Sync>;
 
 pub struct StreamPoller {
     reader: StreamReader,
-    app: Arc<SendEmailsApp>,
+    invoke: Invoke,
     /// Records the last invocations reported as failed and gave up on (the on-failure destination).
     pub discarded: Vec<String>,
 }
 
 impl StreamPoller {
+    /// send-emails' mapping.
     pub async fn new(sdk: &aws_config::SdkConfig, table: &str, app: Arc<SendEmailsApp>) -> Result<Self, StreamError> {
-        Ok(Self { reader: StreamReader::new(sdk, table).await?, app, discarded: Vec::new() })
+        let invoke: Invoke = Arc::new(move |event, request_id| {
+            let app = app.clone();
+            Box::pin(async move { handle(&app, event, &request_id).await })
+        });
+        Ok(Self { reader: StreamReader::new(sdk, table).await?, invoke, discarded: Vec::new() })
+    }
+
+    /// notify-portals' mapping.
+    pub async fn notify_portals(
+        sdk: &aws_config::SdkConfig,
+        table: &str,
+        app: Arc<NotifyPortalsApp>,
+    ) -> Result<Self, StreamError> {
+        let invoke: Invoke = Arc::new(move |event, request_id| {
+            let app = app.clone();
+            Box::pin(async move { profile_link_notify_portals::handle(&app, event, &request_id).await })
+        });
+        let reader = StreamReader::with_mapping(sdk, table, Mapping::notify_portals()).await?;
+        Ok(Self { reader, invoke, discarded: Vec::new() })
     }
 
     /// Reads everything available now and delivers it; returns how many
-    /// records reached send-emails.
+    /// records reached the function.
     pub async fn poll_once(&mut self) -> Result<usize, StreamError> {
         let records = self.read_available().await?;
         for batch in records.chunks(self.reader.mapping().batch_size) {
@@ -49,7 +77,7 @@ impl StreamPoller {
             .collect()
     }
 
-    /// Invokes send-emails; on a partial failure retries from the first failed
+    /// Invokes the function; on a partial failure retries from the first failed
     /// record (Lambda's checkpointing), after a crashed invocation (a panic)
     /// retries the whole batch, and after the last retry sends the first failed
     /// record to the on-failure destination and goes on with the rest.
@@ -59,10 +87,9 @@ impl StreamPoller {
         while !batch.is_empty() {
             let mut event = Event::default();
             event.records = batch.clone();
-            let app = self.app.clone();
             let request_id = profile_link_core::random::token(12);
             // Its own task, so a panicking invocation is a failed one, as in Lambda.
-            let first_failed = match tokio::spawn(async move { handle(&app, event, &request_id).await }).await {
+            let first_failed = match tokio::spawn((self.invoke)(event, request_id)).await {
                 Ok(response) => response
                     .batch_item_failures
                     .iter()
@@ -70,7 +97,7 @@ impl StreamPoller {
                     .filter_map(|seq| batch.iter().position(|r| r.change.sequence_number.as_deref() == Some(seq)))
                     .min(),
                 Err(crash) => {
-                    tracing::error!(error = %crash, "send-emails invocation crashed; the whole batch is retried");
+                    tracing::error!(error = %crash, "stream invocation crashed; the whole batch is retried");
                     Some(0)
                 }
             };

@@ -17,7 +17,7 @@ const TEMPLATE: &str = include_str!("../../../template.yaml");
 /// Consecutive empty `GetRecords` pages after which a shard counts as read to its end.
 pub const EMPTY_PAGES_MEAN_CAUGHT_UP: u32 = 5;
 
-/// The template's one DynamoDB-stream event source mapping (send-emails').
+/// One of the template's DynamoDB-stream event source mappings (send-emails', notify-portals').
 #[derive(Debug, Clone)]
 pub struct Mapping {
     pub batch_size: usize,
@@ -26,23 +26,40 @@ pub struct Mapping {
     patterns: Vec<Value>,
 }
 
-static TEMPLATE_MAPPING: LazyLock<Mapping> = LazyLock::new(|| {
-    Mapping::from_template_text(TEMPLATE).unwrap_or_else(|problem| panic!("template.yaml's stream mapping: {problem}"))
-});
+/// The function resource whose stream mapping sends the emails.
+pub const SEND_EMAILS: &str = "SendEmailsFunction";
+/// The function resource whose stream mapping posts logout tokens to portals.
+pub const NOTIFY_PORTALS: &str = "NotifyPortalsFunction";
+
+static SEND_EMAILS_MAPPING: LazyLock<Mapping> = LazyLock::new(|| mapping_of(SEND_EMAILS));
+static NOTIFY_PORTALS_MAPPING: LazyLock<Mapping> = LazyLock::new(|| mapping_of(NOTIFY_PORTALS));
+
+fn mapping_of(function: &str) -> Mapping {
+    Mapping::from_template_text(TEMPLATE, function)
+        .unwrap_or_else(|problem| panic!("template.yaml's stream mapping of {function}: {problem}"))
+}
 
 impl Mapping {
-    /// The mapping as template.yaml declares it.
+    /// send-emails' mapping as template.yaml declares it.
     pub fn template() -> &'static Mapping {
-        &TEMPLATE_MAPPING
+        &SEND_EMAILS_MAPPING
     }
 
-    /// The mapping of the template's only function event of `Type: DynamoDB`.
-    pub fn from_template_text(text: &str) -> Result<Self, String> {
+    /// notify-portals' mapping as template.yaml declares it.
+    pub fn notify_portals() -> &'static Mapping {
+        &NOTIFY_PORTALS_MAPPING
+    }
+
+    /// The mapping of `function`'s only event of `Type: DynamoDB`.
+    pub fn from_template_text(text: &str, function: &str) -> Result<Self, String> {
         let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
         let resources = doc.get("Resources").and_then(|r| r.as_mapping()).ok_or("no Resources section")?;
-        let sources: Vec<&serde_yaml_ng::Value> = resources
-            .values()
-            .filter_map(|resource| resource.get("Properties")?.get("Events")?.as_mapping())
+        let resource = resources.get(function).ok_or_else(|| format!("no resource {function}"))?;
+        let sources: Vec<&serde_yaml_ng::Value> = resource
+            .get("Properties")
+            .and_then(|p| p.get("Events"))
+            .and_then(|e| e.as_mapping())
+            .into_iter()
             .flat_map(|events| events.values())
             .filter(|event| event.get("Type").and_then(|t| t.as_str()) == Some("DynamoDB"))
             .filter_map(|event| event.get("Properties"))
@@ -191,6 +208,15 @@ pub struct StreamReader {
 
 impl StreamReader {
     pub async fn new(sdk: &aws_config::SdkConfig, table: &str) -> Result<Self, StreamError> {
+        Self::with_mapping(sdk, table, Mapping::template()).await
+    }
+
+    /// A reader playing another function's mapping (its own filter, its own checkpoints).
+    pub async fn with_mapping(
+        sdk: &aws_config::SdkConfig,
+        table: &str,
+        mapping: &'static Mapping,
+    ) -> Result<Self, StreamError> {
         let described =
             aws_sdk_dynamodb::Client::new(sdk).describe_table().table_name(table).send().await.map_err(sdk_error)?;
         let stream_arn = described
@@ -203,7 +229,7 @@ impl StreamReader {
             streams: aws_sdk_dynamodbstreams::Client::new(sdk),
             stream_arn,
             region,
-            mapping: Mapping::template(),
+            mapping,
             checkpoints: HashMap::new(),
         })
     }
@@ -306,6 +332,22 @@ mod tests {
     }
 
     #[test]
+    fn notify_portals_maps_only_new_logout_events() {
+        let mapping = Mapping::notify_portals();
+        let event = |name: &str, pk: &str, sk: &str| json!({ "eventName": name, "dynamodb": { "Keys": { "pk": { "S": pk }, "sk": { "S": sk } } } });
+        assert!(mapping.passes(&event("INSERT", "LOGOUT#abc", "EVENT")));
+        for (name, pk, sk) in [
+            ("INSERT", "LOGOUT#abc", "TO#s#portal"),
+            ("MODIFY", "LOGOUT#abc", "EVENT"),
+            ("INSERT", "LINK#abc", "LINK"),
+            ("INSERT", "PORTALS#x", "EVENT"),
+        ] {
+            assert!(!mapping.passes(&event(name, pk, sk)), "{name} {pk} {sk}");
+        }
+        assert!(!Mapping::template().passes(&event("INSERT", "LOGOUT#abc", "EVENT")), "not send-emails'");
+    }
+
+    #[test]
     fn a_stream_record_becomes_the_event_record_the_filter_reads() {
         use aws_sdk_dynamodbstreams::types::{OperationType, StreamRecord};
         let keys = HashMap::from([("pk".to_owned(), AttributeValue::S("LINK#abc".into()))]);
@@ -330,12 +372,13 @@ mod tests {
                 "Resources:\n  F:\n    Properties:\n      Events:\n        S:\n          Type: DynamoDB\n          Properties:\n            BatchSize: 5\n            MaximumRetryAttempts: 1\n            FilterCriteria:\n              Filters:\n                - Pattern: '{pattern}'\n"
             )
         };
-        let mapping = Mapping::from_template_text(&template(r#"{"eventName": ["INSERT", "MODIFY"]}"#)).unwrap();
+        let mapping = Mapping::from_template_text(&template(r#"{"eventName": ["INSERT", "MODIFY"]}"#), "F").unwrap();
         assert_eq!(mapping.batch_size, 5);
         assert!(mapping.passes(&json!({"eventName": "MODIFY"})));
         for refused in [r#"{"eventName": [{"anything-but": "REMOVE"}]}"#, r#"{"eventName": "INSERT"}"#, "[1]"] {
-            assert!(Mapping::from_template_text(&template(refused)).is_err(), "{refused}");
+            assert!(Mapping::from_template_text(&template(refused), "F").is_err(), "{refused}");
         }
-        assert!(Mapping::from_template_text("Resources: {}").is_err());
+        assert!(Mapping::from_template_text("Resources: {}", "F").is_err());
+        assert!(Mapping::from_template_text(&template(r#"{"eventName": ["INSERT"]}"#), "G").is_err());
     }
 }

@@ -87,6 +87,8 @@ pub struct PortalClient {
     pub profile_selection: ProfileSelection,
     /// How its ID tokens are signed (RS256 unless it registered ES256).
     pub id_token_signed_response_alg: SigningAlg,
+    /// Where logout tokens are posted (OpenID Connect Back-Channel Logout 1.0), if the portal takes them.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl PortalClient {
@@ -114,6 +116,7 @@ struct ListedClient {
     #[serde(default)]
     profile_selection: ProfileSelection,
     id_token_signed_response_alg: Option<String>,
+    backchannel_logout_uri: Option<String>,
 }
 
 /// The registered portals, checked when parsed.
@@ -140,7 +143,12 @@ impl PortalClients {
             if client.redirect_uris.is_empty() {
                 return Err(at("redirect_uris: at least one".into()));
             }
-            for uri in client.redirect_uris.iter().chain(&client.post_logout_redirect_uris) {
+            for uri in client
+                .redirect_uris
+                .iter()
+                .chain(&client.post_logout_redirect_uris)
+                .chain(&client.backchannel_logout_uri)
+            {
                 check_registered_uri(uri).map_err(|problem| at(format!("{uri:?}: {problem}")))?;
             }
             let secret = match (client.token_endpoint_auth_method, client.client_secret, client.client_secret_parameter)
@@ -168,6 +176,7 @@ impl PortalClients {
                 secret,
                 profile_selection: client.profile_selection,
                 id_token_signed_response_alg: alg,
+                backchannel_logout_uri: client.backchannel_logout_uri,
             });
         }
         Ok(Self(clients))
@@ -230,6 +239,10 @@ mod tests {
                 "fragment",
             ),
             (r#"[{"id":"a","name":"A","redirect_uris":["https://p.example/cb"],"client_secret":"short"}]"#, "16"),
+            (
+                r#"[{"id":"a","name":"A","redirect_uris":["https://p.example/cb"],"token_endpoint_auth_method":"none","backchannel_logout_uri":"http://p.example/logout"}]"#,
+                "plain http",
+            ),
             (r#"[{"id":"a","name":"A","redirect_uris":["https://p.example/cb"]}]"#, "client_secret"),
             (
                 r#"[{"id":"a","name":"A","redirect_uris":["https://p.example/cb"],"token_endpoint_auth_method":"none","client_secret":"0123456789abcdef"}]"#,

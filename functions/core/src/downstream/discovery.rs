@@ -29,6 +29,9 @@ pub struct OpenIdConfiguration {
     pub request_parameter_supported: bool,
     pub request_uri_parameter_supported: bool,
     pub claims_parameter_supported: bool,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry `sid`.
+    pub backchannel_logout_supported: bool,
+    pub backchannel_logout_session_supported: bool,
 }
 
 impl OpenIdConfiguration {
@@ -72,6 +75,8 @@ impl OpenIdConfiguration {
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
             claims_parameter_supported: false,
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod discovery;
 pub mod errors;
 pub mod grant;
+pub mod logout;
 pub mod tokens;
 
 pub use authorize::*;
@@ -17,4 +18,5 @@ pub use clients::*;
 pub use discovery::*;
 pub use errors::OAuthErrorCode;
 pub use grant::Grant;
+pub use logout::{LOGOUT_TOKEN_TYPE, LogoutTokenClaims};
 pub use tokens::*;

@@ -296,6 +296,15 @@ impl SessionKeys {
             SigningAlg::Rs256 => self.rsa.sign(alg, claims),
         }
     }
+
+    /// Signs a portal's token of another type than an ID token, with the same
+    /// key and algorithm, its `typ` header set (a logout token's `logout+jwt`).
+    pub fn sign_token_typed<T: Serialize>(&self, typ: &str, claims: &T) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("ES256 signing with a validated key cannot fail")
+    }
 }
 
 impl SessionVerifier {

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, get_s, n, s};
+use super::logouts::{LogoutCause, logout_event_put};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
 use crate::domain::profile::ProfileId;
@@ -107,6 +108,13 @@ impl Store {
             .transact_items(delete(owner_key(profile_id.as_str()), Some("identity_key = :me")))
             .transact_items(delete(pending, None))
             .transact_items(self.audit_item(&audit))
+            // The portals this identity signed in to while it held the profile hear of it.
+            .transact_items(logout_event_put(
+                &self.table,
+                identity,
+                &LogoutCause::ProfileRemoved { profile_id: profile_id.to_string(), how: format!("unlinked by {by}") },
+                now,
+            ))
             .send_retrying_conflicts()
             .await;
         match result {

@@ -58,10 +58,14 @@ pub enum AuditEvent {
     AlreadyLinked,
     /// The link between the profile and an identity was removed.
     Unlinked,
+    /// A portal accepted a logout token (back-channel logout).
+    PortalLoggedOut,
+    /// A portal never accepted a logout token: retries gave up.
+    PortalLogoutAbandoned,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 21] = [
+    pub const ALL: [AuditEvent; 23] = [
         AuditEvent::Requested,
         AuditEvent::RequestedUnmatched,
         AuditEvent::SupportRequested,
@@ -83,6 +87,8 @@ impl AuditEvent {
         AuditEvent::Replaced,
         AuditEvent::AlreadyLinked,
         AuditEvent::Unlinked,
+        AuditEvent::PortalLoggedOut,
+        AuditEvent::PortalLogoutAbandoned,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -108,6 +114,8 @@ impl AuditEvent {
             AuditEvent::Replaced => "replaced",
             AuditEvent::AlreadyLinked => "already_linked",
             AuditEvent::Unlinked => "unlinked",
+            AuditEvent::PortalLoggedOut => "portal_logged_out",
+            AuditEvent::PortalLogoutAbandoned => "portal_logout_abandoned",
         }
     }
 
@@ -133,6 +141,7 @@ impl AuditEvent {
             | AuditEvent::ReportedNotMe => 3,
             AuditEvent::Linked | AuditEvent::Replaced | AuditEvent::AlreadyLinked => 4,
             AuditEvent::Unlinked => 5,
+            AuditEvent::PortalLoggedOut | AuditEvent::PortalLogoutAbandoned => 6,
             AuditEvent::Bounced | AuditEvent::Complained | AuditEvent::Unsuppressed | AuditEvent::Revoked => 6,
         }
     }

@@ -7,12 +7,15 @@
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, get_bool, get_s, n, s};
+use super::logouts::{PortalSession, portal_session_put};
 use super::{Store, StoreError};
+use crate::domain::identity::Identity;
 
 /// What taking a code found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,32 +40,60 @@ fn grant_of<G: DeserializeOwned>(item: &Item, code_key: &str) -> Result<G, Store
 }
 
 impl Store {
-    /// Stores a new code's grant (one put; a code is 256 random bits, so it
-    /// never exists yet: the condition only guards against a bug).
+    /// Stores a new code's grant (a code is 256 random bits, so it never
+    /// exists yet: the condition only guards against a bug). For a portal that
+    /// takes logout tokens, what it is told in this session is recorded in the
+    /// same transaction (`store::logouts`), so no code leaves without it.
     pub async fn put_code<G: Serialize>(
         &self,
         code_key: &str,
         grant: &G,
         valid_until: i64,
         expires_at: i64,
+        portal_session: Option<(&Identity, &PortalSession, i64)>,
     ) -> Result<(), StoreError> {
         let json = serde_json::to_string(grant).expect("a grant serializes");
+        let mut item = key(code_key);
+        item.insert("kind".into(), s("authorization_code"));
+        item.insert("grant".into(), s(json));
+        item.insert("valid_until".into(), n(valid_until));
+        item.insert("expires_at".into(), n(expires_at));
+        let collided =
+            || StoreError::Corrupt { key: "CODE#".into(), problem: "a new code collided with an old one".into() };
+        if let Some((identity, session, now)) = portal_session {
+            let code = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("item set");
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(code).build())
+                .transact_items(
+                    TransactWriteItem::builder().put(portal_session_put(&self.table, identity, session, now)).build(),
+                )
+                .send_retrying_conflicts()
+                .await;
+            return match result {
+                Ok(_) => Ok(()),
+                Err(e) if condition_failed(&e) => Err(collided()),
+                Err(e) => Err(StoreError::sdk("TransactWriteItems(code, portal session)", e)),
+            };
+        }
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(key(code_key)))
-            .item("kind", s("authorization_code"))
-            .item("grant", s(json))
-            .item("valid_until", n(valid_until))
-            .item("expires_at", n(expires_at))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
-                Err(StoreError::Corrupt { key: "CODE#".into(), problem: "a new code collided with an old one".into() })
+                Err(collided())
             }
             Err(e) => Err(StoreError::sdk("PutItem(code)", e)),
         }

@@ -9,6 +9,7 @@ pub mod conflicts;
 mod items;
 mod link_record;
 mod login;
+pub mod logouts;
 mod notices;
 mod outbox;
 mod profiles;

@@ -14,6 +14,7 @@ use super::conflicts::{SendRetryingConflicts, cancelled_by_conflict};
 use super::items::{Item, get_n, get_s, n, s};
 use super::link_record::{LinkRecord, LinkState};
 pub use super::link_record::{StoredLink, audit};
+use super::logouts::{LogoutCause, logout_event_put};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
 use crate::domain::link_token::LinkId;
@@ -239,6 +240,12 @@ impl Store {
                 notice(&self.table, record, &record.identity_label, &record.identity_provider, previous.is_some(), now),
             ];
             if let Some(other) = &previous {
+                // The portals the previous identity signed in to hear that it lost the profile.
+                let taken = LogoutCause::ProfileRemoved {
+                    profile_id: record.profile_id.to_string(),
+                    how: "linked to another sign-in".into(),
+                };
+                items.push(logout_event_put(&self.table, other, &taken, now));
                 items.push(
                     TransactWriteItem::builder()
                         .delete(

@@ -9,10 +9,12 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::associations::{LinkedProfile, linked_profile};
+use super::conflicts::SendRetryingConflicts;
 use super::items::{get_s, n, s};
+use super::logouts::{LogoutCause, logout_event_put};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
 
@@ -76,46 +78,56 @@ impl Store {
         Ok(state)
     }
 
-    /// Ends one session of `identity` (every copy of its cookie); the item
-    /// goes when the session would have (`expires_at`).
-    pub async fn end_session(&self, identity: &Identity, session_id: &str, expires_at: i64) -> Result<(), StoreError> {
-        self.client
-            .put_item()
+    /// Ends one session of `identity` (every copy of its cookie), and in the
+    /// same transaction tells the portals it signed in to (a logout event);
+    /// the item goes when the session would have (`expires_at`).
+    pub async fn end_session(
+        &self,
+        identity: &Identity,
+        session_id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let ended = Put::builder()
             .table_name(&self.table)
             .item("pk", s(identity_pk(identity)))
             .item("sk", s(format!("ENDED#{session_id}")))
             .item("kind", s("ended_session"))
             .item("expires_at", n(expires_at))
-            .send()
+            .build()
+            .expect("item set");
+        let cause = LogoutCause::SignedOut { session_id: session_id.to_owned() };
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(ended).build())
+            .transact_items(logout_event_put(&self.table, identity, &cause, now))
+            .send_retrying_conflicts()
             .await
-            .map_err(|e| StoreError::sdk("PutItem(ended session)", e))?;
+            .map_err(|e| StoreError::sdk("TransactWriteItems(ended session)", e))?;
         Ok(())
     }
 
-    /// "Sign out everywhere": ends every session of `identity` issued so far;
-    /// the new generation, which sessions signed in from now on carry. The item
-    /// has no TTL: were it to vanish, the count would restart below sessions
-    /// still alive.
-    pub async fn end_every_session(&self, identity: &Identity) -> Result<u64, StoreError> {
-        let output = self
-            .client
-            .update_item()
+    /// "Sign out everywhere": ends every session of `identity` issued so far,
+    /// and in the same transaction tells every portal it signed in to. The
+    /// item has no TTL: were it to vanish, the count would restart below
+    /// sessions still alive.
+    pub async fn end_every_session(&self, identity: &Identity, now: i64) -> Result<(), StoreError> {
+        let next = Update::builder()
             .table_name(&self.table)
             .key("pk", s(identity_pk(identity)))
             .key("sk", s("SESSIONS"))
             .update_expression("ADD generation :one SET kind = :kind")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":kind", s("sessions"))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
+            .build()
+            .expect("key and expressions set");
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(next).build())
+            .transact_items(logout_event_put(&self.table, identity, &LogoutCause::SignedOutEverywhere, now))
+            .send_retrying_conflicts()
             .await
-            .map_err(|e| StoreError::sdk("UpdateItem(sessions)", e))?;
-        output
-            .attributes
-            .as_ref()
-            .and_then(|a| a.get("generation"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| StoreError::Corrupt { key: "SESSIONS".into(), problem: "generation".into() })
+            .map_err(|e| StoreError::sdk("TransactWriteItems(sessions)", e))?;
+        Ok(())
     }
 }
