@@ -2,7 +2,7 @@
 # lib.sh: the Lambda architectures, the Rust targets they need and the zips
 # cargo-lambda (pinned, in the project virtualenv) builds. Sourced, not run.
 
-LAMBDA_FUNCTIONS=(login request-association redeem-link send-emails ses-events authorize token)
+LAMBDA_FUNCTIONS=(login request-association redeem-link send-emails ses-events authorize token notify-portals)
 
 # The Rust target of a Lambda architecture (template.yaml's Architecture parameter).
 rust_target_of() {
