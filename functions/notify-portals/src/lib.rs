@@ -28,7 +28,7 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use profile_link_core::config::{Env, SiteConfig};
 use profile_link_core::downstream::{self, LOGOUT_TOKEN_TYPE, LogoutTokenClaims, PortalClients};
 use profile_link_core::metrics::Emf;
-use profile_link_core::session::SessionKeys;
+use profile_link_core::session::{SessionKeys, SigningAlg};
 use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::StoreError;
 use profile_link_core::store::logouts::{LogoutCause, LogoutDelivery, LogoutEvent, LogoutOutcome};
@@ -272,10 +272,10 @@ async fn attempt(app: &NotifyPortalsApp, delivery: &LogoutDelivery) -> Result<Op
     let now = app.clock.now();
     let retry_at = now + retry_delay(delivery.attempts + 1);
     let Some(claimed) = app.store.claim_logout_delivery(delivery, now, retry_at).await? else { return Ok(None) };
-    let client = delivery.client_id.as_str();
-    let uri = app.clients.get(client).and_then(|c| c.backchannel_logout_uri.clone());
-    let answered = match uri {
-        Some(uri) => post(app, &claimed, &uri, now).await,
+    let client_id = delivery.client_id.as_str();
+    let client = app.clients.get(client_id);
+    let answered = match client.and_then(|c| c.backchannel_logout_uri.as_deref().map(|uri| (c, uri))) {
+        Some((client, uri)) => post(app, &claimed, client.id_token_signed_response_alg, uri, now).await,
         None => Err("the portal no longer registers a backchannel_logout_uri".to_owned()),
     };
     let outcome = match answered {
@@ -286,21 +286,28 @@ async fn attempt(app: &NotifyPortalsApp, delivery: &LogoutDelivery) -> Result<Op
     app.store.settle_logout_delivery(&claimed, &outcome, app.clock.now()).await?;
     let attempts = claimed.attempts;
     match &outcome {
-        LogoutOutcome::Delivered => tracing::info!(client_id = client, attempts, "logout token delivered"),
+        LogoutOutcome::Delivered => tracing::info!(client_id, attempts, "logout token delivered"),
         LogoutOutcome::Failed { problem } => {
-            tracing::warn!(client_id = client, attempts, problem, retry_at, "logout token not delivered; retried later")
+            tracing::warn!(client_id, attempts, problem, retry_at, "logout token not delivered; retried later")
         }
         LogoutOutcome::Abandoned { problem } => {
-            tracing::error!(client_id = client, attempts, problem, "logout token never delivered; given up")
+            tracing::error!(client_id, attempts, problem, "logout token never delivered; given up")
         }
     }
     Ok(Some(outcome))
 }
 
 /// Posts a fresh logout token; `Err` says why it did not land (never the token).
-async fn post(app: &NotifyPortalsApp, delivery: &LogoutDelivery, uri: &str, now: i64) -> Result<(), String> {
+/// Signed like the portal's ID tokens (its registered algorithm).
+async fn post(
+    app: &NotifyPortalsApp,
+    delivery: &LogoutDelivery,
+    alg: SigningAlg,
+    uri: &str,
+    now: i64,
+) -> Result<(), String> {
     let claims = LogoutTokenClaims::new(&app.issuer(), &delivery.client_id, &delivery.sub, &delivery.sid, now);
-    let token = app.keys.sign_token_typed(LOGOUT_TOKEN_TYPE, &claims);
+    let token = app.keys.sign_for_portal_typed(alg, LOGOUT_TOKEN_TYPE, &claims);
     match app.http.post(uri).form(&[("logout_token", token.as_str())]).send().await {
         // Back-Channel Logout 1.0 §2.8: 200 OK (204 is also success in practice).
         Ok(answer) if matches!(answer.status().as_u16(), 200 | 204) => Ok(()),

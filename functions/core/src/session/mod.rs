@@ -129,8 +129,14 @@ struct SigningKey {
 
 impl SigningKey {
     fn sign<T: Serialize>(&self, alg: SigningAlg, claims: &T) -> String {
+        self.sign_typed(alg, None, claims)
+    }
+
+    /// With a `typ` header, for a token that must not pass for another kind (a logout token).
+    fn sign_typed<T: Serialize>(&self, alg: SigningAlg, typ: Option<&str>, claims: &T) -> String {
         let mut header = Header::new(alg.algorithm());
         header.kid = Some(self.kid.clone());
+        header.typ = typ.map(str::to_owned);
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("signing with a validated key cannot fail")
     }
 }
@@ -297,13 +303,13 @@ impl SessionKeys {
         }
     }
 
-    /// Signs a portal's token of another type than an ID token, with the same
-    /// key and algorithm, its `typ` header set (a logout token's `logout+jwt`).
-    pub fn sign_token_typed<T: Serialize>(&self, typ: &str, claims: &T) -> String {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &self.encoding).expect("ES256 signing with a validated key cannot fail")
+    /// Signs a portal's token of another type than an ID token with the key and
+    /// algorithm its ID tokens get, its `typ` header set (a logout token's `logout+jwt`).
+    pub fn sign_for_portal_typed<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> String {
+        match alg {
+            SigningAlg::Es256 => self.ec.sign_typed(alg, Some(typ), claims),
+            SigningAlg::Rs256 => self.rsa.sign_typed(alg, Some(typ), claims),
+        }
     }
 }
 
