@@ -300,7 +300,7 @@ export_dev_server_env() {
   local portal="http://127.0.0.1:${DEMO_PORTAL_PORT:-3100}"
   local apache="http://127.0.0.1:${APACHE_OIDC_PORT:-3200}"
   export PORTAL_CLIENTS="[{\"id\": \"demo-portal\", \"name\": \"Demo portal\", \"redirect_uris\": [\"$portal/callback\"], \"post_logout_redirect_uris\": [\"$portal/\"], \"client_secret\": \"demo-portal-secret\"},
-    {\"id\": \"apache-oidc\", \"name\": \"Apache portal\", \"redirect_uris\": [\"$apache/protected/redirect_uri\"], \"post_logout_redirect_uris\": [\"$apache/\"], \"client_secret\": \"apache-oidc-secret\"},
+    {\"id\": \"apache-oidc\", \"name\": \"Apache portal\", \"redirect_uris\": [\"$apache/protected/redirect_uri\"], \"post_logout_redirect_uris\": [\"$apache/\"], \"client_secret\": \"apache-oidc-secret\", \"backchannel_logout_uri\": \"$apache/protected/redirect_uri?logout=backchannel\"},
     {\"id\": \"authlib\", \"name\": \"Authlib portal\", \"redirect_uris\": [\"http://127.0.0.1/authlib/callback\"], \"post_logout_redirect_uris\": [], \"client_secret\": \"authlib-client-secret\"}]"
 }
 

@@ -112,7 +112,7 @@ pub(super) fn case_for(name: &str, stack: &Stack) -> Case {
             }
         }
         // An empty batch from the table's stream: nothing to send, nothing failed.
-        "send-emails" => {
+        "send-emails" | "notify-portals" => {
             json_case("an empty DynamoDB stream batch", json!({ "Records": [] }), json!({ "batchItemFailures": [] }))
         }
         // An SNS notification that is not an SES event: dropped, not retried (answer `null`, not an error).

@@ -33,8 +33,16 @@ use reply::clip;
 use stack::Stack;
 
 /// Every function of template.yaml, in the order they are reported.
-pub const FUNCTIONS: [&str; 7] =
-    ["login", "request-association", "redeem-link", "send-emails", "ses-events", "authorize", "token"];
+pub const FUNCTIONS: [&str; 8] = [
+    "login",
+    "request-association",
+    "redeem-link",
+    "send-emails",
+    "ses-events",
+    "authorize",
+    "token",
+    "notify-portals",
+];
 
 pub struct Settings {
     /// Holds `<function>/bootstrap` (an unpacked deployment zip) or `<function>` (cargo's output).
