@@ -361,6 +361,7 @@ fn session_signed_by(keys: &profile_link_core::SessionKeys, now: i64) -> String 
         ttl_seconds: 3600,
         generation: 0,
         csrf: None,
+        signed_in_for: None,
     });
     token
 }

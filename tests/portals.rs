@@ -213,7 +213,6 @@ async fn pkce_is_required_and_cannot_be_downgraded() {
         (vec![("code_challenge_method", "")], "invalid_request"),
         (vec![("response_type", "token")], "unsupported_response_type"),
         (vec![("response_type", "code id_token")], "unsupported_response_type"),
-        (vec![("nonce", "")], "invalid_request"),
         (vec![("state", "")], "invalid_request"),
     ] {
         let answer = answer_at(&pat, &attempt.demo_url(&app, &extra), DEMO_REDIRECT).await;

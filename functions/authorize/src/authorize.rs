@@ -70,6 +70,14 @@ pub(crate) async fn authorize(app: &AuthorizeApp, raw: &str, locale: Locale, jar
         };
         see_other(&error.location(&app.issuer()))
     };
+    // Whom the portal expects: an ID token we issued (signature and issuer; it may have expired).
+    let hinted_subject = match params.id_token_hint.as_deref() {
+        None => None,
+        Some(hint) => match hint_subject(app, hint) {
+            Some(sub) => Some(sub),
+            None => return to_portal(OAuthErrorCode::InvalidRequest, "id_token_hint is not an ID token we issued"),
+        },
+    };
     let signed_in = match app.signed_in(&jar).await {
         Ok(signed_in) => signed_in,
         Err(error) => {
@@ -81,17 +89,38 @@ pub(crate) async fn authorize(app: &AuthorizeApp, raw: &str, locale: Locale, jar
         if request.prompt == Prompt::None {
             return to_portal(OAuthErrorCode::LoginRequired, "the person is not signed in at profile-link");
         }
-        let fresh = request.prompt == Prompt::Login || request.max_age.is_some();
-        return see_other(&sign_in_path(&request, raw, now, None, fresh));
+        return see_other(&sign_in_path(&request, raw, None, SignIn::asked_by(&request)));
     };
-    if !request.satisfied_by(session.auth_time, session.iat, now) {
-        if request.prompt == Prompt::None {
+    // The sign-in that issued this session, when this very request sent the person to it.
+    let followed = session.signed_in_for(&downstream::authorize_path(raw, &[]), now);
+    if hinted_subject.is_some_and(|sub| sub != downstream::subject_of(&session.identity())) {
+        // Someone other than the portal's person: never their code.
+        if request.prompt == Prompt::None || followed.is_some() {
+            return to_portal(OAuthErrorCode::LoginRequired, "the person signed in is not the one id_token_hint names");
+        }
+        return see_other(&sign_in_path(&request, raw, None, SignIn::ANOTHER_ACCOUNT));
+    }
+    match request.sign_in_needed(&session, followed, now) {
+        SignInNeeded::No => {}
+        SignInNeeded::Again if request.prompt == Prompt::None => {
             return to_portal(OAuthErrorCode::LoginRequired, "the portal asked for a more recent sign-in");
         }
-        return see_other(&sign_in_path(&request, raw, now, Some(&session.idp), true));
+        SignInNeeded::Again => {
+            let how = SignIn::asked_by(&request);
+            // A fresh sign-in goes back to the provider the person used; choosing an account, to any.
+            let provider = (!how.choose).then_some(session.idp.as_str());
+            return see_other(&sign_in_path(&request, raw, provider, how));
+        }
+        SignInNeeded::Unproven => {
+            tracing::info!(
+                idp = session.idp.as_str(),
+                "the provider did not prove the fresh sign-in the portal asked for"
+            );
+            return to_portal(OAuthErrorCode::LoginRequired, "the identity provider did not prove a fresh sign-in");
+        }
     }
     if state.profiles.is_empty() && !request.skip_linking && request.prompt != Prompt::None {
-        return offer_linking(app, t, client, &session, &request, raw, jar);
+        return offer_linking(app, t, client, &session, raw, jar);
     }
     let acting_for = match acting_for(client, &request, &session, &state) {
         Acting::ForAll => None,
@@ -105,31 +134,52 @@ pub(crate) async fn authorize(app: &AuthorizeApp, raw: &str, locale: Locale, jar
     issue_code(app, t, &request, &session, person, raw, jar).await
 }
 
+/// The `sub` of an ID token profile-link issued, as `id_token_hint` carries it.
+pub(crate) fn hint_subject(app: &AuthorizeApp, hint: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Subject {
+        sub: String,
+    }
+    (hint.len() <= 4096).then(|| app.verifier.id_token_hint::<Subject>(hint)).flatten().map(|s| s.sub)
+}
+
+/// What the sign-in must be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignIn {
+    /// A fresh authentication at the provider (`prompt=login`, `max_age`).
+    pub(crate) fresh: bool,
+    /// The provider's account chooser, no hint (`select_account`, another person than signed in).
+    pub(crate) choose: bool,
+}
+
+impl SignIn {
+    /// Someone else than the person signed in: asked who, at any provider
+    /// (the shared computer; a `prompt=login` is how most providers ask).
+    pub(crate) const ANOTHER_ACCOUNT: Self = Self { fresh: true, choose: true };
+
+    pub(crate) fn asked_by(request: &AuthorizationRequest) -> Self {
+        match request.prompt {
+            Prompt::SelectAccount => Self::ANOTHER_ACCOUNT,
+            _ => Self { fresh: request.wants_fresh_sign_in(), choose: false },
+        }
+    }
+}
+
 /// Where to sign in before coming back to this request: the hinted provider
-/// (or, for a fresh sign-in, the one the person used), and a return path
-/// that records when the person was sent, so the fresh sign-in is recognised.
-pub(crate) fn sign_in_path(
-    request: &AuthorizationRequest,
-    raw: &str,
-    now: i64,
-    provider: Option<&str>,
-    fresh: bool,
-) -> String {
-    let after = now.to_string();
-    let back = if fresh {
-        downstream::authorize_path(raw, &[("pl_after", &after)])
-    } else {
-        downstream::authorize_path(raw, &[])
-    };
+/// (or, for a fresh sign-in, the one the person used). The return path is
+/// the request itself; the session login issues records it (signed), which
+/// is how the sign-in that followed is recognised.
+pub(crate) fn sign_in_path(request: &AuthorizationRequest, raw: &str, provider: Option<&str>, how: SignIn) -> String {
+    let back = downstream::authorize_path(raw, &[]);
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query.append_pair("return_to", &back);
     if let Some(provider) = provider.or(request.idp_hint.as_ref().map(|p| p.as_str())) {
         query.append_pair("provider", provider);
     }
-    if fresh {
+    if how.fresh {
         query.append_pair("fresh", "1");
     }
-    if request.prompt == Prompt::SelectAccount {
+    if how.choose {
         query.append_pair("choose", "1");
     } else if let Some(hint) = &request.login_hint {
         query.append_pair("login_hint", hint);
@@ -144,18 +194,12 @@ pub(crate) fn offer_linking(
     t: &Text,
     client: &PortalClient,
     session: &SessionClaims,
-    request: &AuthorizationRequest,
     raw: &str,
     jar: CookieJar,
 ) -> Response {
     let provider = session.provider_name();
     let intro = fill(t.portal_intro, &[("provider", &provider), ("portal", &client.name)]);
-    let after = request.signed_in_after.map(|a| a.to_string());
-    let mut extra = vec![("pl_skip", "1")];
-    if let Some(after) = &after {
-        extra.push(("pl_after", after));
-    }
-    let continue_href = downstream::authorize_path(raw, &extra);
+    let continue_href = downstream::authorize_path(raw, &[("pl_skip", "1")]);
     let continue_label = fill(t.portal_continue, &[("portal", &client.name)]);
     let back = downstream::authorize_path(raw, &[]);
     let jar = jar.add(app.cookies.waiting_portal_cookie(&client.name, back, PORTAL_COOKIE_SECONDS));

@@ -88,33 +88,21 @@ pub(crate) async fn end_session(
         },
         None => "/".to_owned(),
     };
-    let Some(session) = app.session(&jar) else {
-        return (app.clear_stale_session(jar), see_other(&after)).into_response();
-    };
-    let hinted = hint.as_ref().and_then(|h| h.sid.as_deref()) == Some(downstream::portal_sid(&session.sid).as_str());
-    let confirmed = posted && web::csrf_matches(&session, params.csrf.as_deref());
-    if !hinted && !confirmed {
-        // Anyone can link here; only the person's own click (or the portal's proof of this session) signs out.
-        let portal = client.map_or(app.site.branding.operator_name.as_str(), |c| c.name.as_str());
-        let intro = fill(
-            t.end_session_intro,
-            &[
-                ("portal", &portal),
-                ("product", &app.site.branding.product_name),
-                ("provider", &session.provider_name()),
-            ],
-        );
+    let portal = client.map_or(app.site.branding.operator_name.as_str(), |c| c.name.as_str());
+    let product = app.site.branding.product_name.as_str();
+    let page = |intro: &str, csrf: Option<&str>| {
         let page = EndSessionPage {
             brand: &app.site.branding,
             t,
-            intro: &intro,
-            csrf: &session.csrf,
+            intro,
+            csrf,
+            id_token_hint: params.id_token_hint.as_deref().filter(|_| hint.is_some()),
             client_id: client.map(|c| c.id.as_str()).unwrap_or(""),
             post_logout_redirect_uri: params.post_logout_redirect_uri.as_deref().filter(|_| client.is_some()),
             state: params.state.as_deref().filter(|s| s.len() <= 512),
         };
         let mut response = pages::respond(StatusCode::OK, &page);
-        // The confirmation's POST ends in a redirect to the portal: the CSP's
+        // The button's request ends in a redirect to the portal: the CSP's
         // form-action must allow the portal's origin too (browsers check redirects).
         if let Some(origin) = params
             .post_logout_redirect_uri
@@ -127,7 +115,27 @@ pub(crate) async fn end_session(
                 response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
             }
         }
-        return response;
+        response
+    };
+    let Some(session) = app.session(&jar) else {
+        if posted && params.csrf.is_none() {
+            // A portal's cross-site POST carries no SameSite=Lax cookie: whether
+            // the person is signed in is unknown here. Never answer "signed out"
+            // for a session that lives on: the button asks again from this site.
+            let intro = fill(t.end_session_cookie_missing, &[("portal", &portal), ("product", &product)]);
+            return (app.clear_stale_session(jar), page(&intro, None)).into_response();
+        }
+        return (app.clear_stale_session(jar), see_other(&after)).into_response();
+    };
+    let hinted = hint.as_ref().and_then(|h| h.sid.as_deref()) == Some(downstream::portal_sid(&session.sid).as_str());
+    let confirmed = posted && web::csrf_matches(&session, params.csrf.as_deref());
+    if !hinted && !confirmed {
+        // Anyone can link here; only the person's own click (or the portal's proof of this session) signs out.
+        let intro = fill(
+            t.end_session_intro,
+            &[("portal", &portal), ("product", &product), ("provider", &session.provider_name())],
+        );
+        return page(&intro, Some(&session.csrf));
     }
     let jar = jar.add(app.cookies.removal(SESSION));
     if let Err(error) = app.store.end_session(&session.identity(), &session.sid, session.exp, app.clock.now()).await {

@@ -19,7 +19,7 @@ use profile_link_core::domain::identity::Identity;
 use profile_link_core::downstream::Grant;
 use profile_link_core::downstream::{
     self, AuthorizationRequest, AuthorizeParams, AuthorizeRefusal, OAuthErrorCode, PersonClaims, PortalClient,
-    PortalClients, PortalError, ProfileClaim, ProfileSelection, Prompt,
+    PortalClients, PortalError, ProfileClaim, ProfileSelection, Prompt, SignInNeeded,
 };
 use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::random;

@@ -114,6 +114,7 @@ pub(crate) async fn complete(
         ttl_seconds: app.site.session_ttl_seconds,
         generation: state.generation,
         csrf,
+        signed_in_for: Some(SignedInFor::new(tx.return_to.as_str(), tx.started_at)),
     });
     tracing::info!(
         sid = &claims.sid[..8],

@@ -16,7 +16,7 @@ use profile_link_core::i18n::fill;
 use profile_link_core::i18n::{Locale, Text};
 use profile_link_core::metrics::rate_limited;
 use profile_link_core::random;
-use profile_link_core::session::{NewSession, SessionKeys, SessionVerifier};
+use profile_link_core::session::{NewSession, SessionKeys, SessionVerifier, SignedInFor};
 pub use profile_link_core::startup::{self, StartupError};
 use profile_link_core::store::{LoginRecorded, LoginTransaction, StoreError};
 use profile_link_core::upstream::{AuthorizeOptions, IdentityProviders, OidcClient, OidcError};

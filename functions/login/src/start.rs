@@ -115,6 +115,7 @@ pub(crate) async fn begin(
         pkce_verifier: request.pkce_verifier,
         return_to,
         force_reauthentication: options.force_reauthentication,
+        started_at: now,
         expires_at: now + app.login_ttl_seconds,
     };
     let network = client_network(caller.source_ip.as_deref());

@@ -6,11 +6,6 @@ use super::*;
 /// How long a clicked link waits in its cookie for the sign-in to finish.
 pub(crate) const CLICKED_LINK_SECONDS: i64 = 15 * 60;
 
-/// Session `auth_time` is in this service's clock (see the login function);
-/// the provider's and our times are whole seconds, so allow one second of
-/// rounding each and nothing more.
-pub(crate) const AUTH_TIME_SKEW_SECONDS: i64 = 2;
-
 pub(crate) const REDEEM_COOKIE: &str = "pl_redeem";
 
 pub(crate) const PURPOSE: &str = "redeem";
@@ -48,6 +43,5 @@ pub(crate) struct ClickedLink {
 
 /// Whether the session's authentication happened after the link was clicked.
 pub(crate) fn fresh(session: &SessionClaims, clicked: &ClickedLink) -> bool {
-    // A provider that did not say when the person authenticated proves nothing.
-    session.auth_time.is_some_and(|auth_time| auth_time + AUTH_TIME_SKEW_SECONDS >= clicked.clicked_at)
+    session.authenticated_since(clicked.clicked_at)
 }

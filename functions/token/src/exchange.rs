@@ -87,6 +87,21 @@ pub(crate) async fn exchange(
             "code_verifier missing or not the one the challenge was made from",
         ));
     }
+    // A code dies with the session it was issued in: signed out, alone or everywhere, since.
+    match app.store.identity_state(&grant.identity()).await {
+        Ok(state) if state.has_ended_session(&grant.session_id, grant.session_generation) => {
+            tracing::info!(client_id = client.id.as_str(), "code refused: its session has ended");
+            return Err(OAuthError::bad(
+                OAuthErrorCode::InvalidGrant,
+                "the person signed out since the code was issued",
+            ));
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(%error, "token endpoint could not read the code's session");
+            return Err(OAuthError::unavailable());
+        }
+    }
     let scope = grant.scopes.join(" ");
     let id_token = IdTokenClaims {
         iss: app.issuer(),

@@ -18,7 +18,7 @@ pub(crate) async fn person(app: &TokenApp, headers: &HeaderMap) -> Result<Person
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
-        .ok_or(OAuthError::invalid_token("send the access token as Authorization: Bearer"))?;
+        .ok_or_else(OAuthError::no_token)?;
     let now = app.clock.now();
     let access: AccessTokenClaims = app
         .keys

@@ -9,6 +9,7 @@ use super::clients::{ClientId, PortalClients};
 use super::errors::OAuthErrorCode;
 use crate::domain::provider_id::ProviderId;
 use crate::random;
+use crate::session::SessionClaims;
 
 /// The scopes profile-link answers; `openid` is required.
 pub const SCOPES_SUPPORTED: [&str; 3] = ["openid", "profile", "email"];
@@ -33,8 +34,8 @@ pub struct AuthorizeParams {
     pub login_hint: Option<String>,
     /// Which upstream provider to sign in with (its id in `PROVIDERS`).
     pub idp_hint: Option<String>,
-    /// Ours: the person was sent to sign in again at this time (prompt=login, max_age).
-    pub pl_after: Option<String>,
+    /// An ID token profile-link issued: whom the portal expects (OIDC Core §3.1.2.1).
+    pub id_token_hint: Option<String>,
     /// Ours: the person chose to continue to the portal without linking a profile.
     pub pl_skip: Option<String>,
     /// Ours: the profile the person chose to act for (the chooser's form,
@@ -62,35 +63,59 @@ pub struct AuthorizationRequest {
     pub client_id: ClientId,
     pub redirect_uri: String,
     pub state: String,
-    pub nonce: String,
+    pub nonce: Option<String>,
     pub code_challenge: String,
     pub scopes: Vec<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub idp_hint: Option<ProviderId>,
-    pub signed_in_after: Option<i64>,
     pub skip_linking: bool,
     /// The profile chosen in the chooser, and the CSRF token it was posted with.
     pub chosen_profile: Option<(String, String)>,
 }
 
+/// Whether the session answers the request, or the person must sign in first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInNeeded {
+    /// The session answers the request as it is.
+    No,
+    /// A sign-in first: fresh (`prompt=login`, `max_age`), or at the
+    /// provider's account chooser (`select_account`).
+    Again,
+    /// The person did sign in because this request sent them, and that
+    /// sign-in still does not prove what was asked (the provider reported no
+    /// authentication since): sending them again would only loop.
+    Unproven,
+}
+
 impl AuthorizationRequest {
-    /// Whether the session, signed in at `auth_time` and issued at `issued_at`,
-    /// is fresh enough for this request at `now`: after the sign-in this
-    /// request sent the person to (`pl_after`), or within `max_age`.
-    pub fn satisfied_by(&self, auth_time: Option<i64>, issued_at: i64, now: i64) -> bool {
-        if self.signed_in_after.is_some_and(|after| issued_at >= after) {
-            return true;
-        }
-        if self.prompt == Prompt::Login {
-            return false;
-        }
-        match self.max_age {
+    /// What `session` lacks for this request at `now`. `followed` is when the
+    /// sign-in that issued the session was started, when this very request
+    /// sent the person to it ([`SessionClaims::signed_in_for`]): recorded by
+    /// profile-link and signed into the session, never taken from the query.
+    pub fn sign_in_needed(&self, session: &SessionClaims, followed: Option<i64>, now: i64) -> SignInNeeded {
+        // The sign-in this request sent the person to, proven fresh by the provider.
+        let fresh_since_sent = followed.map(|started_at| session.authenticated_since(started_at));
+        let answered = match (self.prompt, self.max_age) {
+            (Prompt::SelectAccount, _) => followed.is_some(),
+            (Prompt::Login, _) => fresh_since_sent == Some(true),
             // An unknown sign-in time is never recent enough.
-            Some(max_age) => auth_time.is_some_and(|at| now - at <= max_age),
-            None => true,
+            (_, Some(max_age)) => {
+                session.auth_time.is_some_and(|at| now - at <= max_age) || fresh_since_sent == Some(true)
+            }
+            (_, None) => true,
+        };
+        match (answered, fresh_since_sent) {
+            (true, _) => SignInNeeded::No,
+            (false, Some(false)) => SignInNeeded::Unproven,
+            (false, _) => SignInNeeded::Again,
         }
+    }
+
+    /// Whether a fresh sign-in is what the request asks for.
+    pub fn wants_fresh_sign_in(&self) -> bool {
+        self.prompt == Prompt::Login || self.max_age.is_some()
     }
 }
 
@@ -161,8 +186,14 @@ pub fn check(params: &AuthorizeParams, clients: &PortalClients) -> Result<Author
     let Some(state) = state.clone() else {
         return Err(refuse(OAuthErrorCode::InvalidRequest, "state is required (1 to 512 characters)"));
     };
-    let Some(nonce) = bounded(&params.nonce, 256).map(str::to_owned) else {
-        return Err(refuse(OAuthErrorCode::InvalidRequest, "nonce is required (1 to 256 characters)"));
+    // Optional in the code flow (OIDC Core §3.1.2.1); echoed in the ID token when sent.
+    let nonce = match &params.nonce {
+        None => None,
+        Some(_) => Some(
+            bounded(&params.nonce, 256)
+                .ok_or_else(|| refuse(OAuthErrorCode::InvalidRequest, "nonce, when sent: 1 to 256 characters"))?
+                .to_owned(),
+        ),
     };
     match params.code_challenge_method.as_deref() {
         Some("S256") => {}
@@ -214,7 +245,6 @@ pub fn check(params: &AuthorizeParams, clients: &PortalClients) -> Result<Author
         login_hint: bounded(&params.login_hint, 254).map(str::to_owned),
         // An unknown provider id is ignored: the person chooses.
         idp_hint: params.idp_hint.as_deref().and_then(ProviderId::parse),
-        signed_in_after: params.pl_after.as_deref().and_then(|v| v.parse().ok()),
         skip_linking: params.pl_skip.as_deref() == Some("1"),
         chosen_profile: bounded(&params.pl_profile, 128)
             .zip(bounded(&params.csrf, 128))
@@ -259,8 +289,9 @@ pub fn portal_parameters(raw_query: &str) -> Vec<(String, String)> {
 }
 
 /// The path of an authorization request on this site, from its raw query,
-/// with profile-link's own parameters replaced by `extra`: where the person
-/// comes back to after signing in, and what "Back to the portal" links to.
+/// with profile-link's own parameters replaced by `extra` (the retired
+/// `pl_after` dropped): where the person comes back to after signing in, what
+/// "Back to the portal" links to, and what a session's `signed_in_for` names.
 pub fn authorize_path(raw_query: &str, extra: &[(&str, &str)]) -> String {
     let mut serializer = url::form_urlencoded::Serializer::new(String::new());
     serializer.extend_pairs(portal_parameters(raw_query));
@@ -348,7 +379,10 @@ mod tests {
         );
         assert_eq!(error_of(&AuthorizeParams { code_challenge: Some("short".into()), ..params() }), "invalid_request");
         assert_eq!(error_of(&AuthorizeParams { state: None, ..params() }), "invalid_request");
-        assert_eq!(error_of(&AuthorizeParams { nonce: None, ..params() }), "invalid_request");
+        assert_eq!(error_of(&AuthorizeParams { nonce: Some(String::new()), ..params() }), "invalid_request");
+        assert_eq!(error_of(&AuthorizeParams { nonce: Some("n".repeat(257)), ..params() }), "invalid_request");
+        let without = check(&AuthorizeParams { nonce: None, ..params() }, &clients()).unwrap();
+        assert_eq!(without.nonce, None, "nonce is optional in the code flow");
         assert_eq!(
             error_of(&AuthorizeParams { response_type: Some("code id_token".into()), ..params() }),
             "unsupported_response_type"
@@ -390,25 +424,54 @@ mod tests {
         );
     }
 
+    fn session(auth_time: Option<i64>, iat: i64) -> SessionClaims {
+        let keys =
+            crate::SessionKeys::from_pem("https://link.example.com", &crate::SessionKeys::generate_pem()).unwrap();
+        let (_, claims) = keys.issue(crate::session::NewSession {
+            identity: &crate::Identity::new("https://idp.example", "pat-1"),
+            provider: ("dev", "Dev provider"),
+            profile: Default::default(),
+            auth_time,
+            profiles: vec![],
+            now: iat,
+            ttl_seconds: 3600,
+            generation: 0,
+            csrf: None,
+            signed_in_for: None,
+        });
+        claims
+    }
+
     #[test]
-    fn freshness_follows_prompt_and_max_age() {
+    fn freshness_is_the_providers_auth_time_against_when_we_sent_the_person() {
+        use SignInNeeded::*;
         let request = check(&params(), &clients()).unwrap();
-        assert!(request.satisfied_by(None, 10, 1000), "no requirement");
+        assert_eq!(request.sign_in_needed(&session(None, 10), None, 1000), No, "no requirement");
         let login = check(&AuthorizeParams { prompt: Some("login".into()), ..params() }, &clients()).unwrap();
-        assert!(!login.satisfied_by(Some(999), 999, 1000), "prompt=login needs a sign-in it sent the person to");
-        let after = AuthorizationRequest { signed_in_after: Some(900), ..login };
-        assert!(after.satisfied_by(None, 900, 1000));
-        assert!(!after.satisfied_by(None, 899, 1000), "a session from before the redirect");
+        assert_eq!(login.sign_in_needed(&session(Some(999), 999), None, 1000), Again, "only a sign-in it sent them to");
+        assert_eq!(login.sign_in_needed(&session(Some(905), 906), Some(900), 1000), No, "authenticated after");
+        assert_eq!(
+            login.sign_in_needed(&session(Some(500), 906), Some(900), 1000),
+            Unproven,
+            "the provider reported an old authentication: asking again would loop"
+        );
+        assert_eq!(login.sign_in_needed(&session(None, 906), Some(900), 1000), Unproven, "no auth_time, no proof");
         let max_age = check(&AuthorizeParams { max_age: Some("60".into()), ..params() }, &clients()).unwrap();
-        assert!(max_age.satisfied_by(Some(950), 950, 1000));
-        assert!(!max_age.satisfied_by(Some(900), 950, 1000));
-        assert!(!max_age.satisfied_by(None, 990, 1000), "an unknown sign-in time is never recent");
+        assert_eq!(max_age.sign_in_needed(&session(Some(950), 950), None, 1000), No);
+        assert_eq!(max_age.sign_in_needed(&session(Some(900), 999), None, 1000), Again, "auth_time, not iat");
+        assert_eq!(max_age.sign_in_needed(&session(None, 999), None, 1000), Again, "unknown is never recent");
+        let zero = check(&AuthorizeParams { max_age: Some("0".into()), ..params() }, &clients()).unwrap();
+        assert_eq!(zero.sign_in_needed(&session(Some(997), 997), None, 1000), Again);
+        assert_eq!(zero.sign_in_needed(&session(Some(901), 902), Some(900), 1000), No, "max_age=0 is prompt=login");
+        let choose = check(&AuthorizeParams { prompt: Some("select_account".into()), ..params() }, &clients()).unwrap();
+        assert_eq!(choose.sign_in_needed(&session(Some(999), 999), None, 1000), Again, "the chooser first");
+        assert_eq!(choose.sign_in_needed(&session(Some(10), 999), Some(990), 1000), No, "whoever was chosen");
     }
 
     #[test]
     fn the_return_path_replaces_our_own_parameters_only() {
-        let path = authorize_path("client_id=a&pl_after=1&state=x%26y&pl_skip=1", &[("pl_after", "42")]);
-        assert_eq!(path, "/authorize?client_id=a&state=x%26y&pl_after=42");
+        let path = authorize_path("client_id=a&pl_after=1&state=x%26y&pl_skip=1", &[("pl_skip", "1")]);
+        assert_eq!(path, "/authorize?client_id=a&state=x%26y&pl_skip=1");
         assert!(crate::ReturnTo::parse(&path).is_some(), "a path login accepts");
     }
 

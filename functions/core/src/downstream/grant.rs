@@ -14,7 +14,9 @@ pub struct Grant {
     pub client_id: String,
     pub redirect_uri: String,
     pub code_challenge: String,
-    pub nonce: String,
+    /// The request's `nonce`, when it sent one (optional in the code flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
     pub scopes: Vec<String>,
     /// The upstream identity, for `/userinfo`'s fresh read of its profiles.
     pub identity_issuer: String,

@@ -93,7 +93,9 @@ pub struct IdTokenClaims {
     pub iat: i64,
     pub exp: i64,
     pub auth_time: i64,
-    pub nonce: String,
+    /// Only when the authorization request sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
     pub sid: String,
     #[serde(flatten)]
     pub person: PersonClaims,

@@ -49,9 +49,57 @@ pub struct SessionClaims {
     /// moves the identity to the next one, which ends every older session.
     #[serde(default)]
     pub generation: u64,
+    /// The page the sign-in that issued this session was started for, and
+    /// when (our clock): what `/authorize` takes as proof that the person
+    /// signed in because this very request sent them to (`prompt=login`,
+    /// `max_age`, `select_account`, `id_token_hint`), never a query parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_for: Option<SignedInFor>,
+}
+
+/// Session `auth_time` is in this service's clock (see the login function);
+/// the provider's and our times are whole seconds, so allow one second of
+/// rounding each and nothing more.
+pub const AUTH_TIME_SKEW_SECONDS: i64 = 2;
+
+/// How long after its sign-in a session still counts as the answer to the
+/// request that sent the person to sign in (a sign-in transaction's lifetime).
+pub const SIGNED_IN_FOR_SECONDS: i64 = 600;
+
+/// Where a sign-in was started for: a hash of the page it returned to, and
+/// when the person was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInFor {
+    /// base64url SHA-256 of the return path.
+    pub page: String,
+    pub started_at: i64,
+}
+
+impl SignedInFor {
+    pub fn new(return_path: &str, started_at: i64) -> Self {
+        Self { page: random::sha256_b64(return_path.as_bytes()), started_at }
+    }
 }
 
 impl SessionClaims {
+    /// Whether the person authenticated at the provider at or after `at`
+    /// (our clock). A provider that did not say when proves nothing.
+    pub fn authenticated_since(&self, at: i64) -> bool {
+        self.auth_time.is_some_and(|auth_time| auth_time + AUTH_TIME_SKEW_SECONDS >= at)
+    }
+
+    /// When the sign-in that issued this session was started, if it was
+    /// started for `return_path` and finished less than
+    /// [`SIGNED_IN_FOR_SECONDS`] before `now`.
+    pub fn signed_in_for(&self, return_path: &str, now: i64) -> Option<i64> {
+        let page = random::sha256_b64(return_path.as_bytes());
+        self.signed_in_for
+            .as_ref()
+            .filter(|f| random::constant_time_eq(f.page.as_bytes(), page.as_bytes()))
+            .filter(|_| now - self.iat <= SIGNED_IN_FOR_SECONDS)
+            .map(|f| f.started_at)
+    }
+
     pub fn identity(&self) -> Identity {
         Identity::new(self.idp_iss.clone(), self.idp_sub.clone())
     }
@@ -94,6 +142,8 @@ pub struct NewSession<'a> {
     /// Keep this CSRF token (from the browser's previous, still valid session),
     /// so forms already open in other tabs keep working across a re-sign-in.
     pub csrf: Option<String>,
+    /// The page this sign-in was started for, and when.
+    pub signed_in_for: Option<SignedInFor>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +317,7 @@ impl SessionKeys {
             csrf: new.csrf.unwrap_or_else(random::secret_256),
             profiles: new.profiles,
             generation: new.generation,
+            signed_in_for: new.signed_in_for,
         };
         let token = self.sign(&claims);
         (token, claims)

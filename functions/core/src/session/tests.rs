@@ -17,6 +17,7 @@ fn issue(keys: &SessionKeys, now: i64) -> (String, SessionClaims) {
         ttl_seconds: 3600,
         generation: 0,
         csrf: None,
+        signed_in_for: None,
     })
 }
 

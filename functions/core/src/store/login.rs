@@ -24,6 +24,9 @@ pub struct LoginTransaction {
     pub pkce_verifier: String,
     pub return_to: ReturnTo,
     pub force_reauthentication: bool,
+    /// When the person was sent to the provider (our clock): a fresh sign-in
+    /// is one the provider reports at or after this.
+    pub started_at: i64,
     pub expires_at: i64,
 }
 
@@ -61,6 +64,7 @@ impl Store {
         item.insert("pkce_verifier".into(), s(&tx.pkce_verifier));
         item.insert("return_to".into(), s(tx.return_to.as_str()));
         item.insert("force_reauthentication".into(), AttributeValue::Bool(tx.force_reauthentication));
+        item.insert("started_at".into(), n(tx.started_at));
         item.insert("expires_at".into(), n(tx.expires_at));
         let (window_start, window_end) = limits.window(now);
         let counter = rate_counter(
@@ -145,6 +149,8 @@ impl Store {
             pkce_verifier: get_s(&item, &item_key, "pkce_verifier")?,
             return_to: ReturnTo::parse_or_root(Some(&return_to)),
             force_reauthentication: get_bool(&item, "force_reauthentication"),
+            // A transaction stored before `started_at` was: its expiry, the strictest reading.
+            started_at: get_n(&item, &item_key, "started_at").or_else(|_| get_n(&item, &item_key, "expires_at"))?,
             expires_at: get_n(&item, &item_key, "expires_at")?,
         }))
     }

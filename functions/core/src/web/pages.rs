@@ -176,14 +176,18 @@ pub struct ChooseProfilePage<'a> {
 }
 
 /// A portal asked to sign the person out without proving it was theirs
-/// (no matching `id_token_hint`): one button confirms.
+/// (no matching `id_token_hint`): one button confirms. Or the request came
+/// without the session cookie (a portal's cross-site POST): then the button
+/// (no `csrf`) sends the same request again from this site, by GET, so the
+/// cookie comes along.
 #[derive(Template)]
 #[template(path = "end_session.html")]
 pub struct EndSessionPage<'a> {
     pub brand: &'a Branding,
     pub t: &'a Text,
     pub intro: &'a str,
-    pub csrf: &'a str,
+    pub csrf: Option<&'a str>,
+    pub id_token_hint: Option<&'a str>,
     pub client_id: &'a str,
     pub post_logout_redirect_uri: Option<&'a str>,
     pub state: Option<&'a str>,

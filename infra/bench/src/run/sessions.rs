@@ -27,6 +27,7 @@ fn mint_session(keys: &SessionKeys, issuer: &str, subject: &str) -> (String, Str
         ttl_seconds: 3600,
         generation: 0,
         csrf: None,
+        signed_in_for: None,
     });
     (token, claims.csrf)
 }
