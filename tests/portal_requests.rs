@@ -35,6 +35,25 @@ async fn id_token_claims(app: &TestApp, code: &str, attempt: &Attempt) -> (Strin
     (id_token, claims)
 }
 
+/// The code a sign-in through `start` ends with: the portal's redirect, or
+/// (the person has no profile) the offer page's "continue without linking".
+async fn code_after_sign_in(app: &TestApp, browser: &Browser, start: &str, user: &str) -> String {
+    let page = browser.sign_in(start, user, "demo").await;
+    let url = if page.url.as_str().starts_with(DEMO_REDIRECT) {
+        page.url
+    } else {
+        let continue_href = scraper::Html::parse_document(&page.body)
+            .select(&scraper::Selector::parse("#continue-to-portal").unwrap())
+            .next()
+            .and_then(|a| a.value().attr("href").map(str::to_owned))
+            .unwrap_or_else(|| panic!("neither the portal nor the offer: {} {}", page.url, page.body));
+        let response = browser.request(Method::GET, &app.url(&continue_href)).await;
+        browser.follow_until(response, DEMO_REDIRECT).await
+    };
+    let answer: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    param(&answer, "code").unwrap_or_else(|| panic!("no code after the sign-in: {answer:?}")).to_owned()
+}
+
 /// Where `/authorize` sends `browser` first, without following.
 async fn first_step(app: &TestApp, browser: &Browser, attempt: &Attempt, extra: &[(&str, &str)]) -> String {
     let mut extra = extra.to_vec();
@@ -68,9 +87,7 @@ async fn prompt_login_and_max_age_are_proven_by_auth_time_never_by_a_query_param
     let asked_at = profile_link_core::Clock::now(&app.clock);
     let pat = pat.stopping_at(DEMO_REDIRECT);
     let attempt = Attempt::new();
-    let page = pat.sign_in(&attempt.demo_url(&app, &[("max_age", "0"), SKIP_LINKING]), "pat", "demo").await;
-    assert!(page.url.as_str().starts_with(DEMO_REDIRECT), "ended at {} {}", page.url, page.body);
-    let code = page.url.query_pairs().find(|(n, _)| n == "code").map(|(_, v)| v.into_owned()).expect("a code");
+    let code = code_after_sign_in(&app, &pat, &attempt.demo_url(&app, &[("max_age", "0")]), "pat").await;
     let (_, claims) = id_token_claims(&app, &code, &attempt).await;
     assert!(claims["auth_time"].as_i64().unwrap() + 2 >= asked_at, "authenticated after the request: {claims}");
 }
@@ -87,10 +104,7 @@ async fn select_account_asks_who_signs_in_and_answers_for_the_account_chosen() {
     // Sam, at the same computer, chooses their own account: the code is sam's.
     let shared = pat.stopping_at(DEMO_REDIRECT);
     let attempt = Attempt::new();
-    let page =
-        shared.sign_in(&attempt.demo_url(&app, &[("prompt", "select_account"), SKIP_LINKING]), "sam", "demo").await;
-    assert!(page.url.as_str().starts_with(DEMO_REDIRECT), "ended at {} {}", page.url, page.body);
-    let code = page.url.query_pairs().find(|(n, _)| n == "code").map(|(_, v)| v.into_owned()).expect("a code");
+    let code = code_after_sign_in(&app, &shared, &attempt.demo_url(&app, &[("prompt", "select_account")]), "sam").await;
     let (_, sams) = id_token_claims(&app, &code, &attempt).await;
     assert_ne!(sams["sub"], pats["sub"], "the account chosen, not the one signed in before: {sams}");
 }
