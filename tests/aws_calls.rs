@@ -107,10 +107,11 @@ async fn a_portal_sign_in_makes_at_most_two_sequential_aws_round_trips_per_endpo
     let code = code.query_pairs().find(|(n, _)| n == "code").map(|(_, v)| v.into_owned()).unwrap();
     assert_eq!(app.calls.take(), ops(&["Query", "PutItem"]), "GET /authorize (signed in)");
 
-    // /token: one conditional update uses the code; the tokens are signed from what it held.
+    // /token: one conditional update uses the code, then its session is checked
+    // (not signed out since); the tokens are signed from what the code held.
     let (status, tokens) = demo_token(&app, &code, &attempt).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
-    assert_eq!(app.calls.take(), ops(&["UpdateItem"]), "POST /token");
+    assert_eq!(app.calls.take(), ops(&["UpdateItem", "Query"]), "POST /token");
 
     // /userinfo: the code's grant (not replayed?), then the identity's profiles as they are now.
     let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
