@@ -33,9 +33,9 @@ async fn an_onboarding_makes_the_minimum_aws_calls() {
     let account = pat.submit(&form).await;
     assert_eq!(account.status, StatusCode::OK);
     assert_eq!(
-        app.calls.take(),
-        ops(&["DeleteItem", "Query", "Query"]),
-        "callback (DeleteItem, the identity) + GET / (the identity: profiles and sessions)"
+        sorted(app.calls.take()),
+        ops(&["DeleteItem", "GetItem", "Query", "Query"]),
+        "callback (DeleteItem, the identity) + GET / (the identity's profiles and generation, beside whether this session ended)"
     );
 
     // The request: the index query beside the identity's, then one transaction, whatever matched.
@@ -44,7 +44,7 @@ async fn an_onboarding_makes_the_minimum_aws_calls() {
     let mut request = first_post_form(&form_page).unwrap();
     request.set("email", &app.address("pat"));
     assert_eq!(pat.submit(&request).await.status, StatusCode::OK);
-    let two_round_trips = ops(&["Query", "Query", "TransactWriteItems"]);
+    let two_round_trips = ops(&["GetItem", "Query", "Query", "TransactWriteItems"]);
     assert_eq!(sorted(app.calls.take()), two_round_trips, "POST /associate, 2 profiles");
     request.set("email", &app.address("nobody"));
     pat.submit(&request).await;
@@ -79,8 +79,8 @@ async fn an_onboarding_makes_the_minimum_aws_calls() {
     assert_eq!(done.status(), StatusCode::OK);
     assert_eq!(
         sorted(app.calls.take()),
-        ops(&["GetItem", "Query", "TransactWriteItems"]),
-        "POST /redeem: the link beside the identity, then the transaction: 2 sequential round trips"
+        ops(&["GetItem", "GetItem", "Query", "TransactWriteItems"]),
+        "POST /redeem: the link beside the identity and its session, then the transaction: 2 sequential round trips"
     );
 
     // The notice to the registered address: claim (unless the address is suppressed) and record, one SES call.
@@ -89,7 +89,7 @@ async fn an_onboarding_makes_the_minimum_aws_calls() {
     assert_eq!(app.faults.sent(), 3);
 
     pat.get(&app.url("/me")).await;
-    assert_eq!(app.calls.take(), ops(&["Query"]), "GET /me");
+    assert_eq!(sorted(app.calls.take()), ops(&["GetItem", "Query"]), "GET /me: the identity beside its session");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,23 +100,23 @@ async fn a_portal_sign_in_makes_at_most_two_sequential_aws_round_trips_per_endpo
     let attempt = Attempt::new();
     app.calls.take();
 
-    // /authorize: the identity's partition (profiles, ended sessions), then the code.
+    // /authorize: the identity's partition (profiles, generation) beside the session's, then the code.
     let answer = pat.request(Method::GET, &attempt.demo_url(&app, &[])).await;
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     let code = pat.follow_until(answer, DEMO_REDIRECT).await;
     let code = code.query_pairs().find(|(n, _)| n == "code").map(|(_, v)| v.into_owned()).unwrap();
-    assert_eq!(app.calls.take(), ops(&["Query", "PutItem"]), "GET /authorize (signed in)");
+    assert_eq!(sorted(app.calls.take()), ops(&["GetItem", "PutItem", "Query"]), "GET /authorize (signed in)");
 
     // /token: one conditional update uses the code, then its session is checked
-    // (not signed out since); the tokens are signed from what the code held.
+    // (not signed out since: the identity beside the session); the tokens are signed from what the code held.
     let (status, tokens) = demo_token(&app, &code, &attempt).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
-    assert_eq!(app.calls.take(), ops(&["UpdateItem", "Query"]), "POST /token");
+    assert_eq!(sorted(app.calls.take()), ops(&["GetItem", "Query", "UpdateItem"]), "POST /token");
 
-    // /userinfo: the code's grant (not replayed?), then the identity's profiles as they are now.
+    // /userinfo: the code's grant (not replayed?), then the identity's profiles as they are now beside its session.
     let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(app.calls.take(), ops(&["GetItem", "Query"]), "GET /userinfo");
+    assert_eq!(sorted(app.calls.take()), ops(&["GetItem", "GetItem", "Query"]), "GET /userinfo");
 
     // Discovery and a refused request read nothing.
     reqwest::get(app.url("/.well-known/openid-configuration")).await.unwrap();

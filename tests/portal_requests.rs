@@ -207,6 +207,8 @@ async fn a_sign_out_post_without_the_session_cookie_is_confirmed_on_our_own_site
     assert_eq!(confirmed.headers()[LOCATION].to_str().unwrap(), "http://127.0.0.1:3100/?state=bye");
     let me = pat.request(Method::GET, &app.url("/me")).await;
     assert_ne!(me.status(), StatusCode::OK, "the session is over");
+    // Recorded in the session's own partition, not the identity's (authorize may not write there).
+    assert_eq!(app.count_with_prefix("SESSION#").await, 1, "{:?}", app.keys().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

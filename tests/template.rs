@@ -247,14 +247,18 @@ async fn a_route_to_the_wrong_function_would_be_caught() {
 /// key). template.yaml must grant exactly this: an action, resource or
 /// partition that is not here fails the test, and so does one that is here
 /// but not granted.
+/// Signed-out sessions' partitions, as the store names them (`SESSION#<sid>`).
+const ENDED_SESSION: &str = "SESSION#*";
+
 const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
     (
         "LoginFunction",
         &[
-            ("dynamodb:PutItem", "Table", &["LOGIN#*", "IDENTITY#*", "LOGOUT#*"]),
+            ("dynamodb:PutItem", "Table", &["LOGIN#*", ENDED_SESSION, "LOGOUT#*"]),
             ("dynamodb:UpdateItem", "Table", &["RATE#*", "IDENTITY#*"]),
             ("dynamodb:DeleteItem", "Table", &["LOGIN#*"]),
             ("dynamodb:Query", "Table", &["IDENTITY#*"]),
+            ("dynamodb:GetItem", "Table", &[ENDED_SESSION]),
             ("ssm:GetParameters", "parameter${ProvidersParameter}", &[]),
             ("ssm:GetParameters", "parameter${ProviderSecretsPath}*", &[]),
             ("ssm:GetParameters", "parameter${SessionSigningKeyParameter}", &[]),
@@ -266,6 +270,7 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
         &[
             ("dynamodb:Query", "Table/index/gsi1", &["EMAIL#*"]),
             ("dynamodb:Query", "Table", &["IDENTITY#*"]),
+            ("dynamodb:GetItem", "Table", &[ENDED_SESSION]),
             ("dynamodb:UpdateItem", "Table", &["RATE#*"]),
             ("dynamodb:PutItem", "Table", &["LINK#*", "IDENTITY#*", "AUDIT#*"]),
             ("ssm:GetParameters", "parameter${SessionPublicKeysParameter}", &[]),
@@ -275,7 +280,9 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
         "AuthorizeFunction",
         &[
             ("dynamodb:Query", "Table", &["IDENTITY#*"]),
-            ("dynamodb:PutItem", "Table", &["CODE#*", "IDENTITY#*", "PORTALS#*", "LOGOUT#*"]),
+            ("dynamodb:GetItem", "Table", &[ENDED_SESSION]),
+            // Never an identity's items: the code and what its portal was told, the ended session and its logout event.
+            ("dynamodb:PutItem", "Table", &["CODE#*", ENDED_SESSION, "PORTALS#*", "LOGOUT#*"]),
             ("ssm:GetParameters", "parameter${SessionPublicKeysParameter}", &[]),
             ("ssm:GetParameters", "parameter${PortalClientsParameter}", &[]),
         ],
@@ -284,7 +291,7 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
         "TokenFunction",
         &[
             ("dynamodb:UpdateItem", "Table", &["CODE#*"]),
-            ("dynamodb:GetItem", "Table", &["CODE#*"]),
+            ("dynamodb:GetItem", "Table", &["CODE#*", ENDED_SESSION]),
             ("dynamodb:Query", "Table", &["IDENTITY#*"]),
             ("ssm:GetParameters", "parameter${SessionSigningKeyParameter}", &[]),
             ("ssm:GetParameters", "parameter${PortalClientsParameter}", &[]),
@@ -295,7 +302,7 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
     (
         "RedeemLinkFunction",
         &[
-            ("dynamodb:GetItem", "Table", &["LINK#*", "OWNER#*"]),
+            ("dynamodb:GetItem", "Table", &["LINK#*", "OWNER#*", ENDED_SESSION]),
             ("dynamodb:UpdateItem", "Table", &["LINK#*", "RATE#*"]),
             ("dynamodb:PutItem", "Table", &["LINK#*", "IDENTITY#*", "OWNER#*", "AUDIT#*", "NOTICE#*", "LOGOUT#*"]),
             ("dynamodb:DeleteItem", "Table", &["IDENTITY#*", "OWNER#*"]),
@@ -449,6 +456,25 @@ fn each_function_is_granted_exactly_what_the_grants_table_lists() {
     let (extra, missing) = differences(&expected_grants(), &granted(&template));
     assert!(extra.is_empty(), "template.yaml grants what GRANTS does not list: {extra:#?}");
     assert!(missing.is_empty(), "GRANTS lists what template.yaml does not grant: {missing:#?}");
+}
+
+#[test]
+fn authorize_may_write_no_identity_item_and_ended_sessions_are_where_the_store_puts_them() {
+    // authorize holds only public keys: it writes codes and the sessions a
+    // portal signed out, never an identity's associations or session generation.
+    let writes: Vec<Grant> = granted(&template())
+        .into_iter()
+        .filter(|(function, action, _, _)| {
+            function == "AuthorizeFunction"
+                && ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"].contains(&action.as_str())
+        })
+        .collect();
+    assert!(!writes.is_empty(), "authorize writes codes");
+    assert!(
+        writes.iter().all(|(_, _, _, prefix)| prefix == "CODE#*" || prefix == ENDED_SESSION),
+        "authorize's writes reach further than codes and ended sessions: {writes:#?}"
+    );
+    assert_eq!(format!("{}*", profile_link_core::store::sessions::ENDED_SESSION_PREFIX), ENDED_SESSION);
 }
 
 #[test]

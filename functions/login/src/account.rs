@@ -18,7 +18,7 @@ pub(crate) async fn account(
     let provider = session.provider_name();
     // Read from the table, not the session: an unlink or a new link shows at
     // once, and so does a sign-out in another tab or on another device.
-    let profiles: Vec<LinkedProfileView> = match app.store.identity_state(&session.identity()).await {
+    let profiles: Vec<LinkedProfileView> = match app.store.session_state(&session.identity(), &session.sid).await {
         Ok(state) if state.has_ended(&session) => {
             let jar = jar.add(app.cookies.removal(SESSION));
             return (jar, pages::respond(StatusCode::OK, &HomePage { brand: &app.site.branding, t })).into_response();
@@ -50,7 +50,7 @@ pub(crate) async fn account(
 pub(crate) async fn me(State(app): State<Arc<LoginApp>>, session: Option<SignedIn>) -> Response {
     let session = session.map(|SignedIn(session)| session);
     let state = match &session {
-        Some(session) => Some(app.store.identity_state(&session.identity()).await),
+        Some(session) => Some(app.store.session_state(&session.identity(), &session.sid).await),
         None => None,
     };
     let signed_out = match (&session, &state) {

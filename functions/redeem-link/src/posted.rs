@@ -46,7 +46,7 @@ pub(crate) async fn posted_link<F: CsrfProtected + LinkForm>(
     let CsrfForm { session, form } = posted.map_err(IntoResponse::into_response)?;
     let Some(Ok(token)) = form.token().map(LinkToken::parse) else { return Err(malformed(app, t)) };
     let identity = session.identity();
-    let (link, state) = tokio::join!(read_link(app, t, &token), app.store.identity_state(&identity));
+    let (link, state) = tokio::join!(read_link(app, t, &token), app.store.session_state(&identity, &session.sid));
     let state = state.map_err(|error| unavailable(app, t, error))?;
     if state.has_ended(&session) {
         return Err(signed_out(app, jar, F::SIGN_IN));

@@ -88,7 +88,7 @@ pub(crate) async fn exchange(
         ));
     }
     // A code dies with the session it was issued in: signed out, alone or everywhere, since.
-    match app.store.identity_state(&grant.identity()).await {
+    match app.store.session_state(&grant.identity(), &grant.session_id).await {
         Ok(state) if state.has_ended_session(&grant.session_id, grant.session_generation) => {
             tracing::info!(client_id = client.id.as_str(), "code refused: its session has ended");
             return Err(OAuthError::bad(

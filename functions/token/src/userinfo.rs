@@ -33,7 +33,7 @@ pub(crate) async fn person(app: &TokenApp, headers: &HeaderMap) -> Result<Person
         }
     };
     let identity: Identity = grant.identity();
-    let state = match app.store.identity_state(&identity).await {
+    let state = match app.store.session_state(&identity, &grant.session_id).await {
         Ok(state) => state,
         Err(error) => {
             tracing::error!(%error, "userinfo could not read the identity's profiles");

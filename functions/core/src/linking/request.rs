@@ -19,7 +19,11 @@ pub trait RequestStorage: RedeemStorage {
         &self,
         email: &RegisteredEmail,
     ) -> impl Future<Output = Result<Vec<Profile>, StoreError>> + Send;
-    fn identity_state(&self, identity: &Identity) -> impl Future<Output = Result<IdentityState, StoreError>> + Send;
+    fn session_state(
+        &self,
+        identity: &Identity,
+        session_id: &str,
+    ) -> impl Future<Output = Result<IdentityState, StoreError>> + Send;
     fn record_association_request(
         &self,
         request: &AssociationRequest<'_>,
@@ -36,8 +40,12 @@ impl RequestStorage for Store {
     ) -> impl Future<Output = Result<Vec<Profile>, StoreError>> + Send {
         Store::profiles_by_email(self, email)
     }
-    fn identity_state(&self, identity: &Identity) -> impl Future<Output = Result<IdentityState, StoreError>> + Send {
-        Store::identity_state(self, identity)
+    fn session_state(
+        &self,
+        identity: &Identity,
+        session_id: &str,
+    ) -> impl Future<Output = Result<IdentityState, StoreError>> + Send {
+        Store::session_state(self, identity, session_id)
     }
     fn record_association_request(
         &self,
@@ -79,7 +87,8 @@ pub async fn request_links(
 ) -> Result<Requested, StoreError> {
     // Side by side: the profiles under the address, and the identity's
     // state (signed out since? already holding a profile at this address?).
-    let (profiles, state) = tokio::join!(store.profiles_by_email(email), store.identity_state(&requester.identity));
+    let (profiles, state) =
+        tokio::join!(store.profiles_by_email(email), store.session_state(&requester.identity, &session.sid));
     let (profiles, state) = (profiles?, state?);
     if state.has_ended(session) {
         return Ok(Requested::SignedOut);

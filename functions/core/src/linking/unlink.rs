@@ -10,7 +10,11 @@ use crate::store::{IdentityState, Store, StoreError};
 
 /// The table as unlinking needs it.
 pub trait UnlinkStorage: Sync {
-    fn identity_state(&self, identity: &Identity) -> impl Future<Output = Result<IdentityState, StoreError>> + Send;
+    fn session_state(
+        &self,
+        identity: &Identity,
+        session_id: &str,
+    ) -> impl Future<Output = Result<IdentityState, StoreError>> + Send;
     fn unlink(
         &self,
         identity: &Identity,
@@ -21,8 +25,12 @@ pub trait UnlinkStorage: Sync {
 }
 
 impl UnlinkStorage for Store {
-    fn identity_state(&self, identity: &Identity) -> impl Future<Output = Result<IdentityState, StoreError>> + Send {
-        Store::identity_state(self, identity)
+    fn session_state(
+        &self,
+        identity: &Identity,
+        session_id: &str,
+    ) -> impl Future<Output = Result<IdentityState, StoreError>> + Send {
+        Store::session_state(self, identity, session_id)
     }
     fn unlink(
         &self,
@@ -53,7 +61,7 @@ pub async fn unlink(
     now: i64,
 ) -> Result<Unlinking, StoreError> {
     let identity = session.identity();
-    let state = store.identity_state(&identity).await?;
+    let state = store.session_state(&identity, &session.sid).await?;
     if state.has_ended(session) {
         return Ok(Unlinking::SignedOut);
     }

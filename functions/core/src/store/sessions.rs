@@ -1,11 +1,16 @@
-//! What the table knows about an identity's sessions, in the identity's own
-//! partition so that the one query the account page, `/me` and every state
-//! change make for the linked profiles reads it too:
+//! What the table knows about an identity's sessions:
 //!
-//! - `IDENTITY#<key>` / `SESSIONS`: the session generation. "Sign out
+//! - `IDENTITY#<key>` / `SESSIONS`: the session generation, in the identity's
+//!   own partition so that the one query the account page, `/me` and every
+//!   state change make for the linked profiles reads it too. "Sign out
 //!   everywhere" moves it on, which ends every session issued before.
-//! - `IDENTITY#<key>` / `ENDED#<sid>`: one signed-out session (every copy of
-//!   its cookie), kept until that session would have expired anyway.
+//! - `SESSION#<sid>` / `ENDED`: one signed-out session (every copy of its
+//!   cookie), kept until that session would have expired anyway. A partition
+//!   of its own, read beside the identity's query, so that the functions that
+//!   end a session (login's `/logout`, authorize's `/end-session`) are granted
+//!   these items and no identity's (template.yaml, `dynamodb:LeadingKeys`).
+//!   Before, they were `IDENTITY#<key>` / `ENDED#<sid>`; the query still reads
+//!   those until the last of them expires with its session.
 
 use std::collections::BTreeSet;
 
@@ -44,10 +49,21 @@ fn identity_pk(identity: &Identity) -> String {
     format!("IDENTITY#{}", identity.key())
 }
 
+/// The partition prefix of signed-out sessions.
+pub const ENDED_SESSION_PREFIX: &str = "SESSION#";
+
+fn ended_session_key(session_id: &str) -> super::items::Item {
+    super::items::Item::from([
+        ("pk".to_owned(), s(format!("{ENDED_SESSION_PREFIX}{session_id}"))),
+        ("sk".to_owned(), s("ENDED")),
+    ])
+}
+
 impl Store {
     /// The identity's partition in one strongly consistent query: its linked
-    /// profiles, its session generation and its signed-out sessions (its
-    /// pending-link pointers come along and are skipped: a handful at most).
+    /// profiles and its session generation (its pending-link pointers come
+    /// along and are skipped: a handful at most). Whether one session was
+    /// signed out alone is [`Store::session_state`]'s.
     pub async fn identity_state(&self, identity: &Identity) -> Result<IdentityState, StoreError> {
         let mut state = IdentityState::default();
         let mut pages = self
@@ -66,6 +82,7 @@ impl Store {
             if let Some(profile_id) = sk.strip_prefix("PROFILE#") {
                 state.profiles.push(linked_profile(profile_id, &item, &sk));
             } else if let Some(sid) = sk.strip_prefix("ENDED#") {
+                // Written before ended sessions had their own partition.
                 state.ended.insert(sid.to_owned());
             } else if sk == "SESSIONS" {
                 state.generation = item
@@ -74,6 +91,29 @@ impl Store {
                     .and_then(|v| v.parse().ok())
                     .ok_or_else(|| StoreError::Corrupt { key: sk.clone(), problem: "generation".into() })?;
             }
+        }
+        Ok(state)
+    }
+
+    /// The identity's state as one of its sessions sees it: the identity's
+    /// query and, side by side, whether that session was signed out.
+    pub async fn session_state(&self, identity: &Identity, session_id: &str) -> Result<IdentityState, StoreError> {
+        let ended = async {
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(ended_session_key(session_id)))
+                .consistent_read(true)
+                .projection_expression("pk")
+                .send()
+                .await
+                .map(|output| output.item.is_some())
+                .map_err(|e| StoreError::sdk("GetItem(ended session)", e))
+        };
+        let (state, ended) = tokio::join!(self.identity_state(identity), ended);
+        let mut state = state?;
+        if ended? {
+            state.ended.insert(session_id.to_owned());
         }
         Ok(state)
     }
@@ -90,8 +130,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let ended = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(identity_pk(identity)))
-            .item("sk", s(format!("ENDED#{session_id}")))
+            .set_item(Some(ended_session_key(session_id)))
             .item("kind", s("ended_session"))
             .item("expires_at", n(expires_at))
             .build()

@@ -40,7 +40,7 @@ impl BrowserCore {
     /// query), unless it was signed out meanwhile.
     pub async fn signed_in(&self, jar: &CookieJar) -> Result<Option<(SessionClaims, IdentityState)>, StoreError> {
         let Some(session) = self.session(jar) else { return Ok(None) };
-        let state = self.store.identity_state(&session.identity()).await?;
+        let state = self.store.session_state(&session.identity(), &session.sid).await?;
         Ok((!state.has_ended(&session)).then_some((session, state)))
     }
 
