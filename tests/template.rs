@@ -460,8 +460,9 @@ fn each_function_is_granted_exactly_what_the_grants_table_lists() {
 
 #[test]
 fn authorize_may_write_no_identity_item_and_ended_sessions_are_where_the_store_puts_them() {
-    // authorize holds only public keys: it writes codes and the sessions a
-    // portal signed out, never an identity's associations or session generation.
+    // authorize holds only public keys: it writes codes, what each portal was
+    // told (for back-channel logout), the sessions a portal signed out and
+    // their logout events, never an identity's associations or session generation.
     let writes: Vec<Grant> = granted(&template())
         .into_iter()
         .filter(|(function, action, _, _)| {
@@ -471,8 +472,10 @@ fn authorize_may_write_no_identity_item_and_ended_sessions_are_where_the_store_p
         .collect();
     assert!(!writes.is_empty(), "authorize writes codes");
     assert!(
-        writes.iter().all(|(_, _, _, prefix)| prefix == "CODE#*" || prefix == ENDED_SESSION),
-        "authorize's writes reach further than codes and ended sessions: {writes:#?}"
+        writes
+            .iter()
+            .all(|(_, _, _, prefix)| ["CODE#*", ENDED_SESSION, "PORTALS#*", "LOGOUT#*"].contains(&prefix.as_str())),
+        "authorize's writes reach further than codes, portal sessions, ended sessions and logout events: {writes:#?}"
     );
     assert_eq!(format!("{}*", profile_link_core::store::sessions::ENDED_SESSION_PREFIX), ENDED_SESSION);
 }
