@@ -102,18 +102,9 @@ pub(crate) async fn end_session(
             state: params.state.as_deref().filter(|s| s.len() <= 512),
         };
         let mut response = pages::respond(StatusCode::OK, &page);
-        // The button's request ends in a redirect to the portal: the CSP's
-        // form-action must allow the portal's origin too (browsers check redirects).
-        if let Some(origin) = params
-            .post_logout_redirect_uri
-            .as_deref()
-            .and_then(|u| url::Url::parse(u).ok())
-            .filter(|_| client.is_some())
-        {
-            let csp = web::content_security_policy(&app.site, &[&origin.origin().ascii_serialization()]);
-            if let Ok(value) = HeaderValue::from_str(&csp) {
-                response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
-            }
+        // The button's request ends in a redirect to the portal.
+        if let Some(target) = params.post_logout_redirect_uri.as_deref().filter(|_| client.is_some()) {
+            web::allow_form_redirect_to(&mut response, &app.site, target);
         }
         response
     };
