@@ -17,6 +17,7 @@ use profile_link_fault_proxy::Rule;
 use profile_link_send_emails::{STALE_CLAIM_SECONDS, handle};
 use profile_link_tests::browser::{Browser, first_post_form};
 use profile_link_tests::flow::{associations, confirm, links_naming, open, request};
+use profile_link_tests::portal::{Attempt, DEMO_REDIRECT, answer_at, demo_token, param};
 use profile_link_tests::{TestApp, behind_fault_proxy, workspace_root};
 use reqwest::StatusCode;
 
@@ -74,17 +75,18 @@ async fn a_cancelled_transaction_is_sent_again_with_a_fresh_token_and_the_link_i
 async fn a_plain_write_that_meets_a_transaction_is_retried_by_the_sdk() {
     let (app, proxy) = behind_fault_proxy().await;
     let pat = app.signed_in("pat").await;
-    let copy = profile_link_tests::Browser::new();
-    copy.set_cookie(&app.base, "pl_session", &pat.cookie(&app.base, "pl_session").unwrap());
-    // Signing out records the ended session with PutItem.
+    // A code for a portal without a back-channel logout URI is stored with
+    // one PutItem (pl_skip: pat goes on to the portal without linking first).
     proxy.set_rules(rules(&["dynamodb/PutItem:conflict:first1"]));
-    let csrf = app.csrf(&pat).await;
-    let out = pat.post_form(&app.url("/logout"), &[("csrf".into(), csrf)]).await;
-    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    let attempt = Attempt::new();
+    let answer = answer_at(&pat, &attempt.demo_url(&app, &[("pl_skip", "1")]), DEMO_REDIRECT).await;
+    let code =
+        param(&answer, "code").unwrap_or_else(|| panic!("a code after the retried write: {answer:?}")).to_owned();
     let stats = proxy.stats();
     assert_eq!(stats.count("dynamodb/PutItem", "conflict"), 1, "{stats:?}");
     assert!(stats.count("dynamodb/PutItem", "forwarded") >= 1, "{stats:?}");
-    assert_eq!(copy.get(&app.url("/me")).await.status, StatusCode::UNAUTHORIZED, "the sign-out was recorded");
+    let (status, tokens) = demo_token(&app, &code, &attempt).await;
+    assert_eq!(status, StatusCode::OK, "the code was stored: {tokens}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
