@@ -10,10 +10,14 @@
 
 import { createServer } from 'node:http';
 import * as client from 'openid-client';
+import {
+  InvalidLogoutToken, MAX_LOGOUT_BODY_BYTES, remoteKeys, validateLogoutToken,
+} from './lib/backchannel.mjs';
 import { ConfigError, parseConfig } from './lib/config.mjs';
 import { contentSecurityPolicy, errorPage, homePage } from './lib/html.mjs';
 import {
-  BadRequest, describeCallbackError, discoverProfileLink, isTokenRejected, isUnreachable, lazyDiscovery, loginParameters,
+  BadRequest, ID_TOKEN_SIGNED_RESPONSE_ALG, describeCallbackError, discoverProfileLink, isTokenRejected, isUnreachable,
+  lazyDiscovery, loginParameters,
 } from './lib/oidc.mjs';
 import { SessionStore, clearedSessionCookie, csrfMatches, sessionCookie } from './lib/sessions.mjs';
 
@@ -70,11 +74,11 @@ async function opOr503(res, headers = {}) {
   }
 }
 
-async function readForm(req) {
+async function readForm(req, limit = 16 * 1024) {
   let body = '';
   for await (const chunk of req) {
     body += chunk;
-    if (body.length > 16 * 1024) throw new BadRequest('form too large');
+    if (body.length > limit) throw new BadRequest('form too large');
   }
   return new URLSearchParams(body);
 }
@@ -210,12 +214,63 @@ async function logout(req, res) {
   redirect(res, 303, endSession.href, cleared);
 }
 
+function sendJson(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+// Back-Channel Logout 1.0 §2.5–2.8: profile-link posts a logout token; every
+// session it names ends here. 200 when done (also when no session matched),
+// 400 with a JSON error for anything that is not a valid logout token.
+let opKeys;
+async function backchannelLogout(req, res) {
+  const invalid = (description) => sendJson(res, 400, { error: 'invalid_request', error_description: description });
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    req.resume();
+    return invalid('the logout token is sent as a form: content-type application/x-www-form-urlencoded');
+  }
+  let form;
+  try {
+    form = await readForm(req, MAX_LOGOUT_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof BadRequest) return invalid(`the body is larger than ${MAX_LOGOUT_BODY_BYTES} bytes`);
+    throw error;
+  }
+  let op;
+  try {
+    op = await profileLink();
+  } catch (error) {
+    console.error(`back-channel logout: discovery at ${issuer} failed: ${error.message}`);
+    return sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'profile-link\'s keys could not be read' });
+  }
+  const metadata = op.serverMetadata();
+  opKeys ??= remoteKeys(metadata.jwks_uri);
+  let named;
+  try {
+    named = await validateLogoutToken(form.get('logout_token'), {
+      issuer: metadata.issuer, clientId: config.clientId, keys: opKeys, algorithms: [ID_TOKEN_SIGNED_RESPONSE_ALG],
+    });
+  } catch (error) {
+    if (error instanceof InvalidLogoutToken) {
+      console.error(`back-channel logout refused: ${error.message}`);
+      return invalid(error.message);
+    }
+    console.error(`back-channel logout: profile-link's keys could not be read: ${error.message}`);
+    return sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'profile-link\'s keys could not be read' });
+  }
+  const ended = sessions.endSignedIn(named);
+  console.log(`back-channel logout: ${ended} session(s) ended`);
+  return sendJson(res, 200, { ended });
+}
+
 const ROUTES = {
   'GET /': home,
   'GET /login': login,
   'GET /callback': callback,
   'POST /refresh': refresh,
   'POST /logout': logout,
+  'POST /backchannel-logout': backchannelLogout,
 };
 
 async function handle(req, res) {

@@ -74,6 +74,23 @@ export class SessionStore {
     this.sessions.delete(session.id);
   }
 
+  // Ends every signed-in session of OP session `sid` (its ID token's sid, and
+  // sub too when given), or, with no sid, every one of subject `sub`: what a
+  // back-channel logout token names. Returns how many ended.
+  endSignedIn({ sid, sub }) {
+    let ended = 0;
+    for (const [id, session] of this.sessions) {
+      const claims = session.user?.claims;
+      if (!claims) continue;
+      const matches = sid !== undefined ? claims.sid === sid && (sub === undefined || claims.sub === sub) : claims.sub === sub;
+      if (matches) {
+        this.sessions.delete(id);
+        ended += 1;
+      }
+    }
+    return ended;
+  }
+
   sweep() {
     const cutoff = this.now() - this.idleMs;
     for (const [id, session] of this.sessions) if (session.lastSeen < cutoff) this.sessions.delete(id);

@@ -34,13 +34,18 @@ export async function startOp({ port, portalOrigin, idTokenAlg = 'RS256' }) {
   const accounts = defaultAccounts();
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-  const op = { issuer, accounts, nextAccount: 'sub-pat', accessTokenTtl: 3600, idpHints: [] };
+  // `keys`: the private keys, for tests that sign as the OP would (logout tokens);
+  // `idTokens`: every ID token issued, newest last.
+  const op = { issuer, accounts, nextAccount: 'sub-pat', accessTokenTtl: 3600, idpHints: [], keys: { rsa, ec }, idTokens: [] };
   const provider = new Provider(issuer, {
     clients: [{
       client_id: 'demo-portal',
       client_secret: 'demo-portal-secret',
       redirect_uris: [`${portalOrigin}/callback`],
       post_logout_redirect_uris: [`${portalOrigin}/`],
+      // As profile-link registers it: ID tokens carry sid, logout tokens are posted here.
+      backchannel_logout_uri: `${portalOrigin}/backchannel-logout`,
+      backchannel_logout_session_required: true,
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: idTokenAlg,
       grant_types: ['authorization_code'],
@@ -63,6 +68,7 @@ export async function startOp({ port, portalOrigin, idTokenAlg = 'RS256' }) {
     extraParams: ['idp_hint'],
     features: {
       devInteractions: { enabled: false },
+      backchannelLogout: { enabled: true },
       // The confirmation page with its button inside the form, for forms().
       rpInitiatedLogout: {
         logoutSource: (ctx, form) => {
@@ -79,6 +85,10 @@ export async function startOp({ port, portalOrigin, idTokenAlg = 'RS256' }) {
       if (!account) return undefined;
       return { accountId: sub, claims: async () => ({ sub, ...account, email_verified: false }) };
     },
+  });
+
+  provider.on('grant.success', (ctx) => {
+    if (ctx.body?.id_token) op.idTokens.push(ctx.body.id_token);
   });
 
   // No login page: the interaction signs in `op.nextAccount` at once and
