@@ -299,9 +299,11 @@ export_dev_server_env() {
   # mod_auth_openidc on 127.0.0.1:$APACHE_OIDC_PORT and an Authlib client.
   local portal="http://127.0.0.1:${DEMO_PORTAL_PORT:-3100}"
   local apache="http://127.0.0.1:${APACHE_OIDC_PORT:-3200}"
-  export PORTAL_CLIENTS="[{\"id\": \"demo-portal\", \"name\": \"Demo portal\", \"redirect_uris\": [\"$portal/callback\"], \"post_logout_redirect_uris\": [\"$portal/\"], \"client_secret\": \"demo-portal-secret\"},
+  # The Authlib suite's logout-token receiver (tests/relying-parties/authlib_client.py).
+  local authlib_logout="http://127.0.0.1:${AUTHLIB_LOGOUT_PORT:-3300}/backchannel-logout"
+  export PORTAL_CLIENTS="[{\"id\": \"demo-portal\", \"name\": \"Demo portal\", \"redirect_uris\": [\"$portal/callback\"], \"post_logout_redirect_uris\": [\"$portal/\"], \"client_secret\": \"demo-portal-secret\", \"backchannel_logout_uri\": \"$portal/backchannel-logout\"},
     {\"id\": \"apache-oidc\", \"name\": \"Apache portal\", \"redirect_uris\": [\"$apache/protected/redirect_uri\"], \"post_logout_redirect_uris\": [\"$apache/\"], \"client_secret\": \"apache-oidc-secret\", \"backchannel_logout_uri\": \"$apache/protected/redirect_uri?logout=backchannel\"},
-    {\"id\": \"authlib\", \"name\": \"Authlib portal\", \"redirect_uris\": [\"http://127.0.0.1/authlib/callback\"], \"post_logout_redirect_uris\": [], \"client_secret\": \"authlib-client-secret\"}]"
+    {\"id\": \"authlib\", \"name\": \"Authlib portal\", \"redirect_uris\": [\"http://127.0.0.1/authlib/callback\"], \"post_logout_redirect_uris\": [], \"client_secret\": \"authlib-client-secret\", \"backchannel_logout_uri\": \"$authlib_logout\"}]"
 }
 
 # The provider list the dev server reads (PROVIDERS_FILE): every provider the
@@ -401,13 +403,14 @@ ensure_demo_portal_deps() { ensure_npm_deps "$ROOT/infra/demo-portal" "the demo 
 
 # The demo portal on 127.0.0.1:$1, trusting profile-link at issuer $2, as client
 # demo-portal / demo-portal-secret (its defaults). The port is checked first:
-# something else answering /healthz there would pass for the portal.
+# something else answering /healthz there would pass for the portal. $3 names
+# its log and pid files (demo-portal): a second portal beside the first has its own.
 start_demo_portal() {
-  local port="$1" issuer="$2"
+  local port="$1" issuer="$2" name="${3:-demo-portal}"
   require_free_port "$port" "demo portal" DEMO_PORTAL_PORT
   say "starting the demo portal on 127.0.0.1:$port (profile-link at $issuer)"
-  DEMO_PORTAL_PORT="$port" DEMO_PORTAL_ISSUER="$issuer" start_bg demo-portal node "$ROOT/infra/demo-portal/server.mjs"
-  wait_for_http "http://127.0.0.1:$port/healthz" demo-portal
+  DEMO_PORTAL_PORT="$port" DEMO_PORTAL_ISSUER="$issuer" start_bg "$name" node "$ROOT/infra/demo-portal/server.mjs"
+  wait_for_http "http://127.0.0.1:$port/healthz" "$name"
   require_loopback_only "$port" "the demo portal"
   export DEMO_PORTAL_URL="http://127.0.0.1:$port"
 }

@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from harness import BASE, PAT_PROFILES, Browser, Skip, Suite, forms, pat_with_both_profiles
+from harness import BASE, PAT_PROFILES, Browser, Skip, Suite, forms, pat_with_both_profiles, support_revokes, within
 
 APACHE = os.environ["APACHE_OIDC_URL"]
 ERROR_LOG = os.environ["APACHE_OIDC_ERROR_LOG"]
@@ -70,6 +70,24 @@ def the_session_ends_on_a_back_channel_logout():
             return None
         time.sleep(0.2)
     raise AssertionError(f"10 s after pat signed out, Apache still answers {answer.status_code} {answer.text[:300]} (its session lives on)")
+
+
+def apache_session_ended():
+    answer = pat.request("GET", APP)
+    ended = answer.status_code in (301, 302, 303, 307) and answer.headers["location"].startswith(discovery["authorization_endpoint"])
+    return ended, f"{answer.status_code} {answer.headers.get('location') or answer.text[:300]}"
+
+
+@suite.test
+def the_session_ends_when_support_revokes_a_profile():
+    """its session ends within seconds when support revokes one of pat's profiles (profile-link-admin links revoke)"""
+    pat_with_both_profiles(pat)  # signs pat in again at profile-link (and relinks what an earlier test revoked)
+    page = pat.get(APP)
+    assert page.status == 200 and page.url == APP, f"signed in to Apache again: {page!r}"
+    assert sorted(page.json().get("OIDC_CLAIM_profile_ids", "").split(",")) == PAT_PROFILES, f"both profiles: {page.text}"
+    support_revokes(PAT_PROFILES[0])
+    took = within(10, apache_session_ended, "signed out of Apache (it answers the application instead of sending pat to /authorize)")
+    print(f"  # Apache's session ended {took:.1f} s after the revoke returned")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ registers client `authlib` (scripts/lib.sh)."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import requests
 from authlib.common.security import generate_token
@@ -18,7 +22,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from harness import BASE, PAT_PROFILES, Browser, Suite, origin, pat_with_both_profiles
+from harness import BASE, PAT_PROFILES, Browser, Suite, origin, pat_with_both_profiles, support_revokes, within
 
 CLIENT_ID = "authlib"
 CLIENT_SECRET = "authlib-client-secret"
@@ -103,6 +107,74 @@ def assert_pats_profiles(claims, where: str):
     assert organizations == ["Doe Family Bakery", "Northwind Consulting"], f"{where}: profiles {profiles!r}"
 
 
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def validated_logout_token(token: str) -> dict:
+    """A logout token validated as Back-Channel Logout 1.0 §2.6 says, with
+    joserfc: signature against the JWKS (RS256, the client's ID-token
+    algorithm), typ logout+jwt, iss, aud, iat, exp, jti, the event, no nonce,
+    sid or sub. Raises ValueError saying why not."""
+    keys = KeySet.import_key_set(requests.get(discovery["jwks_uri"], timeout=10).json())
+    try:
+        decoded = jwt.decode(token, keys, algorithms=["RS256"])
+    except Exception as e:  # joserfc's errors: a bad signature, format or algorithm
+        raise ValueError(f"not a logout token signed by profile-link: {e!r}") from None
+    header, claims = decoded.header, decoded.claims
+    now = time.time()
+    problems = [
+        (header.get("typ") not in (None, "logout+jwt"), f"typ {header.get('typ')!r}"),
+        (claims.get("iss") != discovery["issuer"], f"iss {claims.get('iss')!r}"),
+        (CLIENT_ID not in (claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]), f"aud {claims.get('aud')!r}"),
+        (not isinstance(claims.get("iat"), int) or claims["iat"] > now + 5, f"iat {claims.get('iat')!r}"),
+        (not isinstance(claims.get("exp"), int) or claims["exp"] < now - 5, f"exp {claims.get('exp')!r}"),
+        (not claims.get("jti"), "no jti"),
+        (not isinstance(claims.get("events"), dict) or not isinstance(claims["events"].get(LOGOUT_EVENT), dict), f"events {claims.get('events')!r}"),
+        ("nonce" in claims, "a nonce"),
+        (not (claims.get("sid") or claims.get("sub")), "neither sid nor sub"),
+    ]
+    wrong = [why for bad, why in problems if bad]
+    if wrong:
+        raise ValueError("; ".join(wrong))
+    return claims
+
+
+class LogoutReceiver(BaseHTTPRequestHandler):
+    """The portal's backchannel_logout_uri (scripts/lib.sh registers
+    http://127.0.0.1:$AUTHLIB_LOGOUT_PORT/backchannel-logout): every valid
+    token's claims in `received`, every refusal's reason in `refused`."""
+
+    received: list[dict] = []
+    refused: list[str] = []
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.path != "/backchannel-logout" or length > 8192:
+            self.send_response(400 if length > 8192 else 404)
+            self.end_headers()
+            return
+        form = parse_qs(self.rfile.read(length).decode("ascii", "replace"))
+        try:
+            claims = validated_logout_token((form.get("logout_token") or [""])[0])
+        except ValueError as e:
+            LogoutReceiver.refused.append(str(e))
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": "invalid_request"}')
+            return
+        LogoutReceiver.received.append(claims)
+        self.send_response(200)
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+
+    def log_message(self, *args):  # quiet: the test says what it saw
+        pass
+
+
+receiver = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("AUTHLIB_LOGOUT_PORT", "3300"))), LogoutReceiver)
+threading.Thread(target=receiver.serve_forever, daemon=True).start()
+
 first = {}
 
 
@@ -154,6 +226,26 @@ def max_age_zero_forces_a_fresh_sign_in():
     )
     assert at_provider, f"pat was not sent to the identity provider to sign in: {sign_in.arrival.visited}"
     assert_pats_profiles(sign_in.claims, "ID token after max_age=0")
+
+
+@suite.test
+def a_support_revoke_posts_a_valid_logout_token_for_the_sign_in():
+    """a support revoke of one of pat's profiles posts a logout token, valid by joserfc, for the sid of pat's Authlib sign-in, within seconds"""
+    pat_with_both_profiles(pat)  # relinks what an earlier suite revoked
+    sign_in = SignIn().through(pat)
+    assert_pats_profiles(sign_in.claims, "ID token")
+    sid = sign_in.claims.get("sid")
+    assert sid, f"the ID token names its session (sid), as back-channel logout needs: {dict(sign_in.claims)}"
+    support_revokes(PAT_PROFILES[0])
+
+    def got_it():
+        for_sid = [c for c in LogoutReceiver.received if c.get("sid") == sid]
+        return bool(for_sid), f"valid tokens {LogoutReceiver.received}, refused {LogoutReceiver.refused}"
+
+    took = within(10, got_it, f"posted a valid logout token for sid {sid}")
+    token = next(c for c in LogoutReceiver.received if c.get("sid") == sid)
+    assert token.get("sub") == sign_in.claims["sub"], f"the token's sub {token.get('sub')!r}, the ID token's {sign_in.claims['sub']!r}"
+    print(f"  # the receiver had a valid logout token {took:.1f} s after the revoke returned")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import traceback
@@ -171,6 +172,32 @@ def pat_with_both_profiles(browser: Browser) -> Page:
     linked = sorted(p["profile_id"] for p in browser.get(f"{BASE}/me").json().get("profiles", []))
     assert linked == PAT_PROFILES, f"pat's profiles after linking both: {linked}"
     return page
+
+
+def support_revokes(profile_id: str) -> float:
+    """Support revokes pat's link to `profile_id` with profile-link-admin, as the
+    README's "Operator command line" says (scripts/test exports PROFILE_LINK_ADMIN
+    and this stack's table and emulator); the time it returned."""
+    admin = os.environ["PROFILE_LINK_ADMIN"]
+    done = subprocess.run(
+        [admin, "links", "revoke", "--profile", profile_id, "--operator", "rp-tests@support", "--yes"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, f"links revoke --profile {profile_id}: exit {done.returncode}: {done.stdout} {done.stderr}"
+    return time.monotonic()
+
+
+def within(seconds: float, check, what: str) -> float:
+    """Polls `check()` every 0.2 s until it returns (True, _); the seconds that
+    took. Else fails with what the last check saw (its second value)."""
+    start = time.monotonic()
+    while True:
+        done, seen = check()
+        if done:
+            return time.monotonic() - start
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"{seconds} s on, still not {what}; last saw: {seen}")
+        time.sleep(0.2)
 
 
 class Suite:
