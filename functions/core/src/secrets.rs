@@ -113,38 +113,50 @@ pub async fn fetch_parameters(
     sdk: &aws_config::SdkConfig,
     names: &[String],
 ) -> Result<HashMap<String, Secret>, SecretError> {
+    let (found, missing) = fetch_existing_parameters(sdk, names).await?;
+    if !missing.is_empty() {
+        return Err(SecretError::Ssm { names: names.to_vec(), message: format!("not found: {missing:?}") });
+    }
+    Ok(found)
+}
+
+/// [`fetch_parameters`], with the names SSM does not have (or that have no
+/// value) returned beside the others instead of failing them all: a list
+/// whose entries each name their own secret can drop only the entries whose
+/// secret is missing. Any other SSM failure is still an error.
+pub async fn fetch_existing_parameters(
+    sdk: &aws_config::SdkConfig,
+    names: &[String],
+) -> Result<(HashMap<String, Secret>, Vec<String>), SecretError> {
     let mut out = HashMap::new();
+    let mut missing = Vec::new();
     if names.is_empty() {
-        return Ok(out);
+        return Ok((out, missing));
     }
     let client = aws_sdk_ssm::Client::new(sdk);
     let mut unique: Vec<String> = names.to_vec();
     unique.sort();
     unique.dedup();
     for chunk in unique.chunks(10) {
-        let ssm_error = |message: String| SecretError::Ssm { names: chunk.to_vec(), message };
-        let response = client
-            .get_parameters()
-            .set_names(Some(chunk.to_vec()))
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| ssm_error(aws_sdk_ssm::error::DisplayErrorContext(e).to_string()))?;
-        let invalid = response.invalid_parameters();
-        if !invalid.is_empty() {
-            return Err(ssm_error(format!("not found: {invalid:?}")));
-        }
+        let response =
+            client.get_parameters().set_names(Some(chunk.to_vec())).with_decryption(true).send().await.map_err(
+                |e| SecretError::Ssm {
+                    names: chunk.to_vec(),
+                    message: aws_sdk_ssm::error::DisplayErrorContext(e).to_string(),
+                },
+            )?;
         for parameter in chunk {
-            let value = response
-                .parameters()
-                .iter()
-                .find(|p| p.name() == Some(parameter.as_str()))
-                .and_then(|p| p.value())
-                .ok_or_else(|| ssm_error(format!("{parameter} has no value")))?;
-            out.insert(parameter.clone(), Secret(value.trim().to_owned()));
+            let value =
+                response.parameters().iter().find(|p| p.name() == Some(parameter.as_str())).and_then(|p| p.value());
+            match value {
+                Some(value) => {
+                    out.insert(parameter.clone(), Secret(value.trim().to_owned()));
+                }
+                None => missing.push(parameter.clone()),
+            }
         }
     }
-    Ok(out)
+    Ok((out, missing))
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! What every HTTP function builds at cold start, and why it could not.
 
+use std::collections::HashMap;
+
 use crate::config::{ConfigError, Env, SiteConfig};
+use crate::downstream::{ClientId, PortalClients};
 use crate::secrets::SecretSource;
 use crate::secrets::{self, Secret, SecretError};
 use crate::session::{SessionKeyError, SessionKeys, SessionVerifier};
@@ -83,7 +86,11 @@ pub async fn identity_providers(
         listed_secrets(env, sdk, crate::upstream::PROVIDERS, "PROVIDER_SECRETS_PATH", "provider", listed).await?;
     let mut clients = Vec::with_capacity(providers.len());
     for provider in providers.iter().cloned() {
-        let credential = credentials.remove(provider.id.as_str()).expect("every provider has a credential");
+        // Every provider is needed: people chose theirs, and a missing one would be a button that fails.
+        let credential = credentials
+            .remove(provider.id.as_str())
+            .expect("every provider has a credential")
+            .map_err(|problem| ConfigError::invalid(crate::upstream::PROVIDERS, problem))?;
         clients.push(OidcClient::new(OidcConfig::new(provider, credential, &site.public_base_url)?));
     }
     Ok(IdentityProviders::new(clients))
@@ -91,9 +98,12 @@ pub async fn identity_providers(
 
 /// The secrets a configured list names (`list_variable`, each entry
 /// `kind` `id`): inline ones as they are, those in SSM in as few calls as
-/// SSM allows, each under the path `path_variable` names when it is set (the
-/// path the function's IAM policy may read: a parameter elsewhere is a
-/// configuration error that says so, not an AccessDenied at first use).
+/// SSM allows. Each is the secret or why it could not be had: its parameter
+/// is missing, or not under the path `path_variable` names when that is set
+/// (the path the function's IAM policy may read: a parameter elsewhere is a
+/// problem that says so, not an AccessDenied at first use). The caller
+/// decides whether one entry's problem stops the function. An SSM failure
+/// that is no single entry's is an error.
 async fn listed_secrets<'a>(
     env: &Env,
     sdk: &aws_config::SdkConfig,
@@ -101,33 +111,32 @@ async fn listed_secrets<'a>(
     path_variable: &'static str,
     kind: &str,
     listed: impl Iterator<Item = (&'a str, Option<&'a SecretSource>)>,
-) -> Result<std::collections::HashMap<String, Secret>, StartupError> {
+) -> Result<HashMap<String, Result<Secret, String>>, StartupError> {
     let listed: Vec<(&str, &SecretSource)> = listed.filter_map(|(id, source)| Some((id, source?))).collect();
     let path = env.get(path_variable);
-    let mut in_ssm = Vec::new();
-    for (id, source) in &listed {
-        if let SecretSource::Ssm(name) = source {
-            if let Some(path) = path
-                && !name.starts_with(path)
-            {
-                return Err(ConfigError::invalid(
-                    list_variable,
-                    format!(
-                        "{kind} {id:?}: its parameter {name} is not under {path_variable} {path}, the only path this function may read"
-                    ),
-                )
-                .into());
-            }
-            in_ssm.push(name.clone());
-        }
-    }
-    let fetched = secrets::fetch_parameters(sdk, &in_ssm).await?;
+    let outside = |name: &str| path.filter(|path| !name.starts_with(path));
+    let in_ssm: Vec<String> = listed
+        .iter()
+        .filter_map(|(_, source)| match source {
+            SecretSource::Ssm(name) if outside(name).is_none() => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    let (fetched, _missing) = secrets::fetch_existing_parameters(sdk, &in_ssm).await?;
     Ok(listed
         .into_iter()
         .map(|(id, source)| {
             let secret = match source {
-                SecretSource::Inline(value) => Secret::new(value.trim()),
-                SecretSource::Ssm(name) => fetched.get(name).cloned().expect("fetched every parameter named"),
+                SecretSource::Inline(value) => Ok(Secret::new(value.trim())),
+                SecretSource::Ssm(name) => match (outside(name), fetched.get(name)) {
+                    (Some(path), _) => Err(format!(
+                        "{kind} {id:?}: its parameter {name} is not under {path_variable} {path}, the only path this function may read ({list_variable})"
+                    )),
+                    (None, Some(secret)) => Ok(secret.clone()),
+                    (None, None) => {
+                        Err(format!("{kind} {id:?}: its parameter {name} is not in SSM, or has no value ({list_variable})"))
+                    }
+                },
             };
             (id.to_owned(), secret)
         })
@@ -153,15 +162,68 @@ where
     }
 }
 
-/// Each confidential portal client's secret, from `PORTAL_CLIENTS`, those in
-/// SSM under `PORTAL_SECRETS_PATH`.
+/// The portal clients `list` (the `PORTAL_CLIENTS` JSON) registers, each
+/// checked on its own: a refused entry is logged and counted
+/// (`PortalClientRefused`) and left out, and the others work. Only a list
+/// that is not JSON at all stops the function.
+pub fn portal_clients(list: &Secret, function: &'static str) -> Result<PortalClients, StartupError> {
+    let (clients, refused) = PortalClients::parse_each(list.expose())?;
+    for refusal in &refused {
+        report_refused_client(function, refusal.id.as_deref(), &refusal.problem);
+    }
+    Ok(clients)
+}
+
+/// One line, one count: a client the portals' list names but this function
+/// leaves out, so that the alarm on `PortalClientRefused` reaches an operator.
+fn report_refused_client(function: &'static str, id: Option<&str>, problem: &str) {
+    tracing::error!(
+        client = id.unwrap_or("(no readable id)"),
+        problem,
+        "portal client refused: fix it in PORTAL_CLIENTS (profile-link-admin portals check); the other portals work"
+    );
+    crate::metrics::Emf::new(function).count("PortalClientRefused", 1).emit();
+}
+
+/// Each confidential portal client's secret, those in SSM under
+/// `PORTAL_SECRETS_PATH`; a client whose secret cannot be read is refused
+/// alone (logged and counted like a malformed entry) and left out of the
+/// clients returned.
 pub async fn portal_client_secrets(
     env: &Env,
     sdk: &aws_config::SdkConfig,
-    clients: &crate::downstream::PortalClients,
-) -> Result<std::collections::HashMap<crate::downstream::ClientId, Secret>, StartupError> {
+    clients: PortalClients,
+    function: &'static str,
+) -> Result<(PortalClients, HashMap<ClientId, Secret>), StartupError> {
+    let (secrets, unreadable) = read_portal_client_secrets(env, sdk, &clients).await?;
+    for (id, problem) in &unreadable {
+        report_refused_client(function, Some(id.as_str()), problem);
+    }
+    let refused: Vec<ClientId> = unreadable.into_iter().map(|(id, _)| id).collect();
+    Ok((clients.without(&refused), secrets))
+}
+
+/// The confidential clients' secrets that can be read, and each client
+/// whose secret cannot with why (also what `profile-link-admin portals
+/// check` reports).
+pub async fn read_portal_client_secrets(
+    env: &Env,
+    sdk: &aws_config::SdkConfig,
+    clients: &PortalClients,
+) -> Result<(HashMap<ClientId, Secret>, Vec<(ClientId, String)>), StartupError> {
     let listed = clients.iter().map(|c| (c.id.as_str(), c.secret.as_ref()));
-    let mut secrets =
+    let mut fetched =
         listed_secrets(env, sdk, crate::downstream::PORTAL_CLIENTS, "PORTAL_SECRETS_PATH", "client", listed).await?;
-    Ok(clients.iter().filter_map(|c| Some((c.id.clone(), secrets.remove(c.id.as_str())?))).collect())
+    let mut secrets = HashMap::new();
+    let mut unreadable = Vec::new();
+    for client in clients.iter() {
+        match fetched.remove(client.id.as_str()) {
+            None => {}
+            Some(Ok(secret)) => {
+                secrets.insert(client.id.clone(), secret);
+            }
+            Some(Err(problem)) => unreadable.push((client.id.clone(), problem)),
+        }
+    }
+    Ok((secrets, unreadable))
 }

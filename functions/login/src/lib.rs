@@ -105,7 +105,8 @@ pub fn router(app: Arc<LoginApp>) -> Router {
         .route("/", get(account))
         .route("/me", get(me))
         .route("/logout", post(logout))
-        .route("/.well-known/jwks.json", get(jwks))
+        // A public document a browser-only portal may read from its own origin.
+        .route("/.well-known/jwks.json", get(jwks).layer(web::cors::public_documents()))
         .with_state(app);
     web::harden(routes, &site, FUNCTION)
 }

@@ -64,8 +64,8 @@ impl TokenApp {
         let site = SiteConfig::from_env(env)?;
         let (keys, mut others) =
             startup::session_keys_and_secrets(env, sdk, &site, &[downstream::PORTAL_CLIENTS]).await?;
-        let clients = PortalClients::parse(others.remove(0).expose())?;
-        let secrets = startup::portal_client_secrets(env, sdk, &clients).await?;
+        let clients = startup::portal_clients(&others.remove(0), FUNCTION)?;
+        let (clients, secrets) = startup::portal_client_secrets(env, sdk, clients, FUNCTION).await?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
         Ok(Self::new(site, store, Arc::new(keys), Arc::new(clients), secrets, Arc::new(SystemClock)))
     }
@@ -97,10 +97,16 @@ impl TokenApp {
 
 pub fn router(app: Arc<TokenApp>) -> Router {
     let site = app.site.clone();
+    // A browser-only portal calls these from its own origin: discovery is a
+    // public document, /token and /userinfo answer its registered origins only.
+    let document =
+        Router::new().route("/.well-known/openid-configuration", get(discovery)).layer(web::cors::public_documents());
+    let cors = web::cors::public_clients(&app.clients);
     let routes = Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
         .route("/token", axum::routing::post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
+        .layer(cors)
+        .merge(document)
         .with_state(app);
     web::harden(routes, &site, FUNCTION)
 }

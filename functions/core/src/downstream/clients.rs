@@ -92,6 +92,46 @@ pub struct PortalClient {
 }
 
 impl PortalClient {
+    /// Checks one listed client; the problem names the field.
+    fn from_listed(client: ListedClient) -> Result<Self, String> {
+        let name = client.name.trim().to_owned();
+        if !is_displayable_portal_name(&name) {
+            return Err("name: 1 to 80 characters, no control characters".into());
+        }
+        if client.redirect_uris.is_empty() {
+            return Err("redirect_uris: at least one".into());
+        }
+        for uri in
+            client.redirect_uris.iter().chain(&client.post_logout_redirect_uris).chain(&client.backchannel_logout_uri)
+        {
+            check_registered_uri(uri).map_err(|problem| format!("{uri:?}: {problem}"))?;
+        }
+        let secret = match (client.token_endpoint_auth_method, client.client_secret, client.client_secret_parameter) {
+            (TokenEndpointAuth::None, None, None) => None,
+            (TokenEndpointAuth::None, _, _) => {
+                return Err("a public client (token_endpoint_auth_method \"none\") has no secret".into());
+            }
+            (_, Some(secret), None) if secret.trim().len() >= 16 => Some(SecretSource::Inline(secret)),
+            (_, Some(_), None) => return Err("client_secret: at least 16 characters".into()),
+            (_, None, Some(parameter)) if parameter.starts_with('/') => Some(SecretSource::Ssm(parameter)),
+            (_, None, Some(_)) => return Err("client_secret_parameter: an SSM parameter name, /…".into()),
+            _ => return Err("set one of client_secret or client_secret_parameter".into()),
+        };
+        let alg = client.id_token_signed_response_alg.as_deref().map_or(Some(SigningAlg::default()), SigningAlg::parse);
+        let alg = alg.ok_or("id_token_signed_response_alg: \"RS256\" (the default) or \"ES256\"")?;
+        Ok(Self {
+            id: client.id,
+            name,
+            redirect_uris: client.redirect_uris,
+            post_logout_redirect_uris: client.post_logout_redirect_uris,
+            auth: client.token_endpoint_auth_method,
+            secret,
+            profile_selection: client.profile_selection,
+            id_token_signed_response_alg: alg,
+            backchannel_logout_uri: client.backchannel_logout_uri,
+        })
+    }
+
     pub fn allows_redirect(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri)
     }
@@ -123,63 +163,82 @@ struct ListedClient {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PortalClients(Vec<PortalClient>);
 
-impl PortalClients {
-    /// Parses the `PORTAL_CLIENTS` JSON array; every problem names the client and field.
-    pub fn parse(json: &str) -> Result<Self, ConfigError> {
-        let invalid = |problem: String| ConfigError::invalid(PORTAL_CLIENTS, problem);
-        let listed: Vec<ListedClient> =
-            serde_json::from_str(json).map_err(|e| invalid(format!("not a JSON list of clients: {e}")))?;
-        let mut clients: Vec<PortalClient> = Vec::with_capacity(listed.len());
-        for client in listed {
-            let id = client.id.as_str().to_owned();
-            let at = |problem: String| invalid(format!("client {id:?}: {problem}"));
-            if clients.iter().any(|c| c.id == client.id) {
-                return Err(at("listed twice".into()));
-            }
-            let name = client.name.trim().to_owned();
-            if !is_displayable_portal_name(&name) {
-                return Err(at("name: 1 to 80 characters, no control characters".into()));
-            }
-            if client.redirect_uris.is_empty() {
-                return Err(at("redirect_uris: at least one".into()));
-            }
-            for uri in client
-                .redirect_uris
-                .iter()
-                .chain(&client.post_logout_redirect_uris)
-                .chain(&client.backchannel_logout_uri)
-            {
-                check_registered_uri(uri).map_err(|problem| at(format!("{uri:?}: {problem}")))?;
-            }
-            let secret = match (client.token_endpoint_auth_method, client.client_secret, client.client_secret_parameter)
-            {
-                (TokenEndpointAuth::None, None, None) => None,
-                (TokenEndpointAuth::None, _, _) => {
-                    return Err(at("a public client (token_endpoint_auth_method \"none\") has no secret".into()));
-                }
-                (_, Some(secret), None) if secret.trim().len() >= 16 => Some(SecretSource::Inline(secret)),
-                (_, Some(_), None) => return Err(at("client_secret: at least 16 characters".into())),
-                (_, None, Some(parameter)) if parameter.starts_with('/') => Some(SecretSource::Ssm(parameter)),
-                (_, None, Some(_)) => return Err(at("client_secret_parameter: an SSM parameter name, /…".into())),
-                _ => return Err(at("set one of client_secret or client_secret_parameter".into())),
-            };
-            let alg =
-                client.id_token_signed_response_alg.as_deref().map_or(Some(SigningAlg::default()), SigningAlg::parse);
-            let alg =
-                alg.ok_or_else(|| at("id_token_signed_response_alg: \"RS256\" (the default) or \"ES256\"".into()))?;
-            clients.push(PortalClient {
-                id: client.id,
-                name,
-                redirect_uris: client.redirect_uris,
-                post_logout_redirect_uris: client.post_logout_redirect_uris,
-                auth: client.token_endpoint_auth_method,
-                secret,
-                profile_selection: client.profile_selection,
-                id_token_signed_response_alg: alg,
-                backchannel_logout_uri: client.backchannel_logout_uri,
-            });
+/// One entry of the list that was refused, and why: the others still work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedClient {
+    /// Its place in the list, from 1.
+    pub entry: usize,
+    /// Its `id`, when it has a readable one.
+    pub id: Option<String>,
+    pub problem: String,
+}
+
+impl std::fmt::Display for RefusedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "client {id:?} (entry {}): {}", self.entry, self.problem),
+            None => write!(f, "entry {}: {}", self.entry, self.problem),
         }
-        Ok(Self(clients))
+    }
+}
+
+impl PortalClients {
+    /// Parses the `PORTAL_CLIENTS` JSON array, every entry on its own: the
+    /// well-formed clients, and each refused entry with its problem (a bad
+    /// entry must not stop the other portals). Only a value that is not a
+    /// JSON list at all is an error.
+    pub fn parse_each(json: &str) -> Result<(Self, Vec<RefusedClient>), ConfigError> {
+        let entries: Vec<serde_json::Value> = serde_json::from_str(json)
+            .map_err(|e| ConfigError::invalid(PORTAL_CLIENTS, format!("not a JSON list of clients: {e}")))?;
+        let mut clients: Vec<PortalClient> = Vec::with_capacity(entries.len());
+        let mut refused = Vec::new();
+        for (index, entry) in entries.into_iter().enumerate() {
+            let id = entry.get("id").and_then(|id| id.as_str()).map(str::to_owned);
+            let checked = serde_json::from_value::<ListedClient>(entry)
+                .map_err(|e| e.to_string())
+                .and_then(PortalClient::from_listed)
+                .and_then(|client| match clients.iter().position(|c| c.id == client.id) {
+                    Some(first) => Err(format!("listed twice: entry {} has this id and is the one used", first + 1)),
+                    None => Ok(client),
+                });
+            match checked {
+                Ok(client) => clients.push(client),
+                Err(problem) => refused.push(RefusedClient { entry: index + 1, id, problem }),
+            }
+        }
+        Ok((Self(clients), refused))
+    }
+
+    /// [`Self::parse_each`], strictly: any refused entry is an error that
+    /// names it (tests, and lists checked before they are written).
+    pub fn parse(json: &str) -> Result<Self, ConfigError> {
+        let (clients, refused) = Self::parse_each(json)?;
+        match refused.first() {
+            None => Ok(clients),
+            Some(first) => Err(ConfigError::invalid(PORTAL_CLIENTS, first.to_string())),
+        }
+    }
+
+    /// The list without the clients named (those whose secret could not be read).
+    pub fn without(mut self, ids: &[ClientId]) -> Self {
+        self.0.retain(|c| !ids.contains(&c.id));
+        self
+    }
+
+    /// The origins (scheme://host:port) of the public clients' redirect
+    /// URIs: the browser pages allowed to call `/token` and `/userinfo`.
+    pub fn browser_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .0
+            .iter()
+            .filter(|c| c.auth == TokenEndpointAuth::None)
+            .flat_map(|c| &c.redirect_uris)
+            .filter_map(|uri| Url::parse(uri).ok())
+            .map(|url| url.origin().ascii_serialization())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
     }
 
     pub fn get(&self, id: &str) -> Option<&PortalClient> {
@@ -283,5 +342,41 @@ mod tests {
                 "{refused}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn a_malformed_entry_is_refused_alone_and_the_others_are_kept() {
+        let json = r#"[
+            {"id":"good","name":"Good","redirect_uris":["https://good.example/cb"],"client_secret":"0123456789abcdef"},
+            "not an object",
+            {"id":"short","name":"Short","redirect_uris":["https://s.example/cb"],"client_secret":"short"},
+            {"id":"good","name":"Again","redirect_uris":["https://again.example/cb"],"token_endpoint_auth_method":"none"},
+            {"name":"No id","redirect_uris":["https://n.example/cb"],"token_endpoint_auth_method":"none"},
+            {"id":"spa","name":"SPA","redirect_uris":["http://127.0.0.1:5173/cb"],"token_endpoint_auth_method":"none"}
+        ]"#;
+        let (clients, refused) = PortalClients::parse_each(json).unwrap();
+        let kept: Vec<&str> = clients.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(kept, ["good", "spa"], "refused: {refused:?}");
+        assert_eq!(clients.get("good").unwrap().name, "Good", "the first of two entries with one id is used");
+        let seen: Vec<(usize, Option<&str>)> = refused.iter().map(|r| (r.entry, r.id.as_deref())).collect();
+        assert_eq!(seen, [(2, None), (3, Some("short")), (4, Some("good")), (5, None)], "{refused:?}");
+        for (refusal, problem) in refused.iter().zip(["invalid type", "16", "listed twice", "missing field `id`"]) {
+            assert!(refusal.problem.contains(problem), "{refusal}");
+        }
+        assert_eq!(refused[1].to_string(), "client \"short\" (entry 3): client_secret: at least 16 characters");
+        let not_json = PortalClients::parse_each("{not json").unwrap_err().to_string();
+        assert!(not_json.contains(PORTAL_CLIENTS) && not_json.contains("not a JSON list"), "{not_json}");
+        let not_a_list = PortalClients::parse_each(r#"{"id":"a"}"#).unwrap_err().to_string();
+        assert!(not_a_list.contains("not a JSON list"), "{not_a_list}");
+    }
+
+    #[test]
+    fn only_public_clients_origins_may_call_from_a_browser() {
+        let clients = PortalClients::parse(
+            r#"[{"id":"spa","name":"SPA","redirect_uris":["https://spa.example.com:443/cb","http://localhost:5173/a/cb","https://spa.example.com/other"],"token_endpoint_auth_method":"none"},
+                {"id":"web","name":"Web","redirect_uris":["https://web.example.com/cb"],"client_secret":"0123456789abcdef"}]"#,
+        )
+        .unwrap();
+        assert_eq!(clients.browser_origins(), ["http://localhost:5173", "https://spa.example.com"]);
     }
 }

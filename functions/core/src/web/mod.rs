@@ -2,6 +2,7 @@
 //! current session, CSRF, and who is asking (from the API Gateway context).
 
 pub mod browser;
+pub mod cors;
 pub mod extract;
 pub mod pages;
 
@@ -50,8 +51,11 @@ pub fn harden<S: Clone + Send + Sync + 'static>(
     let mut router = router.route_layer(axum::middleware::from_fn(log)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     for (name, value) in fixed {
         // A handler may narrow or widen its own CSP (content_security_policy); the rest are fixed.
+        // Vary is added to, not replaced: a CORS layer (web::cors) varies on Origin too.
         router = if name == header::CONTENT_SECURITY_POLICY {
             router.layer(SetResponseHeaderLayer::if_not_present(name, value))
+        } else if name == header::VARY {
+            router.layer(SetResponseHeaderLayer::appending(name, value))
         } else {
             router.layer(SetResponseHeaderLayer::overriding(name, value))
         };
