@@ -499,3 +499,120 @@ async fn a_key_set_from_before_rsa_keys_gets_them_from_keys_rotate() {
     let id_token = id_tokens_signed_by(&after, now)[0].clone();
     assert!(verifier.id_token_hint::<serde_json::Value>(&id_token).is_some(), "RS256 tokens verify");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portals_are_added_listed_checked_and_removed_in_ssm_as_the_functions_read_them() {
+    use profile_link_core::downstream::PortalClients;
+    let sdk = profile_link_tests::sdk_config().await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let prefix = format!("/test-{}", profile_link_core::random::token(6).replace(['-', '_'], "x"));
+    let (clients, secrets) = (format!("{prefix}/portal-clients"), format!("{prefix}/portals/"));
+    let portals = |args: &[&str]| {
+        Command::new(admin_binary())
+            .arg("portals")
+            .args(args)
+            .env("AWS_ENDPOINT_URL_SSM", local_aws().ssm)
+            .env("PORTAL_CLIENTS_SSM_PARAMETER", &clients)
+            .env("PORTAL_SECRETS_PATH", &secrets)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let read = |name: String| {
+        let ssm = ssm.clone();
+        async move {
+            let got = ssm.get_parameter().name(&name).with_decryption(true).send().await;
+            got.ok().and_then(|g| g.parameter).and_then(|p| p.value)
+        }
+    };
+
+    // A confidential portal: its secret generated, stored on its own, printed once.
+    let added = portals(&[
+        "add",
+        "--id",
+        "contoso",
+        "--name",
+        "Contoso portal",
+        "--redirect-uri",
+        "https://portal.contoso.example/callback",
+        "--redirect-uri",
+        "https://portal.contoso.example/other",
+        "--post-logout-redirect-uri",
+        "https://portal.contoso.example/",
+        "--auth",
+        "client_secret_post",
+        "--json",
+    ]);
+    assert_eq!(code(&added), 0, "{added:?}");
+    let added = json(&added);
+    let secret = added["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 43, "a strong secret: {secret}");
+    assert_eq!(added["client_secret_parameter"], format!("{secrets}contoso"));
+    assert_eq!(read(format!("{secrets}contoso")).await.as_deref(), Some(secret.as_str()));
+    // A public one: no secret.
+    let spa = portals(&[
+        "add",
+        "--id",
+        "spa",
+        "--name",
+        "SPA",
+        "--redirect-uri",
+        "http://localhost:5173/cb",
+        "--auth",
+        "none",
+    ]);
+    assert_eq!(code(&spa), 0, "{spa:?}");
+    assert!(!stdout(&spa).contains("secret"), "{}", stdout(&spa));
+
+    // The functions' parser reads what was written.
+    let stored = read(clients.clone()).await.unwrap();
+    let parsed = PortalClients::parse(&stored).unwrap_or_else(|e| panic!("{e}: {stored}"));
+    let contoso = parsed.get("contoso").unwrap();
+    assert_eq!(contoso.redirect_uris.len(), 2);
+    assert_eq!(contoso.auth.as_str(), "client_secret_post");
+    assert_eq!(parsed.get("spa").unwrap().secret, None);
+
+    // Refused before anything is written: a bad URI, an id listed already.
+    let bad = portals(&["add", "--id", "bad", "--name", "Bad", "--redirect-uri", "http://bad.example/cb"]);
+    assert_eq!(code(&bad), 1, "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("plain http only on 127.0.0.1"), "{bad:?}");
+    let twice =
+        portals(&["add", "--id", "spa", "--name", "SPA", "--redirect-uri", "http://localhost:1/cb", "--auth", "none"]);
+    assert_eq!(code(&twice), 1, "{twice:?}");
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("listed already"), "{twice:?}");
+    assert_eq!(read(clients.clone()).await.unwrap(), stored, "nothing written");
+    assert_eq!(read(format!("{secrets}bad")).await, None);
+
+    // list shows the clients, never a secret.
+    let listed = portals(&["list"]);
+    assert_eq!(code(&listed), 0, "{listed:?}");
+    assert!(stdout(&listed).contains("contoso") && stdout(&listed).contains("spa"), "{}", stdout(&listed));
+    assert!(!stdout(&listed).contains(&secret), "{}", stdout(&listed));
+
+    // check: all well; then an entry edited by hand goes bad and a secret goes missing.
+    let checked = portals(&["check"]);
+    assert_eq!(code(&checked), 0, "{checked:?}");
+    assert!(stdout(&checked).contains("2 client(s) work"), "{}", stdout(&checked));
+    let mut edited: Vec<Value> = serde_json::from_str(&stored).unwrap();
+    edited.push(serde_json::json!({"id": "short", "name": "Short", "redirect_uris": ["https://s.example/cb"], "client_secret": "short"}));
+    profile_link_tests::put_secure_string(&ssm, &clients, &serde_json::to_string(&edited).unwrap()).await;
+    ssm.delete_parameter().name(format!("{secrets}contoso")).send().await.unwrap();
+    let checked = portals(&["check"]);
+    assert_eq!(code(&checked), 2, "{checked:?}");
+    let report = stdout(&checked);
+    assert!(report.contains("1 client(s) work: spa"), "{report}");
+    assert!(report.contains(r#"refused: client "contoso" (entry 1)"#) && report.contains("not in SSM"), "{report}");
+    assert!(report.contains(r#"refused: client "short" (entry 3): client_secret: at least 16"#), "{report}");
+
+    // remove: asks first; then the client and its secret are gone, the others kept as they were.
+    profile_link_tests::put_secure_string(&ssm, &format!("{secrets}contoso"), &secret).await;
+    let declined = portals(&["remove", "--id", "contoso"]);
+    assert_eq!(code(&declined), 3, "{declined:?}");
+    let removed = portals(&["remove", "--id", "contoso", "--yes"]);
+    assert_eq!(code(&removed), 0, "{removed:?}");
+    assert_eq!(read(format!("{secrets}contoso")).await, None, "its secret is deleted");
+    let left: Vec<Value> = serde_json::from_str(&read(clients.clone()).await.unwrap()).unwrap();
+    let ids: Vec<&str> = left.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["spa", "short"]);
+    assert_eq!(code(&portals(&["remove", "--id", "contoso", "--yes"])), 4, "nothing left to remove");
+}

@@ -5,4 +5,5 @@ pub mod audit;
 pub mod import;
 pub mod keys;
 pub mod links;
+pub mod portals;
 pub mod table;

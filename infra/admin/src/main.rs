@@ -13,16 +13,17 @@ use commands::TableName;
 use commands::audit::AuditCommand;
 use commands::keys::KeysCommand;
 use commands::links::LinksCommand;
+use commands::portals::{PortalsCommand, Where};
 use commands::profiles::ProfilesCommand;
 use commands::suppressions::SuppressionsCommand;
 use commands::table::TableCommand;
 use profile_link_core::{Clock, SystemClock};
 
-const EXIT_CODES: &str = "Exit codes: 0 done; 1 failed; 2 done, some CSV rows rejected; \
+const EXIT_CODES: &str = "Exit codes: 0 done; 1 failed; 2 done, some CSV rows rejected (or portals check: some clients refused); \
 3 declined, or a destructive command needs --yes when not at a terminal; 4 nothing found to act on.";
 
 #[derive(Parser)]
-#[command(name = "profile-link-admin", version, about = "Operate profile-link: profiles, links, audit, table, keys", after_help = EXIT_CODES)]
+#[command(name = "profile-link-admin", version, about = "Operate profile-link: profiles, links, audit, table, keys, portals", after_help = EXIT_CODES)]
 struct Cli {
     /// The DynamoDB table (the stack's TableName output).
     #[arg(long, env = "TABLE_NAME", global = true)]
@@ -51,6 +52,13 @@ enum Command {
     /// Session signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The portals profile-link signs people in to (their client list and secrets in SSM).
+    Portals {
+        #[command(flatten)]
+        place: Where,
+        #[command(subcommand)]
+        command: PortalsCommand,
+    },
 }
 
 #[tokio::main]
@@ -75,5 +83,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Suppressions(command) => commands::suppressions::run(command, &table, now).await,
         Command::Table(command) => commands::table::run(command, &table).await,
         Command::Keys(command) => commands::keys::run(command).await,
+        Command::Portals { place, command } => commands::portals::run(command, place).await,
     }
 }

@@ -10,10 +10,13 @@ use profile_link_core::domain::profile::ProfileId;
 pub mod audit;
 pub mod keys;
 pub mod links;
+pub mod portals;
 pub mod profiles;
 pub mod suppressions;
 pub mod table;
 
+/// Done, but some input was refused: CSV rows (import) or portal clients (portals check).
+pub const REFUSED_ENTRIES: u8 = 2;
 pub const DECLINED: u8 = 3;
 pub const NOTHING_FOUND: u8 = 4;
 

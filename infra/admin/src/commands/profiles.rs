@@ -129,5 +129,5 @@ async fn import_csv(table: &TableName, request: ImportRequest) -> anyhow::Result
             "pruned": pruned,
         }))?;
     }
-    Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::REFUSED_ENTRIES) })
 }
