@@ -296,14 +296,53 @@ export_dev_server_env() {
   export DEV_SERVER_PORT="$port"
   # The portals profile-link is the OpenID Provider of: the demo portal (infra/demo-portal),
   # and the relying parties nobody here wrote (tests/relying-parties): Apache's
-  # mod_auth_openidc on 127.0.0.1:$APACHE_OIDC_PORT and an Authlib client.
+  # mod_auth_openidc on 127.0.0.1:$APACHE_OIDC_PORT and an Authlib client. start_dev_server
+  # adds those of DEV_PORTAL_CLIENTS_FILE (write_dev_portal_clients).
   local portal="http://127.0.0.1:${DEMO_PORTAL_PORT:-3100}"
   local apache="http://127.0.0.1:${APACHE_OIDC_PORT:-3200}"
   # The Authlib suite's logout-token receiver (tests/relying-parties/authlib_client.py).
   local authlib_logout="http://127.0.0.1:${AUTHLIB_LOGOUT_PORT:-3300}/backchannel-logout"
+  unset PORTAL_CLIENTS_FILE
   export PORTAL_CLIENTS="[{\"id\": \"demo-portal\", \"name\": \"Demo portal\", \"redirect_uris\": [\"$portal/callback\"], \"post_logout_redirect_uris\": [\"$portal/\"], \"client_secret\": \"demo-portal-secret\", \"backchannel_logout_uri\": \"$portal/backchannel-logout\"},
     {\"id\": \"apache-oidc\", \"name\": \"Apache portal\", \"redirect_uris\": [\"$apache/protected/redirect_uri\"], \"post_logout_redirect_uris\": [\"$apache/\"], \"client_secret\": \"apache-oidc-secret\", \"backchannel_logout_uri\": \"$apache/protected/redirect_uri?logout=backchannel\"},
     {\"id\": \"authlib\", \"name\": \"Authlib portal\", \"redirect_uris\": [\"http://127.0.0.1/authlib/callback\"], \"post_logout_redirect_uris\": [], \"client_secret\": \"authlib-client-secret\", \"backchannel_logout_uri\": \"$authlib_logout\"}]"
+}
+
+# The portal list the dev server reads (as PORTAL_CLIENTS_FILE): the local
+# stack's own (export_dev_server_env), then those in the JSON list DEV_PORTAL_CLIENTS_FILE names, if
+# set (your own portal, in the deployment's format: README, "Registering a
+# portal"). The whole list is checked by the functions' own parser
+# (profile-link-admin portals check): a refused entry stops the start with
+# its reason, where a deployment would start without it.
+write_dev_portal_clients() {
+  [[ -n "${DEV_PORTAL_CLIENTS_FILE:-}" ]] || return 0
+  local out="$ROOT/.local/portal-clients-$DEV_SERVER_PORT.json"
+  "$VENV/bin/python" - "$PORTAL_CLIENTS" "$DEV_PORTAL_CLIENTS_FILE" "$out" <<'PY' || die "could not write the portal list"
+import json, sys
+demo, extra, out = sys.argv[1:]
+clients = json.loads(demo)
+try:
+    with open(extra) as f:
+        added = json.load(f)
+except (OSError, ValueError) as e:
+    sys.exit(f"DEV_PORTAL_CLIENTS_FILE {extra}: {e}")
+if not isinstance(added, list):
+    sys.exit(f"DEV_PORTAL_CLIENTS_FILE {extra}: not a JSON list of portal clients")
+ids = {c["id"] for c in clients}
+for c in added:
+    if not isinstance(c, dict) or c.get("id") in ids:
+        sys.exit(f"DEV_PORTAL_CLIENTS_FILE {extra}: {c.get('id') if isinstance(c, dict) else c!r} is not a new client id")
+    ids.add(c["id"])
+with open(out, "w") as f:
+    json.dump(clients + added, f, indent=2)
+PY
+  local checked
+  if ! checked="$("$(bin_path profile-link-admin)" portals check --file "$out" 2>&1)"; then
+    die "DEV_PORTAL_CLIENTS_FILE $DEV_PORTAL_CLIENTS_FILE: $(grep -v ' work: ' <<<"$checked" | tr '\n' ' ')"
+  fi
+  say "portal clients: ${checked#*work: }"
+  unset PORTAL_CLIENTS
+  export PORTAL_CLIENTS_FILE="$out"
 }
 
 # The provider list the dev server reads (PROVIDERS_FILE): every provider the
@@ -340,6 +379,7 @@ start_dev_server() {
   local csv ids
   ids="$(write_dev_providers)"
   say "sign-in providers: $ids"
+  write_dev_portal_clients
   "$(bin_path profile-link-admin)" table create --template "$ROOT/template.yaml"
   for csv in "$ROOT/infra/demo-profiles.csv" "$@"; do
     "$(bin_path profile-link-admin)" profiles import --quiet "$csv"
