@@ -70,7 +70,7 @@ impl NotifyPortalsApp {
         let site = SiteConfig::from_env(env)?;
         let (keys, mut others) =
             startup::session_keys_and_secrets(env, sdk, &site, &[downstream::PORTAL_CLIENTS]).await?;
-        let clients = PortalClients::parse(others.remove(0).expose())?;
+        let clients = startup::portal_clients(&others.remove(0), FUNCTION)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
         Ok(Self::new(site, store, Arc::new(keys), Arc::new(clients), Arc::new(SystemClock)))
     }
