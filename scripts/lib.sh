@@ -237,6 +237,9 @@ Listen 127.0.0.1:$port
 PidFile "$dir/httpd.pid"
 ErrorLog "$RUN_DIR/apache-oidc-error.log"
 LogLevel warn auth_openidc:info
+# One process (-X) serves one connection at a time: a browser's kept-alive
+# connection would keep profile-link's logout token waiting past its timeout.
+KeepAlive Off
 $user
 LoadModule mpm_prefork_module $modules/mod_mpm_prefork.so
 LoadModule authn_core_module $modules/mod_authn_core.so
@@ -255,6 +258,9 @@ OIDCCryptoPassphrase $(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 OIDCPKCEMethod S256
 OIDCScope "openid profile email"
 OIDCPassClaimsAs environment
+# Without it the module never records a session's sid (2.4.12 does not take
+# backchannel_logout_supported from discovery), and logout tokens find nothing.
+OIDCProviderBackChannelLogoutSupported On
 
 ScriptAlias /protected/claims "$dir/claims.cgi"
 <Location /protected>
