@@ -86,3 +86,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Portals { place, command } => commands::portals::run(command, place).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_id_that_begins_with_a_dash_is_a_value_not_a_flag() {
+        let cli = Cli::try_parse_from(["profile-link-admin", "links", "revoke", "--link", "-x9_Q", "--operator", "o"])
+            .unwrap_or_else(|e| panic!("refused a link id beginning with '-': {e}"));
+        match cli.command {
+            Command::Links(LinksCommand::Revoke { link, .. }) => assert_eq!(link.as_deref(), Some("-x9_Q")),
+            _ => panic!("not parsed as links revoke"),
+        }
+    }
+}

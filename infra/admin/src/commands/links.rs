@@ -37,7 +37,8 @@ pub enum LinksCommand {
     Revoke {
         #[arg(long, conflicts_with = "link", required_unless_present = "link")]
         profile: Option<String>,
-        #[arg(long)]
+        /// A link id (`links list` shows them): base64url, so it may begin with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         link: Option<String>,
         /// Who is doing this, for the audit trail.
         #[arg(long, env = "PROFILE_LINK_OPERATOR")]
