@@ -94,12 +94,19 @@ start_bg() {
 wait_for_http() {
   local url="$1" name="$2" tries="${3:-150}" accept="${4:-2xx}" fail=-f
   [[ "$accept" == any ]] && fail=
+  local pid="" reason
+  [[ -f "$RUN_DIR/$name.pid" ]] && pid="$(<"$RUN_DIR/$name.pid")"
   for ((i = 0; i < tries; i++)); do
     if curl $fail -sS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
       return 0
     fi
+    # A process that has exited will not answer: say why now, not after the last try.
+    [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null && break
     sleep 0.2
   done
+  # Our servers end a failed start with one line (startup::exit_cannot_start): that line alone.
+  reason="$(sed -e 's/\x1b\[[0-9;]*m//g' "$RUN_DIR/$name.log" 2>/dev/null | grep -o -m1 'cannot start: [^"]*' || true)"
+  [[ -n "$reason" ]] && die "$name $reason (its log: $RUN_DIR/$name.log)"
   echo "---- last lines of $RUN_DIR/$name.log ----" >&2
   tail -n 30 "$RUN_DIR/$name.log" >&2 || true
   die "$name did not become ready at $url"
@@ -167,19 +174,42 @@ start_moto() {
   require_loopback_only "$port" "moto"
 }
 
-# Fails unless every socket listening on the port is bound to loopback (read
-# from the kernel's table: no traffic is sent to find out).
+# Fails unless every socket listening on the port is bound to loopback (no
+# traffic is sent to find out): read from the kernel's table on Linux, from
+# lsof elsewhere (macOS has no /proc). PROFILE_LINK_LOOPBACK_CHECK=proc|lsof|none
+# forces one way (tests/loopback.sh checks each).
 require_loopback_only() {
-  local port="$1" what="$2" hex bound
-  hex="$(printf '%04X' "$port")"
-  bound="$(awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p {print $2}' /proc/net/tcp /proc/net/tcp6)"
+  local port="$1" what="$2" how="${PROFILE_LINK_LOOPBACK_CHECK:-}" bound address written=""
+  if [[ -z "$how" ]]; then
+    if [[ -r /proc/net/tcp ]]; then
+      how=proc
+    elif command -v lsof >/dev/null 2>&1; then
+      how=lsof
+    else
+      how=none
+    fi
+  fi
+  case "$how" in
+    proc)
+      local hex
+      hex="$(printf '%04X' "$port")" written=" (the kernel's hex)"
+      bound="$(awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p {print $2}' /proc/net/tcp /proc/net/tcp6 2>/dev/null)"
+      ;;
+    lsof)
+      bound="$(lsof -nP -iTCP:"$port" -sTCP:LISTEN -Fn 2>/dev/null | sed -n 's/^n//p' || true)"
+      ;;
+    *)
+      die "cannot check that $what listens only on loopback (port $port): that needs /proc/net/tcp (Linux) or lsof; install lsof"
+      ;;
+  esac
   [[ -n "$bound" ]] || die "$what does not listen on port $port"
-  local address
   for address in $bound; do
     address="${address%:*}"
     case "$address" in
+      # /proc: 127.0.0.1, ::ffff:127.0.0.1 and ::1 in the kernel's hex; lsof: as written.
       0100007F | 0000000000000000FFFF00000100007F | 00000000000000000000000001000000) ;;
-      *) die "$what listens on $address (hex) port $port, not only on loopback: refusing to expose it" ;;
+      127.0.0.1 | "[::1]" | "[::ffff:127.0.0.1]") ;;
+      *) die "$what listens on $address$written port $port, not only on loopback: refusing to expose it" ;;
     esac
   done
 }

@@ -9,12 +9,8 @@ use profile_link_tests::{TestApp, local_aws};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-/// The binary `scripts/test` builds before the tests (beside this test's own executable).
 fn admin_binary() -> std::path::PathBuf {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_owned();
-    let binary = deps.parent().unwrap().join("profile-link-admin");
-    assert!(binary.exists(), "{} is missing: cargo build -p profile-link-admin", binary.display());
-    binary
+    profile_link_tests::built_binary("profile-link-admin")
 }
 
 /// Runs `profile-link-admin ARGS` on the app's table with stdin not a terminal.

@@ -137,3 +137,31 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
     );
     assert!(logs.contains("p***@"), "the bounced address is logged masked");
 }
+
+/// [15] A configuration error is one line that names the variable, whatever
+/// RUST_BACKTRACE says: never main's Debug print or a backtrace burying it.
+/// The dev server builds every function's state as their Lambda mains do,
+/// and both end a failed start through `startup::exit_cannot_start`.
+#[test]
+fn a_configuration_error_stops_the_start_with_one_line_naming_the_variable() {
+    for format in ["text", "json"] {
+        let output = std::process::Command::new(profile_link_tests::built_binary("profile-link-dev-server"))
+            .env_clear()
+            .env("RUST_BACKTRACE", "1")
+            .env("RUST_LIB_BACKTRACE", "1")
+            .env("AWS_REGION", "eu-west-1")
+            .env("LOG_FORMAT", format)
+            .output()
+            .expect("the dev server runs");
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let lines: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(output.status.code(), Some(1), "{format}: {printed}");
+        assert_eq!(lines.len(), 1, "{format}: one line, saw {}: {printed}", lines.len());
+        assert!(
+            lines[0].contains(
+                "cannot start: login function configuration: configuration: SUPPORT_EMAIL: is required but not set"
+            ),
+            "{format}: {printed}"
+        );
+    }
+}

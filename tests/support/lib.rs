@@ -58,6 +58,15 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(manifest_dir).join("..")
 }
 
+/// A binary of this workspace that `scripts/test` builds before the tests
+/// (`profile-link-admin`, `profile-link-dev-server`), beside the test's own executable.
+pub fn built_binary(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().expect("the test's own path").parent().expect("target/debug/deps").to_owned();
+    let binary = deps.parent().expect("target/debug").join(name);
+    assert!(binary.exists(), "{} is missing: cargo build -p {name}", binary.display());
+    binary
+}
+
 /// The local AWS servers scripts/test started: DynamoDB Local for the table
 /// and its stream, moto for SES v2 and SSM, each named by its own variable.
 pub fn local_aws() -> Endpoints {

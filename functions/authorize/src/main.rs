@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use profile_link_authorize::{AuthorizeApp, router};
+use profile_link_core::startup::OrExit;
 use profile_link_core::{Env, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let env = Env::from_process();
-    telemetry::init(&env)?;
+    telemetry::init(&env).or_exit();
     let sdk = profile_link_core::aws::sdk_config().await;
     // Opens the table's connection while init waits for SSM.
     let (app, ()) = tokio::join!(AuthorizeApp::from_env(&env, &sdk), AuthorizeApp::warm_up(&env, &sdk));
-    lambda_http::run(router(Arc::new(app?))).await
+    lambda_http::run(router(Arc::new(app.or_exit()))).await
 }

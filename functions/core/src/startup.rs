@@ -23,6 +23,37 @@ pub enum StartupError {
     SessionPublicKeys(SessionKeyError),
 }
 
+/// Ends a process that cannot start, with one line that says why: it is a
+/// message for the operator, and a backtrace (or `main`'s `Debug` print of the
+/// error) would bury it. The line goes through the function's own log format
+/// once telemetry is up, so a Lambda's init failure is one JSON log line.
+pub fn exit_cannot_start(error: &dyn std::fmt::Display) -> ! {
+    let line = cannot_start_line(error);
+    if tracing::dispatcher::has_been_set() {
+        tracing::error!("{line}");
+    } else {
+        eprintln!("error: {line}");
+    }
+    std::process::exit(1)
+}
+
+fn cannot_start_line(error: &dyn std::fmt::Display) -> String {
+    // `{:#}` joins an anyhow chain with ": "; other errors ignore the flag.
+    let message = format!("{error:#}").replace('\n', " ");
+    format!("cannot start: {message}")
+}
+
+/// `result.or_exit()`: the value, or [`exit_cannot_start`] with the error.
+pub trait OrExit<T> {
+    fn or_exit(self) -> T;
+}
+
+impl<T, E: std::fmt::Display> OrExit<T> for Result<T, E> {
+    fn or_exit(self) -> T {
+        self.unwrap_or_else(|error| exit_cannot_start(&error))
+    }
+}
+
 /// The session keys, from `SESSION_SIGNING_KEY` (or its `_FILE`/`_SSM_PARAMETER`
 /// form), fetched together with any `other_secrets` in one SSM call.
 pub async fn session_keys_and_secrets(
@@ -226,4 +257,25 @@ pub async fn read_portal_client_secrets(
         }
     }
     Ok((secrets, unreadable))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_start_is_one_line_naming_the_variable() {
+        let error = StartupError::from(ConfigError::invalid("LINK_TTL_SECONDS", "5 is outside 300..=604800"));
+        assert_eq!(
+            cannot_start_line(&error),
+            "cannot start: configuration: LINK_TTL_SECONDS: 5 is outside 300..=604800"
+        );
+        let chained = anyhow::Error::from(error).context("login function configuration");
+        let line = cannot_start_line(&chained);
+        assert_eq!(
+            line,
+            "cannot start: login function configuration: configuration: LINK_TTL_SECONDS: 5 is outside 300..=604800",
+            "{line}"
+        );
+    }
 }

@@ -11,6 +11,7 @@ use anyhow::Context;
 use profile_link_authorize::AuthorizeApp;
 use profile_link_core::Clock;
 use profile_link_core::clock::ManualClock;
+use profile_link_core::startup::OrExit;
 use profile_link_core::{Env, telemetry};
 use profile_link_dev_server::stream::StreamPoller;
 use profile_link_dev_server::{DevRoutes, Functions, router, serve};
@@ -23,7 +24,12 @@ use profile_link_ses_events::SesEventsApp;
 use profile_link_token::TokenApp;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    // A configuration error is one line, never main's Debug print and backtrace.
+    run().await.or_exit();
+}
+
+async fn run() -> anyhow::Result<()> {
     let env = Env::from_process();
     telemetry::init(&env)?;
     let port: u16 = env.number_in("DEV_SERVER_PORT", 3000, 1..=65535)?;
