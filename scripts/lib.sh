@@ -36,7 +36,10 @@ need() {
 }
 
 # The content hash of files, to reinstall only when a lock file changes.
-stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+# (sha256sum on Linux, shasum on macOS.)
+stamp_of() {
+  if command -v sha256sum >/dev/null 2>&1; then cat "$@" | sha256sum | cut -c1-16; else cat "$@" | shasum -a 256 | cut -c1-16; fi
+}
 
 ensure_python_env() {
   need python3 "Python 3.11+"
