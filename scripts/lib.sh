@@ -356,25 +356,8 @@ export_dev_server_env() {
 write_dev_portal_clients() {
   [[ -n "${DEV_PORTAL_CLIENTS_FILE:-}" ]] || return 0
   local out="$ROOT/.local/portal-clients-$DEV_SERVER_PORT.json"
-  "$VENV/bin/python" - "$PORTAL_CLIENTS" "$DEV_PORTAL_CLIENTS_FILE" "$out" <<'PY' || die "could not write the portal list"
-import json, sys
-demo, extra, out = sys.argv[1:]
-clients = json.loads(demo)
-try:
-    with open(extra) as f:
-        added = json.load(f)
-except (OSError, ValueError) as e:
-    sys.exit(f"DEV_PORTAL_CLIENTS_FILE {extra}: {e}")
-if not isinstance(added, list):
-    sys.exit(f"DEV_PORTAL_CLIENTS_FILE {extra}: not a JSON list of portal clients")
-ids = {c["id"] for c in clients}
-for c in added:
-    if not isinstance(c, dict) or c.get("id") in ids:
-        sys.exit(f"DEV_PORTAL_CLIENTS_FILE {extra}: {c.get('id') if isinstance(c, dict) else c!r} is not a new client id")
-    ids.add(c["id"])
-with open(out, "w") as f:
-    json.dump(clients + added, f, indent=2)
-PY
+  printf '%s' "$PORTAL_CLIENTS" >"$out.base"
+  append_json_list "$out.base" DEV_PORTAL_CLIENTS_FILE "$DEV_PORTAL_CLIENTS_FILE" "portal clients" "$out" >/dev/null
   local checked
   if ! checked="$("$(bin_path profile-link-admin)" portals check --file "$out" 2>&1)"; then
     die "DEV_PORTAL_CLIENTS_FILE $DEV_PORTAL_CLIENTS_FILE: $(grep -v ' work: ' <<<"$checked" | tr '\n' ' ')"
@@ -388,28 +371,41 @@ PY
 # dev identity provider imitates (its /dev-providers.json), then those in the
 # JSON list DEV_PROVIDERS_FILE names, if set (your own provider, same format).
 write_dev_providers() {
-  "$VENV/bin/python" - "$DEV_IDP_URL/dev-providers.json" "${DEV_PROVIDERS_FILE:-}" "$PROVIDERS_FILE" <<'PY' || die "could not write the provider list"
-import json, sys, urllib.request
-source, extra, out = sys.argv[1:]
-providers = json.load(urllib.request.urlopen(source, timeout=10))
+  curl -fsS --max-time 10 -o "$PROVIDERS_FILE.base" "$DEV_IDP_URL/dev-providers.json" ||
+    die "could not read the dev identity provider's list at $DEV_IDP_URL/dev-providers.json"
+  append_json_list "$PROVIDERS_FILE.base" DEV_PROVIDERS_FILE "${DEV_PROVIDERS_FILE:-}" providers "$PROVIDERS_FILE"
+}
+
+# Writes to $5 the JSON list in file $1, then the entries of the JSON list in
+# file $3 (none when $3 is empty), each with an "id" not yet used; $2 names the
+# variable that named $3 and $4 what the entries are, for the messages. Prints the ids;
+# a bad file is one line that says what is wrong with it.
+append_json_list() {
+  local problem
+  { problem="$("$VENV/bin/python" - "$@" 2>&1 1>&3 <<'PY'
+import json, sys
+base, variable, extra, what, out = sys.argv[1:]
+with open(base) as f:
+    entries = json.load(f)
 if extra:
     try:
         with open(extra) as f:
             added = json.load(f)
     except (OSError, ValueError) as e:
-        sys.exit(f"DEV_PROVIDERS_FILE {extra}: {e}")
+        sys.exit(f"{variable} {extra}: {e}")
     if not isinstance(added, list):
-        sys.exit(f"DEV_PROVIDERS_FILE {extra}: not a JSON list of providers")
-    ids = {p["id"] for p in providers}
-    for p in added:
-        if not isinstance(p, dict) or p.get("id") in ids:
-            sys.exit(f"DEV_PROVIDERS_FILE {extra}: {p.get('id') if isinstance(p, dict) else p!r} is not a new provider id")
-        ids.add(p["id"])
-    providers += added
+        sys.exit(f"{variable} {extra}: not a JSON list of {what}")
+    ids = {e["id"] for e in entries}
+    for e in added:
+        if not isinstance(e, dict) or e.get("id") in ids:
+            sys.exit(f"{variable} {extra}: {e.get('id') if isinstance(e, dict) else e!r} is not a new id")
+        ids.add(e["id"])
+    entries += added
 with open(out, "w") as f:
-    json.dump(providers, f, indent=2)
-print(" ".join(p["id"] for p in providers))
+    json.dump(entries, f, indent=2)
+print(" ".join(e["id"] for e in entries))
 PY
+  )"; } 3>&1 || die "${problem:-could not write $5}"
 }
 
 # Creates the table from template.yaml, imports the demo profiles and any
