@@ -612,3 +612,32 @@ async fn portals_are_added_listed_checked_and_removed_in_ssm_as_the_functions_re
     assert_eq!(ids, ["spa", "short"]);
     assert_eq!(code(&portals(&["remove", "--id", "contoso", "--yes"])), 4, "nothing left to remove");
 }
+
+/// [15] An operator's shell without AWS credentials gets one line saying so
+/// and what to do, not the SDK's nested error dump (read or written alike).
+#[test]
+fn no_aws_credentials_is_one_line_saying_what_to_set() {
+    for args in [&["links", "list", "--email", "pat@example.com"][..], &["portals", "list"][..]] {
+        let output = Command::new(admin_binary())
+            .args(args)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "eu-west-1")
+            .env("TABLE_NAME", "profile-link")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(code(&output), 1, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.contains("no usable AWS credentials (none found): set AWS_PROFILE or the AWS_ACCESS_KEY_ID pair, or run `aws configure`"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -225,3 +225,32 @@ mod tests {
         assert_eq!(retry_config().max_attempts(), MAX_ATTEMPTS);
     }
 }
+
+/// One line about a failed AWS call that a person can act on: no usable
+/// credentials (the commonest misconfiguration of an operator's shell) in
+/// plain words; otherwise the SDK's error with its causes (its own Display
+/// says only "service error" or "dispatch failure").
+pub fn error_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(credentials) = current.downcast_ref::<aws_credential_types::provider::error::CredentialsError>() {
+            return format!(
+                "no usable AWS credentials ({}): set AWS_PROFILE or the AWS_ACCESS_KEY_ID pair, or run `aws configure`",
+                credentials_problem(credentials)
+            );
+        }
+        cause = current.source();
+    }
+    aws_smithy_types::error::display::DisplayErrorContext(error).to_string()
+}
+
+fn credentials_problem(error: &aws_credential_types::provider::error::CredentialsError) -> &'static str {
+    use aws_credential_types::provider::error::CredentialsError as E;
+    match error {
+        E::CredentialsNotLoaded(_) => "none found",
+        E::ProviderTimedOut(_) => "the provider timed out",
+        E::InvalidConfiguration(_) => "invalid configuration",
+        E::ProviderError(_) => "the provider failed",
+        _ => "unknown problem",
+    }
+}

@@ -138,13 +138,13 @@ pub async fn fetch_existing_parameters(
     unique.sort();
     unique.dedup();
     for chunk in unique.chunks(10) {
-        let response =
-            client.get_parameters().set_names(Some(chunk.to_vec())).with_decryption(true).send().await.map_err(
-                |e| SecretError::Ssm {
-                    names: chunk.to_vec(),
-                    message: aws_sdk_ssm::error::DisplayErrorContext(e).to_string(),
-                },
-            )?;
+        let response = client
+            .get_parameters()
+            .set_names(Some(chunk.to_vec()))
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| SecretError::Ssm { names: chunk.to_vec(), message: crate::aws::error_line(&e) })?;
         for parameter in chunk {
             let value =
                 response.parameters().iter().find(|p| p.name() == Some(parameter.as_str())).and_then(|p| p.value());

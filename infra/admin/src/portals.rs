@@ -75,8 +75,8 @@ async fn write_list(ssm: &aws_sdk_ssm::Client, location: &Location, list: &[Valu
 }
 
 /// An SDK error with its causes (its own Display says only "service error").
-fn described(error: impl std::error::Error) -> anyhow::Error {
-    anyhow::anyhow!("{}", aws_sdk_ssm::error::DisplayErrorContext(error))
+fn described(error: impl std::error::Error + 'static) -> anyhow::Error {
+    anyhow::anyhow!("{}", profile_link_core::aws::error_line(&error))
 }
 
 fn entry_id(entry: &Value) -> Option<&str> {

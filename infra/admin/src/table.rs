@@ -154,7 +154,7 @@ impl TableDefinition {
         match request.send().await {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(false),
-            Err(e) => return Err(dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())),
+            Err(e) => return Err(dynamo(profile_link_core::aws::error_line(&e))),
         }
         client
             .wait_until_table_exists()
@@ -175,7 +175,7 @@ impl TableDefinition {
                 )
                 .send()
                 .await
-                .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
+                .map_err(|e| dynamo(profile_link_core::aws::error_line(&e)))?;
         }
         Ok(true)
     }

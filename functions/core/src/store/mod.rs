@@ -48,7 +48,7 @@ impl StoreError {
         E: std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        Self::Unavailable { operation, message: aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string() }
+        Self::Unavailable { operation, message: crate::aws::error_line(&error) }
     }
 }
 
