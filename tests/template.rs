@@ -162,43 +162,64 @@ fn every_function_crate_has_a_resource_and_every_resource_a_crate() {
     assert!(crates.len() >= 4, "saw {crates:?}");
 }
 
+/// A function started as Lambda would start it from the template's
+/// environment: what it read, and its router if it serves HTTP.
+struct Started {
+    env: Env,
+    router: Option<axum::Router>,
+}
+
+async fn start(function: &Function) -> Started {
+    try_start(function, lambda_env(function)).await.unwrap_or_else(|error| panic!("{}: {error}", function.resource))
+}
+
+/// Starts a function from `env`, or says why its cold start failed.
+async fn try_start(function: &Function, env: Env) -> Result<Started, String> {
+    profile_link_core::telemetry::init(&env).map_err(|e| e.to_string())?;
+    let sdk = sdk().await;
+    let router: Option<axum::Router> = match function.binary.as_str() {
+        "login" => Some(profile_link_login::router(Arc::new(
+            profile_link_login::LoginApp::from_env(&env, &sdk).await.map_err(|e| e.to_string())?,
+        ))),
+        "request-association" => Some(profile_link_request_association::router(Arc::new(
+            profile_link_request_association::AssociationApp::from_env(&env, &sdk).await.map_err(|e| e.to_string())?,
+        ))),
+        "redeem-link" => Some(profile_link_redeem_link::router(Arc::new(
+            profile_link_redeem_link::RedeemApp::from_env(&env, &sdk).await.map_err(|e| e.to_string())?,
+        ))),
+        "authorize" => Some(profile_link_authorize::router(Arc::new(
+            profile_link_authorize::AuthorizeApp::from_env(&env, &sdk).await.map_err(|e| e.to_string())?,
+        ))),
+        "token" => Some(profile_link_token::router(Arc::new(
+            profile_link_token::TokenApp::from_env(&env, &sdk).await.map_err(|e| e.to_string())?,
+        ))),
+        "send-emails" => {
+            profile_link_send_emails::SendEmailsApp::from_env(&env, &sdk).await.map_err(|e| e.to_string())?;
+            None
+        }
+        "notify-portals" => {
+            profile_link_notify_portals::NotifyPortalsApp::from_env(&env, &sdk).await.map_err(|e| e.to_string())?;
+            None
+        }
+        "ses-events" => {
+            profile_link_ses_events::SesEventsApp::from_env(&env, &sdk).map_err(|e| e.to_string())?;
+            None
+        }
+        other => panic!("{} names binary {other}, which no test here knows how to build", function.resource),
+    };
+    Ok(Started { env, router })
+}
+
+/// Held by the tests that send requests through a router: metrics go to one
+/// process-wide sink, and a test that captures them must see only its own.
+static METRICS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn every_route_reaches_its_function_and_every_read_variable_is_set() {
+    let _metrics = METRICS.lock().await;
     let template = template();
     for function in functions(&template) {
-        let env = lambda_env(&function);
-        profile_link_core::telemetry::init(&env).unwrap();
-        let sdk = sdk().await;
-        let router: Option<axum::Router> = match function.binary.as_str() {
-            "login" => Some(profile_link_login::router(Arc::new(
-                profile_link_login::LoginApp::from_env(&env, &sdk).await.unwrap(),
-            ))),
-            "request-association" => Some(profile_link_request_association::router(Arc::new(
-                profile_link_request_association::AssociationApp::from_env(&env, &sdk).await.unwrap(),
-            ))),
-            "redeem-link" => Some(profile_link_redeem_link::router(Arc::new(
-                profile_link_redeem_link::RedeemApp::from_env(&env, &sdk).await.unwrap(),
-            ))),
-            "authorize" => Some(profile_link_authorize::router(Arc::new(
-                profile_link_authorize::AuthorizeApp::from_env(&env, &sdk).await.unwrap(),
-            ))),
-            "token" => Some(profile_link_token::router(Arc::new(
-                profile_link_token::TokenApp::from_env(&env, &sdk).await.unwrap(),
-            ))),
-            "send-emails" => {
-                profile_link_send_emails::SendEmailsApp::from_env(&env, &sdk).await.unwrap();
-                None
-            }
-            "notify-portals" => {
-                profile_link_notify_portals::NotifyPortalsApp::from_env(&env, &sdk).await.unwrap();
-                None
-            }
-            "ses-events" => {
-                profile_link_ses_events::SesEventsApp::from_env(&env, &sdk).unwrap();
-                None
-            }
-            other => panic!("{} names binary {other}, which no test here knows how to build", function.resource),
-        };
+        let Started { env, router } = start(&function).await;
         let unset = unset_reads(&function, &env.names_read());
         assert!(unset.is_empty(), "{} reads {unset:?}, which template.yaml does not set", function.resource);
 
@@ -227,6 +248,7 @@ async fn every_route_reaches_its_function_and_every_read_variable_is_set() {
 #[tokio::test]
 async fn a_route_to_the_wrong_function_would_be_caught() {
     // The check above must be able to fail: the login function has no /associate.
+    let _metrics = METRICS.lock().await;
     let template = template();
     let login = functions(&template).into_iter().find(|f| f.binary == "login").unwrap();
     let env = lambda_env(&login);
@@ -623,4 +645,398 @@ fn with_its_own_domain_the_api_is_reachable_only_there() {
 
 fn template_ref(name: &str) -> Value {
     serde_yaml_ng::from_str(&format!("!Ref {name}")).unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// Alarms, dashboard, logs: what customers feel, and where the runbook is.
+
+/// A template value as text: a literal as itself, `!Ref X` as `${X}`,
+/// `!GetAtt X.Y` as `${X.Y}`, `!Sub "…"` as its string: the dashboard's
+/// `!Sub` body names things the same way, so the two compare as text.
+fn expression(value: &Value) -> String {
+    match value {
+        Value::Tagged(tagged) => {
+            let inner = tagged.value.as_str().unwrap_or_else(|| panic!("expression {value:?}"));
+            if tagged.tag == "Ref" || tagged.tag == "GetAtt" {
+                format!("${{{inner}}}")
+            } else if tagged.tag == "Sub" {
+                inner.to_owned()
+            } else {
+                panic!("unexpected !{} in {value:?}", tagged.tag)
+            }
+        }
+        other => literal(other).unwrap_or_else(|| panic!("expression {other:?}")),
+    }
+}
+
+/// What an alarm or a dashboard line watches: namespace, metric, dimensions.
+type Watched = (String, String, BTreeMap<String, String>);
+
+/// Every CloudWatch alarm: logical id → its properties.
+fn alarms(template: &Value) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|(name, resource)| (name.as_str().unwrap().to_owned(), resource.clone()))
+        .collect()
+}
+
+fn watched_by_alarm(alarm: &Value) -> Watched {
+    let props = &alarm["Properties"];
+    let dimensions = props["Dimensions"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .map(|d| (d["Name"].as_str().unwrap().to_owned(), expression(&d["Value"])))
+        .collect();
+    (expression(&props["Namespace"]), props["MetricName"].as_str().unwrap().to_owned(), dimensions)
+}
+
+/// The alarms watching exactly this metric under exactly these dimensions.
+fn alarms_on(template: &Value, watched: &Watched) -> Vec<String> {
+    alarms(template).into_iter().filter(|(_, alarm)| watched_by_alarm(alarm) == *watched).map(|(id, _)| id).collect()
+}
+
+fn custom(metric: &str, dimensions: &[(&str, &str)]) -> Watched {
+    let dimensions = dimensions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    ("${MetricsNamespace}".to_owned(), metric.to_owned(), dimensions)
+}
+
+/// The dimensions and metric names of captured EMF lines.
+fn emitted(lines: &[serde_json::Value]) -> Vec<(BTreeMap<String, String>, Vec<String>)> {
+    lines
+        .iter()
+        .map(|line| {
+            let directive = &line["_aws"]["CloudWatchMetrics"][0];
+            let dimensions = directive["Dimensions"][0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|name| name.as_str().unwrap().to_owned())
+                .map(|name| {
+                    let value = line[name.as_str()].as_str().unwrap().to_owned();
+                    (name, value)
+                })
+                .collect();
+            let metrics =
+                directive["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap().to_owned());
+            (dimensions, metrics.collect())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_http_function_has_a_5xx_alarm_on_the_metric_it_emits() {
+    // The alarm's dimensions are learnt from what each function really emits
+    // for a request (its `Function` name, the `Outcome` dimension), not typed twice.
+    let _metrics = METRICS.lock().await;
+    let template = template();
+    let mut alarmed = BTreeSet::new();
+    for function in functions(&template) {
+        let Started { router: Some(router), .. } = start(&function).await else { continue };
+        let captured = profile_link_core::metrics::capture("template-test");
+        let (method, path) = &function.routes[0];
+        let request =
+            http::Request::builder().method(method.as_str()).uri(path).body(axum::body::Body::empty()).unwrap();
+        router.oneshot(request).await.unwrap();
+        let lines = emitted(&captured.take());
+        let requests: Vec<&BTreeMap<String, String>> =
+            lines.iter().filter(|(_, metrics)| metrics.contains(&"Requests".to_owned())).map(|(d, _)| d).collect();
+        assert_eq!(requests.len(), 1, "{}: one Requests line per request, saw {lines:?}", function.resource);
+        let mut dimensions = requests[0].clone();
+        let names: Vec<&str> = dimensions.keys().map(String::as_str).collect();
+        assert_eq!(names, ["Function", "Outcome"], "{}: the alarm below assumes these dimensions", function.resource);
+        dimensions.insert("Outcome".into(), "5xx".into());
+        let watched = ("${MetricsNamespace}".to_owned(), "Requests".to_owned(), dimensions);
+        let ids = alarms_on(&template, &watched);
+        assert_eq!(ids.len(), 1, "{}: exactly one alarm on {watched:?}, saw {ids:?}", function.resource);
+        let props = &template["Resources"][ids[0].as_str()]["Properties"];
+        assert_eq!(props["Statistic"].as_str(), Some("Sum"), "{}", ids[0]);
+        assert_eq!(props["Period"].as_u64(), Some(300), "{}", ids[0]);
+        assert_eq!(props["Threshold"], template_ref("ServerErrorsAlarmThreshold"), "{}", ids[0]);
+        assert_eq!(props["ComparisonOperator"].as_str(), Some("GreaterThanOrEqualToThreshold"), "{}", ids[0]);
+        alarmed.insert(ids[0].clone());
+    }
+    assert_eq!(alarmed.len(), 5, "login, request-association, redeem-link, authorize, token: {alarmed:?}");
+}
+
+#[tokio::test]
+async fn failed_and_unconfirmed_emails_raise_alarms_on_the_metrics_send_emails_emits() {
+    let _metrics = METRICS.lock().await;
+    let template = template();
+    let function = functions(&template).into_iter().find(|f| f.binary == "send-emails").unwrap();
+    let app = profile_link_send_emails::SendEmailsApp::from_env(&lambda_env(&function), &sdk().await).await.unwrap();
+    let captured = profile_link_core::metrics::capture("template-test");
+    profile_link_send_emails::handle(&app, aws_lambda_events::dynamodb::Event::default(), "test").await;
+    let lines = emitted(&captured.take());
+    for metric in ["EmailsFailed", "EmailsUnconfirmed"] {
+        let dimensions: Vec<_> =
+            lines.iter().filter(|(_, metrics)| metrics.iter().any(|m| m == metric)).map(|(d, _)| d.clone()).collect();
+        assert_eq!(dimensions.len(), 1, "{metric}: one line per invocation, saw {lines:?}");
+        let watched = ("${MetricsNamespace}".to_owned(), metric.to_owned(), dimensions[0].clone());
+        let ids = alarms_on(&template, &watched);
+        assert_eq!(ids.len(), 1, "exactly one alarm on {watched:?}, saw {ids:?}");
+        assert_eq!(template["Resources"][ids[0].as_str()]["Properties"]["Statistic"].as_str(), Some("Sum"));
+    }
+}
+
+#[test]
+fn every_dead_letter_queue_has_an_alarm() {
+    let template = template();
+    let queues: Vec<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::SQS::Queue"))
+        .map(|(name, _)| name.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(queues.len(), 3, "send-emails', notify-portals' and ses-events' dead letters: {queues:?}");
+    for queue in &queues {
+        let dimensions = BTreeMap::from([("QueueName".to_owned(), format!("${{{queue}.QueueName}}"))]);
+        let watched = ("AWS/SQS".to_owned(), "ApproximateNumberOfMessagesVisible".to_owned(), dimensions);
+        let ids = alarms_on(&template, &watched);
+        assert_eq!(ids.len(), 1, "{queue}: one alarm on its depth, saw {ids:?}");
+        let props = &template["Resources"][ids[0].as_str()]["Properties"];
+        assert_eq!(
+            (props["Threshold"].as_u64(), props["ComparisonOperator"].as_str()),
+            (Some(0), Some("GreaterThanThreshold"))
+        );
+    }
+}
+
+#[test]
+fn ses_reputation_alarms_go_off_below_the_rates_aws_reviews_accounts_at() {
+    // AWS places an account under review at a 5% bounce rate or a 0.1% complaint rate.
+    let template = template();
+    for (metric, review) in [("Reputation.BounceRate", 0.05), ("Reputation.ComplaintRate", 0.001)] {
+        let watched = ("AWS/SES".to_owned(), metric.to_owned(), BTreeMap::new());
+        let ids = alarms_on(&template, &watched);
+        assert_eq!(ids.len(), 1, "{metric}: one account-level alarm, saw {ids:?}");
+        let props = &template["Resources"][ids[0].as_str()]["Properties"];
+        let threshold = props["Threshold"].as_f64().unwrap();
+        assert!(threshold > 0.0 && threshold < review, "{metric} alarms at {threshold}, not below AWS's {review}");
+        assert_eq!(props["ComparisonOperator"].as_str(), Some("GreaterThanOrEqualToThreshold"));
+    }
+}
+
+/// docs/operating.md's `###` headings in the alarms section, by the anchor
+/// GitHub gives them, with the text below each (up to the next heading).
+fn runbook() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(workspace_root().join("docs/operating.md")).unwrap();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut entries = BTreeMap::new();
+    let mut in_alarms = false;
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let heading = line.trim_start_matches('#');
+        let level = line.len() - heading.len();
+        if level > 0 && heading.starts_with(' ') {
+            let slug = github_anchor(heading.trim(), &mut seen);
+            if level == 2 {
+                in_alarms = heading.trim() == "Alarms, the dashboard and the logs";
+            }
+            current = (in_alarms && level == 3).then(|| slug.clone());
+            if let Some(slug) = &current {
+                entries.insert(slug.clone(), String::new());
+            }
+        } else if let Some(slug) = &current {
+            let body = entries.get_mut(slug).unwrap();
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    entries
+}
+
+/// GitHub's heading anchor: lower case, punctuation dropped, spaces as
+/// hyphens, and `-1`, `-2` … for repeats.
+fn github_anchor(heading: &str, seen: &mut BTreeMap<String, usize>) -> String {
+    let slug: String = heading
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect();
+    let n = seen.entry(slug.clone()).or_insert(0);
+    let anchor = if *n == 0 { slug.clone() } else { format!("{slug}-{n}") };
+    *n += 1;
+    anchor
+}
+
+#[test]
+fn every_alarm_notifies_the_chosen_topic_and_has_a_runbook_entry_that_names_it() {
+    let template = template();
+    let runbook = runbook();
+    let actions: Value =
+        serde_yaml_ng::from_str("[!If [HasAlarmTopicArn, !Ref AlarmTopicArn, !Ref AlarmTopic]]").unwrap();
+    let alarms = alarms(&template);
+    assert!(alarms.len() >= 30, "saw {}", alarms.len());
+    for (id, alarm) in &alarms {
+        assert_eq!(alarm["Condition"].as_str(), Some("NotifyAlarms"), "{id}: only when someone hears it");
+        let props = &alarm["Properties"];
+        assert_eq!(props["AlarmActions"], actions, "{id}");
+        assert_eq!(props["OKActions"], actions, "{id}: a pager resolves the incident on recovery");
+        assert_eq!(props["TreatMissingData"].as_str(), Some("notBreaching"), "{id}: no traffic is no trouble");
+        let description = props["AlarmDescription"].as_str().unwrap();
+        let anchor = description
+            .split_once("Runbook: docs/operating.md#")
+            .unwrap_or_else(|| panic!("{id}: its description names no runbook entry: {description}"))
+            .1;
+        let entry = runbook.get(anchor).unwrap_or_else(|| {
+            panic!("{id}: docs/operating.md has no heading #{anchor} under \"Alarms, the dashboard and the logs\"")
+        });
+        assert!(entry.contains(id.as_str()), "{id}: its runbook entry #{anchor} does not name it");
+        for part in ["What it means", "What customers feel", "First checks", "Resolve"] {
+            assert!(entry.contains(part), "runbook entry #{anchor} lacks \"{part}\"");
+        }
+    }
+}
+
+#[test]
+fn alarms_and_the_dashboard_exist_only_when_someone_hears_them_and_the_docs_say_what_they_cost() {
+    let template = template();
+    let conditions = &template["Conditions"];
+    let parse = |yaml: &str| -> Value { serde_yaml_ng::from_str(yaml).unwrap() };
+    assert_eq!(conditions["NotifyAlarms"], parse("!Or [!Condition HasAlarmEmail, !Condition HasAlarmTopicArn]"));
+    assert_eq!(
+        conditions["CreateAlarmTopic"],
+        parse("!And [!Condition HasAlarmEmail, !Not [!Condition HasAlarmTopicArn]]"),
+        "an existing topic wins over the email subscription"
+    );
+    assert_eq!(template["Resources"]["AlarmTopic"]["Condition"].as_str(), Some("CreateAlarmTopic"));
+    assert_eq!(template["Resources"]["Dashboard"]["Condition"].as_str(), Some("NotifyAlarms"));
+    let count = alarms(&template).len();
+    let docs = std::fs::read_to_string(workspace_root().join("docs/operating.md")).unwrap();
+    let cost = format!("{count} alarms (${:.2} a month", count as f64 * 0.10);
+    assert!(docs.contains(&cost), "docs/operating.md must say \"{cost}\"");
+}
+
+#[test]
+fn every_function_has_a_log_group_with_retention() {
+    let template = template();
+    let groups: BTreeMap<String, &Value> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Logs::LogGroup"))
+        .map(|r| (expression(&r["Properties"]["LogGroupName"]), &r["Properties"]))
+        .collect();
+    for function in functions(&template) {
+        let name = format!("/aws/lambda/${{{}}}", function.resource);
+        let group = groups.get(&name).unwrap_or_else(|| panic!("{}: no log group {name}", function.resource));
+        assert_eq!(group["RetentionInDays"], template_ref("LogRetentionDays"), "{name}");
+    }
+}
+
+/// What an access log line may carry: none of these holds a query string,
+/// a header or a client address.
+const ACCESS_LOG_VARIABLES: &[&str] = &[
+    "$context.requestId",
+    "$context.requestTime",
+    "$context.httpMethod",
+    "$context.routeKey",
+    "$context.path",
+    "$context.status",
+    "$context.responseLatency",
+    "$context.responseLength",
+    "$context.integrationStatus",
+    "$context.integrationLatency",
+    "$context.integrationErrorMessage",
+    "$context.error.message",
+];
+
+/// The `$context.…` variables a format uses.
+fn access_log_variables(format: &str) -> BTreeSet<String> {
+    format
+        .match_indices('$')
+        .map(|(at, _)| {
+            format[at..].chars().take_while(|c| c.is_alphanumeric() || matches!(c, '$' | '.' | '_')).collect::<String>()
+        })
+        .map(|v| v.trim_end_matches('.').to_owned())
+        .collect()
+}
+
+#[test]
+fn the_api_logs_every_request_without_its_query_string() {
+    let template = template();
+    let settings = &template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"];
+    assert_eq!(expression(&settings["DestinationArn"]), "${HttpApiAccessLogs.Arn}");
+    let group = &template["Resources"]["HttpApiAccessLogs"]["Properties"];
+    assert_eq!(group["RetentionInDays"], template_ref("LogRetentionDays"));
+    let format = settings["Format"].as_str().unwrap();
+    let line: serde_json::Value = serde_json::from_str(format).expect("the format is one JSON object");
+    assert!(line.as_object().unwrap().values().all(|v| v.is_string()), "quoted values keep a \"-\" valid JSON");
+    let used = access_log_variables(format);
+    let allowed: BTreeSet<String> = ACCESS_LOG_VARIABLES.iter().map(|v| v.to_string()).collect();
+    let other: Vec<&String> = used.difference(&allowed).collect();
+    assert!(other.is_empty(), "the access log uses {other:?}, which may carry a query string or a person");
+    for needed in ["$context.requestId", "$context.routeKey", "$context.status", "$context.path"] {
+        assert!(used.contains(needed), "the access log lacks {needed}");
+    }
+    // The check can fail: the full request line would carry a link's token.
+    let leaky =
+        access_log_variables(r#"{"q":"$context.requestOverride.querystring.token","ip":"$context.identity.sourceIp"}"#);
+    assert_eq!(leaky.difference(&allowed).count(), 2, "{leaky:?}");
+}
+
+/// Everything a dashboard body's `metrics` lines name (expressions aside).
+fn dashboard_metrics(body: &serde_json::Value) -> BTreeSet<Watched> {
+    let mut out = BTreeSet::new();
+    for widget in body["widgets"].as_array().unwrap() {
+        for line in widget["properties"]["metrics"].as_array().into_iter().flatten() {
+            let parts: Vec<&str> = line.as_array().unwrap().iter().filter_map(|p| p.as_str()).collect();
+            if parts.len() < 2 {
+                continue; // a metric-math expression
+            }
+            assert!(parts.len() % 2 == 0, "a metric line is namespace, metric, then name/value pairs: {line}");
+            let dimensions = parts[2..].chunks(2).map(|pair| (pair[0].to_owned(), pair[1].to_owned())).collect();
+            out.insert((parts[0].to_owned(), parts[1].to_owned(), dimensions));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_dashboard_is_json_once_substituted_and_shows_every_alarm_metric() {
+    let template = template();
+    let body = expression(&template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]);
+    // Every `${…}` names a parameter, a resource (or its attribute) or a pseudo-parameter.
+    let parameters = template["Parameters"].as_mapping().unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut substituted = body.clone();
+    for (at, _) in body.match_indices("${") {
+        let name = &body[at + 2..at + body[at..].find('}').unwrap()];
+        let known = name.starts_with("AWS::")
+            || parameters.contains_key(name)
+            || resources.contains_key(name.split('.').next().unwrap());
+        assert!(known, "the dashboard names ${{{name}}}, which the template does not define");
+        substituted = substituted.replace(&format!("${{{name}}}"), "sample-value");
+    }
+    let parsed: serde_json::Value = serde_json::from_str(&substituted).expect("the dashboard body is JSON");
+    let widgets = parsed["widgets"].as_array().unwrap();
+    assert!(widgets.iter().all(|w| w["width"].as_u64().unwrap() + w["x"].as_u64().unwrap() <= 24), "a 24-column grid");
+    let shown = dashboard_metrics(&serde_json::from_str(&body).unwrap());
+    for (id, alarm) in alarms(&template) {
+        let watched = watched_by_alarm(&alarm);
+        assert!(shown.contains(&watched), "{id} watches {watched:?}, which the dashboard does not show");
+    }
+    for function in functions(&template) {
+        for metric in ["Errors", "Throttles"] {
+            let dimensions = BTreeMap::from([("FunctionName".to_owned(), format!("${{{}}}", function.resource))]);
+            assert!(
+                shown.contains(&("AWS/Lambda".to_owned(), metric.to_owned(), dimensions)),
+                "{} {metric}",
+                function.resource
+            );
+        }
+    }
+    for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] {
+        let dimensions = BTreeMap::from([("TableName".to_owned(), "${Table}".to_owned())]);
+        assert!(shown.contains(&("AWS/DynamoDB".to_owned(), metric.to_owned(), dimensions)), "{metric}");
+    }
+    for metric in ["EmailsSent", "EmailsSuppressed"] {
+        assert!(shown.contains(&custom(metric, &[("Function", "send-emails")])), "{metric}");
+    }
 }
