@@ -1040,3 +1040,341 @@ fn the_dashboard_is_json_once_substituted_and_shows_every_alarm_metric() {
         assert!(shown.contains(&custom(metric, &[("Function", "send-emails")])), "{metric}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// docs/configuration.md: one table, generated from template.yaml and checked here.
+
+const CONFIGURATION_DOC: &str = "docs/configuration.md";
+const TABLE_BEGIN: &str =
+    "<!-- BEGIN generated from template.yaml by tests/template.rs: edit template.yaml, then regenerate -->";
+const TABLE_END: &str = "<!-- END generated -->";
+const REGENERATE: &str = "PROFILE_LINK_WRITE_DOCS=1 cargo test -p profile-link-tests --test template";
+
+/// The parameters' documentation gaps: no description, no label, in no group
+/// or in two, a group or label naming no parameter.
+fn parameter_problems(template: &Value) -> Vec<String> {
+    let interface = &template["Metadata"]["AWS::CloudFormation::Interface"];
+    let parameters = template["Parameters"].as_mapping().unwrap();
+    let mut problems = Vec::new();
+    let mut grouped: BTreeMap<String, usize> = BTreeMap::new();
+    for group in interface["ParameterGroups"].as_sequence().into_iter().flatten() {
+        for name in group["Parameters"].as_sequence().unwrap() {
+            *grouped.entry(name.as_str().unwrap().to_owned()).or_default() += 1;
+        }
+    }
+    let labels = interface["ParameterLabels"].as_mapping();
+    for (name, parameter) in parameters {
+        let name = name.as_str().unwrap();
+        if parameter["Description"].as_str().is_none_or(|d| d.trim().is_empty()) {
+            problems.push(format!("{name} has no Description"));
+        }
+        match grouped.remove(name) {
+            None => problems.push(format!("{name} is in no ParameterGroup")),
+            Some(1) => {}
+            Some(n) => problems.push(format!("{name} is in {n} ParameterGroups")),
+        }
+        if labels.and_then(|l| l.get(name)).and_then(|l| l["default"].as_str()).is_none() {
+            problems.push(format!("{name} has no ParameterLabel"));
+        }
+    }
+    problems.extend(grouped.keys().map(|name| format!("a ParameterGroup names {name}, which is no parameter")));
+    for name in labels.into_iter().flatten().map(|(name, _)| name.as_str().unwrap()) {
+        if !parameters.contains_key(name) {
+            problems.push(format!("ParameterLabels names {name}, which is no parameter"));
+        }
+    }
+    problems
+}
+
+/// A function's environment as written in the template (Globals, then its own).
+fn raw_env(template: &Value, resource: &str) -> BTreeMap<String, Value> {
+    let mut env = BTreeMap::new();
+    for vars in [
+        &template["Globals"]["Function"]["Environment"]["Variables"],
+        &template["Resources"][resource]["Properties"]["Environment"]["Variables"],
+    ] {
+        for (name, value) in vars.as_mapping().into_iter().flatten() {
+            env.insert(name.as_str().unwrap().to_owned(), value.clone());
+        }
+    }
+    env
+}
+
+/// Whether `value` uses `name`: `!Ref name`, or `${name}` in a `!Sub`.
+fn refers_to(value: &Value, name: &str) -> bool {
+    match value {
+        Value::Tagged(tagged) => match tagged.value.as_str() {
+            Some(text) if tagged.tag == "Ref" => text == name,
+            Some(text) if tagged.tag == "Sub" => text.contains(&format!("${{{name}}}")),
+            _ => refers_to(&tagged.value, name),
+        },
+        Value::Sequence(items) => items.iter().any(|v| refers_to(v, name)),
+        Value::Mapping(map) => map.values().any(|v| refers_to(v, name)),
+        _ => false,
+    }
+}
+
+/// The resources that use a parameter other than through a function's environment.
+fn template_uses(template: &Value, parameter: &str) -> Vec<(String, String)> {
+    let mut uses = Vec::new();
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        let mut resource = resource.clone();
+        if let Some(props) = resource.get_mut("Properties").and_then(Value::as_mapping_mut) {
+            props.remove("Environment");
+        }
+        if refers_to(&resource, parameter) {
+            let kind = resource["Type"].as_str().unwrap().rsplit("::").next().unwrap().to_owned();
+            uses.push((id.as_str().unwrap().to_owned(), kind));
+        }
+    }
+    let mut globals = template["Globals"]["Function"].clone();
+    globals.as_mapping_mut().unwrap().remove("Environment");
+    if refers_to(&globals, parameter) {
+        uses.push(("Globals (every function)".to_owned(), "Globals".to_owned()));
+    }
+    uses
+}
+
+/// What each function reads of its environment at a cold start (by binary).
+async fn reads(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    for function in functions(template) {
+        out.insert(function.binary.clone(), start(&function).await.env.names_read());
+    }
+    out
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn code(text: &str) -> String {
+    format!("`{}`", cell(text))
+}
+
+/// The table: one row per parameter, by group, then the variables the template
+/// sets itself. Parameters that reach no function's environment say where
+/// the template uses them instead.
+fn configuration_table(template: &Value, reads: &BTreeMap<String, BTreeSet<String>>) -> String {
+    let functions = functions(template);
+    let envs: Vec<(String, BTreeMap<String, Value>)> =
+        functions.iter().map(|f| (f.binary.clone(), raw_env(template, &f.resource))).collect();
+    // The functions that read `variable` where it is set to something `matches` accepts.
+    let readers = |matches: &dyn Fn(&Value) -> bool, variable: &str| -> String {
+        let names: Vec<&str> = envs
+            .iter()
+            .filter(|(binary, env)| env.get(variable).is_some_and(matches) && reads[binary].contains(variable))
+            .map(|(binary, _)| binary.as_str())
+            .collect();
+        match names.len() {
+            0 => "no function".to_owned(),
+            n if n == envs.len() => "every function".to_owned(),
+            _ => names.join(", "),
+        }
+    };
+    let parameters = template["Parameters"].as_mapping().unwrap();
+    let mut out = String::from(
+        "| Parameter | Environment variable | Default | Allowed | Read by | Description |\n|---|---|---|---|---|---|\n",
+    );
+    let interface = &template["Metadata"]["AWS::CloudFormation::Interface"];
+    for group in interface["ParameterGroups"].as_sequence().unwrap() {
+        out += &format!("| **{}** | | | | | |\n", cell(group["Label"]["default"].as_str().unwrap()));
+        for name in group["Parameters"].as_sequence().unwrap() {
+            let name = name.as_str().unwrap();
+            let Some(parameter) = parameters.get(name) else { continue };
+            let is_ref = |v: &Value| refers_to(v, name) && matches!(v, Value::Tagged(t) if t.tag == "Ref");
+            let variables: BTreeSet<&String> =
+                envs.iter().flat_map(|(_, env)| env.iter().filter(|(_, v)| is_ref(v)).map(|(k, _)| k)).collect();
+            let mut read_by: Vec<String> = variables.iter().map(|v| readers(&is_ref, v)).collect();
+            read_by.dedup();
+            let uses = template_uses(template, name);
+            if !uses.is_empty() {
+                let kinds: BTreeSet<&str> = uses.iter().map(|(_, kind)| kind.as_str()).collect();
+                let kinds: Vec<&str> = kinds.into_iter().collect();
+                read_by.push(match uses.len() {
+                    1..=3 => {
+                        format!("template: {}", uses.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(", "))
+                    }
+                    n => format!("template: {n} resources ({})", kinds.join(", ")),
+                });
+            }
+            if read_by.is_empty() {
+                read_by.push("unused".to_owned());
+            }
+            let default = match parameter.get("Default") {
+                None => "**required**".to_owned(),
+                Some(value) => match literal(value).as_deref() {
+                    Some("") => "(empty)".to_owned(),
+                    Some(text) => code(text),
+                    None => panic!("{name}: Default {value:?}"),
+                },
+            };
+            let allowed = if let Some(values) = parameter["AllowedValues"].as_sequence() {
+                values.iter().map(|v| code(&literal(v).unwrap())).collect::<Vec<_>>().join(", ")
+            } else if let Some(pattern) = parameter["AllowedPattern"].as_str() {
+                code(pattern)
+            } else {
+                match (literal(&parameter["MinValue"]), literal(&parameter["MaxValue"])) {
+                    (Some(min), Some(max)) => format!("{min} to {max}"),
+                    (Some(min), None) => format!("at least {min}"),
+                    (None, Some(max)) => format!("at most {max}"),
+                    (None, None) => String::new(),
+                }
+            };
+            let variables: Vec<String> = variables.iter().map(|v| code(v)).collect();
+            out += &format!(
+                "| {} | {} | {default} | {allowed} | {} | {} |\n",
+                code(name),
+                if variables.is_empty() { "—".to_owned() } else { variables.join(", ") },
+                cell(&read_by.join("; ")),
+                cell(parameter["Description"].as_str().unwrap_or_default()),
+            );
+        }
+    }
+    out += "| **Set by the template itself** | | | | | |\n";
+    let fixed: BTreeMap<&String, &Value> = envs
+        .iter()
+        .flat_map(|(_, env)| env.iter())
+        .filter(|(_, value)| !matches!(value, Value::Tagged(t) if t.tag == "Ref" && parameters.contains_key(t.value.as_str().unwrap_or_default())))
+        .collect();
+    for (variable, value) in fixed {
+        let value = match value {
+            Value::Tagged(t) => format!("this stack's {}", code(t.value.as_str().unwrap())),
+            other => code(&literal(other).unwrap()),
+        };
+        let same = |v: &Value| literal(v).is_some() || matches!(v, Value::Tagged(_));
+        out += &format!("| — | {} | {value} | | {} | |\n", code(variable), readers(&same, variable));
+    }
+    out
+}
+
+/// The committed table, or `Err` with what differs and how to regenerate.
+fn compare_with_committed(generated: &str, doc: &str) -> Result<(), String> {
+    let committed = doc
+        .split_once(TABLE_BEGIN)
+        .and_then(|(_, rest)| rest.split_once(TABLE_END))
+        .map(|(table, _)| table.trim_matches('\n'))
+        .ok_or_else(|| {
+            format!("{CONFIGURATION_DOC} lacks the lines {TABLE_BEGIN} … {TABLE_END}; regenerate with: {REGENERATE}")
+        })?;
+    if committed == generated.trim_matches('\n') {
+        return Ok(());
+    }
+    let (old, new): (BTreeSet<&str>, BTreeSet<&str>) = (committed.lines().collect(), generated.lines().collect());
+    let mut diff = String::new();
+    for line in committed.lines().filter(|l| !new.contains(l)) {
+        diff += &format!("- {line}\n");
+    }
+    for line in generated.lines().filter(|l| !old.contains(l)) {
+        diff += &format!("+ {line}\n");
+    }
+    if diff.is_empty() {
+        diff = "(the same rows in another order)\n".into();
+    }
+    Err(format!(
+        "{CONFIGURATION_DOC}'s table is not what template.yaml generates (- committed, + generated):\n{diff}Regenerate it with: {REGENERATE}"
+    ))
+}
+
+#[tokio::test]
+async fn docs_configuration_md_is_the_table_the_template_generates() {
+    let _metrics = METRICS.lock().await;
+    let template = template();
+    let problems = parameter_problems(&template);
+    assert!(problems.is_empty(), "template.yaml's parameters: {problems:#?}");
+    let table = configuration_table(&template, &reads(&template).await);
+    let rows = |marker: &str| table.lines().filter(|row| row.contains(marker)).collect::<Vec<_>>().join("\n");
+    assert!(
+        rows("| no function |").is_empty(),
+        "parameters that become a variable no function reads:\n{}",
+        rows("| no function |")
+    );
+    assert!(rows("| unused |").is_empty(), "parameters nothing uses:\n{}", rows("| unused |"));
+    let path = workspace_root().join(CONFIGURATION_DOC);
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    if let Err(problem) = compare_with_committed(&table, &doc) {
+        if std::env::var("PROFILE_LINK_WRITE_DOCS").as_deref() != Ok("1") {
+            panic!("{problem}");
+        }
+        let (head, tail) =
+            match doc.split_once(TABLE_BEGIN).and_then(|(head, rest)| Some((head, rest.split_once(TABLE_END)?.1))) {
+                Some(parts) => parts,
+                None => (doc.as_str(), "\n"),
+            };
+        std::fs::write(&path, format!("{head}{TABLE_BEGIN}\n{table}{TABLE_END}{tail}")).unwrap();
+        eprintln!("rewrote {}", path.display());
+    }
+}
+
+#[tokio::test]
+async fn a_parameter_added_without_description_group_or_regenerating_would_be_caught() {
+    let _metrics = METRICS.lock().await;
+    let mut template = template();
+    let reads = reads(&template).await;
+    let committed = format!("{TABLE_BEGIN}\n{}{TABLE_END}\n", configuration_table(&template, &reads));
+    assert_eq!(compare_with_committed(&configuration_table(&template, &reads), &committed), Ok(()));
+
+    let knob: Value = serde_yaml_ng::from_str("{ Type: Number, Default: 7, MinValue: 1 }").unwrap();
+    template["Parameters"].as_mapping_mut().unwrap().insert("NewKnob".into(), knob);
+    assert_eq!(
+        parameter_problems(&template),
+        ["NewKnob has no Description", "NewKnob is in no ParameterGroup", "NewKnob has no ParameterLabel"]
+    );
+
+    template["Parameters"]["NewKnob"]["Description"] = "A new knob.".into();
+    let groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"].as_sequence_mut().unwrap();
+    groups[0]["Parameters"].as_sequence_mut().unwrap().push("NewKnob".into());
+    template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterLabels"]
+        .as_mapping_mut()
+        .unwrap()
+        .insert("NewKnob".into(), serde_yaml_ng::from_str("{ default: New knob }").unwrap());
+    assert!(parameter_problems(&template).is_empty(), "{:?}", parameter_problems(&template));
+    let stale = compare_with_committed(&configuration_table(&template, &reads), &committed).unwrap_err();
+    assert!(stale.contains("+ | `NewKnob` | — | `7` | at least 1 | unused | A new knob. |"), "{stale}");
+    assert!(stale.contains(REGENERATE), "{stale}");
+}
+
+#[tokio::test]
+async fn each_number_parameter_allows_exactly_what_the_functions_that_read_it_accept() {
+    // CloudFormation refuses a value outside MinValue..MaxValue before deploying;
+    // a function refuses it at its cold start. The two must agree, or a deploy
+    // succeeds and every cold start fails (or the table above promises a range
+    // the code narrows).
+    let _metrics = METRICS.lock().await;
+    let template = template();
+    let mut checked = 0;
+    for (name, parameter) in template["Parameters"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        if parameter["Type"].as_str() != Some("Number") || parameter.get("AllowedValues").is_some() {
+            continue;
+        }
+        let (min, max) = (parameter["MinValue"].as_i64(), parameter["MaxValue"].as_i64());
+        for function in functions(&template) {
+            let raw = raw_env(&template, &function.resource);
+            let Some((variable, _)) = raw.iter().find(|(_, v)| refers_to(v, name)) else { continue };
+            let started = start(&function).await;
+            if !started.env.names_read().contains(variable) {
+                continue;
+            }
+            let with = |value: i64| {
+                let mut env = lambda_env(&function);
+                env.set(variable, value.to_string());
+                env
+            };
+            let min = min.unwrap_or_else(|| panic!("{name} ({variable}, read by {}) has no MinValue", function.binary));
+            let max = max.unwrap_or_else(|| panic!("{name} ({variable}, read by {}) has no MaxValue", function.binary));
+            for (value, accepted) in [(min - 1, false), (min, true), (max, true), (max + 1, false)] {
+                let outcome = try_start(&function, with(value)).await;
+                assert_eq!(
+                    outcome.is_ok(),
+                    accepted,
+                    "{name} allows {min} to {max}; {} with {variable}={value}: {:?}",
+                    function.binary,
+                    outcome.err()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "checked {checked} (parameter, function) pairs");
+}
