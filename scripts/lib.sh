@@ -349,8 +349,8 @@ export_dev_server_env() {
 
 # The portal list the dev server reads (as PORTAL_CLIENTS_FILE): the local
 # stack's own (export_dev_server_env), then those in the JSON list DEV_PORTAL_CLIENTS_FILE names, if
-# set (your own portal, in the deployment's format: README, "Registering a
-# portal"). The whole list is checked by the functions' own parser
+# set (your own portal, in the deployment's format: docs/integrating-a-portal.md,
+# "Registering your portal"). The whole list is checked by the functions' own parser
 # (profile-link-admin portals check): a refused entry stops the start with
 # its reason, where a deployment would start without it.
 write_dev_portal_clients() {

@@ -178,7 +178,7 @@ const clientKid = createHash('sha256').update(JSON.stringify({ crv: clientJwk.cr
 export const ENTRA_SECRET = 'local-entra-secret';
 export const GOOGLE_SECRET = 'local-google-secret';
 // Entra sends auth_time only to apps whose registration asks for the optional
-// claim: profile-link-local does (as docs/deploy.md tells operators to set up),
+// claim: profile-link-local does (as docs/operating.md's recipes tell operators to set up),
 // profile-link-no-auth-time is the same app without it.
 const ENTRA_AUTH_TIME_CLIENTS = new Set(['profile-link-local', 'profile-link-local-jwt']);
 const handleEntra = createEntra({
@@ -198,7 +198,7 @@ const handleEntra = createEntra({
 const handleGoogle = createGoogle({ base: issuer, jwks: { keys }, clients: [imitationClient({ secret: GOOGLE_SECRET, ids: ['google'] })] });
 
 // The dev providers in the format profile-link reads (issue [11];
-// docs: README, "The dev identity provider"), served at /dev-providers.json.
+// docs: docs/development.md, "The dev identity providers"), served at /dev-providers.json.
 function devProviders() {
   const secret = (value) => ({ client_secret: value });
   return [

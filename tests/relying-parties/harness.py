@@ -176,7 +176,7 @@ def pat_with_both_profiles(browser: Browser) -> Page:
 
 def support_revokes(profile_id: str) -> float:
     """Support revokes pat's link to `profile_id` with profile-link-admin, as the
-    README's "Operator command line" says (scripts/test exports PROFILE_LINK_ADMIN
+    docs/operating.md's "The operator command line" says (scripts/test exports PROFILE_LINK_ADMIN
     and this stack's table and emulator); the time it returned."""
     admin = os.environ["PROFILE_LINK_ADMIN"]
     done = subprocess.run(

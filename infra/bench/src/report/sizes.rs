@@ -20,8 +20,8 @@ pub(super) fn write(w: &mut String, figures: &Figures<'_>) {
     }
     let _ = writeln!(
         w,
-        "\n{} binaries, measured here; the template defaults to {architecture}, whose zips `scripts/build` makes too (README, \
-Deploying). Zipped as `scripts/build` packages them: one executable `bootstrap` per zip, deflated.\n",
+        "\n{} binaries, measured here; the template defaults to {architecture}, whose zips `scripts/build` makes too (docs/development.md, \
+Building for arm64). Zipped as `scripts/build` packages them: one executable `bootstrap` per zip, deflated.\n",
         get("arch")
     );
 }
