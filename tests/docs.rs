@@ -460,3 +460,102 @@ fn github_anchors_are_what_github_makes() {
             .collect();
     assert_eq!(found, ["docs/x.md#y", "c.png", "other.md"]);
 }
+
+/// Every `docs/<page>.md` (and `#anchor`) that the code, the template and the
+/// scripts point people to: alarm descriptions, error messages, comments.
+fn page_references(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(start) = rest.find("docs/") {
+            let after = &rest[start + "docs/".len()..];
+            let name_len =
+                after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).unwrap_or(after.len());
+            let mut reference = format!("docs/{}", &after[..name_len]);
+            let tail = &after[name_len..];
+            if let Some(tail) = tail.strip_prefix(".md") {
+                reference.push_str(".md");
+                if let Some(fragment) = tail.strip_prefix('#') {
+                    let len = fragment
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                        .unwrap_or(fragment.len());
+                    // (`…md#{anchor}` in a format string names no heading itself.)
+                    if len > 0 {
+                        reference.push('#');
+                        reference.push_str(&fragment[..len]);
+                    }
+                }
+                found.push((number + 1, reference));
+            }
+            rest = &after[name_len..];
+        }
+    }
+    found
+}
+
+fn code_files(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !SKIPPED.contains(&name.as_str()) {
+                    walk(&path, out);
+                }
+            } else if [".rs", ".yaml", ".sh", ".mjs", ".py", ".toml"].iter().any(|e| name.ends_with(e))
+                || path.parent().is_some_and(|p| p.ends_with("scripts"))
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for dir in ["functions", "infra", "scripts", "tests"] {
+        walk(&root.join(dir), &mut out);
+    }
+    out.push(root.join("template.yaml"));
+    out.sort();
+    out
+}
+
+fn page_reference_problems(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    // (This file's own examples name pages that do not exist, on purpose.)
+    for file in code_files(root).into_iter().filter(|f| !f.ends_with("tests/docs.rs")) {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        for (line, reference) in page_references(&text) {
+            let (page, fragment) = match reference.split_once('#') {
+                Some((p, f)) => (p.to_owned(), Some(f.to_owned())),
+                None => (reference.clone(), None),
+            };
+            let path = root.join(&page);
+            if !path.exists() {
+                problems.push(format!("{}:{line}: {reference}: no such page", relative(root, &file)));
+            } else if let Some(fragment) = fragment
+                && !anchors(&std::fs::read_to_string(&path).unwrap()).contains(&fragment)
+            {
+                problems.push(format!("{}:{line}: {reference}: {page} has no such heading", relative(root, &file)));
+            }
+        }
+    }
+    problems
+}
+
+/// Alarm descriptions, error messages and comments send people to a page:
+/// each page and heading they name exists.
+#[test]
+fn every_page_the_code_and_template_point_to_exists() {
+    let root = root();
+    assert_eq!(
+        page_references("see docs/operating.md#alarms, docs/gone.md and docs/x.png"),
+        [(1, "docs/operating.md#alarms".to_owned()), (1, "docs/gone.md".to_owned())],
+        "the references in a line"
+    );
+    let problems = page_reference_problems(&root);
+    assert!(problems.is_empty(), "{} stale page reference(s):\n{}", problems.len(), problems.join("\n"));
+    let named = code_files(&root)
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|t| page_references(&t).len())
+        .sum::<usize>();
+    assert!(named > 10, "the scan found only {named} page references: is it reading the code?");
+}

@@ -1,5 +1,5 @@
 //! The identity providers one deployment signs people in with: the
-//! `PROVIDERS` list (a JSON array; README, "Identity providers"), and what
+//! `PROVIDERS` list (a JSON array; docs/operating.md, "Identity providers"), and what
 //! each provider's own behaviour requires of us: how its issuer is checked,
 //! how a fresh sign-in is asked for and proven, how we authenticate at its
 //! token endpoint, and how its answer comes back.
