@@ -426,6 +426,30 @@ async fn keys_rotate_without_signing_anyone_out() {
     let rotated =
         keys_command(&["rotate", "--signing-key-parameter", &signing, "--public-keys-parameter", &public, "--force"]);
     assert_eq!(code(&rotated), 0, "{rotated:?}");
+    // Rotated, the keys pass SSM's Standard tier (4 KB): written Intelligent-Tiering, which
+    // takes Advanced only when needed, or a real account refuses the rotation.
+    let rotated_size = read(signing.clone()).await.len();
+    assert!(rotated_size > 4096, "the rotated keys are {rotated_size} bytes: is the tier still needed?");
+    let written = ssm
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .option("Equals")
+                .values(&signing)
+                .values(&public)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tiers: Vec<_> = written.parameters().iter().map(|p| (p.name().unwrap_or("?"), p.tier().cloned())).collect();
+    assert_eq!(tiers.len(), 2, "{tiers:?}");
+    assert!(
+        tiers.iter().all(|(_, tier)| tier == &Some(aws_sdk_ssm::types::ParameterTier::IntelligentTiering)),
+        "{tiers:?}"
+    );
     let after = SessionKeys::from_pem(ISSUER, &read(signing.clone()).await).unwrap();
     let verifier = SessionVerifier::from_jwks(ISSUER, &read(public.clone()).await).unwrap();
     assert_ne!(after.kid(), before.kid(), "a new key signs");

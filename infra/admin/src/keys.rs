@@ -21,7 +21,7 @@
 //! PKCS#1 PEM blocks, which a function built before them skips: adding them
 //! before deploying the code that uses them stops nothing.
 
-use aws_sdk_ssm::types::ParameterType;
+use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use profile_link_core::SessionKeys;
 use profile_link_core::session::{PrivateKey, SigningAlg, generate_ec_pem, generate_rsa_pem, pem_keys};
 
@@ -161,6 +161,8 @@ pub async fn rotate_in_ssm(
         .name(public_parameter)
         .value(serde_json::to_string(keys.jwks())?)
         .r#type(ParameterType::String)
+        // Six keys pass Standard's 4 KB (the private PEMs take ~5.7 KB): Advanced only when needed.
+        .tier(ParameterTier::IntelligentTiering)
         .overwrite(true)
         .send()
         .await
@@ -169,6 +171,7 @@ pub async fn rotate_in_ssm(
         .name(signing_parameter)
         .value(joined)
         .r#type(ParameterType::SecureString)
+        .tier(ParameterTier::IntelligentTiering)
         .overwrite(true)
         .send()
         .await

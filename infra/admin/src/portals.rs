@@ -10,7 +10,7 @@
 //! was, even one the functions refuse (`check` names those).
 
 use anyhow::Context;
-use aws_sdk_ssm::types::ParameterType;
+use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use profile_link_core::config::Env;
 use profile_link_core::downstream::{PortalClients, RefusedClient, TokenEndpointAuth};
 use profile_link_core::startup;
@@ -66,6 +66,8 @@ async fn write_list(ssm: &aws_sdk_ssm::Client, location: &Location, list: &[Valu
         .name(&location.clients_parameter)
         .value(serde_json::to_string(list)?)
         .r#type(ParameterType::String)
+        // A dozen portals pass Standard's 4 KB: Advanced (8 KB) only when needed.
+        .tier(ParameterTier::IntelligentTiering)
         .overwrite(true)
         .send()
         .await
