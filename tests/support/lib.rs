@@ -197,7 +197,8 @@ impl TestApp {
                 OidcClient::new(OidcConfig::new(p.clone(), secret, &site.public_base_url).unwrap())
             })
             .collect();
-        let sessions = Arc::new(SessionKeys::from_pem(&public_base_url, &SessionKeys::generate_pem()).unwrap());
+        let pem = options.session_keys_pem.clone().unwrap_or_else(SessionKeys::generate_pem);
+        let sessions = Arc::new(SessionKeys::from_pem(&public_base_url, &pem).unwrap());
         let clock = ManualClock::default();
         let calls = faults::CallCounter::default();
         let dynamo =

@@ -61,6 +61,8 @@ pub struct TestOptions {
     pub portals: Option<String>,
     /// How long a link stays valid (default: an hour, as deployed).
     pub link_ttl_seconds: i64,
+    /// The signing keys (PEM, as SESSION_SIGNING_KEY holds them; default: fresh ones).
+    pub session_keys_pem: Option<String>,
 }
 
 /// The portals a test app serves: a confidential client that authenticates
@@ -98,6 +100,7 @@ impl Default for TestOptions {
             providers: None,
             portals: None,
             link_ttl_seconds: 3600,
+            session_keys_pem: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the `profile-link-admin` binary runs.
 
 pub mod audit;
+pub mod doctor;
 pub mod import;
 pub mod keys;
 pub mod links;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use commands::TableName;
 use commands::audit::AuditCommand;
+use commands::doctor::DoctorArgs;
 use commands::keys::KeysCommand;
 use commands::links::LinksCommand;
 use commands::portals::{PortalsCommand, Where};
@@ -23,7 +24,7 @@ const EXIT_CODES: &str = "Exit codes: 0 done; 1 failed; 2 done, some CSV rows re
 3 declined, or a destructive command needs --yes when not at a terminal; 4 nothing found to act on.";
 
 #[derive(Parser)]
-#[command(name = "profile-link-admin", version, about = "Operate profile-link: profiles, links, audit, table, keys, portals", after_help = EXIT_CODES)]
+#[command(name = "profile-link-admin", version, about = "Operate profile-link: profiles, links, audit, table, keys, portals, doctor", after_help = EXIT_CODES)]
 struct Cli {
     /// The DynamoDB table (the stack's TableName output).
     #[arg(long, env = "TABLE_NAME", global = true)]
@@ -59,6 +60,9 @@ enum Command {
         #[command(subcommand)]
         command: PortalsCommand,
     },
+    /// Read-only preflight of a deployed stack: one line per check (ok, warn, FAIL) and what to do.
+    /// Exit 0: safe to go ahead (warnings allowed); 1: a check failed.
+    Doctor(Box<DoctorArgs>),
 }
 
 #[tokio::main]
@@ -84,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Table(command) => commands::table::run(command, &table).await,
         Command::Keys(command) => commands::keys::run(command).await,
         Command::Portals { place, command } => commands::portals::run(command, place).await,
+        Command::Doctor(args) => commands::doctor::run(*args, &table).await,
     }
 }
 

@@ -47,6 +47,19 @@ impl OidcClient {
             .await
     }
 
+    /// What a cold start's first sign-in would meet, fetched now: the
+    /// discovery document checked against this provider's configuration, as
+    /// above, and its JWKS; the number of keys it publishes.
+    /// For `profile-link-admin doctor`.
+    pub async fn check_discovery(&self) -> Result<usize, OidcError> {
+        let metadata = &self.discovered().await?.metadata;
+        let keys: JwkSet = self.get_json(&metadata.jwks_uri).await?;
+        if keys.keys.is_empty() {
+            return Err(OidcError::Misconfigured(format!("its JWKS at {} holds no keys", metadata.jwks_uri)));
+        }
+        Ok(keys.keys.len())
+    }
+
     pub(super) async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, OidcError> {
         let response =
             self.http.get(url).send().await.map_err(|e| OidcError::Unavailable(format!("GET {url}: {e}")))?;

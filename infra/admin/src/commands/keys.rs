@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use profile_link_core::{Clock, SessionKeys, SystemClock};
 
 use super::DECLINED;
@@ -23,12 +23,8 @@ pub enum KeysCommand {
     /// Writes the public keys (SESSION_PUBLIC_KEYS) too. At most once per
     /// --min-interval-hours: a rotation drops a key sessions may still use.
     Rotate {
-        /// The SecureString holding the private keys (SessionSigningKeyParameter).
-        #[arg(long, default_value = "/profile-link/session-signing-key")]
-        signing_key_parameter: String,
-        /// The String holding their public part as JWKS (SessionPublicKeysParameter).
-        #[arg(long, default_value = "/profile-link/session-public-keys")]
-        public_keys_parameter: String,
+        #[command(flatten)]
+        parameters: KeyParameters,
         /// 0 to 8760 (a year).
         #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(i64).range(0..=8760))]
         min_interval_hours: i64,
@@ -40,11 +36,22 @@ pub enum KeysCommand {
     Public,
 }
 
+/// Where the keys are: the template's parameters, under the names the functions read them by.
+#[derive(Args)]
+pub struct KeyParameters {
+    /// The SecureString holding the private keys (SessionSigningKeyParameter).
+    #[arg(long, env = "SESSION_SIGNING_KEY_SSM_PARAMETER", default_value = "/profile-link/session-signing-key")]
+    pub signing_key_parameter: String,
+    /// The String holding their public part as JWKS (SessionPublicKeysParameter).
+    #[arg(long, env = "SESSION_PUBLIC_KEYS_SSM_PARAMETER", default_value = "/profile-link/session-public-keys")]
+    pub public_keys_parameter: String,
+}
+
 pub async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
     match command {
         KeysCommand::Generate => generate(),
-        KeysCommand::Rotate { signing_key_parameter, public_keys_parameter, min_interval_hours, force } => {
-            rotate(signing_key_parameter, public_keys_parameter, min_interval_hours, force).await
+        KeysCommand::Rotate { parameters, min_interval_hours, force } => {
+            rotate(parameters.signing_key_parameter, parameters.public_keys_parameter, min_interval_hours, force).await
         }
         KeysCommand::Public => public(),
     }

@@ -8,6 +8,7 @@ use profile_link_core::Store;
 use profile_link_core::domain::profile::ProfileId;
 
 pub mod audit;
+pub mod doctor;
 pub mod keys;
 pub mod links;
 pub mod portals;

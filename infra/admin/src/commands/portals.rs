@@ -22,6 +22,12 @@ pub struct Where {
     secrets_path: String,
 }
 
+impl Where {
+    pub fn location(self) -> Location {
+        Location { clients_parameter: self.clients_parameter, secrets_path: self.secrets_path }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum PortalsCommand {
     /// Register a portal. A confidential client gets a generated secret,
@@ -88,7 +94,7 @@ impl From<Auth> for TokenEndpointAuth {
 const PICKED_UP: &str = "the functions read the list at their next cold start";
 
 pub async fn run(command: PortalsCommand, place: Where) -> anyhow::Result<ExitCode> {
-    let location = Location { clients_parameter: place.clients_parameter, secrets_path: place.secrets_path };
+    let location = place.location();
     let sdk = aws_config::load_from_env().await;
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     match command {
