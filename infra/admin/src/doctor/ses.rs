@@ -160,9 +160,9 @@ mod tests {
         let checks = judge(&sandbox, 1000);
         let lines: Vec<String> = checks.iter().map(Check::line).collect();
         assert_eq!(checks.iter().filter(|c| c.status == Status::Fail).count(), 2, "{lines:#?}");
-        assert!(lines[1].starts_with("FAIL  SES production      the account is in the SES sandbox"), "{lines:#?}");
+        assert!(lines[1].starts_with("FAIL  SES production        the account is in the SES sandbox"), "{lines:#?}");
         assert!(
-            lines[2].starts_with("FAIL  SES quota           200 emails a day cannot carry 1000 in an hour"),
+            lines[2].starts_with("FAIL  SES quota             200 emails a day cannot carry 1000 in an hour"),
             "{lines:#?}"
         );
         assert_eq!(statuses(sandbox, 1000)[3], ("SES rate".into(), Status::Ok), "1/s is 3600 an hour");
