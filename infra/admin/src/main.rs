@@ -1,6 +1,6 @@
 //! `profile-link-admin`: operator commands. Tables for people by default,
 //! `--json` for scripts. Exit codes (also in `--help`):
-//! 0 done; 1 failed (configuration, AWS, input file); 2 done, but some CSV
+//! 0 done; 1 failed (configuration, AWS, input file; doctor: a check failed); 2 done, but some CSV
 //! rows were rejected; 3 not done: a destructive command was declined or
 //! needs `--yes` when not run at a terminal; 4 nothing found to act on.
 
@@ -20,7 +20,7 @@ use commands::suppressions::SuppressionsCommand;
 use commands::table::TableCommand;
 use profile_link_core::{Clock, SystemClock};
 
-const EXIT_CODES: &str = "Exit codes: 0 done; 1 failed; 2 done, some CSV rows rejected (or portals check: some clients refused); \
+const EXIT_CODES: &str = "Exit codes: 0 done (doctor: go ahead); 1 failed (doctor: a check failed); 2 done, some CSV rows rejected (or portals check: some clients refused); \
 3 declined, or a destructive command needs --yes when not at a terminal; 4 nothing found to act on.";
 
 #[derive(Parser)]

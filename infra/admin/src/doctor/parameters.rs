@@ -19,6 +19,7 @@ pub(super) struct Read {
 
 /// A standard SSM String holds at most 4 KB; past 90 % the next edit may not fit.
 const STANDARD_PARAMETER_BYTES: usize = 4096;
+const ADVANCED_PARAMETER_BYTES: usize = 8192;
 
 pub(super) async fn read(sdk: &aws_config::SdkConfig, stack: &Stack, checks: &mut Vec<Check>) -> Read {
     let names = [
@@ -207,11 +208,17 @@ fn public_keys(stack: &Stack, jwks: &Secret, signing: Option<&SessionKeys>) -> C
 
 fn size_warning(check: &str, name: &str, value: &Secret) -> Option<Check> {
     let bytes = value.expose().len();
-    (bytes * 10 > STANDARD_PARAMETER_BYTES * 9).then(|| {
+    // Past 4 KB it is already Advanced, whose limit is 8 KB.
+    let (tier, limit) = if bytes > STANDARD_PARAMETER_BYTES {
+        ("an advanced", ADVANCED_PARAMETER_BYTES)
+    } else {
+        ("a standard", STANDARD_PARAMETER_BYTES)
+    };
+    (bytes * 10 > limit * 9).then(|| {
         Check::warn(
             check,
-            format!("{name} holds {bytes} of the {STANDARD_PARAMETER_BYTES} bytes a standard parameter may"),
-            "the next entry may not fit: move it to the advanced tier (aws ssm put-parameter --tier Advanced)",
+            format!("{name} holds {bytes} of the {limit} bytes {tier} parameter may"),
+            "the next entry may not fit: write it with --tier Intelligent-Tiering (keys rotate and portals add do)",
         )
     })
 }
@@ -231,5 +238,22 @@ fn site(stack: &Stack) -> SiteConfig {
         public_base_url,
         branding: Branding::new("profile-link", "doctor", "doctor@profile-link.invalid"),
         session_ttl_seconds: 3600,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_near_its_tiers_limit_is_a_warning_and_an_advanced_one_is_judged_by_8_kb() {
+        let sized = |bytes: usize| size_warning("portal clients", "/p", &Secret::new("x".repeat(bytes)));
+        assert!(sized(3600).is_none(), "3600 of 4096 bytes is room enough");
+        let near = sized(3800).expect("3800 of 4096 bytes warns");
+        assert_eq!(near.detail, "/p holds 3800 of the 4096 bytes a standard parameter may", "{near:?}");
+        assert!(near.action.as_deref().is_some_and(|a| a.contains("Intelligent-Tiering")), "{near:?}");
+        assert!(sized(5700).is_none(), "a rotated key set (5.7 KB) is advanced already: room to 8 KB");
+        let full = sized(7800).expect("7800 of 8192 bytes warns");
+        assert_eq!(full.detail, "/p holds 7800 of the 8192 bytes an advanced parameter may", "{full:?}");
     }
 }

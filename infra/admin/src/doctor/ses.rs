@@ -128,11 +128,11 @@ pub(super) fn judge(account: &Account, per_hour: u64) -> Vec<Check> {
     checks.push(if hourly < burst {
         Check::warn(
             "SES rate",
-            format!("{} emails a second is {hourly} an hour, under the {per_hour} expected", account.max_send_rate),
+            format!("{} a second is {hourly} emails an hour, under the {per_hour} expected", account.max_send_rate),
             "the rest wait their turn (paced, not lost): ask AWS for a higher sending rate if that is too slow",
         )
     } else {
-        Check::ok("SES rate", format!("{} emails a second carry {per_hour} an hour", account.max_send_rate))
+        Check::ok("SES rate", format!("{} a second carries {per_hour} emails an hour", account.max_send_rate))
     });
     checks
 }
