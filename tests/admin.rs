@@ -665,3 +665,106 @@ fn no_aws_credentials_is_one_line_saying_what_to_set() {
         );
     }
 }
+
+/// `audit show --email ADDRESS` as support runs it, and its JSON lines (the request ids).
+fn audit_by_email(app: &TestApp, address: &str) -> (String, Vec<Value>) {
+    let shown = admin(app, &["audit", "show", "--email", address]);
+    assert_eq!(code(&shown), 0, "{shown:?}");
+    let lines = admin(app, &["audit", "show", "--email", address, "--json"]);
+    let records = stdout(&lines).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (stdout(&shown), records)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_by_email_explains_matched_unmatched_and_rate_limited_requests() {
+    use profile_link_core::domain::rate_limit::RateLimits;
+    use profile_link_core::mail::format_utc;
+    use profile_link_tests::TestOptions;
+    let limits = RateLimits { per_identity: 3, ..TestOptions::default().limits };
+    let app = TestApp::spawn_with_options(TestOptions { limits, ..TestOptions::default() }).await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", BAKERY)]).await;
+    let pat = app.signed_in("pat").await;
+    let (now, domain) = (app.clock_now(), app.mail_domain.clone());
+    let by = format!("by pat-7f3c9a at {}", app.issuer.trim_start_matches("http://"));
+
+    // pat asks for the right address once, then twice for a misspelling of it,
+    // then is refused twice by the per-identity limit (3 an hour).
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    for _ in 0..2 {
+        assert_eq!(request(&app, &pat, &app.address("pta")).await.status, StatusCode::OK);
+    }
+    for _ in 0..2 {
+        assert_eq!(request(&app, &pat, &app.address("pta")).await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    app.deliver_stream().await;
+
+    // The misspelled address: both requests, what became of each, and the refusal, once.
+    let (shown, records) = audit_by_email(&app, &app.address("pta"));
+    let ids: Vec<&str> = records.iter().map(|r| r["request_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "two unmatched requests and one refusal record: {records:?}");
+    let when = format_utc(now);
+    let until = format_utc(limits.window(now).1);
+    let expected = [
+        format!("requests for p***@{domain} (kept 90 days):"),
+        format!(
+            "{when}  requested_unmatched  {by}  request {}  p***@{domain} via Dev provider: no profile registered under the address",
+            ids[0]
+        ),
+        format!(
+            "{when}  requested_unmatched  {by}  request {}  p***@{domain} via Dev provider: no profile registered under the address",
+            ids[1]
+        ),
+        format!(
+            "{when}  rate_limited  {by}  request {}  p***@{domain} via Dev provider: refused by the per-sign-in limit; later refusals by it until {until} are not recorded again",
+            ids[2]
+        ),
+        format!("p***@{domain} is not suppressed: email goes to it"),
+        format!("no profile is registered under p***@{domain}"),
+    ];
+    assert_eq!(shown.lines().collect::<Vec<_>>(), expected, "saw:\n{shown}");
+    assert!(!shown.contains(&app.address("pta")) && !shown.contains(&app.address("pat")), "addresses masked:\n{shown}");
+
+    // The right address: the request that matched, and what became of its link.
+    let (shown, records) = audit_by_email(&app, &app.address("PAT"));
+    assert_eq!(records.len(), 1, "{records:?}");
+    let matched = format!(
+        "{when}  requested  {by}  request {}  p***@{domain} via Dev provider: matched 1 profile (CUST-1)",
+        records[0]["request_id"].as_str().unwrap()
+    );
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines[..2], [format!("requests for p***@{domain} (kept 90 days):"), matched], "saw:\n{shown}");
+    assert!(lines.contains(&format!("p***@{domain} is not suppressed: email goes to it").as_str()), "{shown}");
+    assert!(lines.contains(&"profile CUST-1:") && shown.contains("sent"), "the profile's trail follows:\n{shown}");
+
+    // The sign-in's view: all four requests it made, the refusal once.
+    let by_identity = stdout(&admin(&app, &["audit", "show", "--identity", &app.issuer, "pat-7f3c9a"]));
+    let events: Vec<&str> = by_identity.lines().skip(1).filter_map(|l| l.split("  ").nth(1)).collect();
+    assert_eq!(events, ["requested", "requested_unmatched", "requested_unmatched", "rate_limited"], "{by_identity}");
+
+    // One record per request by address, the refusal once; kept 90 days, not the audit trail's 400.
+    let records = app
+        .store
+        .client()
+        .scan()
+        .table_name(app.store.table())
+        .filter_expression("begins_with(pk, :p)")
+        .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S("AUDIT#ADDRESS#".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(records.len(), 4, "{records:?}");
+    let number = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str| {
+        item[name].as_n().unwrap().parse::<i64>().unwrap()
+    };
+    for record in &records {
+        assert_eq!(number(record, "expires_at") - number(record, "at"), 90 * 86_400, "{record:?}");
+        assert!(!format!("{record:?}").contains(&app.address("pta")), "no address in clear: {record:?}");
+    }
+
+    // An address nobody asked for: nothing recorded, said so.
+    let none = admin(&app, &["audit", "show", "--email", &app.address("nobody")]);
+    assert_eq!(code(&none), 4, "{none:?}");
+    assert!(stdout(&none).contains("none recorded"), "{}", stdout(&none));
+}

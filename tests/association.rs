@@ -103,11 +103,8 @@ async fn an_unregistered_address_gets_a_byte_identical_answer_and_no_email() {
         app.emails_to(&app.address("nobody")).await
     );
     assert_eq!(app.count_with_prefix("LINK#").await, 1, "no link item for the unregistered address");
-    assert_eq!(
-        app.count_with_prefix("AUDIT#IDENTITY#").await,
-        1,
-        "the unmatched request is audited under the identity"
-    );
+    assert_eq!(app.count_with_prefix("AUDIT#IDENTITY#").await, 2, "each request is recorded under the identity");
+    assert_eq!(app.count_with_prefix("AUDIT#ADDRESS#").await, 2, "and under the address it named, matched or not");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +179,14 @@ async fn the_per_identity_limit_trips_writes_nothing_and_resets() {
     }
     let before = app.keys().await;
     assert_rate_limited(&app, &request(&app, &pat, &app.address("pat")).await).await;
-    assert_eq!(app.keys().await, before, "nothing written");
+    let after = app.keys().await;
+    let new: Vec<&(String, String)> = after.iter().filter(|k| !before.contains(k)).collect();
+    assert!(
+        new.len() == 2 && new.iter().all(|(pk, sk)| pk.starts_with("AUDIT#") && sk.contains("#rate_limited#")),
+        "nothing written but the refusal's records, by address and by identity: {new:?}"
+    );
+    assert_rate_limited(&app, &request(&app, &pat, &app.address("pat")).await).await;
+    assert_eq!(app.keys().await, after, "a second refusal in the window writes nothing");
     assert_eq!(app.deliver_stream().await, 0, "nothing sent");
 
     app.clock.advance(3600);

@@ -81,3 +81,12 @@ mod tests {
         assert!((3600..3603).contains(&(clock.now() - start)), "moved {}", clock.now() - start);
     }
 }
+
+/// `2026-11-24 14:05 UTC`: unambiguous for every reader (emails, audit details).
+pub fn format_utc(epoch_seconds: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_else(|| epoch_seconds.to_string())
+}

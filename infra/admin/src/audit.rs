@@ -1,8 +1,54 @@
-//! `audit show`: a profile's timeline, every step with its outcome.
+//! `audit show`: a profile's timeline, every step with its outcome; the
+//! requests for an address or by a sign-in, one line each.
 
 use comfy_table::Table;
+use profile_link_core::RegisteredEmail;
 use profile_link_core::mail::format_utc;
-use profile_link_core::store::audit::AuditRecord;
+use profile_link_core::store::Suppression;
+use profile_link_core::store::audit::{AuditRecord, REQUEST_RECORD_RETENTION_SECONDS};
+
+/// How long request records are kept, as the output says it (`90 days`).
+pub fn request_records_kept() -> String {
+    format!("{} days", REQUEST_RECORD_RETENTION_SECONDS / 86_400)
+}
+
+/// One line per recorded request (or other step under the address or sign-in):
+/// `2026-03-01 10:00 UTC  requested_unmatched  by pat-7f3c at login.example.net  request 3kXa…  p***@example.com: no profile registered under the address, via Contoso`.
+pub fn request_lines(records: &[AuditRecord]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| {
+            let mut line = format!("{}  {}", format_utc(r.at), r.event);
+            if let (Some(iss), Some(sub)) = (&r.identity_iss, &r.identity_sub) {
+                line.push_str(&format!("  by {}", sign_in(iss, sub)));
+            }
+            if let Some(id) = &r.request_id {
+                line.push_str(&format!("  request {id}"));
+            }
+            if let Some(id) = &r.link_id {
+                line.push_str(&format!("  link {id}"));
+            }
+            if let Some(detail) = &r.detail {
+                line.push_str(&format!("  {detail}"));
+            }
+            line
+        })
+        .collect()
+}
+
+/// Whether email still goes to the address, and since when not.
+pub fn suppression_line(address: &RegisteredEmail, suppression: Option<&Suppression>) -> String {
+    match suppression {
+        None => format!("{} is not suppressed: email goes to it", address.masked()),
+        Some(s) => format!(
+            "{} is suppressed since {} ({}: {}): no email goes to it until `suppressions lift`",
+            address.masked(),
+            format_utc(s.at),
+            s.reason,
+            s.detail
+        ),
+    }
+}
 
 /// The timeline as a table for people.
 pub fn table(records: &[AuditRecord]) -> String {

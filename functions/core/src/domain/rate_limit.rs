@@ -152,6 +152,19 @@ impl Limit {
     }
 }
 
+impl Limit {
+    /// How support reads it: which budget ran out.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Limit::Identity => "per-sign-in",
+            Limit::Address => "per-sign-in-and-address",
+            Limit::Ip => "per-network",
+            Limit::AddressDay => "per-address daily",
+            Limit::SignInsIp => "sign-ins-per-network",
+        }
+    }
+}
+
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

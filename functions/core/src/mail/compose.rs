@@ -64,14 +64,7 @@ fn plain_line(raw: &str) -> String {
         .collect()
 }
 
-/// `2026-11-24 14:05 UTC`: unambiguous for every reader.
-pub fn format_utc(epoch_seconds: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
-        .ok()
-        .and_then(|t| t.format(format).ok())
-        .unwrap_or_else(|| epoch_seconds.to_string())
-}
+pub use crate::clock::format_utc;
 
 impl LinkEmail<'_> {
     pub fn render(&self, to: &str) -> Result<Email, askama::Error> {

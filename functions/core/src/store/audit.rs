@@ -1,10 +1,18 @@
 //! `AUDIT#…`: one item per step of a link's life, kept for the audit trail.
 //! Audit items expire by TTL after the retention period (default 400 days).
+//!
+//! Every association request is also recorded under the address it named
+//! (`AUDIT#ADDRESS#<hash>`, the hash the suppressions are keyed by) and under
+//! the identity that asked (`AUDIT#IDENTITY#<key>`), matched or not, refused
+//! by a rate limit or not, so support can answer "why didn't I get my email?"
+//! from the address the person typed. Those request records are kept for
+//! [`REQUEST_RECORD_RETENTION_SECONDS`].
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::items::{Item, n, s};
 use super::{Store, StoreError};
+use crate::domain::email::RegisteredEmail;
 use crate::domain::identity::{Identity, IdentityKey};
 use crate::domain::profile::ProfileId;
 use crate::random;
@@ -13,6 +21,20 @@ use crate::random;
 /// ([`Store::with_audit_retention`]).
 pub const DEFAULT_AUDIT_RETENTION_SECONDS: i64 = 400 * 24 * 3600;
 
+/// How long request records (by address and by identity) are kept: 90 days,
+/// or the audit retention if that is shorter. Long enough for a support
+/// ticket about a missing email to arrive weeks later; short because most of
+/// these records are about addresses no profile is registered under (typos,
+/// strangers), whose owners are no customers: what is kept about them is
+/// kept no longer than support needs it.
+pub const REQUEST_RECORD_RETENTION_SECONDS: i64 = 90 * 24 * 3600;
+
+/// Refusals recorded per rate counter and window: the record of a refused
+/// request is bounded like the requests themselves (one per identity, limit
+/// and window for an address; at most this many per counter), so a flood the
+/// limits refuse cannot flood the table instead.
+pub const REFUSALS_RECORDED_PER_WINDOW: u32 = 10;
+
 /// What an audit entry records. Stored as its snake_case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditEvent {
@@ -20,6 +42,8 @@ pub enum AuditEvent {
     Requested,
     /// A person asked, and no profile is registered under the address.
     RequestedUnmatched,
+    /// A person asked and a rate limit refused it: nothing else was written.
+    RateLimited,
     /// An operator sent a link on the person's behalf.
     SupportRequested,
     /// SES accepted a link's email.
@@ -34,6 +58,12 @@ pub enum AuditEvent {
     Bounced,
     /// The address's owner marked an email as spam (SES feedback).
     Complained,
+    /// The recipient's mail server accepted the email (SES delivery event).
+    Delivered,
+    /// The recipient's mail server has not accepted the email yet; SES retries.
+    DeliveryDelayed,
+    /// SES refused to send the email after accepting it (e.g. a virus).
+    Rejected,
     /// An operator lifted an address's suppression.
     Unsuppressed,
     /// A redemption refused: the link had expired.
@@ -65,9 +95,10 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 23] = [
+    pub const ALL: [AuditEvent; 27] = [
         AuditEvent::Requested,
         AuditEvent::RequestedUnmatched,
+        AuditEvent::RateLimited,
         AuditEvent::SupportRequested,
         AuditEvent::Sent,
         AuditEvent::SendUnconfirmed,
@@ -75,6 +106,9 @@ impl AuditEvent {
         AuditEvent::Suppressed,
         AuditEvent::Bounced,
         AuditEvent::Complained,
+        AuditEvent::Delivered,
+        AuditEvent::DeliveryDelayed,
+        AuditEvent::Rejected,
         AuditEvent::Unsuppressed,
         AuditEvent::RefusedExpired,
         AuditEvent::RefusedUsed,
@@ -95,6 +129,7 @@ impl AuditEvent {
         match self {
             AuditEvent::Requested => "requested",
             AuditEvent::RequestedUnmatched => "requested_unmatched",
+            AuditEvent::RateLimited => "rate_limited",
             AuditEvent::SupportRequested => "support_requested",
             AuditEvent::Sent => "sent",
             AuditEvent::SendUnconfirmed => "send_unconfirmed",
@@ -102,6 +137,9 @@ impl AuditEvent {
             AuditEvent::Suppressed => "suppressed",
             AuditEvent::Bounced => "bounced",
             AuditEvent::Complained => "complained",
+            AuditEvent::Delivered => "delivered",
+            AuditEvent::DeliveryDelayed => "delivery_delayed",
+            AuditEvent::Rejected => "rejected",
             AuditEvent::Unsuppressed => "unsuppressed",
             AuditEvent::RefusedExpired => "refused_expired",
             AuditEvent::RefusedUsed => "refused_used",
@@ -130,19 +168,22 @@ impl AuditEvent {
     fn lifecycle_step(self) -> u8 {
         match self {
             AuditEvent::Requested | AuditEvent::RequestedUnmatched | AuditEvent::SupportRequested => 0,
-            AuditEvent::SendFailed => 1,
+            // A refusal follows the requests that spent the budget.
+            AuditEvent::RateLimited | AuditEvent::SendFailed => 1,
             // A send, or the decision not to send to a suppressed address.
             AuditEvent::Sent | AuditEvent::SendUnconfirmed | AuditEvent::Suppressed => 2,
+            // What SES said of it next; before any click.
+            AuditEvent::DeliveryDelayed | AuditEvent::Delivered | AuditEvent::Rejected => 3,
             AuditEvent::RefusedExpired
             | AuditEvent::RefusedUsed
             | AuditEvent::RefusedSuperseded
             | AuditEvent::RefusedAddressChanged
             | AuditEvent::WrongIdentity
-            | AuditEvent::ReportedNotMe => 3,
-            AuditEvent::Linked | AuditEvent::Replaced | AuditEvent::AlreadyLinked => 4,
-            AuditEvent::Unlinked => 5,
-            AuditEvent::PortalLoggedOut | AuditEvent::PortalLogoutAbandoned => 6,
-            AuditEvent::Bounced | AuditEvent::Complained | AuditEvent::Unsuppressed | AuditEvent::Revoked => 6,
+            | AuditEvent::ReportedNotMe => 4,
+            AuditEvent::Linked | AuditEvent::Replaced | AuditEvent::AlreadyLinked => 5,
+            AuditEvent::Unlinked => 6,
+            AuditEvent::PortalLoggedOut | AuditEvent::PortalLogoutAbandoned => 7,
+            AuditEvent::Bounced | AuditEvent::Complained | AuditEvent::Unsuppressed | AuditEvent::Revoked => 7,
         }
     }
 }
@@ -163,8 +204,37 @@ impl std::fmt::Display for AuditEvent {
 #[derive(Debug, Clone)]
 pub enum AuditSubject {
     Profile(ProfileId),
-    /// Requests that matched no profile are recorded under the identity that asked.
+    /// Requests (matched, unmatched, refused) are recorded under the identity
+    /// that asked; so are back-channel logouts of no profile.
     Identity(IdentityKey),
+    /// Requests, under the address they named ([`AddressHash`]).
+    Address(AddressHash),
+}
+
+/// An address as request records are keyed: SHA-256 of the normalised
+/// address, as suppressions are, so the address never appears in a key and
+/// support finds the records from the address the person typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressHash(String);
+
+impl AddressHash {
+    pub fn of(address: &RegisteredEmail) -> Self {
+        Self(random::sha256_b64(address.as_str().as_bytes()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AuditSubject {
+    fn partition(&self) -> String {
+        match self {
+            AuditSubject::Profile(id) => format!("AUDIT#PROFILE#{id}"),
+            AuditSubject::Identity(key) => format!("AUDIT#IDENTITY#{key}"),
+            AuditSubject::Address(hash) => format!("AUDIT#ADDRESS#{}", hash.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -180,13 +250,20 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// A request record (by address or identity), kept for the shorter retention.
+    fn is_request_record(&self) -> bool {
+        !matches!(self.subject, AuditSubject::Profile(_))
+            && matches!(self.event, AuditEvent::Requested | AuditEvent::RequestedUnmatched | AuditEvent::RateLimited)
+    }
+
     fn attributes(&self, retention_seconds: i64) -> Item {
-        let pk = match &self.subject {
-            AuditSubject::Profile(id) => format!("AUDIT#PROFILE#{id}"),
-            AuditSubject::Identity(key) => format!("AUDIT#IDENTITY#{key}"),
+        let retention_seconds = if self.is_request_record() {
+            retention_seconds.min(REQUEST_RECORD_RETENTION_SECONDS)
+        } else {
+            retention_seconds
         };
         let mut item = Item::from([
-            ("pk".to_owned(), s(pk)),
+            ("pk".to_owned(), s(self.subject.partition())),
             // Time-ordered, unique even for two events in the same millisecond.
             ("sk".to_owned(), s(format!("{:013}#{}#{}", self.at * 1000, self.event.as_str(), random::token(6)))),
             ("kind".to_owned(), s("audit")),
@@ -215,6 +292,24 @@ impl Store {
                 Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(entry.attributes(self.audit_retention_seconds)))
+                    .build()
+                    .expect("item set"),
+            )
+            .build()
+    }
+
+    /// An entry as one write of a transaction under a key of the caller's
+    /// choosing (`sk`), written only if none is there yet: the transaction is
+    /// refused when it is (a refusal recorded once per window).
+    pub(crate) fn audit_item_once(&self, entry: &AuditEntry, sk: String) -> TransactWriteItem {
+        let mut item = entry.attributes(self.audit_retention_seconds);
+        item.insert("sk".into(), s(sk));
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
                     .build()
                     .expect("item set"),
             )
@@ -279,12 +374,29 @@ impl Store {
     #[cfg(feature = "operator")]
     /// A profile's audit timeline, oldest first.
     pub async fn audit_trail(&self, profile: &ProfileId) -> Result<Vec<AuditRecord>, StoreError> {
+        self.timeline(&AuditSubject::Profile(profile.clone())).await
+    }
+
+    #[cfg(feature = "operator")]
+    /// Every request recorded for an address (matched, unmatched or refused), oldest first.
+    pub async fn audit_by_address(&self, address: &RegisteredEmail) -> Result<Vec<AuditRecord>, StoreError> {
+        self.timeline(&AuditSubject::Address(AddressHash::of(address))).await
+    }
+
+    #[cfg(feature = "operator")]
+    /// Every request an identity made, and what else is recorded under it, oldest first.
+    pub async fn audit_by_identity(&self, identity: &Identity) -> Result<Vec<AuditRecord>, StoreError> {
+        self.timeline(&AuditSubject::Identity(identity.key())).await
+    }
+
+    #[cfg(feature = "operator")]
+    async fn timeline(&self, subject: &AuditSubject) -> Result<Vec<AuditRecord>, StoreError> {
         let mut pages = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("AUDIT#PROFILE#{profile}")))
+            .expression_attribute_values(":pk", s(subject.partition()))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -312,7 +424,7 @@ impl Store {
 #[cfg(feature = "operator")]
 /// A stored event's place in a link's life; events this version does not know go last.
 fn lifecycle_step(event: &str) -> u8 {
-    AuditEvent::parse(event).map_or(6, AuditEvent::lifecycle_step)
+    AuditEvent::parse(event).map_or(7, AuditEvent::lifecycle_step)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 
-use super::audit::{AuditEntry, AuditEvent, AuditSubject};
+use super::audit::{AddressHash, AuditEntry, AuditEvent, AuditSubject, REFUSALS_RECORDED_PER_WINDOW};
 use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
 use super::link_record::{LinkState, StoredLink};
@@ -19,8 +19,8 @@ use crate::domain::profile::Profile;
 use crate::domain::rate_limit::{Limit, RateLimits, address_rate_key};
 
 /// DynamoDB transactions take at most 100 items: 4 rate counters, 3 checks of
-/// a renewed link, and 3 per link.
-pub const MAX_PROFILES_PER_REQUEST: usize = 31;
+/// a renewed link, the request's records by address and by identity, and 3 per link.
+pub const MAX_PROFILES_PER_REQUEST: usize = 30;
 
 /// Who asked, as the email will describe them.
 #[derive(Debug, Clone)]
@@ -242,6 +242,90 @@ impl NewLinks<'_> {
     }
 }
 
+/// One rate counter a request passes through, and the window it counts in.
+struct Counter {
+    limit: Limit,
+    pk: String,
+    window: (i64, i64),
+    max: u32,
+}
+
+/// One request, as its records by address and by identity describe it.
+struct RequestRecord<'a> {
+    requester: &'a Requester,
+    email: &'a RegisteredEmail,
+    request_id: &'a str,
+    now: i64,
+}
+
+impl RequestRecord<'_> {
+    /// The entries under the address and under the identity, the address masked as in logs.
+    fn entries(&self, event: AuditEvent, outcome: String) -> [AuditEntry; 2] {
+        let detail = format!("{} via {}: {outcome}", self.email.masked(), self.requester.provider);
+        [AuditSubject::Address(AddressHash::of(self.email)), AuditSubject::Identity(self.requester.identity.key())].map(
+            |subject| AuditEntry {
+                subject,
+                event,
+                identity: Some(self.requester.identity.clone()),
+                link_id: None,
+                request_id: Some(self.request_id.to_owned()),
+                detail: Some(detail.clone()),
+                at: self.now,
+            },
+        )
+    }
+}
+
+impl Store {
+    /// Records a request a rate limit refused, bounded as the limit is: one
+    /// record per address, identity, limit and window (the first refusal;
+    /// the detail says later ones are not recorded), and at most
+    /// [`REFUSALS_RECORDED_PER_WINDOW`] per rate counter and window (a
+    /// sign-in or network refused for many addresses). One transaction: the
+    /// counter's tally and both records, or nothing. Best effort: the
+    /// person's answer is the refusal whether or not it could be recorded.
+    async fn record_refusal(&self, record: &RequestRecord<'_>, counter: &Counter) {
+        let (window_start, window_end) = counter.window;
+        let tally = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&counter.pk))
+            .key("sk", s(format!("WINDOW#{window_start}")))
+            .update_expression("ADD refusals_recorded :one")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(refusals_recorded) OR refusals_recorded < :cap)",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cap", n(i64::from(REFUSALS_RECORDED_PER_WINDOW)))
+            .build()
+            .expect("key and expressions set");
+        let outcome = format!(
+            "refused by the {} limit; later refusals by it until {} are not recorded again",
+            counter.limit.describe(),
+            crate::clock::format_utc(window_end)
+        );
+        let [by_address, by_identity] = record.entries(AuditEvent::RateLimited, outcome);
+        let short = |hash: &str| hash[..22].to_owned();
+        let identity_hash = short(&crate::random::sha256_b64(record.requester.identity.key().as_str().as_bytes()));
+        let address_hash = short(AddressHash::of(record.email).as_str());
+        let key = |who: &str| format!("{:013}#rate_limited#{}#{who}", window_start * 1000, counter.limit);
+        let writes = vec![
+            TransactWriteItem::builder().update(tally).build(),
+            self.audit_item_once(&by_address, key(&identity_hash)),
+            self.audit_item_once(&by_identity, key(&address_hash)),
+        ];
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send_retrying_conflicts().await {
+            Ok(_) => {}
+            Err(error) if !error.as_service_error().map(cancellation_codes).unwrap_or_default().is_empty() => {
+                tracing::info!(limit = %counter.limit, "refusal already recorded in this window, or the window's records are full");
+            }
+            Err(error) => {
+                let error = StoreError::sdk("TransactWriteItems(refusal record)", error);
+                tracing::warn!(%error, limit = %counter.limit, "a refused request could not be recorded");
+            }
+        }
+    }
+}
+
 impl Store {
     #[cfg(feature = "operator")]
     /// Records a link that support sends at a person's request: one profile,
@@ -312,50 +396,40 @@ impl Store {
         let request_id = crate::random::token(12);
         let identity_key = requester.identity.key();
         let address = address_rate_key(email);
-        let mut items: Vec<(RequestItem, TransactWriteItem)> = vec![
-            (
-                RequestItem::Limit(Limit::Identity),
-                rate_counter(
-                    &self.table,
-                    format!("RATE#IDENTITY#{identity_key}"),
-                    window_start,
-                    window_end,
-                    limits.per_identity,
-                ),
-            ),
-            (
-                RequestItem::Limit(Limit::Address),
-                rate_counter(
-                    &self.table,
-                    format!("RATE#ADDRESS#{address}#BY#{identity_key}"),
-                    window_start,
-                    window_end,
-                    limits.per_address,
-                ),
-            ),
-            (
-                RequestItem::Limit(Limit::Ip),
-                rate_counter(
-                    &self.table,
-                    format!("RATE#IP#{}", requester.source_ip),
-                    window_start,
-                    window_end,
-                    limits.per_ip,
-                ),
-            ),
+        let mut counters = vec![
+            Counter {
+                limit: Limit::Identity,
+                pk: format!("RATE#IDENTITY#{identity_key}"),
+                window: (window_start, window_end),
+                max: limits.per_identity,
+            },
+            Counter {
+                limit: Limit::Address,
+                pk: format!("RATE#ADDRESS#{address}#BY#{identity_key}"),
+                window: (window_start, window_end),
+                max: limits.per_address,
+            },
+            Counter {
+                limit: Limit::Ip,
+                pk: format!("RATE#IP#{}", requester.source_ip),
+                window: (window_start, window_end),
+                max: limits.per_ip,
+            },
         ];
         if !by_address_owner {
-            items.push((
-                RequestItem::Limit(Limit::AddressDay),
-                rate_counter(
-                    &self.table,
-                    format!("RATE#ADDRESS-DAY#{address}"),
-                    day_start,
-                    day_end,
-                    limits.per_address_per_day,
-                ),
-            ));
+            counters.push(Counter {
+                limit: Limit::AddressDay,
+                pk: format!("RATE#ADDRESS-DAY#{address}"),
+                window: (day_start, day_end),
+                max: limits.per_address_per_day,
+            });
         }
+        let mut items: Vec<(RequestItem, TransactWriteItem)> = counters
+            .iter()
+            .map(|c| {
+                (RequestItem::Limit(c.limit), rate_counter(&self.table, c.pk.clone(), c.window.0, c.window.1, c.max))
+            })
+            .collect();
         if let Some(old) = renews {
             items.extend(renewal_checks(&self.table, old, now));
         }
@@ -392,19 +466,19 @@ impl Store {
                 }),
             ));
         }
-        if links.is_empty() {
-            items.push((
-                RequestItem::Write,
-                self.audit_item(&AuditEntry {
-                    subject: AuditSubject::Identity(identity_key.clone()),
-                    event: AuditEvent::RequestedUnmatched,
-                    identity: Some(requester.identity.clone()),
-                    link_id: None,
-                    request_id: Some(request_id.clone()),
-                    detail: Some(format!("address {}", email.masked())),
-                    at: now,
-                }),
-            ));
+        // The request itself, under the address it named and the identity that
+        // asked, whatever matched: what support reads to answer "why no email?".
+        let (event, outcome) = if links.is_empty() {
+            (AuditEvent::RequestedUnmatched, "no profile registered under the address".to_owned())
+        } else {
+            let ids: Vec<&str> = links.iter().map(|(_, p)| p.id.as_str()).collect();
+            let plural = if ids.len() == 1 { "" } else { "s" };
+            (AuditEvent::Requested, format!("matched {} profile{plural} ({})", ids.len(), ids.join(", ")))
+        };
+        let renewing = renews.map(|old| format!(", renewing link {}", old.record.link_id)).unwrap_or_default();
+        let record = RequestRecord { requester, email, request_id: &request_id, now };
+        for entry in record.entries(event, format!("{outcome}{renewing}")) {
+            items.push((RequestItem::Write, self.audit_item(&entry)));
         }
 
         let (roles, writes): (Vec<RequestItem>, Vec<TransactWriteItem>) = items.into_iter().unzip();
@@ -418,12 +492,11 @@ impl Store {
                     .find(|(_, code)| code.as_deref() == Some("ConditionalCheckFailed"))
                     .map(|(role, _)| *role);
                 match refused {
-                    Some(RequestItem::Limit(Limit::AddressDay)) => Ok(RequestOutcome::RateLimited {
-                        limit: Limit::AddressDay,
-                        retry_after: (day_end - now).max(1),
-                    }),
                     Some(RequestItem::Limit(limit)) => {
-                        Ok(RequestOutcome::RateLimited { limit, retry_after: (window_end - now).max(1) })
+                        let counter = counters.iter().find(|c| c.limit == limit).expect("each limit's counter");
+                        let record = RequestRecord { requester, email, request_id: &request_id, now };
+                        self.record_refusal(&record, counter).await;
+                        Ok(RequestOutcome::RateLimited { limit, retry_after: (counter.window.1 - now).max(1) })
                     }
                     Some(RequestItem::RenewedLink | RequestItem::RenewedPointer) => Ok(RequestOutcome::NotRenewable),
                     Some(RequestItem::RenewedAddress) => Ok(RequestOutcome::AddressChanged),

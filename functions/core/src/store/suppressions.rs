@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 use serde::Serialize;
 
 use super::LinkState;
-use super::audit::{AuditEntry, AuditEvent, AuditSubject};
+use super::audit::{AddressHash, AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, n, s};
 use super::{Store, StoreError};
@@ -22,8 +22,9 @@ use crate::domain::mail_subject::MailSubject;
 /// All suppressions share one index partition, so an operator can list them.
 const INDEX_PARTITION: &str = "SUPPRESSED";
 
+/// The same hash request records are keyed by ([`AddressHash`]).
 fn hash(address: &RegisteredEmail) -> String {
-    crate::random::sha256_b64(address.as_str().as_bytes())
+    AddressHash::of(address).as_str().to_owned()
 }
 
 pub(crate) fn suppression_key(address: &RegisteredEmail) -> Item {
