@@ -272,3 +272,63 @@ async fn garbage_is_dropped_without_a_panic_or_a_write() {
         app.link_item(link_id(&link)).await
     );
 }
+
+/// What `links list --profile` shows of a link's email (`email` column).
+async fn email_outcome(app: &TestApp, link: &str) -> String {
+    let report = app.store.links_for_profile(&ProfileId::parse("CUST-1").unwrap(), app.clock_now()).await.unwrap();
+    let view = report.links.iter().find(|l| l.link_id == link_id(link)).expect("the link is listed");
+    view.email.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_delays_and_rejects_show_on_the_link_once_each() {
+    let (app, pat, _, link, _, message_id) = pat_was_sent_a_link().await;
+    let id = link_id(&link).to_owned();
+    assert_eq!(email_outcome(&app, &link).await, "sent", "SES accepted it; nothing more is known yet");
+
+    // SES could not hand it over yet, then did: each event once, however often SNS delivers it.
+    app.clock.advance(60);
+    let summary = app.ses_event_for_link(&id, "delay").await;
+    assert_eq!((summary["delays"].as_u64(), summary["dropped"].as_u64()), (Some(1), Some(0)), "{summary}");
+    assert_eq!(email_outcome(&app, &link).await, "delayed");
+    let again = app.ses_event_for_link(&id, "delay").await;
+    assert_eq!((again["delays"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(1)), "{again}");
+    app.clock.advance(600);
+    let summary = app.ses_event_for_link(&id, "delivery").await;
+    assert_eq!(summary["deliveries"], 1, "{summary}");
+    assert_eq!(app.ses_event_for_link(&id, "delivery").await["duplicates"], 1, "a redelivered event");
+    assert_eq!(email_outcome(&app, &link).await, "delivered");
+    let item = app.link_item(&id).await;
+    assert_eq!(item["ses_message_id"].as_s().unwrap(), &message_id, "the events were about this email");
+
+    // The profile's trail tells the story, the address masked.
+    let timeline = trail(&app, "CUST-1").await;
+    assert_eq!(events(&timeline), ["requested", "sent", "delivery_delayed", "delivered"]);
+    assert_eq!(
+        timeline[2].detail.as_deref(),
+        Some(format!("DeliveryDelay/MailboxFull to p***@{}", app.mail_domain).as_str())
+    );
+    assert_eq!(timeline[3].link_id.as_deref(), Some(id.as_str()));
+
+    // A newer link's email that SES rejected after accepting it.
+    app.clock.advance(10);
+    request(&app, &pat, &app.address("pat")).await;
+    app.deliver_stream().await;
+    let newer = links_to(&app, &app.address("pat")).await.pop().unwrap();
+    assert_ne!(link_id(&newer), id);
+    assert_eq!(app.ses_event_for_link(link_id(&newer), "reject").await["rejects"], 1);
+    assert_eq!(email_outcome(&app, &newer).await, "rejected");
+    assert_eq!(events(&trail(&app, "CUST-1").await).last(), Some(&"rejected"));
+
+    // An event about a link the table does not hold: counted, dropped, nothing written.
+    let before = app.snapshot().await;
+    let unknown = profile_link_core::domain::mail_subject::MailSubject::Link {
+        link_id: profile_link_core::domain::link_token::LinkId::mint(),
+        profile_id: ProfileId::parse("CUST-1").unwrap(),
+    };
+    let address = app.address("pat");
+    let event = ses_events::delivery(&address, ses_events::mail(&address, "0100-unknown", unknown.tags()));
+    let summary = app.ses_event(&event.to_string()).await;
+    assert_eq!((summary["deliveries"].as_u64(), summary["dropped"].as_u64()), (Some(0), Some(1)), "{summary}");
+    assert_eq!(app.snapshot().await, before, "nothing written for an unknown link");
+}

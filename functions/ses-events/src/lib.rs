@@ -7,7 +7,11 @@
 //!   email goes to it until an operator lifts it), is recorded in the
 //!   profile's audit trail (`bounced` / `complained`, with SES's type and
 //!   subtype) and on the link or notice item;
-//! - a transient (soft) bounce is recorded in the audit trail only.
+//! - a transient (soft) bounce is recorded in the audit trail only;
+//! - a delivery, a delivery delay or a reject is recorded on the link or
+//!   notice (`links list` shows it) and in the profile's audit trail, once
+//!   per SES message, event and recipient (SNS may deliver an event twice).
+//!   One for a link or notice that is not in the table is counted and dropped.
 //!
 //! The input is untrusted: anything that does not read as an SES bounce or
 //! complaint is logged (addresses masked) and dropped, never retried, never
@@ -22,6 +26,7 @@ use profile_link_core::domain::email::RegisteredEmail;
 use profile_link_core::domain::identity::mask_email;
 use profile_link_core::domain::mail_subject::MailSubject;
 use profile_link_core::metrics::Emf;
+use profile_link_core::store::deliveries::{Delivery, DeliveryRecorded, MailDelivery};
 use profile_link_core::store::{Feedback, MailFeedback, StoreError};
 use profile_link_core::telemetry::ColdStart;
 use profile_link_core::{Clock, Store, SystemClock};
@@ -70,7 +75,29 @@ struct SesEvent {
     notification_type: Option<String>,
     bounce: Option<Bounce>,
     complaint: Option<Complaint>,
+    delivery: Option<DeliveryObject>,
+    delivery_delay: Option<DeliveryDelayObject>,
+    reject: Option<RejectObject>,
     mail: Option<Mail>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryObject {
+    recipients: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryDelayObject {
+    delay_type: Option<String>,
+    delayed_recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RejectObject {
+    reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +125,9 @@ struct Recipient {
 #[serde(rename_all = "camelCase")]
 struct Mail {
     message_id: Option<String>,
+    /// The recipients (a reject names no other).
+    #[serde(default)]
+    destination: Vec<String>,
     /// Tag name → values. Read leniently: a malformed tag is one we ignore.
     #[serde(default)]
     tags: Value,
@@ -112,9 +142,15 @@ pub struct Summary {
     pub complaints: u64,
     /// Addresses newly (or again) suppressed.
     pub suppressed: u64,
+    pub deliveries: u64,
+    pub delays: u64,
+    pub rejects: u64,
+    /// Delivery events recorded before (SNS redelivered them): nothing written.
+    pub duplicates: u64,
     /// Events of other kinds (deliveries, subscription notices …).
     pub ignored: u64,
-    /// Records or recipients that did not read as an SES bounce or complaint.
+    /// Records or recipients that did not read as an SES event we record,
+    /// or named a link or notice that is not in the table.
     pub dropped: u64,
 }
 
@@ -149,6 +185,10 @@ pub async fn handle(app: &SesEventsApp, event: Value, request_id: &str) -> Resul
         soft_bounces = summary.soft_bounces,
         complaints = summary.complaints,
         suppressed = summary.suppressed,
+        deliveries = summary.deliveries,
+        delays = summary.delays,
+        rejects = summary.rejects,
+        duplicates = summary.duplicates,
         ignored = summary.ignored,
         dropped = summary.dropped,
         failed = failure.is_some(),
@@ -203,6 +243,9 @@ async fn handle_record(app: &SesEventsApp, record: Value, summary: &mut Summary)
         }
     };
     let kind = event.event_type.as_deref().or(event.notification_type.as_deref()).unwrap_or("");
+    if matches!(kind, "Delivery" | "DeliveryDelay" | "Reject") {
+        return handle_delivery(app, &event, kind, &sns_message_id, summary).await;
+    }
     let (feedback, detail, recipients) = match (kind, &event.bounce, &event.complaint) {
         ("Bounce", Some(bounce), _) => {
             // Only a permanent bounce stops mail; transient and undetermined ones may deliver next time.
@@ -241,15 +284,7 @@ async fn handle_record(app: &SesEventsApp, record: Value, summary: &mut Summary)
     let about = mail.map(|m| tags(&m.tags)).and_then(|tags| MailSubject::from_tags(&tags));
     let ses_message_id = mail.and_then(|m| m.message_id.as_deref()).map(log_safe);
     for recipient in recipients {
-        let Ok(address) = RegisteredEmail::parse(&recipient.email_address) else {
-            tracing::warn!(
-                sns_message_id,
-                recipient = %mask_email(&recipient.email_address),
-                "SES event names an unreadable recipient; dropped"
-            );
-            summary.dropped += 1;
-            continue;
-        };
+        let Some(address) = recipient_address(&recipient.email_address, &sns_message_id, summary) else { continue };
         let recorded = app
             .store
             .record_mail_feedback(
@@ -290,6 +325,98 @@ async fn handle_record(app: &SesEventsApp, record: Value, summary: &mut Summary)
     Ok(())
 }
 
+/// A delivery, delay or reject: recorded on the link or notice its tags name.
+async fn handle_delivery(
+    app: &SesEventsApp,
+    event: &SesEvent,
+    kind: &str,
+    sns_message_id: &str,
+    summary: &mut Summary,
+) -> Result<(), StoreError> {
+    let mail = event.mail.as_ref();
+    let (delivery, detail, recipients): (Delivery, String, Vec<&str>) =
+        match (kind, &event.delivery, &event.delivery_delay, &event.reject, mail) {
+            ("Delivery", Some(delivery), _, _, _) => {
+                (Delivery::Delivered, "Delivery".to_owned(), delivery.recipients.iter().map(String::as_str).collect())
+            }
+            ("DeliveryDelay", _, Some(delay), _, _) => (
+                Delivery::Delayed,
+                format!("DeliveryDelay/{}", known(delay.delay_type.as_deref().unwrap_or("Undetermined"), DELAY_TYPES)),
+                delay.delayed_recipients.iter().map(|r| r.email_address.as_str()).collect(),
+            ),
+            ("Reject", _, _, Some(reject), Some(mail)) => (
+                Delivery::Rejected,
+                format!("Reject/{}", known(reject.reason.as_deref().unwrap_or("Undetermined"), REJECT_REASONS)),
+                mail.destination.iter().map(String::as_str).collect(),
+            ),
+            _ => {
+                tracing::warn!(sns_message_id, kind, "SES event without its delivery, delay or reject object; dropped");
+                summary.dropped += 1;
+                return Ok(());
+            }
+        };
+    let about = mail.map(|m| tags(&m.tags)).and_then(|tags| MailSubject::from_tags(&tags));
+    let ses_message_id = mail.and_then(|m| m.message_id.as_deref()).map(log_safe).filter(|id| !id.is_empty());
+    let (Some(about), Some(ses_message_id)) = (about, ses_message_id) else {
+        tracing::warn!(sns_message_id, kind, "SES event about no email of ours (no tags or message id); dropped");
+        summary.dropped += 1;
+        return Ok(());
+    };
+    if recipients.is_empty() {
+        tracing::warn!(sns_message_id, kind, "SES event names no recipient; dropped");
+        summary.dropped += 1;
+        return Ok(());
+    }
+    for recipient in recipients {
+        let Some(address) = recipient_address(recipient, sns_message_id, summary) else { continue };
+        let recorded = app
+            .store
+            .record_mail_delivery(
+                &MailDelivery {
+                    address: address.clone(),
+                    delivery,
+                    detail: detail.clone(),
+                    about: about.clone(),
+                    ses_message_id: ses_message_id.clone(),
+                },
+                app.clock.now(),
+            )
+            .await?;
+        match (recorded, delivery) {
+            (DeliveryRecorded::Recorded, Delivery::Delivered) => summary.deliveries += 1,
+            (DeliveryRecorded::Recorded, Delivery::Delayed) => summary.delays += 1,
+            (DeliveryRecorded::Recorded, Delivery::Rejected) => summary.rejects += 1,
+            (DeliveryRecorded::AlreadyRecorded, _) => summary.duplicates += 1,
+            (DeliveryRecorded::NotApplicable, _) => summary.dropped += 1,
+        }
+        let (link, notice) = match &about {
+            MailSubject::Link { link_id, .. } => (Some(link_id.as_str()), None),
+            MailSubject::Notice { notice_id, .. } => (None, Some(notice_id.as_str())),
+        };
+        tracing::info!(
+            event = delivery.event().as_str(),
+            detail,
+            address = %address.masked(),
+            profile = about.profile_id().as_str(),
+            link = link.unwrap_or("-"),
+            notice = notice.unwrap_or("-"),
+            outcome = ?recorded,
+            "mail delivery event"
+        );
+    }
+    Ok(())
+}
+
+/// A recipient as an address, or counted as dropped (and logged masked).
+fn recipient_address(raw: &str, sns_message_id: &str, summary: &mut Summary) -> Option<RegisteredEmail> {
+    let address = RegisteredEmail::parse(raw).ok();
+    if address.is_none() {
+        tracing::warn!(sns_message_id, recipient = %mask_email(raw), "SES event names an unreadable recipient; dropped");
+        summary.dropped += 1;
+    }
+    address
+}
+
 /// `mail.tags` as SES publishes it (name → list of values); anything else ignored.
 fn tags(value: &Value) -> HashMap<String, Vec<String>> {
     let Value::Object(map) = value else { return HashMap::new() };
@@ -317,17 +444,23 @@ const BOUNCE_SUBTYPES: &[&str] = &[
     "UnsubscribedRecipient",
 ];
 const COMPLAINT_TYPES: &[&str] = &["abuse", "auth-failure", "fraud", "not-spam", "other", "virus"];
-const OTHER_EVENTS: &[&str] = &[
-    "Send",
-    "Reject",
-    "Delivery",
-    "Open",
-    "Click",
-    "Rendering Failure",
-    "DeliveryDelay",
-    "Subscription",
-    "AmazonSnsSubscriptionSucceeded",
+/// SES's `delayType` values.
+const DELAY_TYPES: &[&str] = &[
+    "InternalFailure",
+    "General",
+    "MailboxFull",
+    "SpamDetected",
+    "RecipientServerError",
+    "IPFailure",
+    "TransientCommunicationFailure",
+    "BYOIPHostNameLookupUnavailable",
+    "Undetermined",
+    "SendingDeadline",
 ];
+/// SES's reject `reason` (its documentation names one).
+const REJECT_REASONS: &[&str] = &["Bad content"];
+const OTHER_EVENTS: &[&str] =
+    &["Send", "Open", "Click", "Rendering Failure", "Subscription", "AmazonSnsSubscriptionSucceeded"];
 
 fn known(word: &str, vocabulary: &[&'static str]) -> &'static str {
     vocabulary.iter().find(|known| **known == word).copied().unwrap_or("Other")

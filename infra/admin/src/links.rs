@@ -26,7 +26,17 @@ fn short_time(at: i64) -> String {
 
 fn links_table(links: &[LinkView]) -> Table {
     let mut table = Table::new();
-    table.set_header(["link", "profile", "state", "for sign-in", "sent to", "created (UTC)", "expires (UTC)", "by"]);
+    table.set_header([
+        "link",
+        "profile",
+        "state",
+        "for sign-in",
+        "sent to",
+        "email",
+        "created (UTC)",
+        "expires (UTC)",
+        "by",
+    ]);
     for link in links {
         table.add_row([
             link.link_id.clone(),
@@ -34,6 +44,7 @@ fn links_table(links: &[LinkView]) -> Table {
             link.state.clone(),
             sign_in(&link.identity_iss, &link.identity_sub),
             link.sent_to.clone(),
+            link.email.clone(),
             short_time(link.created_at),
             short_time(link.expires_at),
             (if link.support_initiated { "support" } else { "the person" }).to_owned(),

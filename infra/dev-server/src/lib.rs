@@ -21,8 +21,9 @@ use lambda_http::request::LambdaRequest;
 use profile_link_authorize::AuthorizeApp;
 use profile_link_core::domain::mail_subject::MailSubject;
 use profile_link_core::store::Feedback;
+use profile_link_core::store::deliveries::Delivery;
 use profile_link_harness::apigw;
-use profile_link_harness::ses_events::{example_ses_event, sns_event};
+use profile_link_harness::ses_events::{example_delivery_event, example_ses_event, sns_event};
 use profile_link_login::LoginApp;
 use profile_link_redeem_link::RedeemApp;
 use profile_link_request_association::AssociationApp;
@@ -90,6 +91,12 @@ async fn advance_clock(
     clock.now().to_string()
 }
 
+/// What `/dev/ses-event?event=…` plays: SES feedback, or a delivery event.
+enum Play {
+    Feedback(Feedback),
+    Delivery(Delivery),
+}
+
 #[derive(serde::Deserialize)]
 struct SesEventQuery {
     link: Option<String>,
@@ -100,7 +107,7 @@ struct SesEventQuery {
 /// The body is an SES event record (the `Message` SES publishes) or a whole
 /// SNS Lambda event (`{"Records": …}`); anything else is passed on as the
 /// message text, as a broken publisher would. Or, with no body,
-/// `?link=<link id>&event=hard-bounce|soft-bounce|complaint` builds the
+/// `?link=<link id>&event=hard-bounce|soft-bounce|complaint|delivery|delay|reject` builds the
 /// record SES would publish for that link's email. Answers the handler's summary.
 async fn ses_event(
     State(app): State<Arc<SesEventsApp>>,
@@ -110,11 +117,20 @@ async fn ses_event(
     use axum::http::StatusCode;
     let event = match (query.link, query.event) {
         (Some(link_id), Some(kind)) => {
-            let feedback = match kind.as_str() {
-                "hard-bounce" => Feedback::HardBounce,
-                "soft-bounce" => Feedback::SoftBounce,
-                "complaint" => Feedback::Complaint,
-                _ => return (StatusCode::BAD_REQUEST, "event: hard-bounce, soft-bounce or complaint").into_response(),
+            let play = match kind.as_str() {
+                "hard-bounce" => Play::Feedback(Feedback::HardBounce),
+                "soft-bounce" => Play::Feedback(Feedback::SoftBounce),
+                "complaint" => Play::Feedback(Feedback::Complaint),
+                "delivery" => Play::Delivery(Delivery::Delivered),
+                "delay" => Play::Delivery(Delivery::Delayed),
+                "reject" => Play::Delivery(Delivery::Rejected),
+                _ => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        "event: hard-bounce, soft-bounce, complaint, delivery, delay or reject",
+                    )
+                        .into_response();
+                }
             };
             let link = match app.store.get_link(&link_id).await {
                 Ok(Some(link)) => link,
@@ -128,8 +144,16 @@ async fn ses_event(
                 return (StatusCode::BAD_REQUEST, "the link item is malformed").into_response();
             };
             let about = MailSubject::Link { link_id, profile_id };
-            let message_id = format!("local-{}", profile_link_core::random::token(12));
-            let record = example_ses_event(feedback, &link.record.email, &message_id, &about);
+            // The id SES gave the email, as its events carry it (so playing one twice is a redelivery).
+            let message_id = link
+                .record
+                .ses_message_id
+                .clone()
+                .unwrap_or_else(|| format!("local-{}", profile_link_core::random::token(12)));
+            let record = match play {
+                Play::Feedback(feedback) => example_ses_event(feedback, &link.record.email, &message_id, &about),
+                Play::Delivery(delivery) => example_delivery_event(delivery, &link.record.email, &message_id, &about),
+            };
             sns_event(&[record.to_string()])
         }
         _ => {

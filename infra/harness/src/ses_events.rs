@@ -1,10 +1,11 @@
 //! What SES publishes about a sent email, as the local stack and the tests
-//! play it (moto never bounces): bounce and complaint records in the
-//! documented event-publishing shape, carrying the message tags
+//! play it (moto never bounces nor delivers): bounce, complaint, delivery,
+//! delivery-delay and reject records in the documented event-publishing shape, carrying the message tags
 //! send-emails set, and the SNS event that delivers them to ses-events.
 
 use profile_link_core::domain::mail_subject::MailSubject;
 use profile_link_core::store::Feedback;
+use profile_link_core::store::deliveries::Delivery;
 use serde_json::{Map, Value, json};
 
 /// The documented `mail` object of an event-publishing record, with these
@@ -72,6 +73,54 @@ pub fn complaint(recipient: &str, mail: Value) -> Value {
         },
         "mail": mail,
     })
+}
+
+/// A `Delivery` record: the recipient's server accepted the email.
+pub fn delivery(recipient: &str, mail: Value) -> Value {
+    json!({
+        "eventType": "Delivery",
+        "delivery": {
+            "timestamp": "2026-03-01T10:00:01.512Z",
+            "processingTimeMillis": 546,
+            "recipients": [recipient],
+            "smtpResponse": "250 2.6.0 Message received",
+            "reportingMTA": "a8-70.smtp-out.amazonses.com",
+        },
+        "mail": mail,
+    })
+}
+
+/// A `DeliveryDelay` record (delay type `MailboxFull`) for an email to `recipient`.
+pub fn delivery_delay(recipient: &str, mail: Value) -> Value {
+    json!({
+        "eventType": "DeliveryDelay",
+        "deliveryDelay": {
+            "timestamp": "2026-03-01T10:15:00.000Z",
+            "delayType": "MailboxFull",
+            "expirationTime": "2026-03-01T22:00:00.000Z",
+            "delayedRecipients": [{
+                "emailAddress": recipient,
+                "status": "4.2.2",
+                "diagnosticCode": format!("smtp; 452 4.2.2 <{recipient}>: mailbox full"),
+            }],
+        },
+        "mail": mail,
+    })
+}
+
+/// A `Reject` record: SES found the email unsendable (it names no recipient; `mail.destination` does).
+pub fn reject(mail: Value) -> Value {
+    json!({ "eventType": "Reject", "reject": { "reason": "Bad content" }, "mail": mail })
+}
+
+/// The record SES would publish for `delivery` of an email to `recipient` tagged with `about`.
+pub fn example_delivery_event(delivery: Delivery, recipient: &str, ses_message_id: &str, about: &MailSubject) -> Value {
+    let mail = mail(recipient, ses_message_id, about.tags());
+    match delivery {
+        Delivery::Delivered => self::delivery(recipient, mail),
+        Delivery::Delayed => delivery_delay(recipient, mail),
+        Delivery::Rejected => reject(mail),
+    }
 }
 
 /// The record SES would publish through the configuration set for `feedback`

@@ -100,6 +100,21 @@ pub struct LinkRecord {
     /// SES did not answer its send: it may or may not have arrived (never sent again).
     #[serde(default)]
     pub send_unconfirmed: bool,
+    /// SES's id for the email, once SES accepted it.
+    #[serde(default)]
+    pub ses_message_id: Option<String>,
+    /// When SES accepted (or may have accepted) the email; absent if never sent.
+    #[serde(default)]
+    pub sent_at: Option<i64>,
+    /// What SES said of the email after sending it: `delivered`, `delayed`, `rejected` (ses-events).
+    #[serde(default)]
+    pub mail_delivery: Option<String>,
+    /// A bounce or complaint of the email: `bounced`, `complained` (ses-events).
+    #[serde(default)]
+    pub mail_feedback: Option<String>,
+    /// SES's words for the feedback, e.g. `Permanent/General`.
+    #[serde(default)]
+    pub mail_feedback_detail: Option<String>,
 }
 
 impl LinkRecord {

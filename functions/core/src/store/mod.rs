@@ -6,6 +6,7 @@ pub mod associations;
 pub mod audit;
 pub mod codes;
 pub mod conflicts;
+pub mod deliveries;
 mod items;
 mod link_record;
 mod login;

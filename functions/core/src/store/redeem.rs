@@ -69,6 +69,11 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
         locale: get_s(&item, &key, "locale").unwrap_or_default(),
         origin: get_s(&item, &key, "origin").unwrap_or_default(),
         send_unconfirmed: matches!(item.get("send_unconfirmed"), Some(AttributeValue::Bool(true))),
+        ses_message_id: get_s(&item, &key, "ses_message_id").ok(),
+        sent_at: get_n(&item, &key, "sent_at").ok(),
+        mail_delivery: get_s(&item, &key, "mail_delivery").ok(),
+        mail_feedback: get_s(&item, &key, "mail_feedback").ok(),
+        mail_feedback_detail: get_s(&item, &key, "mail_feedback_detail").ok(),
     };
     Ok(StoredLink {
         record,

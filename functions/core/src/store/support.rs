@@ -29,6 +29,10 @@ pub struct LinkView {
     pub identity_sub: String,
     /// The masked address the link was sent to.
     pub sent_to: String,
+    /// What became of its email: `not sent`, `sent` (SES accepted it),
+    /// `delivered`, `delayed`, `rejected`, `bounced (Permanent/General)`,
+    /// `complained (abuse)`.
+    pub email: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub support_initiated: bool,
@@ -49,10 +53,27 @@ impl LinkView {
             identity_iss: record.identity_iss.clone(),
             identity_sub: record.identity_sub.clone(),
             sent_to: masked_address,
+            email: mail_outcome(record),
             created_at: record.created_at,
             expires_at: record.expires_at,
             support_initiated: record.support_initiated(),
         }
+    }
+}
+
+/// What became of a link's email, most telling first: SES's feedback (a
+/// bounce or complaint), else its delivery event, else whether it was sent.
+fn mail_outcome(record: &super::LinkRecord) -> String {
+    match (&record.mail_feedback, &record.mail_feedback_detail, &record.mail_delivery) {
+        (Some(feedback), Some(detail), _) => format!("{feedback} ({detail})"),
+        (Some(feedback), None, _) => feedback.clone(),
+        (None, _, Some(delivery)) => delivery.clone(),
+        (None, _, None) => match (record.state, record.sent_at) {
+            (LinkState::Suppressed, _) => "not sent (suppressed)".to_owned(),
+            (_, None) => "not sent".to_owned(),
+            _ if record.send_unconfirmed => "sent (unconfirmed)".to_owned(),
+            _ => "sent".to_owned(),
+        },
     }
 }
 
