@@ -3,7 +3,7 @@
 //! searched for everything that must not be there.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use profile_link_tests::TestApp;
 use profile_link_tests::browser::first_post_form;
@@ -22,16 +22,36 @@ impl Write for Capture {
     }
 }
 
+/// Every log line of this test process, as JSON (as in Lambda); one
+/// subscriber for the process, whichever test starts first.
+fn capture() -> Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE
+        .get_or_init(|| {
+            let capture = Capture::default();
+            let writer = capture.clone();
+            tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_env_filter("info")
+                .with_writer(move || writer.clone())
+                .init();
+            capture
+        })
+        .clone()
+}
+
+fn request_lines(capture: &Capture) -> Vec<serde_json::Value> {
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "request")
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = capture();
 
     let app = TestApp::spawn().await;
     app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
@@ -163,5 +183,50 @@ fn a_configuration_error_stops_the_start_with_one_line_naming_the_variable() {
             ),
             "{format}: {printed}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_answer_shows_a_reference_its_log_line_carries() {
+    let capture = capture();
+    let app = TestApp::spawn().await;
+    let browser = profile_link_tests::browser::Browser::new();
+
+    // An HTML error page: a link that is no link.
+    let page = browser.get(&app.url("/redeem?token=not-a-link")).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    let quoted = "please quote reference ";
+    let reference: String = page
+        .body
+        .split_once(quoted)
+        .unwrap_or_else(|| panic!("no reference on the error page: {}", page.body))
+        .1
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    assert_eq!(reference.len(), 12, "a short reference: {reference:?}");
+    assert!(page.body.contains("</p>\n</main>"), "inside the page's main part: {}", page.body);
+
+    // A JSON error: a token request with no client credentials.
+    let answer = reqwest::Client::new()
+        .post(app.url("/token"))
+        .form(&[("grant_type", "authorization_code"), ("code", "nope")])
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let json: serde_json::Value = answer.json().await.unwrap();
+    assert!(status.is_client_error(), "{status} {json}");
+    let json_reference = json["reference"].as_str().unwrap_or_else(|| panic!("no reference in {json}")).to_owned();
+    assert_eq!(json["error"], "invalid_client", "the OAuth error is intact: {json}");
+
+    // Each is the reference of its request's one log line, which names its request id.
+    for (reference, route, status) in [(&reference, "/redeem", 400), (&json_reference, "/token", status.as_u16())] {
+        let lines: Vec<serde_json::Value> =
+            request_lines(&capture).into_iter().filter(|l| l["reference"] == reference.as_str()).collect();
+        assert_eq!(lines.len(), 1, "one log line with reference {reference}: {lines:?}");
+        assert_eq!((lines[0]["route"].as_str(), lines[0]["status"].as_u64()), (Some(route), Some(u64::from(status))));
+        let request_id = lines[0]["request_id"].as_str().unwrap();
+        assert!(request_id.starts_with(reference.as_str()), "{reference} begins request id {request_id}");
     }
 }

@@ -87,6 +87,8 @@ pub struct Text {
     pub lang: &'static str,
     // layout
     pub footer_contact: &'static str,
+    /// Under every error page: what a person quotes to support (`{reference}`).
+    pub error_reference: &'static str,
     pub progress_label: &'static str,
     pub progress_signed_in: &'static str,
     pub progress_address: &'static str,
@@ -285,6 +287,7 @@ pub struct Text {
 pub static EN: Text = Text {
     lang: "en",
     footer_contact: "Questions? Contact {operator} support at",
+    error_reference: "If you contact support, please quote reference {reference}.",
     progress_label: "Progress",
     progress_signed_in: "Signed in",
     progress_address: "Address entered",
@@ -470,6 +473,7 @@ pub static EN: Text = Text {
 pub static DE: Text = Text {
     lang: "de",
     footer_contact: "Fragen? Der Support von {operator} hilft Ihnen gern:",
+    error_reference: "Wenn Sie sich an den Support wenden, nennen Sie bitte die Referenz {reference}.",
     progress_label: "Fortschritt",
     progress_signed_in: "Angemeldet",
     progress_address: "Adresse eingegeben",

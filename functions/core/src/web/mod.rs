@@ -107,9 +107,9 @@ static COLD_START: ColdStart = ColdStart::new();
 
 /// One structured line per request: the function, route (the matched
 /// pattern, never the query string, which can carry a token), method, status,
-/// latency, whether this was the container's first request, and API
-/// Gateway's request id; and the `Requests` and `Latency` metrics by function
-/// and status class.
+/// latency, whether this was the container's first request, API Gateway's
+/// request id and the short [`reference`] an error answer shows; and the
+/// `Requests` and `Latency` metrics by function and status class.
 async fn log_request(
     function: &'static str,
     request: axum::extract::Request,
@@ -124,8 +124,12 @@ async fn log_request(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let request_id = Caller::from_context(request.extensions().get::<RequestContext>()).request_id;
-    let response = next.run(request).await;
+    let reference = reference(request_id.as_deref());
+    let mut response = next.run(request).await;
     let status = response.status().as_u16();
+    if status >= 400 {
+        response = with_reference(response, &reference).await;
+    }
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         target: "request",
@@ -136,6 +140,7 @@ async fn log_request(
         latency_ms,
         cold_start,
         request_id = request_id.as_deref().unwrap_or("-"),
+        reference,
         "request"
     );
     Emf::new(function)
@@ -144,6 +149,67 @@ async fn log_request(
         .milliseconds("Latency", latency_ms)
         .emit();
     response
+}
+
+/// The reference an error answer shows, for a person to quote to support:
+/// the first 12 characters of API Gateway's request id (`requestContext.requestId`,
+/// the id in the access log too), or 12 random ones where there is none. The
+/// request's log line carries it as `reference`.
+pub fn reference(request_id: Option<&str>) -> String {
+    let safe = |id: &str| -> String {
+        id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).take(12).collect()
+    };
+    match request_id.map(safe) {
+        Some(id) if !id.is_empty() => id,
+        _ => random::token(9),
+    }
+}
+
+/// Largest error body the reference is written into (ours are a few KB).
+const MAX_ERROR_BODY: usize = 256 * 1024;
+
+/// An error answer with its reference in it, in the answer's own form: a
+/// line on an HTML page (in the page's language), a `reference` member of a
+/// JSON object, a last line of plain text. Anything else is left as it is.
+async fn with_reference(response: axum::response::Response, reference: &str) -> axum::response::Response {
+    use axum::body::Body;
+    let content_type =
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let kind = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if !matches!(kind.as_str(), "text/html" | "application/json" | "text/plain") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
+        tracing::warn!(reference, "an error body too large to add its reference to");
+        return axum::response::Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let rewritten = match kind.as_str() {
+        "text/html" => {
+            let lang = text.split_once("<html lang=\"").and_then(|(_, rest)| rest.split_once('"')).map(|(l, _)| l);
+            let t = crate::i18n::Locale::from_tag(lang.unwrap_or("en")).text();
+            let line = format!(
+                "<p class=\"muted reference\">{}</p>\n",
+                crate::i18n::fill1(t.error_reference, "reference", reference)
+            );
+            match text.rfind("</main>") {
+                Some(at) => format!("{}{line}{}", &text[..at], &text[at..]),
+                None => format!("{text}{line}"),
+            }
+        }
+        "application/json" => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(serde_json::Value::Object(mut object)) => {
+                object.entry("reference").or_insert_with(|| reference.into());
+                serde_json::Value::Object(object).to_string()
+            }
+            _ => text.into_owned(),
+        },
+        _ if text.is_empty() => format!("Reference: {reference}"),
+        _ => format!("{}\n\nReference: {reference}", text.trim_end()),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, Body::from(rewritten))
 }
 
 /// Cookie names and flags for one cookie policy.
