@@ -63,7 +63,7 @@ async fn run() -> anyhow::Result<()> {
         notify_portals.clock = shared.clone();
         send_emails.clock = shared;
     }
-    // DEV_SES_EVENTS=1: POST /dev/ses-event plays SES's bounce and complaint events (moto sends none).
+    // DEV_SES_EVENTS=1: POST /dev/ses-event plays SES's events: bounces, complaints, deliveries, delays, rejects (moto sends none).
     let ses_events = (env.get("DEV_SES_EVENTS") == Some("1"))
         .then(|| SesEventsApp::from_env(&env, &sdk))
         .transpose()
