@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::{SendRetryingConflicts, condition_failed};
-use super::items::{Item, get_s, n, s};
+use super::items::{Item, get_s, n, put_new, s};
 use super::logouts::{LogoutCause, logout_event_put};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
@@ -152,12 +152,7 @@ impl Store {
             let profile_id = old_pk.trim_start_matches("PROFILE#");
             let old_key = Item::from([("pk".to_owned(), s(&old_pk)), ("sk".to_owned(), s("OWNER"))]);
             item.extend(owner_key(profile_id));
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("item set");
+            let put = put_new(&self.table, item);
             let delete =
                 Delete::builder().table_name(&self.table).set_key(Some(old_key.clone())).build().expect("key set");
             let result = self

@@ -10,7 +10,7 @@
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-use super::items::{Item, n, s};
+use super::items::{Item, n, put_new, s};
 use super::{Store, StoreError};
 use crate::domain::email::RegisteredEmail;
 use crate::domain::identity::{Identity, IdentityKey};
@@ -304,16 +304,7 @@ impl Store {
     pub(crate) fn audit_item_once(&self, entry: &AuditEntry, sk: String) -> TransactWriteItem {
         let mut item = entry.attributes(self.audit_retention_seconds);
         item.insert("sk".into(), s(sk));
-        TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .expect("item set"),
-            )
-            .build()
+        TransactWriteItem::builder().put(put_new(&self.table, item)).build()
     }
 
     /// Records one audit entry on its own (outcomes that change nothing else).
@@ -342,19 +333,7 @@ impl Store {
             identity.as_deref().map(|h| &h[..22]).unwrap_or("-")
         );
         item.insert("sk".into(), s(once));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::sdk("PutItem(audit once)", e)),
-        }
+        self.put_new_item(item, "PutItem(audit once)").await
     }
 }
 

@@ -5,14 +5,13 @@
 //! the item stays until `expires_at`, after every access token issued for it
 //! has expired, so `/userinfo` can tell that its code was replayed.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::conflicts::{SendRetryingConflicts, condition_failed};
-use super::items::{Item, get_bool, get_s, n, s};
+use super::items::{Item, get_bool, get_s, n, put_new, s};
 use super::logouts::{PortalSession, portal_session_put};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
@@ -61,12 +60,7 @@ impl Store {
         let collided =
             || StoreError::Corrupt { key: "CODE#".into(), problem: "a new code collided with an old one".into() };
         if let Some((identity, session, now)) = portal_session {
-            let code = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("item set");
+            let code = put_new(&self.table, item);
             let result = self
                 .client
                 .transact_write_items()
@@ -82,21 +76,7 @@ impl Store {
                 Err(e) => Err(StoreError::sdk("TransactWriteItems(code, portal session)", e)),
             };
         }
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
-                Err(collided())
-            }
-            Err(e) => Err(StoreError::sdk("PutItem(code)", e)),
-        }
+        if self.put_new_item(item, "PutItem(code)").await? { Ok(()) } else { Err(collided()) }
     }
 
     /// Uses a code, once: one conditional write marks it used if it exists,

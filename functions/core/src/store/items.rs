@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put};
 
-use super::StoreError;
+use super::{Store, StoreError};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -34,4 +34,34 @@ pub(crate) fn get_n(item: &Item, key: &str, name: &str) -> Result<i64, StoreErro
 
 pub(crate) fn get_bool(item: &Item, name: &str) -> bool {
     matches!(item.get(name), Some(AttributeValue::Bool(true)))
+}
+
+/// A write of an item that must not exist yet: its key taken refuses it
+/// (a collision, or a record kept once), never overwrites.
+pub(crate) fn put_new(table: &str, item: Item) -> Put {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .expect("item set")
+}
+
+impl Store {
+    /// [`put_new`] on its own: `Ok(true)` written, `Ok(false)` its key was taken.
+    pub(crate) async fn put_new_item(&self, item: Item, operation: &'static str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::sdk(operation, e)),
+        }
+    }
 }

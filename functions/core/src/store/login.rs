@@ -2,10 +2,10 @@
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
 use super::conflicts::SendRetryingConflicts;
-use super::items::{Item, get_bool, get_n, get_s, n, s};
+use super::items::{Item, get_bool, get_n, get_s, n, put_new, s};
 use super::requests::rate_counter;
 use super::{Store, StoreError};
 use crate::domain::provider_id::ProviderId;
@@ -74,13 +74,8 @@ impl Store {
             window_end,
             limits.sign_ins_per_ip,
         );
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            // A 256-bit state never collides; if it ever did, refuse rather than overwrite.
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("item set");
+        // A 256-bit state never collides; if it ever did, refuse rather than overwrite.
+        let put = put_new(&self.table, item);
         let result = self
             .client
             .transact_write_items()

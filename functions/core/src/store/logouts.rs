@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::SendRetryingConflicts;
-use super::items::{Item, get_n, get_s, n, s};
+use super::items::{Item, get_n, get_s, n, put_new, s};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
 use crate::domain::profile::ProfileId;
@@ -241,16 +241,7 @@ pub(crate) fn logout_event_put(table: &str, identity: &Identity, cause: &LogoutC
             item.insert("how".into(), s(how));
         }
     }
-    TransactWriteItem::builder()
-        .put(
-            Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("item set"),
-        )
-        .build()
+    TransactWriteItem::builder().put(put_new(table, item)).build()
 }
 
 impl Store {
@@ -319,19 +310,8 @@ impl Store {
         item.insert("next_attempt_at".into(), n(now));
         item.insert("created_at".into(), n(event.created_at));
         item.insert("expires_at".into(), n(event.created_at + LOGOUT_ITEM_RETENTION_SECONDS));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(StoreError::sdk("PutItem(logout delivery)", e)),
-        }
+        // Written already (a redelivered event): nothing to add.
+        self.put_new_item(item, "PutItem(logout delivery)").await.map(|_| ())
     }
 
     /// Every delivery of one event (strongly consistent: just written).
