@@ -2,51 +2,28 @@
 //! with every log line captured (as JSON, as in Lambda), and the capture is
 //! searched for everything that must not be there.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use profile_link_tests::TestApp;
 use profile_link_tests::browser::first_post_form;
+use profile_link_tests::log_capture::LogCapture;
 use reqwest::StatusCode;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every log line of this test process, as JSON (as in Lambda); one
 /// subscriber for the process, whichever test starts first.
-fn capture() -> Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+fn capture() -> LogCapture {
+    static CAPTURE: OnceLock<LogCapture> = OnceLock::new();
     CAPTURE
         .get_or_init(|| {
-            let capture = Capture::default();
-            let writer = capture.clone();
-            tracing_subscriber::fmt()
-                .json()
-                .flatten_event(true)
-                .with_env_filter("info")
-                .with_writer(move || writer.clone())
-                .init();
+            let capture = LogCapture::default();
+            tracing::dispatcher::set_global_default(capture.dispatch()).expect("the only subscriber");
             capture
         })
         .clone()
 }
 
-fn request_lines(capture: &Capture) -> Vec<serde_json::Value> {
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    logs.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|l| l["message"] == "request")
-        .collect()
+fn request_lines(capture: &LogCapture) -> Vec<serde_json::Value> {
+    capture.json_lines().into_iter().filter(|l| l["message"] == "request").collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +59,7 @@ async fn the_seed_flow_logs_one_line_per_request_and_no_secrets() {
     assert_eq!(userinfo(&app, &access_token).await.0, StatusCode::OK);
     assert_eq!(demo_token(&app, &code, &attempt).await.0, StatusCode::BAD_REQUEST);
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("authorization code replayed"), "a replay is logged");
     let token = link.split_once("token=").unwrap().1;
     let verifier = token.split_once('.').unwrap().1;

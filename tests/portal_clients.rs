@@ -4,31 +4,15 @@
 //! client) can read discovery, JWKS, `/token` and `/userinfo` from its own
 //! origin, while no other origin can.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use profile_link_core::config::Env;
 use profile_link_core::metrics;
 use profile_link_tests::TestApp;
+use profile_link_tests::log_capture::LogCapture;
 use reqwest::{Method, StatusCode};
-use tracing_subscriber::util::SubscriberInitExt;
 
 /// The public client of the test app's list (`spa`, redirect URI https://spa.example.com/cb).
 const SPA_ORIGIN: &str = "https://spa.example.com";
 const OTHER_ORIGIN: &str = "https://elsewhere.example";
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_client_or_a_missing_secret_is_refused_alone_and_the_others_start() {
@@ -60,11 +44,9 @@ async fn a_bad_client_or_a_missing_secret_is_refused_alone_and_the_others_start(
         ])
     };
     let captured = metrics::capture("profile-link-test");
-    let logs = Capture::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt().json().flatten_event(true).with_writer(move || writer.clone()).finish();
+    let logs = LogCapture::default();
     let app = {
-        let _logging = subscriber.set_default();
+        let _logging = tracing::dispatcher::set_default(&logs.dispatch());
         profile_link_token::TokenApp::from_env(&env(&clients), &sdk).await
     };
     let app = app.unwrap_or_else(|e| panic!("one bad entry stopped the function: {e}"));
@@ -72,22 +54,21 @@ async fn a_bad_client_or_a_missing_secret_is_refused_alone_and_the_others_start(
     assert_eq!(kept, ["good", "in-ssm", "spa"], "the well-formed clients with their secrets are kept");
 
     // One structured line per refusal, naming the client and the problem.
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let refusals: Vec<serde_json::Value> = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .json_lines()
+        .into_iter()
         .filter(|l| l["message"].as_str().is_some_and(|m| m.starts_with("portal client refused")))
         .collect();
     let named: Vec<(&str, &str)> =
         refusals.iter().map(|l| (l["client"].as_str().unwrap(), l["problem"].as_str().unwrap())).collect();
-    assert_eq!(named.len(), 3, "{logs}");
+    assert_eq!(named.len(), 3, "{}", logs.text());
     assert_eq!(named[0].0, "bad-uri");
     assert!(named[0].1.contains("plain http only on 127.0.0.1"), "{named:?}");
     assert_eq!(named[1].0, "(no readable id)");
     assert!(named[1].1.contains("invalid type"), "{named:?}");
     assert_eq!(named[2].0, "lost");
     assert!(named[2].1.contains("nobody-wrote-this") && named[2].1.contains("not in SSM"), "{named:?}");
-    assert!(!logs.contains("secret-0123456789"), "no secret is logged: {logs}");
+    assert!(!logs.text().contains("secret-0123456789"), "no secret is logged: {}", logs.text());
 
     // Counted under the function's name, for the alarm.
     let counted: Vec<serde_json::Value> =

@@ -8,6 +8,7 @@ pub mod dynamodb_local;
 pub mod fake_provider;
 pub mod faults;
 pub mod flow;
+pub mod log_capture;
 mod options;
 pub mod portal;
 
