@@ -426,6 +426,28 @@ start_dev_server() {
   wait_for_http "http://127.0.0.1:$DEV_SERVER_PORT/.well-known/jwks.json" "$name"
 }
 
+# Copies the dev server's configuration (read from files and variables) into
+# the local SSM under the deployment's default parameter names, so that
+# `profile-link-admin doctor` checks the local stack as it checks a deployed one.
+copy_dev_config_to_ssm() {
+  local clients="${PORTAL_CLIENTS:-}"
+  [[ -n "${PORTAL_CLIENTS_FILE:-}" ]] && clients="$(<"$PORTAL_CLIENTS_FILE")"
+  "$VENV/bin/python" - "$PROVIDERS_FILE" "$SESSION_SIGNING_KEY_FILE" "$SESSION_PUBLIC_KEYS_FILE" "$clients" <<'PY' ||
+import sys, boto3
+providers, signing, public, clients = sys.argv[1:]
+env = __import__("os").environ
+ssm = boto3.client("ssm", endpoint_url=env["AWS_ENDPOINT_URL_SSM"], region_name=env["AWS_REGION"])
+for name, kind, value in [
+    ("/profile-link/providers", "String", open(providers).read()),
+    ("/profile-link/portal-clients", "String", clients),
+    ("/profile-link/session-signing-key", "SecureString", open(signing).read()),
+    ("/profile-link/session-public-keys", "String", open(public).read()),
+]:
+    ssm.put_parameter(Name=name, Type=kind, Value=value, Overwrite=True, Tier="Intelligent-Tiering")
+PY
+    die "could not copy the dev server's configuration into the local SSM"
+}
+
 # Every cargo call goes through sccache from the project virtualenv (pinned in
 # requirements.lock). Its cache is keyed by the compiler's inputs, so it can be
 # shared by every checkout. Its server is this script's own, on a socket under
