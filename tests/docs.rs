@@ -559,3 +559,48 @@ fn every_page_the_code_and_template_point_to_exists() {
         .sum::<usize>();
     assert!(named > 10, "the scan found only {named} page references: is it reading the code?");
 }
+
+/// The JSON blocks of the docs are what an operator pastes into SSM: each
+/// must parse (a `//` comment in one would stop every function).
+fn json_block_problems(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for file in markdown_files(root) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut block: Option<(usize, String)> = None;
+        for (number, line) in text.lines().enumerate() {
+            // A ```json block, or a shell here-document `<<'JSON'` … `JSON`.
+            match &mut block {
+                None if line.trim_start() == "```json" || line.trim_end().ends_with("<<'JSON'") => {
+                    block = Some((number + 1, String::new()))
+                }
+                Some((start, body)) if line.trim_start().starts_with("```") || line == "JSON" => {
+                    if let Err(e) = serde_json::from_str::<serde_json::Value>(body) {
+                        problems.push(format!("{}:{start}: a json block that is not JSON: {e}", relative(root, &file)));
+                    }
+                    block = None;
+                }
+                Some((_, body)) => {
+                    body.push_str(line);
+                    body.push('\n');
+                }
+                None => {}
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_json_block_in_the_docs_is_json() {
+    let root = root();
+    let problems = json_block_problems(&root);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let blocks: usize = markdown_files(&root)
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines().filter(|l| l.trim_start() == "```json" || l.trim_end().ends_with("<<'JSON'")).count()
+        })
+        .sum();
+    assert!(blocks >= 5, "only {blocks} json blocks found: is the scan reading the docs?");
+}
