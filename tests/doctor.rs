@@ -166,7 +166,7 @@ async fn a_missing_parameter_is_named() {
     assert_failed_with(
         &stack.doctor(),
         &format!(
-            "FAIL  providers list        {} is not in SSM, or has no value: create it as a String with the provider list (docs/configuration.md)",
+            "FAIL  providers list        {} is not in SSM, or has no value: create it as a String with the provider list (docs/operating.md#identity-providers)",
             stack.name("providers")
         ),
     );

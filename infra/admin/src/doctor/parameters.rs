@@ -48,7 +48,7 @@ pub(super) async fn read(sdk: &aws_config::SdkConfig, stack: &Stack, checks: &mu
     let providers_list = present(
         "providers list",
         &stack.providers_parameter,
-        "create it as a String with the provider list (docs/configuration.md)",
+        "create it as a String with the provider list (docs/operating.md#identity-providers)",
     );
     let portal_list = present(
         "portal clients",
@@ -113,7 +113,7 @@ async fn providers(
             checks.push(Check::fail(
                 "providers list",
                 format!("{name}: {error}"),
-                "the login function does not start: correct the list (docs/configuration.md)",
+                "the login function does not start: correct the list (docs/operating.md#identity-providers)",
             ));
             return None;
         }

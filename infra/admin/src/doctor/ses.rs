@@ -116,20 +116,24 @@ pub(super) fn judge(account: &Account, per_hour: u64) -> Vec<Check> {
             "ask AWS for a higher sending quota, or onboard in smaller waves (--expected-emails-per-hour)",
         )
     } else if daily >= 0.0 && left < burst {
-        Check::warn(
+        // SES refuses a send past the quota; send-emails gives up on it after the
+        // stream's retries (the undelivered-emails alarm), so this is no go.
+        Check::fail(
             "SES quota",
             format!("{left} of today's {daily} emails are left, under the {per_hour} expected in an hour"),
-            "the rest wait for the quota (paced, not lost): onboard later, or in smaller waves",
+            "emails past the quota are refused and land in the dead-letter queue: onboard when the quota has renewed, or in smaller waves",
         )
     } else {
         Check::ok("SES quota", format!("{daily} emails a day ({left} left) carry {per_hour} in an hour"))
     });
     let hourly = account.max_send_rate * 3600.0;
     checks.push(if hourly < burst {
-        Check::warn(
+        // Sends past the rate are throttled; after the SDK's and the stream's few
+        // retries they land in the dead-letter queue, so this is no go either.
+        Check::fail(
             "SES rate",
             format!("{} a second is {hourly} emails an hour, under the {per_hour} expected", account.max_send_rate),
-            "the rest wait their turn (paced, not lost): ask AWS for a higher sending rate if that is too slow",
+            "sends past the rate are throttled and, retried a few times, land in the dead-letter queue: ask AWS for a higher sending rate first",
         )
     } else {
         Check::ok("SES rate", format!("{} a second carries {per_hour} emails an hour", account.max_send_rate))
@@ -169,11 +173,11 @@ mod tests {
     }
 
     #[test]
-    fn a_production_account_carries_the_default_burst_and_warns_when_spent_or_slow() {
+    fn a_production_account_carries_the_default_burst_and_fails_when_spent_or_slow() {
         assert!(judge(&PRODUCTION, 1000).iter().all(|c| c.status == Status::Ok));
         let spent = Account { sent_last_24_hours: 49_500.0, ..PRODUCTION };
-        assert_eq!(statuses(spent, 1000)[2], ("SES quota".into(), Status::Warn));
-        assert_eq!(statuses(PRODUCTION, 60_000)[3], ("SES rate".into(), Status::Warn), "14/s is 50400 an hour");
+        assert_eq!(statuses(spent, 1000)[2], ("SES quota".into(), Status::Fail));
+        assert_eq!(statuses(PRODUCTION, 60_000)[3], ("SES rate".into(), Status::Fail), "14/s is 50400 an hour");
         let unlimited = Account { max_24_hour_send: -1.0, ..PRODUCTION };
         assert_eq!(statuses(unlimited, 40_000)[2], ("SES quota".into(), Status::Ok));
         let paused = Account { sending_enabled: false, ..PRODUCTION };
