@@ -433,10 +433,9 @@ copy_dev_config_to_ssm() {
   local clients="${PORTAL_CLIENTS:-}"
   [[ -n "${PORTAL_CLIENTS_FILE:-}" ]] && clients="$(<"$PORTAL_CLIENTS_FILE")"
   "$VENV/bin/python" - "$PROVIDERS_FILE" "$SESSION_SIGNING_KEY_FILE" "$SESSION_PUBLIC_KEYS_FILE" "$clients" <<'PY' ||
-import sys, boto3
+import os, sys, boto3
 providers, signing, public, clients = sys.argv[1:]
-env = __import__("os").environ
-ssm = boto3.client("ssm", endpoint_url=env["AWS_ENDPOINT_URL_SSM"], region_name=env["AWS_REGION"])
+ssm = boto3.client("ssm", endpoint_url=os.environ["AWS_ENDPOINT_URL_SSM"], region_name=os.environ["AWS_REGION"])
 for name, kind, value in [
     ("/profile-link/providers", "String", open(providers).read()),
     ("/profile-link/portal-clients", "String", clients),

@@ -25,6 +25,17 @@ fn admin(app: &TestApp, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `profile-link-admin ARGS` against the local SSM, with `env` set and stdin not a terminal.
+fn admin_ssm(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(admin_binary())
+        .args(args)
+        .env("AWS_ENDPOINT_URL_SSM", local_aws().ssm)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn code(output: &Output) -> i32 {
     output.status.code().expect("exited")
 }
@@ -380,15 +391,7 @@ async fn keys_rotate_without_signing_anyone_out() {
     let ssm = patient_ssm().await;
     let prefix = format!("/test-{}", profile_link_core::random::token(6).replace(['-', '_'], "x"));
     let (signing, public) = (format!("{prefix}/signing"), format!("{prefix}/public"));
-    let keys_command = |args: &[&str]| {
-        Command::new(admin_binary())
-            .args(["keys"])
-            .args(args)
-            .env("AWS_ENDPOINT_URL_SSM", local_aws().ssm)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let keys_command = |args: &[&str]| admin_ssm(&[&["keys"], args].concat(), &[]);
     let read = |name: String| {
         let ssm = ssm.clone();
         async move {
@@ -502,12 +505,8 @@ async fn a_key_set_from_before_rsa_keys_gets_them_from_keys_rotate() {
     let old_session = session_signed_by(&before, now);
 
     // Just written, not forced: adding keys drops none, so it is never too soon.
-    let rotated = Command::new(admin_binary())
-        .args(["keys", "rotate", "--signing-key-parameter", &signing, "--public-keys-parameter", &public])
-        .env("AWS_ENDPOINT_URL_SSM", local_aws().ssm)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let rotated =
+        admin_ssm(&["keys", "rotate", "--signing-key-parameter", &signing, "--public-keys-parameter", &public], &[]);
     assert_eq!(code(&rotated), 0, "{rotated:?}");
     let got = ssm.get_parameter().name(&signing).with_decryption(true).send().await.unwrap();
     let after = SessionKeys::from_pem(ISSUER, &got.parameter.unwrap().value.unwrap()).expect("the set starts now");
@@ -528,15 +527,10 @@ async fn portals_are_added_listed_checked_and_removed_in_ssm_as_the_functions_re
     let prefix = format!("/test-{}", profile_link_core::random::token(6).replace(['-', '_'], "x"));
     let (clients, secrets) = (format!("{prefix}/portal-clients"), format!("{prefix}/portals/"));
     let portals = |args: &[&str]| {
-        Command::new(admin_binary())
-            .arg("portals")
-            .args(args)
-            .env("AWS_ENDPOINT_URL_SSM", local_aws().ssm)
-            .env("PORTAL_CLIENTS_SSM_PARAMETER", &clients)
-            .env("PORTAL_SECRETS_PATH", &secrets)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        admin_ssm(
+            &[&["portals"], args].concat(),
+            &[("PORTAL_CLIENTS_SSM_PARAMETER", clients.as_str()), ("PORTAL_SECRETS_PATH", secrets.as_str())],
+        )
     };
     let read = |name: String| {
         let ssm = ssm.clone();
