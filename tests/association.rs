@@ -238,6 +238,73 @@ async fn the_per_ip_limit_trips_across_identities() {
     );
 }
 
+/// Issue [16], 3: the per-network limits are a ceiling against abuse, not a
+/// business limit. One person's onboarding is measured against its
+/// network's budgets (the heavy case: two profiles, so two links, each
+/// confirmed after a forced sign-in, and a portal sign-in later), and the
+/// defaults must carry 1,000 such people behind one corporate NAT in one
+/// window, each allowed a retry, with twice that as headroom; meanwhile one
+/// person's own limit still stops them long before their network's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_people_behind_one_address_fit_the_default_network_limits() {
+    const PEOPLE: i64 = 1_000;
+    const RETRIES: i64 = 1; // a mistyped address or a resend; an abandoned sign-in
+    const HEADROOM: i64 = 2;
+    let defaults = RateLimits::default();
+    let app = TestApp::spawn_with_options(TestOptions { limits: defaults, ..TestOptions::default() }).await;
+    app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery"), ("CUST-2", "pat", "Pat Doe", "Consulting")]).await;
+    let pat = app.signed_in("pat").await;
+    let links = profile_link_tests::flow::request_and_deliver(&app, &pat, &app.address("pat")).await;
+    assert_eq!(links.len(), 2, "one link per profile");
+    for link in &links {
+        app.clock.advance(60); // each click comes after the last sign-in, so it needs a fresh one
+        let page = profile_link_tests::flow::open(&pat, link, "pat").await;
+        let done = profile_link_tests::flow::confirm(&pat, &page, "confirm").await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    }
+    // The portal's /authorize sends a signed-out browser to GET /login, as this does.
+    app.signed_in("pat").await;
+
+    let network = "127.0.0.1"; // every test request's source address
+    let requests = app.rate_counted(&format!("RATE#IP#{network}")).await;
+    let sign_ins = app.rate_counted(&format!("RATE#SIGN-IN#{network}")).await;
+    assert_eq!(requests, 1, "one association request for the address holding both profiles");
+    assert_eq!(sign_ins, 4, "sign-ins: the first, one per link clicked (2), the portal's");
+    let needed = |per_person: i64| PEOPLE * (per_person + RETRIES) * HEADROOM;
+    assert!(
+        i64::from(defaults.per_ip) >= needed(requests),
+        "RATE_LIMIT_PER_IP's default {} carries {PEOPLE} people at {requests} request(s) each: needs {}",
+        defaults.per_ip,
+        needed(requests)
+    );
+    assert!(
+        i64::from(defaults.sign_ins_per_ip) >= needed(sign_ins),
+        "RATE_LIMIT_SIGN_INS_PER_IP's default {} carries {PEOPLE} people at {sign_ins} sign-ins each: needs {}",
+        defaults.sign_ins_per_ip,
+        needed(sign_ins)
+    );
+
+    // The real work is per person: pat's budget ends at the default per-identity
+    // limit while the network's is all but untouched.
+    for n in 2..=defaults.per_identity {
+        let page = request(&app, &pat, &app.address(&format!("other-{n}"))).await;
+        assert_eq!(page.status, StatusCode::OK, "request {n} of {}: {}", defaults.per_identity, page.body);
+    }
+    assert_rate_limited(&app, &request(&app, &pat, &app.address("one-too-many")).await).await;
+    let counters: std::collections::BTreeSet<String> =
+        app.keys().await.into_iter().map(|(pk, _)| pk).filter(|pk| pk.starts_with("RATE#IDENTITY#")).collect();
+    assert_eq!(counters.len(), 1, "only pat asked: {counters:?}");
+    let identity = app.rate_counted(counters.first().unwrap()).await;
+    assert_eq!(identity, i64::from(defaults.per_identity), "pat's own budget is spent");
+    let network_used = app.rate_counted(&format!("RATE#IP#{network}")).await;
+    assert_eq!(network_used, i64::from(defaults.per_identity), "the refused request counted nowhere");
+    assert!(
+        network_used * 100 < i64::from(defaults.per_ip),
+        "the network has spent {network_used} of {}",
+        defaults.per_ip
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_answer_and_changes_nothing() {
     let app = TestApp::spawn().await;

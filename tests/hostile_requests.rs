@@ -116,6 +116,58 @@ async fn sign_ins_started_from_one_network_are_limited() {
     assert_eq!(app.count_with_prefix("LOGIN#").await, 3, "no transaction written for the refused one");
 }
 
+/// Issue [16], 3: behind CloudFront the source address is CloudFront's, so
+/// the deployment trusts `CloudFront-Viewer-Address`, but only on requests
+/// carrying the proxy's secret: with it each viewer has a budget of its own;
+/// without it (a client that reached the API around the proxy) a viewer
+/// address the client wrote is ignored and the source address's budget spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_each_viewer_counts_under_its_own_address_only_with_the_proxys_secret() {
+    use profile_link_core::domain::client_address::{ClientAddresses, ORIGIN_SECRET_HEADER, ReportedBy};
+    const SECRET: &str = "5ad1e0c3a9f24b7e8c6d0f1a2b3c4d5e";
+    let mut options = profile_link_tests::TestOptions::default();
+    options.limits.sign_ins_per_ip = 2;
+    options.client_addresses =
+        ClientAddresses::trusting(ReportedBy::CloudFrontViewerAddress, profile_link_core::secrets::Secret::new(SECRET));
+    let app = TestApp::spawn_with_options(options).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let sign_in = |viewer: &'static str, secret: Option<&'static str>| {
+        let mut request = client.get(app.url("/login")).header("cloudfront-viewer-address", viewer);
+        if let Some(secret) = secret {
+            request = request.header(ORIGIN_SECRET_HEADER, secret);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    for viewer in ["198.51.100.7:40001", "198.51.100.8:40002", "2001:db8:1:2::7:40003"] {
+        for n in 1..=2 {
+            assert_eq!(sign_in(viewer, Some(SECRET)).await, StatusCode::SEE_OTHER, "{viewer}'s sign-in {n}");
+        }
+        assert_eq!(sign_in(viewer, Some(SECRET)).await, StatusCode::TOO_MANY_REQUESTS, "{viewer}'s third");
+    }
+    // Around the proxy, or with a wrong secret: the viewer address is the client's own writing.
+    assert_eq!(sign_in("203.0.113.1:1", None).await, StatusCode::SEE_OTHER, "counted under 127.0.0.1");
+    assert_eq!(sign_in("203.0.113.2:1", Some("not-the-secret")).await, StatusCode::SEE_OTHER, "127.0.0.1 again");
+    assert_eq!(
+        sign_in("203.0.113.3:1", None).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a third viewer address written by the client still spends 127.0.0.1's budget"
+    );
+    // A malformed report with the secret: the proxy's (source) address, never a new budget.
+    assert_eq!(
+        sign_in("203.0.113.4", Some(SECRET)).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "no port: counted under the source address, whose budget is spent"
+    );
+    let networks: std::collections::BTreeSet<String> =
+        app.keys().await.into_iter().map(|(pk, _)| pk).filter(|pk| pk.starts_with("RATE#SIGN-IN#")).collect();
+    let expected = ["127.0.0.1", "198.51.100.7", "198.51.100.8", "2001:db8:1:2::/64"];
+    assert_eq!(
+        networks,
+        expected.iter().map(|n| format!("RATE#SIGN-IN#{n}")).collect(),
+        "one counter per viewer network and one for the source address"
+    );
+}
+
 /// Issue [10], 6: every replay of a used link used to add a 400-day audit entry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_link_is_audited_once_per_identity_and_refusal() {

@@ -97,6 +97,10 @@ fn sample(name: &str) -> String {
         "PORTAL_SECRETS_PATH" => "/profile-link/portals/".into(),
         "LOGO_URL" => "https://cdn.example.com/logo.svg".into(),
         "ACCENT_COLOR" => "#1f5fbf".into(),
+        // Behind CloudFront, as docs/operating.md sets it up.
+        "CLIENT_ADDRESS_HEADER" => "CloudFront-Viewer-Address".into(),
+        "CLIENT_ADDRESS_PROXIES" => "1".into(),
+        "PROXY_ORIGIN_SECRET" => "5ad1e0c3a9f24b7e8c6d0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e".into(),
         n if n.starts_with("RATE_LIMIT_") || n.ends_with("_SECONDS") => "3600".into(),
         "RUST_LOG" => "info".into(),
         _ => "sample".into(),
@@ -581,46 +585,124 @@ fn each_function_may_read_exactly_the_ssm_parameters_it_is_told_to_read() {
     );
 }
 
-/// Per-route throttles (route key → burst, rate per second), tighter than the
-/// default where a request starts a sign-in, writes links or sends email.
-const ROUTE_THROTTLES: &[(&str, u64, u64)] = &[
-    ("GET /login", 40, 20),
-    ("GET /login/callback/{provider}", 40, 20),
-    ("POST /login/callback/{provider}", 40, 20),
-    ("POST /associate", 20, 10),
-    ("POST /redeem", 40, 20),
-    ("POST /redeem/resend", 20, 10),
-    ("POST /not-me", 20, 10),
-    ("GET /authorize", 40, 20),
-    ("POST /authorize", 40, 20),
-    ("POST /token", 40, 20),
+/// The route groups of docs/capacity.md ("Route limits"): each route named
+/// here is throttled by its group's parameter; every other route the API
+/// serves by `OtherRoutesRateLimit`, the default route settings'.
+const ROUTE_LIMITS: &[(&str, &str)] = &[
+    ("GET /login", "SignInRoutesRateLimit"),
+    ("GET /login/callback/{provider}", "SignInRoutesRateLimit"),
+    ("POST /login/callback/{provider}", "SignInRoutesRateLimit"),
+    ("POST /associate", "LinkRoutesRateLimit"),
+    ("POST /redeem", "LinkRoutesRateLimit"),
+    ("POST /redeem/resend", "LinkRoutesRateLimit"),
+    ("POST /not-me", "LinkRoutesRateLimit"),
+    ("GET /authorize", "PortalRoutesRateLimit"),
+    ("POST /authorize", "PortalRoutesRateLimit"),
+    ("POST /token", "PortalRoutesRateLimit"),
 ];
+const OTHER_ROUTES_LIMIT: &str = "OtherRoutesRateLimit";
 
-fn throttle(settings: &Value) -> (u64, u64) {
-    (settings["ThrottlingBurstLimit"].as_u64().unwrap(), settings["ThrottlingRateLimit"].as_u64().unwrap())
+/// The parameter a throttle's burst and rate both come from (`!Ref`), or what is wrong with it.
+fn limit_parameter(settings: &Value) -> Result<String, String> {
+    let of = |key: &str| match &settings[key] {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => Ok(tagged.value.as_str().unwrap_or_default().to_owned()),
+        other => Err(format!("{key} is {other:?}, not a limit parameter")),
+    };
+    let (burst, rate) = (of("ThrottlingBurstLimit")?, of("ThrottlingRateLimit")?);
+    if burst != rate {
+        return Err(format!("burst from {burst} but rate from {rate}"));
+    }
+    Ok(rate)
+}
+
+/// Everything wrong with the API's route throttles: a route whose limit is no
+/// parameter, a setting for a route nobody serves, a route in another group
+/// than [`ROUTE_LIMITS`] says, a limit parameter without its arithmetic.
+fn route_limit_problems(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let served: BTreeSet<String> =
+        functions(template).iter().flat_map(|f| f.routes.iter().map(|(m, p)| format!("{m} {p}"))).collect();
+    let mut parameters = BTreeSet::new();
+    match limit_parameter(&api["DefaultRouteSettings"]) {
+        Ok(name) if name == OTHER_ROUTES_LIMIT => {
+            parameters.insert(name);
+        }
+        Ok(name) => problems.push(format!("DefaultRouteSettings come from {name}, not {OTHER_ROUTES_LIMIT}")),
+        Err(problem) => problems.push(format!("DefaultRouteSettings: {problem}")),
+    }
+    let mut set = BTreeMap::new();
+    for (key, settings) in api["RouteSettings"].as_mapping().into_iter().flatten() {
+        let key = key.as_str().unwrap().to_owned();
+        // A setting for a route the API lacks fails the deployment.
+        if !served.contains(&key) {
+            problems.push(format!("RouteSettings names {key}, which no function serves"));
+        }
+        match limit_parameter(settings) {
+            Ok(name) => {
+                parameters.insert(name.clone());
+                set.insert(key, name);
+            }
+            Err(problem) => problems.push(format!("{key}: {problem}")),
+        }
+    }
+    for (route, group) in ROUTE_LIMITS {
+        match set.get(*route) {
+            Some(name) if name == group => {}
+            Some(name) => problems.push(format!("{route} is limited by {name}, not its group's {group}")),
+            None => problems.push(format!("{route} has no RouteSettings of its own (its group is {group})")),
+        }
+    }
+    for (route, name) in &set {
+        if !ROUTE_LIMITS.iter().any(|(r, _)| r == route) {
+            problems.push(format!("{route} has its own limit ({name}) but no group in ROUTE_LIMITS"));
+        }
+    }
+    for name in parameters {
+        let parameter = &template["Parameters"][name.as_str()];
+        let description = parameter["Description"].as_str().unwrap_or_default();
+        if parameter["Type"].as_str() != Some("Number") || parameter["MinValue"].as_i64() != Some(1) {
+            problems.push(format!("{name} is not a Number parameter of at least 1"));
+        }
+        if !(description.contains("people an hour") && description.contains("/ 3,600 s")) {
+            problems.push(format!("{name}'s Description does not give its arithmetic: {description:?}"));
+        }
+    }
+    problems
 }
 
 #[test]
-fn chosen_routes_have_tighter_throttles_and_the_rest_the_default() {
-    let template = template();
-    let api = &template["Resources"]["HttpApi"]["Properties"];
-    let default = throttle(&api["DefaultRouteSettings"]);
-    let routes: BTreeSet<String> =
-        functions(&template).iter().flat_map(|f| f.routes.iter().map(|(m, p)| format!("{m} {p}"))).collect();
-    let set: BTreeMap<String, (u64, u64)> = api["RouteSettings"]
-        .as_mapping()
-        .expect("HttpApi RouteSettings")
-        .iter()
-        .map(|(key, settings)| (key.as_str().unwrap().to_owned(), throttle(settings)))
-        .collect();
-    let expected: BTreeMap<String, (u64, u64)> =
-        ROUTE_THROTTLES.iter().map(|(key, burst, rate)| (key.to_string(), (*burst, *rate))).collect();
-    assert_eq!(set, expected);
-    for (key, (burst, rate)) in &set {
-        // A setting for a route the API lacks fails the deployment.
-        assert!(routes.contains(key), "RouteSettings names {key}, which no function serves");
-        assert!(*burst < default.0 && *rate < default.1, "{key} is no tighter than the default {default:?}");
+fn every_route_is_throttled_by_a_campaign_parameter_with_its_arithmetic() {
+    assert_eq!(route_limit_problems(&template()), Vec::<String>::new());
+}
+
+#[test]
+fn a_route_limit_without_a_parameter_would_be_caught() {
+    let mut template = template();
+    let settings = template["Resources"]["HttpApi"]["Properties"]["RouteSettings"].as_mapping_mut().unwrap();
+    settings.insert(
+        Value::from("GET /login"),
+        serde_yaml_ng::from_str("{ ThrottlingBurstLimit: 40, ThrottlingRateLimit: 20 }").unwrap(),
+    );
+    settings.insert(
+        Value::from("GET /me"),
+        serde_yaml_ng::from_str(
+            "{ ThrottlingBurstLimit: !Ref LinkRoutesRateLimit, ThrottlingRateLimit: !Ref LinkRoutesRateLimit }",
+        )
+        .unwrap(),
+    );
+    settings.remove("POST /token");
+    let problems = route_limit_problems(&template);
+    let expected = [
+        "GET /login: ThrottlingBurstLimit is Number(40), not a limit parameter",
+        "GET /login has no RouteSettings of its own (its group is SignInRoutesRateLimit)",
+        "POST /token has no RouteSettings of its own (its group is PortalRoutesRateLimit)",
+        "GET /me has its own limit (LinkRoutesRateLimit) but no group in ROUTE_LIMITS",
+    ];
+    for problem in expected {
+        assert!(problems.iter().any(|p| p == problem), "{problem:?} not among {problems:#?}");
     }
+    assert_eq!(problems.len(), expected.len(), "{problems:#?}");
 }
 
 #[test]
@@ -1210,7 +1292,8 @@ fn configuration_table(template: &Value, reads: &BTreeMap<String, BTreeSet<Strin
                 },
             };
             let allowed = if let Some(values) = parameter["AllowedValues"].as_sequence() {
-                values.iter().map(|v| code(&literal(v).unwrap())).collect::<Vec<_>>().join(", ")
+                let shown = |text: String| if text.is_empty() { "(empty)".to_owned() } else { code(&text) };
+                values.iter().map(|v| shown(literal(v).unwrap())).collect::<Vec<_>>().join(", ")
             } else if let Some(pattern) = parameter["AllowedPattern"].as_str() {
                 code(pattern)
             } else {

@@ -205,7 +205,7 @@ impl TestApp {
         let dynamo =
             Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build());
         let store = Store::new(dynamo, table);
-        let login = LoginApp::new(
+        let mut login = LoginApp::new(
             site.clone(),
             store.clone(),
             IdentityProviders::new(clients),
@@ -214,9 +214,10 @@ impl TestApp {
             600,
             options.limits,
         );
+        login.client_addresses = options.client_addresses.clone();
         // Verify-only, from the published keys, as in AWS.
         let published = serde_json::to_string(sessions.jwks()).unwrap();
-        let association = AssociationApp::new(
+        let mut association = AssociationApp::new(
             site.clone(),
             store.clone(),
             Arc::new(SessionVerifier::from_jwks(&public_base_url, &published).unwrap()),
@@ -224,7 +225,7 @@ impl TestApp {
             options.limits,
             options.link_ttl_seconds,
         );
-        let redeem = RedeemApp::new(
+        let mut redeem = RedeemApp::new(
             site.clone(),
             store.clone(),
             sessions.clone(),
@@ -232,6 +233,8 @@ impl TestApp {
             options.limits,
             options.link_ttl_seconds,
         );
+        association.client_addresses = options.client_addresses.clone();
+        redeem.client_addresses = options.client_addresses.clone();
 
         let portals = PortalClients::parse(options.portals.as_deref().unwrap_or(PORTAL_CLIENTS)).unwrap();
         let portal_secrets = portals
@@ -490,6 +493,24 @@ impl TestApp {
 
     pub async fn count_with_prefix(&self, prefix: &str) -> usize {
         self.keys().await.iter().filter(|(pk, _)| pk.starts_with(prefix)).count()
+    }
+
+    /// What a rate counter (`RATE#…`) holds, over every window it has counted in.
+    pub async fn rate_counted(&self, pk: &str) -> i64 {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let windows = self
+            .direct
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", S(pk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default();
+        windows.iter().map(|w| w["count"].as_n().unwrap().parse::<i64>().unwrap()).sum()
     }
 }
 

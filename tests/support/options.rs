@@ -63,6 +63,8 @@ pub struct TestOptions {
     pub link_ttl_seconds: i64,
     /// The signing keys (PEM, as SESSION_SIGNING_KEY holds them; default: fresh ones).
     pub session_keys_pem: Option<String>,
+    /// Which address the per-network limits count a request under (default: its source address).
+    pub client_addresses: profile_link_core::domain::client_address::ClientAddresses,
 }
 
 /// The portals a test app serves: a confidential client that authenticates
@@ -101,6 +103,7 @@ impl Default for TestOptions {
             portals: None,
             link_ttl_seconds: 3600,
             session_keys_pem: None,
+            client_addresses: Default::default(),
         }
     }
 }

@@ -11,7 +11,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::CookieJar;
 use profile_link_core::config::{Env, SiteConfig};
-use profile_link_core::domain::rate_limit::{Limit, RateLimits, client_network};
+use profile_link_core::domain::client_address::ClientAddresses;
+use profile_link_core::domain::rate_limit::{Limit, RateLimits};
 use profile_link_core::i18n::fill;
 use profile_link_core::i18n::{Locale, Text};
 use profile_link_core::metrics::rate_limited;
@@ -70,8 +71,12 @@ impl LoginApp {
         let providers = startup::identity_providers(env, sdk, &site, &secrets.remove(0)).await?;
         let login_ttl_seconds = env.number_in("LOGIN_TTL_SECONDS", DEFAULT_LOGIN_TTL_SECONDS, 60..=600)?;
         let limits = RateLimits::sign_ins_from_env(env)?;
+        let client_addresses = ClientAddresses::from_env(env)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
-        Ok(Self::new(site, store, providers, Arc::new(sessions), Arc::new(SystemClock), login_ttl_seconds, limits))
+        let mut app =
+            Self::new(site, store, providers, Arc::new(sessions), Arc::new(SystemClock), login_ttl_seconds, limits);
+        app.client_addresses = client_addresses;
+        Ok(app)
     }
 
     pub fn new(

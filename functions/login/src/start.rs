@@ -118,8 +118,9 @@ pub(crate) async fn begin(
         started_at: now,
         expires_at: now + app.login_ttl_seconds,
     };
-    let network = client_network(caller.source_ip.as_deref());
-    if let LoginRecorded::RateLimited { retry_after } = app.store.put_login(&tx, &network, &app.limits, now).await? {
+    if let LoginRecorded::RateLimited { retry_after } =
+        app.store.put_login(&tx, &caller.network, &app.limits, now).await?
+    {
         return Err(LoginError::TooManySignIns(retry_after));
     }
     let binding = match form_post {

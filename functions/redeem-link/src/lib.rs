@@ -16,10 +16,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use profile_link_core::config::{CookiePolicy, Env, SiteConfig};
+use profile_link_core::domain::client_address::ClientAddresses;
 use profile_link_core::domain::identity::RequesterLabel;
 use profile_link_core::domain::link_token::LinkToken;
 use profile_link_core::domain::profile::ProfileId;
-use profile_link_core::domain::rate_limit::{RateLimits, RequestPolicy, client_network};
+use profile_link_core::domain::rate_limit::{RateLimits, RequestPolicy};
 use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::linking;
 use profile_link_core::linking::not_me::CancelledVia;
@@ -80,8 +81,12 @@ impl RedeemApp {
         let site = SiteConfig::from_env(env)?;
         let (sessions, _) = startup::session_keys_and_secrets(env, sdk, &site, &[]).await?;
         let policy = RequestPolicy::from_env(env)?;
+        let client_addresses = ClientAddresses::from_env(env)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
-        Ok(Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), policy.limits, policy.link_ttl_seconds))
+        let mut app =
+            Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), policy.limits, policy.link_ttl_seconds);
+        app.client_addresses = client_addresses;
+        Ok(app)
     }
 
     pub fn new(

@@ -39,7 +39,7 @@ pub(crate) async fn resend(
         identity: session.identity(),
         label: RequesterLabel::of_sign_in(&session.profile, t),
         provider: link.record.identity_provider.clone(),
-        source_ip: client_network(caller.source_ip.as_deref()),
+        source_ip: caller.network.clone(),
         locale,
     };
     let allowance = Allowance { limits: &app.limits, link_ttl_seconds: app.link_ttl_seconds };

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use profile_link_core::config::{Env, SiteConfig};
+use profile_link_core::domain::client_address::ClientAddresses;
 use profile_link_core::domain::email::RegisteredEmail;
 use profile_link_core::domain::identity::RequesterLabel;
-use profile_link_core::domain::rate_limit::client_network;
 use profile_link_core::domain::rate_limit::{RateLimits, RequestPolicy};
 use profile_link_core::i18n::{Locale, Text, fill};
 use profile_link_core::linking::request::{Allowance, Requested, request_links};
@@ -61,8 +61,12 @@ impl AssociationApp {
         let site = SiteConfig::from_env(env)?;
         let sessions = startup::session_verifier(env, sdk, &site).await?;
         let policy = RequestPolicy::from_env(env)?;
+        let client_addresses = ClientAddresses::from_env(env)?;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
-        Ok(Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), policy.limits, policy.link_ttl_seconds))
+        let mut app =
+            Self::new(site, store, Arc::new(sessions), Arc::new(SystemClock), policy.limits, policy.link_ttl_seconds);
+        app.client_addresses = client_addresses;
+        Ok(app)
     }
 
     pub fn new(

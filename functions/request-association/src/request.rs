@@ -56,7 +56,7 @@ pub(crate) async fn request(
         // The operator's name for it ("Microsoft"), from the signed session.
         provider: session.provider_name(),
         identity,
-        source_ip: client_network(caller.source_ip.as_deref()),
+        source_ip: caller.network.clone(),
         locale,
     };
     let allowance = Allowance { limits: &app.limits, link_ttl_seconds: app.link_ttl_seconds };

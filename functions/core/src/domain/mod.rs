@@ -2,9 +2,11 @@
 //! then on: who signed in (`identity`), the address a customer system holds
 //! (`email`), its profiles (`profile`), the split tokens in emailed links
 //! (`link_token`), which identity provider (`provider_id`), where a browser
-//! returns (`return_to`), what an email is about (`mail_subject`) and the
-//! business limits on requests (`rate_limit`). Nothing here does I/O.
+//! returns (`return_to`), what an email is about (`mail_subject`), the
+//! business limits on requests (`rate_limit`) and which address a request is
+//! counted under (`client_address`). Nothing here does I/O.
 
+pub mod client_address;
 pub mod email;
 pub mod identity;
 pub mod link_token;

@@ -12,6 +12,8 @@ pub struct RateLimits {
     pub per_identity: u32,
     /// Requests by one identity for one address, per window.
     pub per_address: u32,
+    /// Requests from one client network per window: a ceiling against
+    /// abuse, not a business limit (a company's people share one address).
     pub per_ip: u32,
     pub window_seconds: i64,
     /// Requests for one address per UTC day, by every identity together
@@ -22,15 +24,22 @@ pub struct RateLimits {
     pub sign_ins_per_ip: u32,
 }
 
+/// The defaults let 1,000 people behind one corporate NAT onboard in one
+/// hour's window: a person makes one request (for the address that holds
+/// their profiles) and starts four sign-ins in the heavy case (the first, one
+/// per link clicked for two profiles, the portal's), each allowed one retry,
+/// with twice that as headroom: 1,000 × 2 × 2 = 4,000 requests and
+/// 1,000 × 5 × 2 = 10,000 sign-ins. Per-identity and per-address limits do
+/// the real work (`tests/association.rs` measures an onboarding against them).
 impl Default for RateLimits {
     fn default() -> Self {
         Self {
             per_identity: 5,
             per_address: 5,
-            per_ip: 30,
+            per_ip: 4_000,
             window_seconds: 3600,
             per_address_per_day: 10,
-            sign_ins_per_ip: 600,
+            sign_ins_per_ip: 10_000,
         }
     }
 }

@@ -9,6 +9,7 @@ use axum_extra::extract::cookie::CookieJar;
 
 use crate::clock::Clock;
 use crate::config::SiteConfig;
+use crate::domain::client_address::ClientAddresses;
 use crate::i18n::Text;
 use crate::session::{SessionClaims, SessionVerifier};
 use crate::store::{IdentityState, Store, StoreError};
@@ -23,12 +24,16 @@ pub struct BrowserCore {
     /// Verifies session cookies: the published keys (a function that also
     /// signs holds its own keys' public part).
     pub verifier: Arc<SessionVerifier>,
+    /// Which address a request is counted under by the per-network limits:
+    /// API Gateway's source address unless the functions that count them are
+    /// told to trust a proxy's report ([`ClientAddresses::from_env`]).
+    pub client_addresses: ClientAddresses,
 }
 
 impl BrowserCore {
     pub fn new(site: SiteConfig, store: Store, verifier: Arc<SessionVerifier>, clock: Arc<dyn Clock>) -> Self {
         let cookies = Cookies::new(site.public_base_url.cookie_policy());
-        Self { site, store, clock, cookies, verifier }
+        Self { site, store, clock, cookies, verifier, client_addresses: ClientAddresses::default() }
     }
 
     /// The session the cookie holds, verified; anything else is "signed out".

@@ -17,32 +17,48 @@ use serde::de::DeserializeOwned;
 use super::browser::BrowserCore;
 use super::csrf_matches;
 use super::pages::Problem;
+use crate::domain::client_address::ClientAddresses;
+use crate::domain::rate_limit::client_network;
 use crate::i18n::{Locale, Text};
 use crate::session::SessionClaims;
 
-/// Who is asking, as API Gateway saw it.
+/// Who is asking: the client network the per-network limits count it under
+/// (API Gateway's source address, or a trusted proxy's report of it, by
+/// the app's [`ClientAddresses`]), and API Gateway's request id.
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
-    pub source_ip: Option<String>,
+    /// An IPv4 address, an IPv6 /64, or `unknown` ([`client_network`]).
+    pub network: String,
     pub request_id: Option<String>,
 }
 
 impl Caller {
-    pub fn from_context(context: Option<&RequestContext>) -> Self {
+    pub fn from_request(parts: &http::request::Parts, client_addresses: &ClientAddresses) -> Self {
+        let (source_ip, request_id) = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.http.source_ip.as_deref(), ctx.request_id.clone()),
+            _ => (None, None),
+        };
+        let address = client_addresses.client_address(source_ip, &parts.headers);
+        Self { network: client_network(address.as_deref()), request_id }
+    }
+
+    /// API Gateway's id for the request, when it came through API Gateway.
+    pub fn request_id(context: Option<&RequestContext>) -> Option<String> {
         match context {
-            Some(RequestContext::ApiGatewayV2(ctx)) => {
-                Self { source_ip: ctx.http.source_ip.clone(), request_id: ctx.request_id.clone() }
-            }
-            _ => Self::default(),
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+            _ => None,
         }
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl<A> FromRequestParts<Arc<A>> for Caller
+where
+    A: Deref<Target = BrowserCore> + Send + Sync + 'static,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_context(parts.extensions.get::<RequestContext>()))
+    async fn from_request_parts(parts: &mut http::request::Parts, app: &Arc<A>) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_request(parts, &app.client_addresses))
     }
 }
 

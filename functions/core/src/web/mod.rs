@@ -123,7 +123,7 @@ async fn log_request(
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let request_id = Caller::from_context(request.extensions().get::<RequestContext>()).request_id;
+    let request_id = Caller::request_id(request.extensions().get::<RequestContext>());
     let reference = reference(request_id.as_deref());
     let mut response = next.run(request).await;
     let status = response.status().as_u16();
