@@ -11,7 +11,7 @@ use std::time::Instant;
 use aws_lambda_events::dynamodb::Event;
 use profile_link_core::Clock;
 use profile_link_core::domain::link_token::Verifier;
-use profile_link_core::store::conflicts::CONFLICT_ATTEMPTS;
+use profile_link_core::store::conflicts::{CONFLICT_ATTEMPTS, THROTTLED_ATTEMPTS};
 use profile_link_core::store::{LinkRecord, Outgoing};
 use profile_link_fault_proxy::Rule;
 use profile_link_send_emails::{STALE_CLAIM_SECONDS, handle};
@@ -69,6 +69,39 @@ async fn a_cancelled_transaction_is_sent_again_with_a_fresh_token_and_the_link_i
     let tokens = &stats.transaction_tokens[tokens_before..tokens_before + 3];
     let distinct: HashSet<&String> = tokens.iter().collect();
     assert_eq!(distinct.len(), 3, "three sends, three tokens: {tokens:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_cancelled_by_throttling_is_sent_again_and_the_link_is_redeemed() {
+    let (app, proxy) = behind_fault_proxy().await;
+    let pat = pat_with_two_links(&app).await;
+    let bakery = links_naming(&app, &app.address("pat"), BAKERY).await.remove(0);
+    let northwind = links_naming(&app, &app.address("pat"), NORTHWIND).await.remove(0);
+
+    // DynamoDB names throttling in a cancellation's reasons (`ThrottlingError`),
+    // not in the error's code, so the SDK's own retry never sees it.
+    let page = open(&pat, &bakery, "pat").await;
+    proxy.set_rules(rules(&["dynamodb/TransactWriteItems:cancelthrottle:first2"]));
+    let done = confirm(&pat, &page, "confirm").await;
+    assert_eq!(done.status, StatusCode::OK, "redeemed after two throttled sends: {} {}", done.status, done.body);
+    assert_eq!(associations(&app).await, 1, "one association written");
+    let stats = proxy.stats();
+    assert_eq!(stats.count("dynamodb/TransactWriteItems", "cancelthrottle"), 2, "{stats:?}");
+
+    // Throttling that outlasts the retries is an outage ("try again"), never
+    // "this link no longer works", and the link still works once it passes.
+    let page = open(&pat, &northwind, "pat").await;
+    proxy.set_rules(rules(&["dynamodb/TransactWriteItems:cancelthrottle:always"]));
+    let refused = confirm(&pat, &page, "confirm").await;
+    assert_unavailable(&refused, "a redemption throttled throughout");
+    let sends = proxy.stats().count("dynamodb/TransactWriteItems", "cancelthrottle") - 2;
+    assert_eq!(sends, u64::from(THROTTLED_ATTEMPTS), "bounded: {THROTTLED_ATTEMPTS} sends, then the answer");
+    proxy.heal();
+    assert_eq!(associations(&app).await, 1, "nothing written while throttled");
+    let page = open(&pat, &northwind, "pat").await;
+    let done = confirm(&pat, &page, "confirm").await;
+    assert_eq!(done.status, StatusCode::OK, "the link was not used up: {} {}", done.status, done.body);
+    assert_eq!(associations(&app).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

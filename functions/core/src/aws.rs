@@ -32,6 +32,36 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A whole call, retries included: under the functions' 10 s timeout with room to answer.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Retries this project runs itself, where the SDK's own retry does not fit
+/// (a transaction cancelled by a conflict or by throttling; SSM at cold
+/// start): at most `attempts` sends, the first included, and before the
+/// n-th resend a random wait up to `first` doubled n−1 times (full jitter,
+/// so callers that failed together do not come back together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub attempts: u32,
+    pub first: Duration,
+}
+
+impl Backoff {
+    /// The most a wait before resend `retry` (1 for the first resend) can be.
+    pub fn ceiling(&self, retry: u32) -> Duration {
+        self.first * 2u32.pow(retry.saturating_sub(1))
+    }
+
+    /// The wait before resend `retry`: a random share of its ceiling.
+    pub fn wait(&self, retry: u32) -> Duration {
+        let mut bytes = [0u8; 4];
+        getrandom::fill(&mut bytes).expect("the OS random source");
+        self.ceiling(retry).mul_f64(f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX))
+    }
+
+    /// The longest all the waits can add up to.
+    pub fn worst_case(&self) -> Duration {
+        (1..self.attempts).map(|retry| self.ceiling(retry)).sum()
+    }
+}
+
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(MAX_ATTEMPTS)

@@ -8,8 +8,8 @@ use http_body_util::Full;
 
 use crate::inspect::{Call, Service};
 
-/// A conflict as DynamoDB reports it. A cancelled transaction names a reason
-/// per action, in order: the first met the conflict, the others were not tried.
+/// A conflict as DynamoDB reports it: a cancelled transaction, or any other
+/// write failing with `TransactionConflictException`.
 pub(crate) fn conflict(call: &Call, body: &Bytes) -> Response<Full<Bytes>> {
     if call.service != Service::DynamoDb || call.operation != "TransactWriteItems" {
         return aws_error(
@@ -19,6 +19,22 @@ pub(crate) fn conflict(call: &Call, body: &Bytes) -> Response<Full<Bytes>> {
             "Transaction is ongoing for the item (injected)",
         );
     }
+    cancelled_transaction(body, "TransactionConflict", "Transaction is ongoing for the item")
+}
+
+/// A transaction cancelled because the table was throttled (DynamoDB names
+/// it in the reasons, not in the error's code); any other call is throttled
+/// as [`throttled`] answers.
+pub(crate) fn cancelled_by_throttling(call: &Call, body: &Bytes) -> Response<Full<Bytes>> {
+    if call.service != Service::DynamoDb || call.operation != "TransactWriteItems" {
+        return throttled(call.service);
+    }
+    cancelled_transaction(body, "ThrottlingError", "Throughput exceeds the current capacity of your table or index.")
+}
+
+/// A `TransactionCanceledException` naming a reason per action, in order:
+/// the first met `code`, the others were not tried.
+fn cancelled_transaction(body: &Bytes, code: &str, message: &str) -> Response<Full<Bytes>> {
     let actions = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("TransactItems").and_then(|items| items.as_array()).map(Vec::len))
@@ -26,11 +42,11 @@ pub(crate) fn conflict(call: &Call, body: &Bytes) -> Response<Full<Bytes>> {
         .max(1);
     let reasons: Vec<serde_json::Value> = (0..actions)
         .map(|i| match i {
-            0 => serde_json::json!({ "Code": "TransactionConflict", "Message": "Transaction is ongoing for the item" }),
+            0 => serde_json::json!({ "Code": code, "Message": message }),
             _ => serde_json::json!({ "Code": "None" }),
         })
         .collect();
-    let codes: Vec<&str> = (0..actions).map(|i| if i == 0 { "TransactionConflict" } else { "None" }).collect();
+    let codes: Vec<&str> = (0..actions).map(|i| if i == 0 { code } else { "None" }).collect();
     let body = serde_json::json!({
         "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
         "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
@@ -74,19 +90,21 @@ pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response<Full<Byt
     response
 }
 
-/// An error the SDK parses as the service's own: DynamoDB's awsJson1.0 `__type`,
-/// SES v2's restJson `x-amzn-ErrorType` header.
+/// An error the SDK parses as the service's own: DynamoDB's awsJson1.0 and
+/// SSM's awsJson1.1 `__type`, SES v2's restJson `x-amzn-ErrorType` header.
 fn aws_error(service: Service, status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
     let body = match service {
         Service::DynamoDb | Service::Streams => {
             serde_json::json!({ "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": message })
         }
+        Service::Ssm => serde_json::json!({ "__type": code, "message": message }),
         _ => serde_json::json!({ "message": message }),
     };
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     let content_type = match service {
         Service::DynamoDb | Service::Streams => "application/x-amz-json-1.0",
+        Service::Ssm => "application/x-amz-json-1.1",
         _ => "application/json",
     };
     let headers = response.headers_mut();
@@ -132,6 +150,14 @@ mod tests {
         let put = Call { service: Service::DynamoDb, operation: "PutItem".into() };
         let text = format!("{:?}", conflict(&put, &Bytes::new()).body());
         assert!(text.contains("TransactionConflictException"), "{text}");
+
+        let rule: Rule = "dynamodb/TransactWriteItems:cancelthrottle:first1".parse().unwrap();
+        assert_eq!(rule.fault, Fault::CancelledByThrottling);
+        let text = format!("{:?}", cancelled_by_throttling(&transaction, &body).body());
+        assert!(text.contains("TransactionCanceledException"), "{text}");
+        assert!(text.contains("[ThrottlingError, None, None]"), "{text}");
+        let text = format!("{:?}", cancelled_by_throttling(&put, &Bytes::new()).body());
+        assert!(text.contains("ThrottlingException") && !text.contains("Cancel"), "{text}");
 
         let limited = with_limit(&Bytes::from(r#"{"ShardIterator":"abc","Limit":1000}"#), 1);
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&limited).unwrap()["Limit"], 1);

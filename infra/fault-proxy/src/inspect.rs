@@ -13,6 +13,8 @@ pub enum Service {
     DynamoDb,
     Streams,
     Ses,
+    /// Parameter Store (read at cold start).
+    Ssm,
     Other,
 }
 
@@ -22,6 +24,7 @@ impl Service {
             Self::DynamoDb => "dynamodb",
             Self::Streams => "streams",
             Self::Ses => "ses",
+            Self::Ssm => "ssm",
             Self::Other => "other",
         }
     }
@@ -44,6 +47,9 @@ impl Call {
         }
         if let Some(operation) = target.strip_prefix("DynamoDBStreams_20120810.") {
             return Self { service: Service::Streams, operation: operation.to_owned() };
+        }
+        if let Some(operation) = target.strip_prefix("AmazonSSM.") {
+            return Self { service: Service::Ssm, operation: operation.to_owned() };
         }
         let path = request.uri().path();
         if let Some(rest) = path.strip_prefix("/v2/email/") {

@@ -22,8 +22,9 @@ struct Args {
     /// Port on 127.0.0.1 to listen on (0: any free port, printed at start).
     #[arg(long, env = "FAULT_PROXY_PORT", default_value_t = 4577)]
     port: u16,
-    /// SERVICE[/OPERATION]:KIND:SHARE, repeatable; SERVICE: dynamodb, streams, ses, any;
-    /// KIND: throttle, error, drop, delay=<n>ms, conflict (DynamoDB writes), empty
+    /// SERVICE[/OPERATION]:KIND:SHARE, repeatable; SERVICE: dynamodb, streams, ses, ssm, any;
+    /// KIND: throttle, error, drop, delay=<n>ms, conflict (DynamoDB writes), cancelthrottle
+    /// (a transaction cancelled by throttling), empty
     /// (stream pages), limit=<n> (page size); SHARE: 0–1, every<n>, first<n> or always.
     #[arg(long = "fault", value_name = "RULE")]
     faults: Vec<Rule>,

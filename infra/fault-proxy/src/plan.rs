@@ -21,6 +21,10 @@ pub enum Fault {
     /// same item: `TransactWriteItems` is cancelled with a `TransactionConflict`
     /// reason, any other write fails with `TransactionConflictException`.
     Conflict,
+    /// What DynamoDB answers a transaction that met a throttled table or
+    /// partition: `TransactWriteItems` cancelled with a `ThrottlingError`
+    /// reason (any other call is throttled as [`Fault::Throttle`] does).
+    CancelledByThrottling,
     /// A `GetRecords` page with no records and an iterator at the same place
     /// (DynamoDB returns such pages before a shard's records).
     EmptyPage,
@@ -68,8 +72,8 @@ impl Rule {
 )]
 pub struct RuleSyntaxError(String, &'static str);
 
-/// `SERVICE[/OPERATION]:KIND:SHARE`, where SERVICE is dynamodb, streams, ses or any;
-/// KIND is throttle, error, drop, delay=<n>ms, conflict, empty or limit=<n>; SHARE is a probability (0–1),
+/// `SERVICE[/OPERATION]:KIND:SHARE`, where SERVICE is dynamodb, streams, ses, ssm or any;
+/// KIND is throttle, error, drop, delay=<n>ms, conflict, cancelthrottle, empty or limit=<n>; SHARE is a probability (0–1),
 /// `every<n>`, `first<n>` or `always`.
 impl FromStr for Rule {
     type Err = RuleSyntaxError;
@@ -91,6 +95,7 @@ impl FromStr for Rule {
             "dynamodb" => Some(Service::DynamoDb),
             "streams" => Some(Service::Streams),
             "ses" => Some(Service::Ses),
+            "ssm" => Some(Service::Ssm),
             _ => return Err(error("unknown service")),
         };
         let fault = match kind.to_ascii_lowercase().as_str() {
@@ -98,6 +103,7 @@ impl FromStr for Rule {
             "error" => Fault::ServerError,
             "drop" => Fault::Drop,
             "conflict" => Fault::Conflict,
+            "cancelthrottle" => Fault::CancelledByThrottling,
             "empty" => Fault::EmptyPage,
             limit if limit.starts_with("limit=") => {
                 let n = limit["limit=".len()..].parse::<u32>().ok().filter(|n| *n > 0);

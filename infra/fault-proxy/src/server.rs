@@ -12,7 +12,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::answers::{conflict, empty_page, plain, server_error, throttled, with_limit};
+use crate::answers::{cancelled_by_throttling, conflict, empty_page, plain, server_error, throttled, with_limit};
 use crate::inspect::{Call, Service, transaction_token};
 use crate::plan::{Fault, Rule, choose};
 use crate::stats::Stats;
@@ -124,6 +124,7 @@ impl FaultProxy {
             Some(Fault::Throttle) => return Ok(throttled(call.service)),
             Some(Fault::ServerError) => return Ok(server_error(call.service)),
             Some(Fault::Conflict) => return Ok(conflict(&call, &body)),
+            Some(Fault::CancelledByThrottling) => return Ok(cancelled_by_throttling(&call, &body)),
             Some(Fault::EmptyPage) => return Ok(empty_page(&body)),
             Some(Fault::Delay(delay)) => {
                 // A slow service still does the work when the caller gives up
@@ -145,7 +146,7 @@ impl FaultProxy {
     async fn forward(&self, service: Service, parts: http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
         let mut url = match service {
             Service::DynamoDb | Service::Streams => self.dynamodb.clone(),
-            Service::Ses | Service::Other => self.other.clone(),
+            Service::Ses | Service::Ssm | Service::Other => self.other.clone(),
         };
         url.set_path(parts.uri.path());
         url.set_query(parts.uri.query());

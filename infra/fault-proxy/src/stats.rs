@@ -39,6 +39,7 @@ impl Stats {
             Some(Fault::Drop) => "drop",
             Some(Fault::Delay(_)) => "delay",
             Some(Fault::Conflict) => "conflict",
+            Some(Fault::CancelledByThrottling) => "cancelthrottle",
             Some(Fault::EmptyPage) => "empty",
             Some(Fault::Limit(_)) => "limit",
         };

@@ -1,19 +1,25 @@
-//! What real DynamoDB does under contention and no local engine shows:
-//! a transaction that meets a concurrent one on the same item is cancelled
-//! (`TransactionCanceledException` with a `TransactionConflict` reason), and a
-//! plain write that meets an ongoing transaction fails with
-//! `TransactionConflictException`. Both mean "nothing was written, try again",
-//! and the SDK's standard retry retries neither. Here:
+//! What real DynamoDB does under contention and load, and no local engine
+//! shows: a transaction that meets a concurrent one on the same item is
+//! cancelled (`TransactionCanceledException` with a `TransactionConflict`
+//! reason); one that meets a throttled partition or table is cancelled with a
+//! `ThrottlingError` (on-demand) or `ProvisionedThroughputExceeded`
+//! (provisioned) reason; a plain write that meets an ongoing transaction
+//! fails with `TransactionConflictException`. Each means "nothing was
+//! written, try again", and the SDK's standard retry retries none of them
+//! (it retries a whole call's `ThrottlingException`, not a cancellation's
+//! reasons). Here:
 //!
 //! - plain writes are retried by the SDK itself ([`TransactionConflictIsTransient`]
 //!   on the store's client: same backoff, same attempt limit as throttling);
 //! - transactions are sent again by [`SendRetryingConflicts`], each time as a
-//!   new request with a new idempotency token: a retry inside the SDK would
+//!   new request with a new idempotency token (a retry inside the SDK would
 //!   reuse the cancelled request's token, and DynamoDB documents that token's
-//!   replay only for a request that succeeded.
+//!   replay only for a request that succeeded), with the backoff of the
+//!   cancellation's [`TransientCancellation`]: a conflict clears in
+//!   milliseconds, throttling needs the partition's capacity to come back.
 //!
-//! A conflict that outlasts the retries is reported as unavailable (503, try
-//! again), never as a failed condition: see [`is_conflict`].
+//! A cancellation that outlasts the retries is reported as unavailable (503,
+//! try again), never as a failed condition.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -28,31 +34,70 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::ErrorKind;
 
-/// Sends of one transaction, the first included.
-pub const CONFLICT_ATTEMPTS: u32 = 4;
-/// The backoff ceiling before the n-th resend is this doubled n−1 times; the wait is a random share of it.
-pub const CONFLICT_BACKOFF: Duration = Duration::from_millis(25);
+use crate::aws::Backoff;
 
-/// Whether a transaction's cancellation was (also) a conflict, and no condition failed.
-pub fn cancelled_by_conflict(reasons: &[CancellationReason]) -> bool {
-    reasons.iter().any(|r| r.code() == Some("TransactionConflict"))
-        && !reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+/// Sends of one transaction cancelled by conflicts, the first included.
+pub const CONFLICT_ATTEMPTS: u32 = 4;
+/// The backoff ceiling before the n-th resend after a conflict is this doubled n−1 times.
+pub const CONFLICT_BACKOFF: Duration = Duration::from_millis(25);
+/// Sends of one transaction cancelled by throttling, the first included.
+pub const THROTTLED_ATTEMPTS: u32 = 5;
+/// Throttling clears as capacity comes back (DynamoDB's burst and adaptive
+/// capacity act within a second or so), so its waits start longer.
+pub const THROTTLED_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Why DynamoDB cancelled a transaction when no condition failed and the
+/// same transaction sent again may succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransientCancellation {
+    /// A concurrent transaction held one of its items (`TransactionConflict`).
+    Conflict,
+    /// The table or a partition was over its capacity (`ThrottlingError`,
+    /// `ProvisionedThroughputExceeded`).
+    Throttled,
+}
+
+impl TransientCancellation {
+    /// The transient kind of a failed `TransactWriteItems`: `None` when a
+    /// condition failed (an answer, not an accident) or when no reason is
+    /// transient. Throttling wins over a conflict: its waits are the longer.
+    pub fn of(error: &SdkError<TransactWriteItemsError, HttpResponse>) -> Option<Self> {
+        match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                Self::of_reasons(cancelled.cancellation_reasons())
+            }
+            _ if is_conflict(error) => Some(Self::Conflict),
+            _ => None,
+        }
+    }
+
+    /// [`Self::of`] for a cancellation's reasons.
+    pub fn of_reasons(reasons: &[CancellationReason]) -> Option<Self> {
+        let any = |codes: &[&str]| reasons.iter().any(|r| r.code().is_some_and(|c| codes.contains(&c)));
+        if any(&["ConditionalCheckFailed"]) {
+            None
+        } else if any(&["ThrottlingError", "ProvisionedThroughputExceeded"]) {
+            Some(Self::Throttled)
+        } else if any(&["TransactionConflict"]) {
+            Some(Self::Conflict)
+        } else {
+            None
+        }
+    }
+
+    /// How often and how patiently a transaction cancelled this way is sent again.
+    pub fn backoff(self) -> Backoff {
+        match self {
+            Self::Conflict => Backoff { attempts: CONFLICT_ATTEMPTS, first: CONFLICT_BACKOFF },
+            Self::Throttled => Backoff { attempts: THROTTLED_ATTEMPTS, first: THROTTLED_BACKOFF },
+        }
+    }
 }
 
 /// Whether a write failed only because it met a concurrent transaction.
 pub fn is_conflict<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
     let Some(service_error) = error.as_service_error() else { return false };
     service_error.code() == Some("TransactionConflictException")
-}
-
-/// The cancellation of a transaction, by a conflict with another.
-pub fn is_transaction_conflict(error: &SdkError<TransactWriteItemsError, HttpResponse>) -> bool {
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-            cancelled_by_conflict(cancelled.cancellation_reasons())
-        }
-        _ => is_conflict(error),
-    }
 }
 
 /// A transaction cancelled because one of its conditions failed (and not by a conflict).
@@ -116,24 +161,20 @@ impl SendRetryingConflicts for TransactWriteItemsFluentBuilder {
             loop {
                 // A clone carries no token: the SDK fills a new one for each send.
                 let result = self.clone().send().await;
-                match result {
-                    Err(error) if attempt < CONFLICT_ATTEMPTS && is_transaction_conflict(&error) => {
-                        tokio::time::sleep(conflict_backoff(attempt)).await;
+                let backoff = match &result {
+                    Err(error) => TransientCancellation::of(error).map(TransientCancellation::backoff),
+                    Ok(_) => None,
+                };
+                match backoff {
+                    Some(backoff) if attempt < backoff.attempts => {
+                        tokio::time::sleep(backoff.wait(attempt)).await;
                         attempt += 1;
                     }
-                    other => return other,
+                    _ => return result,
                 }
             }
         })
     }
-}
-
-/// Full jitter: a random wait up to the attempt's ceiling, so contenders spread out.
-fn conflict_backoff(attempt: u32) -> Duration {
-    let ceiling = CONFLICT_BACKOFF * 2u32.pow(attempt - 1);
-    let mut bytes = [0u8; 4];
-    getrandom::fill(&mut bytes).expect("the OS random source");
-    ceiling.mul_f64(f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX))
 }
 
 #[cfg(test)]
@@ -145,21 +186,41 @@ mod tests {
     }
 
     #[test]
-    fn only_a_conflict_without_a_failed_condition_is_retried() {
-        assert!(cancelled_by_conflict(&[reason("TransactionConflict"), reason("None")]));
-        assert!(cancelled_by_conflict(&[reason("None"), reason("TransactionConflict")]));
-        assert!(!cancelled_by_conflict(&[reason("ConditionalCheckFailed"), reason("TransactionConflict")]));
-        assert!(!cancelled_by_conflict(&[reason("ConditionalCheckFailed"), reason("None")]));
-        assert!(!cancelled_by_conflict(&[]));
+    fn a_conflict_or_throttling_without_a_failed_condition_is_transient() {
+        use TransientCancellation::{Conflict, Throttled};
+        let of =
+            |codes: &[&str]| TransientCancellation::of_reasons(&codes.iter().map(|c| reason(c)).collect::<Vec<_>>());
+        assert_eq!(of(&["TransactionConflict", "None"]), Some(Conflict));
+        assert_eq!(of(&["None", "TransactionConflict"]), Some(Conflict));
+        assert_eq!(of(&["ThrottlingError", "None"]), Some(Throttled));
+        assert_eq!(of(&["None", "ProvisionedThroughputExceeded"]), Some(Throttled));
+        assert_eq!(of(&["TransactionConflict", "ThrottlingError"]), Some(Throttled), "the longer waits win");
+        assert_eq!(of(&["ConditionalCheckFailed", "TransactionConflict"]), None);
+        assert_eq!(of(&["ThrottlingError", "ConditionalCheckFailed"]), None);
+        assert_eq!(of(&["ConditionalCheckFailed", "None"]), None);
+        assert_eq!(of(&["ValidationError"]), None);
+        assert_eq!(of(&[]), None);
     }
 
     #[test]
     fn the_backoff_is_jittered_and_bounded() {
-        let waits: Vec<Duration> = (0..200).map(|_| conflict_backoff(3)).collect();
+        let conflict = TransientCancellation::Conflict.backoff();
+        let waits: Vec<Duration> = (0..200).map(|_| conflict.wait(3)).collect();
         assert!(waits.iter().all(|w| *w <= CONFLICT_BACKOFF * 4), "{waits:?}");
         let distinct: std::collections::HashSet<_> = waits.iter().collect();
         assert!(distinct.len() > 150, "jittered: {} distinct waits of 200", distinct.len());
-        let worst: Duration = (1..CONFLICT_ATTEMPTS).map(|a| CONFLICT_BACKOFF * 2u32.pow(a - 1)).sum();
-        assert!(worst < Duration::from_millis(200), "all retries wait {worst:?} at most");
+        assert!(
+            conflict.worst_case() < Duration::from_millis(200),
+            "all retries wait {:?} at most",
+            conflict.worst_case()
+        );
+        // Throttling waits longer, and still well inside a request's time.
+        let throttled = TransientCancellation::Throttled.backoff();
+        assert!(throttled.worst_case() > conflict.worst_case() * 3, "{throttled:?} against {conflict:?}");
+        assert!(
+            throttled.worst_case() <= Duration::from_millis(750),
+            "all retries wait {:?} at most",
+            throttled.worst_case()
+        );
     }
 }

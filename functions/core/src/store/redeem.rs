@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 use super::associations::{association_key, association_puts, owner_key};
 use super::audit::AuditEvent;
 
-use super::conflicts::{SendRetryingConflicts, cancelled_by_conflict};
+use super::conflicts::{SendRetryingConflicts, TransientCancellation};
 use super::items::{Item, get_n, get_s, n, s};
 use super::link_record::{LinkRecord, LinkState};
 pub use super::link_record::{StoredLink, audit};
@@ -287,9 +287,9 @@ impl Store {
         match self.client.transact_write_items().set_transact_items(Some(items)).send_retrying_conflicts().await {
             Ok(_) => Ok(None),
             Err(error) => match error.as_service_error() {
-                // A conflict that outlasted the retries: nothing was decided, so not "used".
+                // A conflict or throttling that outlasted the retries: nothing was decided, so not "used".
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
-                    if !cancelled_by_conflict(cancelled.cancellation_reasons()) =>
+                    if TransientCancellation::of_reasons(cancelled.cancellation_reasons()).is_none() =>
                 {
                     Ok(Some(
                         cancelled

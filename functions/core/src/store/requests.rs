@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::audit::{AddressHash, AuditEntry, AuditEvent, AuditSubject, REFUSALS_RECORDED_PER_WINDOW};
-use super::conflicts::SendRetryingConflicts;
+use super::conflicts::{SendRetryingConflicts, condition_failed};
 use super::items::{Item, n, s};
 use super::link_record::{LinkState, StoredLink};
 use super::{Store, StoreError};
@@ -315,7 +315,8 @@ impl Store {
         ];
         match self.client.transact_write_items().set_transact_items(Some(writes)).send_retrying_conflicts().await {
             Ok(_) => {}
-            Err(error) if !error.as_service_error().map(cancellation_codes).unwrap_or_default().is_empty() => {
+            // Only a failed condition means "already recorded"; a cancellation by throttling is a failure to record.
+            Err(error) if condition_failed(&error) => {
                 tracing::info!(limit = %counter.limit, "refusal already recorded in this window, or the window's records are full");
             }
             Err(error) => {
