@@ -280,3 +280,71 @@ async fn a_dynamodb_restart_loses_nothing_it_acknowledged() {
     }
     assert_eq!(linked_profiles(&app, &pat).await, HashSet::from(["CUST-1".into(), "CUST-2".into()]));
 }
+
+/// The token function's parameters, as an operator keeps them in SSM: its
+/// signing key and portal list in one `GetParameters` call, then the secret
+/// the list names in a second.
+async fn token_parameters_in_ssm() -> profile_link_core::config::Env {
+    let ssm = aws_sdk_ssm::Client::new(&profile_link_tests::sdk_config().await);
+    let root = format!("/test-{}/", profile_link_core::random::token(6).replace(['-', '_'], "x"));
+    let name = |leaf: &str| format!("{root}{leaf}");
+    let pem = profile_link_core::SessionKeys::generate_pem();
+    profile_link_tests::put_secure_string(&ssm, &name("session-signing-key"), &pem).await;
+    profile_link_tests::put_secure_string(&ssm, &name("portals/shop"), "shop-secret-0123456789").await;
+    let clients = format!(
+        r#"[{{"id": "shop", "name": "Shop", "redirect_uris": ["https://shop.example/cb"], "client_secret_parameter": "{}"}}]"#,
+        name("portals/shop")
+    );
+    profile_link_tests::put_secure_string(&ssm, &name("portal-clients"), &clients).await;
+    profile_link_core::config::Env::from_pairs([
+        ("TABLE_NAME", "unused"),
+        ("PUBLIC_BASE_URL", "https://link.example.com"),
+        ("SUPPORT_EMAIL", "support@example.com"),
+        ("OPERATOR_NAME", "Example Ltd"),
+        ("MAIL_FROM", "no-reply@example.com"),
+        ("SESSION_SIGNING_KEY_SSM_PARAMETER", name("session-signing-key").as_str()),
+        ("PORTAL_CLIENTS_SSM_PARAMETER", name("portal-clients").as_str()),
+        ("PORTAL_SECRETS_PATH", name("portals/").as_str()),
+    ])
+}
+
+/// A fault proxy in front of the local servers, and an `SdkConfig` that reaches AWS only through it.
+async fn ssm_behind_fault_proxy(
+    faults: &[&str],
+) -> (profile_link_fault_proxy::FaultProxy, aws_config::SdkConfig, tokio::task::JoinHandle<()>) {
+    let local = local_aws();
+    let upstreams = profile_link_fault_proxy::Upstreams { dynamodb: local.dynamodb, other: local.ssm };
+    let proxy = profile_link_fault_proxy::FaultProxy::new(&upstreams, rules(faults), 7).unwrap();
+    let (address, serving) = proxy.listen("127.0.0.1:0").await.unwrap();
+    let sdk = profile_link_core::aws::sdk_config_with_endpoints(&Endpoints::all(&format!("http://{address}"))).await;
+    (proxy, sdk, serving)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_start_outlasts_parameter_store_throttling_and_says_so_when_it_cannot() {
+    let env = token_parameters_in_ssm().await;
+
+    // A burst of cold starts: Parameter Store throttles the first four reads
+    // (the SDK's own 3 attempts would have given up after the third).
+    let (proxy, sdk, _serving) = ssm_behind_fault_proxy(&["ssm/GetParameters:throttle:first4"]).await;
+    let app = profile_link_token::TokenApp::from_env(&env, &sdk).await;
+    let app = app.unwrap_or_else(|e| panic!("the start gave up while SSM was throttling: {e}"));
+    let kept: Vec<&str> = app.clients.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(kept, ["shop"], "the portal and its secret were read");
+    let stats = proxy.stats();
+    assert_eq!(stats.count("ssm/GetParameters", "throttle"), 4, "{stats:?}");
+    assert_eq!(stats.count("ssm/GetParameters", "forwarded"), 2, "the list, then its secret: {stats:?}");
+
+    // Throttled throughout: the start fails after a bounded number of sends, with a line that says why.
+    let (proxy, sdk, _serving) = ssm_behind_fault_proxy(&["ssm:throttle:always"]).await;
+    let error = profile_link_token::TokenApp::from_env(&env, &sdk).await.err().expect("no start without SSM");
+    let line = error.to_string();
+    assert!(line.contains("throttled by Parameter Store on all"), "the failure says it was throttled: {line}");
+    assert!(
+        line.contains("session-signing-key") && !line.contains("BEGIN"),
+        "names the parameters, not values: {line}"
+    );
+    let sends = proxy.stats().count("ssm/GetParameters", "throttle");
+    let budget = profile_link_core::secrets::SSM_AT_START.attempts;
+    assert!((2..=u64::from(budget)).contains(&sends), "retried, boundedly: {sends} sends of at most {budget}");
+}

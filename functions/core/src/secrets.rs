@@ -2,8 +2,20 @@
 //! Parameter Store SecureStrings (free at idle); locally from the environment
 //! or a file. Each secret `NAME` is set by exactly one of `NAME`, `NAME_FILE`
 //! or `NAME_SSM_PARAMETER`.
+//!
+//! Parameter Store serves 40 reads a second per account and region by
+//! default, shared by every cold start, so a burst of cold starts can be
+//! throttled. Its reads here have their own retry budget ([`SSM_AT_START`]
+//! within [`SSM_START_DEADLINE`]), much longer than the SDK's 3 attempts in
+//! about 150 ms, and a read that stays throttled says so.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ssm::error::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::aws::Backoff;
 
 use crate::config::{ConfigError, Env};
 
@@ -44,7 +56,21 @@ pub enum SecretError {
     File { variable: &'static str, path: String, source: std::io::Error },
     #[error("reading SSM parameters {names:?}: {message}")]
     Ssm { names: Vec<String>, message: String },
+    #[error(
+        "reading SSM parameters {names:?}: throttled by Parameter Store on all {attempts} attempts over {:.1} s \
+         (its default is 40 reads a second per account and region, shared by every cold start: \
+         see docs/operating.md#parameter-store-reads-at-cold-start)",
+        waited.as_secs_f64()
+    )]
+    SsmThrottled { names: Vec<String>, attempts: u32, waited: Duration },
 }
+
+/// Reads of SSM at cold start: up to 7 sends, waits with ceilings 100 ms
+/// doubling to 3.2 s (6.3 s in all at worst, about half that on average).
+pub const SSM_AT_START: Backoff = Backoff { attempts: 7, first: Duration::from_millis(100) };
+/// No retry starts after this much time since the first send: with one
+/// attempt's 2 s timeout after it, a start still fits Lambda's 10 s init.
+pub const SSM_START_DEADLINE: Duration = Duration::from_secs(7);
 
 enum Source {
     Inline(String),
@@ -133,18 +159,15 @@ pub async fn fetch_existing_parameters(
     if names.is_empty() {
         return Ok((out, missing));
     }
-    let client = aws_sdk_ssm::Client::new(sdk);
+    // The retries are this module's (see `get_parameters`), not the SDK's.
+    let client = aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(sdk).retry_config(aws_config::retry::RetryConfig::disabled()).build(),
+    );
     let mut unique: Vec<String> = names.to_vec();
     unique.sort();
     unique.dedup();
     for chunk in unique.chunks(10) {
-        let response = client
-            .get_parameters()
-            .set_names(Some(chunk.to_vec()))
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| SecretError::Ssm { names: chunk.to_vec(), message: crate::aws::error_line(&e) })?;
+        let response = get_parameters(&client, chunk).await?;
         for parameter in chunk {
             let value =
                 response.parameters().iter().find(|p| p.name() == Some(parameter.as_str())).and_then(|p| p.value());
@@ -157,6 +180,70 @@ pub async fn fetch_existing_parameters(
         }
     }
     Ok((out, missing))
+}
+
+type GetParametersError = SdkError<aws_sdk_ssm::operation::get_parameters::GetParametersError>;
+
+/// One `GetParameters` call, sent again after throttling or a transient
+/// failure (no answer, a timeout, a 5xx) with [`SSM_AT_START`]'s jittered
+/// waits until [`SSM_START_DEADLINE`]; any other failure is final at once.
+async fn get_parameters(
+    client: &aws_sdk_ssm::Client,
+    names: &[String],
+) -> Result<aws_sdk_ssm::operation::get_parameters::GetParametersOutput, SecretError> {
+    let started = Instant::now();
+    let mut attempt = 1;
+    loop {
+        let error = match client.get_parameters().set_names(Some(names.to_vec())).with_decryption(true).send().await {
+            Ok(response) => return Ok(response),
+            Err(error) => error,
+        };
+        let failure = SsmFailure::of(&error);
+        let wait = SSM_AT_START.wait(attempt);
+        let in_time = started.elapsed() + wait < SSM_START_DEADLINE;
+        if failure != SsmFailure::Final && attempt < SSM_AT_START.attempts && in_time {
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+            continue;
+        }
+        return Err(match failure {
+            SsmFailure::Throttled => {
+                SecretError::SsmThrottled { names: names.to_vec(), attempts: attempt, waited: started.elapsed() }
+            }
+            _ => SecretError::Ssm { names: names.to_vec(), message: crate::aws::error_line(&error) },
+        });
+    }
+}
+
+/// What a failed SSM read calls for.
+#[derive(Debug, PartialEq, Eq)]
+enum SsmFailure {
+    Throttled,
+    /// No answer, a timeout, or the service's own failure: another send may succeed.
+    Transient,
+    /// Denied, invalid, or anything else another send would repeat.
+    Final,
+}
+
+impl SsmFailure {
+    fn of(error: &GetParametersError) -> Self {
+        match error {
+            SdkError::ServiceError(service) => {
+                let throttled =
+                    matches!(error.code(), Some("ThrottlingException" | "Throttling" | "TooManyRequestsException"))
+                        || service.raw().status().as_u16() == 429;
+                if throttled {
+                    Self::Throttled
+                } else if service.raw().status().is_server_error() {
+                    Self::Transient
+                } else {
+                    Self::Final
+                }
+            }
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => Self::Transient,
+            _ => Self::Final,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +273,22 @@ mod tests {
         let two = Env::from_pairs([("A", "x"), ("A_SSM_PARAMETER", "/p")]);
         let err = load(&two, &sdk(), &["A"]).await.unwrap_err();
         assert!(err.to_string().contains("only one"), "{err}");
+    }
+
+    #[test]
+    fn the_start_budget_fits_lambdas_init_and_outlasts_the_sdks() {
+        // The last send may start just before the deadline and take one attempt's timeout.
+        assert!(
+            SSM_START_DEADLINE + crate::aws::ATTEMPT_TIMEOUT <= Duration::from_secs(9),
+            "inside Lambda's 10 s init"
+        );
+        assert!(SSM_AT_START.worst_case() <= SSM_START_DEADLINE, "{:?}", SSM_AT_START.worst_case());
+        let sdk_worst = Backoff { attempts: crate::aws::MAX_ATTEMPTS, first: crate::aws::INITIAL_BACKOFF }.worst_case();
+        assert!(SSM_AT_START.worst_case() > sdk_worst * 20, "{:?} against the SDK's {sdk_worst:?}", SSM_AT_START);
+        let said =
+            SecretError::SsmThrottled { names: vec!["/p".into()], attempts: 7, waited: Duration::from_millis(3456) }
+                .to_string();
+        assert!(said.contains("throttled by Parameter Store on all 7 attempts over 3.5 s"), "{said}");
     }
 
     #[tokio::test]
