@@ -348,3 +348,100 @@ async fn a_cold_start_outlasts_parameter_store_throttling_and_says_so_when_it_ca
     let budget = profile_link_core::secrets::SSM_AT_START.attempts;
     assert!((2..=u64::from(budget)).contains(&sends), "retried, boundedly: {sends} sends of at most {budget}");
 }
+
+/// An account's SES limits, as the proxy plays them, reach the SDK as SES's
+/// own refusals (what send-emails reads to tell a throttle from a spent
+/// quota), and the proxy counts them by kind on its stats page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ses_rate_and_quota_refusals_reach_the_sdk_as_ses_words_them_and_are_counted_by_kind() {
+    use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+    // Nothing listens upstream: a call the limits let through gets a 502, and
+    // only the refusals matter here.
+    let upstreams = profile_link_fault_proxy::Upstreams {
+        dynamodb: "http://127.0.0.1:1".into(),
+        other: "http://127.0.0.1:1".into(),
+    };
+    let proxy = profile_link_fault_proxy::FaultProxy::new(&upstreams, rules(&["ses/SendEmail:quota=1/1h"]), 1).unwrap();
+    let (address, _serving) = proxy.listen("127.0.0.1:0").await.unwrap();
+    let sdk = profile_link_tests::sdk_config().await;
+    let ses = aws_sdk_sesv2::Client::from_conf(
+        aws_sdk_sesv2::config::Builder::from(&sdk)
+            .endpoint_url(format!("http://{address}"))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let send = || {
+        let text = Content::builder().data("hello").build().unwrap();
+        ses.send_email()
+            .from_email_address("no-reply@example.com")
+            .destination(Destination::builder().to_addresses("pat@example.com").build())
+            .content(
+                EmailContent::builder()
+                    .simple(Message::builder().subject(text.clone()).body(Body::builder().text(text).build()).build())
+                    .build(),
+            )
+            .send()
+    };
+    // The quota's one send goes through (to nothing: a 502), the next is refused.
+    let first = send().await;
+    assert!(
+        first.as_ref().err().and_then(|e| e.raw_response()).is_some_and(|r| r.status().as_u16() == 502),
+        "the first send was forwarded, saw {first:?}"
+    );
+    assert_eq!(
+        refusal(send().await),
+        (Some(400), Some("LimitExceededException".into()), Some("Daily message quota exceeded.".into()))
+    );
+    let refused = send().await;
+    assert!(
+        refused.as_ref().err().and_then(|e| e.as_service_error()).is_some_and(|e| e.is_limit_exceeded_exception()),
+        "the SDK types a spent quota as LimitExceededException, saw {refused:?}"
+    );
+
+    // At 1 a second, back-to-back sends meet an empty bucket within a few.
+    proxy.set_rules(rules(&["ses/SendEmail:ratelimit=1/s"]));
+    let mut throttled = None;
+    for _ in 0..10 {
+        if let Err(error) = send().await
+            && error.as_service_error().is_some_and(|e| e.is_too_many_requests_exception())
+        {
+            throttled = Some(error);
+            break;
+        }
+    }
+    let throttled = throttled.expect("one of 10 back-to-back sends at 1/s was throttled");
+    assert_eq!(
+        refusal(Err::<(), _>(throttled)),
+        (Some(429), Some("TooManyRequestsException".into()), Some("Maximum sending rate exceeded.".into()))
+    );
+
+    // Counted by kind, in the proxy and on its stats page.
+    let stats = proxy.stats();
+    assert_eq!(stats.count("ses/SendEmail", "quota"), 2, "saw {:?}", stats.calls);
+    assert!(stats.count("ses/SendEmail", "ratelimit") >= 1, "saw {:?}", stats.calls);
+    let page: serde_json::Value = reqwest::get(format!("http://{address}{}", profile_link_fault_proxy::STATS_PATH))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["calls"]["ses/SendEmail"]["quota"], 2, "saw {page}");
+    assert_eq!(page["calls"]["ses/SendEmail"]["ratelimit"], stats.count("ses/SendEmail", "ratelimit"), "saw {page}");
+}
+
+type SendResult<T> = Result<
+    T,
+    aws_sdk_sesv2::error::SdkError<
+        aws_sdk_sesv2::operation::send_email::SendEmailError,
+        aws_sdk_sesv2::config::http::HttpResponse,
+    >,
+>;
+
+/// A refused send's HTTP status, error code and message.
+fn refusal<T: std::fmt::Debug>(result: SendResult<T>) -> (Option<u16>, Option<String>, Option<String>) {
+    use aws_sdk_sesv2::error::ProvideErrorMetadata;
+    let error = result.expect_err("a refusal, not an accepted send");
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let service = error.into_service_error();
+    (status, service.code().map(str::to_owned), service.message().map(str::to_owned))
+}

@@ -121,6 +121,31 @@ pub(crate) fn throttled(service: Service) -> Response<Full<Bytes>> {
     }
 }
 
+/// A call over the account's rate, as the service words it.
+pub(crate) fn over_rate(service: Service) -> Response<Full<Bytes>> {
+    match service {
+        Service::Ses => aws_error(
+            service,
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+            "Maximum sending rate exceeded.",
+        ),
+        _ => aws_error(service, StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"),
+    }
+}
+
+/// A call after the account's quota is spent. SES v2 models no error of its
+/// own for the daily quota: its guide says the refusal says "Daily message
+/// quota exceeded", and `SendEmail`'s documented errors include
+/// `LimitExceededException` (400), which carries it here.
+pub(crate) fn quota_spent(service: Service) -> Response<Full<Bytes>> {
+    let message = match service {
+        Service::Ses => "Daily message quota exceeded.",
+        _ => "Quota exceeded",
+    };
+    aws_error(service, StatusCode::BAD_REQUEST, "LimitExceededException", message)
+}
+
 pub(crate) fn server_error(service: Service) -> Response<Full<Bytes>> {
     aws_error(service, StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "injected")
 }

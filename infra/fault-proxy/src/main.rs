@@ -5,7 +5,8 @@
 //!         --fault dynamodb:throttle:0.2 --fault dynamodb/TransactWriteItems:conflict:0.1 --fault ses/SendEmail:error:every5
 //!
 //! Point every `AWS_ENDPOINT_URL_<SERVICE>` at `http://127.0.0.1:4577`. On
-//! Ctrl-C (or SIGTERM) it prints what it did as JSON: calls by operation and outcome.
+//! Ctrl-C (or SIGTERM) it prints what it did as JSON: calls by operation and
+//! outcome; `GET /fault-proxy/stats` shows the same while it runs.
 
 use clap::Parser;
 use profile_link_fault_proxy::{FaultProxy, Rule, Upstreams};
@@ -26,6 +27,9 @@ struct Args {
     /// KIND: throttle, error, drop, delay=<n>ms, conflict (DynamoDB writes), cancelthrottle
     /// (a transaction cancelled by throttling), empty
     /// (stream pages), limit=<n> (page size); SHARE: 0–1, every<n>, first<n> or always.
+    /// Or an account's limit, SERVICE[/OPERATION]:ratelimit=<n>/s (a token bucket per
+    /// operation) or SERVICE[/OPERATION]:quota=<n>/<period> (n calls, then refused for
+    /// the period, e.g. 60s, 5m, 24h, then n more).
     #[arg(long = "fault", value_name = "RULE")]
     faults: Vec<Rule>,
     /// Seed for probabilistic shares (same seed, same faults for the same calls).

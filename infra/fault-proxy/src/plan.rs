@@ -1,10 +1,12 @@
 //! The fault plan: which calls a rule matches, what it does to them, how
 //! often it fires, and its command-line syntax.
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::inspect::{Call, Service};
+use crate::limits::{Limiter, Quota, Rate};
 
 /// What the proxy does instead of (or before) forwarding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,19 @@ pub enum Fault {
     /// Forwards with the request's `Limit` set to n (pages of at most n
     /// records or shards, so a reader must follow the pagination).
     Limit(u32),
+    /// Refuses calls beyond this rate with the service's throttling answer
+    /// (SES: `TooManyRequestsException`, "Maximum sending rate exceeded.").
+    RateLimit(Rate),
+    /// Refuses calls once the allowance is spent, for the quota's period
+    /// (SES: `LimitExceededException`, "Daily message quota exceeded.").
+    Quota(Quota),
+}
+
+impl Fault {
+    /// A limit is state over time, not a share of calls: it takes no share.
+    fn is_limit(self) -> bool {
+        matches!(self, Self::RateLimit(_) | Self::Quota(_))
+    }
 }
 
 /// How often a matching rule fires.
@@ -53,11 +68,19 @@ pub struct Rule {
     pub fault: Fault,
     pub share: Share,
     matched: u64,
+    /// A limit's state, one per `service/operation` it has seen (a rule for
+    /// all of SES limits each operation on its own).
+    limiters: HashMap<String, Limiter>,
 }
 
 impl Rule {
     pub fn new(service: Option<Service>, operation: Option<&str>, fault: Fault, share: Share) -> Self {
-        Self { service, operation: operation.map(str::to_owned), fault, share, matched: 0 }
+        Self { service, operation: operation.map(str::to_owned), fault, share, matched: 0, limiters: HashMap::new() }
+    }
+
+    /// The limit's state for this call's `service/operation`, made on first use.
+    fn limiter(&mut self, call: &Call, new: impl FnOnce() -> Limiter) -> &mut Limiter {
+        self.limiters.entry(format!("{}/{}", call.service.name(), call.operation)).or_insert_with(new)
     }
 
     fn matches(&self, call: &Call) -> bool {
@@ -68,22 +91,22 @@ impl Rule {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error(
-    "fault rule {0:?}: {1} (expected SERVICE[/OPERATION]:KIND:SHARE, e.g. dynamodb:throttle:0.2, ses/SendEmail:error:every3, any:delay=300ms:1)"
+    "fault rule {0:?}: {1} (expected SERVICE[/OPERATION]:KIND:SHARE, e.g. dynamodb:throttle:0.2, ses/SendEmail:error:every3, any:delay=300ms:1, or SERVICE[/OPERATION]:LIMIT, e.g. ses/SendEmail:ratelimit=14/s, ses/SendEmail:quota=500/60s)"
 )]
 pub struct RuleSyntaxError(String, &'static str);
 
 /// `SERVICE[/OPERATION]:KIND:SHARE`, where SERVICE is dynamodb, streams, ses, ssm or any;
 /// KIND is throttle, error, drop, delay=<n>ms, conflict, cancelthrottle, empty or limit=<n>; SHARE is a probability (0–1),
-/// `every<n>`, `first<n>` or `always`.
+/// `every<n>`, `first<n>` or `always`. Or `SERVICE[/OPERATION]:LIMIT`, where LIMIT is
+/// ratelimit=<n>/s or quota=<n>/<period> (period <n>s, <n>m or <n>h); it applies to every matching call.
 impl FromStr for Rule {
     type Err = RuleSyntaxError;
 
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
         let error = |why| RuleSyntaxError(spec.to_owned(), why);
         let mut parts = spec.split(':');
-        let (Some(target), Some(kind), Some(share), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(error("needs three parts separated by ':'"));
+        let (Some(target), Some(kind), share, None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(error("needs three parts separated by ':' (two for a limit)"));
         };
         let (service, operation) = match target.split_once('/') {
             Some((service, operation)) if !operation.is_empty() => (service, Some(operation)),
@@ -105,6 +128,14 @@ impl FromStr for Rule {
             "conflict" => Fault::Conflict,
             "cancelthrottle" => Fault::CancelledByThrottling,
             "empty" => Fault::EmptyPage,
+            rate if rate.starts_with("ratelimit=") => Fault::RateLimit(
+                Rate::parse(&rate["ratelimit=".len()..])
+                    .ok_or_else(|| error("ratelimit=<n>/s needs 1 ≤ n ≤ 100000"))?,
+            ),
+            quota if quota.starts_with("quota=") => Fault::Quota(
+                Quota::parse(&quota["quota=".len()..])
+                    .ok_or_else(|| error("quota=<n>/<period> needs n ≥ 1 and a period such as 60s, 5m or 24h"))?,
+            ),
             limit if limit.starts_with("limit=") => {
                 let n = limit["limit=".len()..].parse::<u32>().ok().filter(|n| *n > 0);
                 Fault::Limit(n.ok_or_else(|| error("limit=<n> needs n ≥ 1"))?)
@@ -119,36 +150,51 @@ impl FromStr for Rule {
                 Fault::Delay(Duration::from_millis(millis))
             }
         };
-        let share = match share.to_ascii_lowercase().as_str() {
-            "always" => Share::Always,
-            every if every.starts_with("every") => {
-                let n = every["every".len()..].parse::<u64>().ok().filter(|n| *n > 0);
-                Share::EveryNth(n.ok_or_else(|| error("every<n> needs n ≥ 1"))?)
-            }
-            first if first.starts_with("first") => {
-                let n = first["first".len()..].parse::<u64>().ok();
-                Share::FirstN(n.ok_or_else(|| error("first<n> needs a number"))?)
-            }
-            probability => {
-                let p = probability.parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p));
-                Share::Probability(p.ok_or_else(|| error("share must be a probability between 0 and 1"))?)
-            }
+        let share = match share.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("always") if fault.is_limit() => Share::Always,
+            _ if fault.is_limit() => return Err(error("a limit applies to every matching call: give no share")),
+            None => return Err(error("needs three parts separated by ':'")),
+            Some(share) => Self::parse_share(share).map_err(error)?,
         };
         Ok(Self::new(service, operation, fault, share))
     }
 }
 
-/// The fault for this call, if a rule matching it fires: rules are tried in
-/// order, and each matching rule counts the call whether it fires or not.
-pub(crate) fn choose(rules: &mut [Rule], rng: &mut fastrand::Rng, call: &Call) -> Option<Fault> {
+impl Rule {
+    fn parse_share(share: &str) -> Result<Share, &'static str> {
+        Ok(match share {
+            "always" => Share::Always,
+            every if every.starts_with("every") => {
+                let n = every["every".len()..].parse::<u64>().ok().filter(|n| *n > 0);
+                Share::EveryNth(n.ok_or("every<n> needs n ≥ 1")?)
+            }
+            first if first.starts_with("first") => {
+                let n = first["first".len()..].parse::<u64>().ok();
+                Share::FirstN(n.ok_or("first<n> needs a number")?)
+            }
+            probability => {
+                let p = probability.parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p));
+                Share::Probability(p.ok_or("share must be a probability between 0 and 1")?)
+            }
+        })
+    }
+}
+
+/// The fault for this call at `now`, if a rule matching it fires: rules are
+/// tried in order, and each matching rule counts the call whether it fires or
+/// not. A limit fires when it refuses the call; one that lets it pass has
+/// counted it (a token taken, a send spent) even if a later rule faults it.
+pub(crate) fn choose(rules: &mut [Rule], rng: &mut fastrand::Rng, call: &Call, now: Instant) -> Option<Fault> {
     let mut chosen = None;
     for rule in rules.iter_mut().filter(|r| r.matches(call)) {
         rule.matched += 1;
-        let fires = match rule.share {
-            Share::Always => true,
-            Share::EveryNth(n) => rule.matched % n == 0,
-            Share::FirstN(n) => rule.matched <= n,
-            Share::Probability(p) => rng.f64() < p,
+        let fires = match (rule.fault, rule.share) {
+            (Fault::RateLimit(rate), _) => !rule.limiter(call, || Limiter::bucket(rate, now)).take_token(rate, now),
+            (Fault::Quota(quota), _) => !rule.limiter(call, || Limiter::allowance(quota)).spend(quota, now),
+            (_, Share::Always) => true,
+            (_, Share::EveryNth(n)) => rule.matched % n == 0,
+            (_, Share::FirstN(n)) => rule.matched <= n,
+            (_, Share::Probability(p)) => rng.f64() < p,
         };
         if fires {
             chosen = Some(rule.fault);
@@ -189,6 +235,29 @@ mod tests {
             "a:b:c:d",
         ] {
             assert!(bad.parse::<Rule>().is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn limits_parse_without_a_share() {
+        let rule: Rule = "ses/SendEmail:ratelimit=14/s".parse().unwrap();
+        assert_eq!((rule.service, rule.operation.as_deref()), (Some(Service::Ses), Some("SendEmail")));
+        assert_eq!((rule.fault, rule.share), (Fault::RateLimit(Rate { per_second: 14 }), Share::Always));
+        let rule: Rule = "ses:quota=500/60s".parse().unwrap();
+        assert_eq!(rule.fault, Fault::Quota(Quota { allowance: 500, period: Duration::from_secs(60) }));
+        let rule: Rule = "any:ratelimit=40/s:always".parse().unwrap();
+        assert_eq!((rule.service, rule.share), (None, Share::Always));
+        for (bad, why) in [
+            ("ses:ratelimit=14/s:0.5", "a limit applies to every matching call"),
+            ("ses:quota=500/60s:first3", "a limit applies to every matching call"),
+            ("ses:ratelimit=14/m", "ratelimit=<n>/s"),
+            ("ses:ratelimit=0/s", "ratelimit=<n>/s"),
+            ("ses:quota=500", "quota=<n>/<period>"),
+            ("ses:quota=0/60s", "quota=<n>/<period>"),
+            ("ses:throttle", "needs three parts"),
+        ] {
+            let error = bad.parse::<Rule>().expect_err(bad).to_string();
+            assert!(error.contains(why), "{bad}: saw {error:?}");
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -12,7 +13,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::answers::{cancelled_by_throttling, conflict, empty_page, plain, server_error, throttled, with_limit};
+use crate::answers::{
+    cancelled_by_throttling, conflict, empty_page, over_rate, plain, quota_spent, server_error, throttled, with_limit,
+};
 use crate::inspect::{Call, Service, transaction_token};
 use crate::plan::{Fault, Rule, choose};
 use crate::stats::Stats;
@@ -102,14 +105,21 @@ impl FaultProxy {
 
     /// The fault for this call, if any, and the bookkeeping for it.
     fn decide(&self, call: &Call) -> Option<Fault> {
+        self.decide_at(call, Instant::now())
+    }
+
+    fn decide_at(&self, call: &Call, now: Instant) -> Option<Fault> {
         let mut state = self.state.lock().unwrap();
         let State { rules, rng, stats } = &mut *state;
-        let chosen = choose(rules, rng, call);
+        let chosen = choose(rules, rng, call, now);
         stats.record(call, chosen);
         chosen
     }
 
     async fn handle(&self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, DroppedConnection> {
+        if request.uri().path() == STATS_PATH {
+            return Ok(self.stats_page());
+        }
         let call = Call::classify(&request);
         let (parts, body) = request.into_parts();
         let body = match body.collect().await {
@@ -122,6 +132,8 @@ impl FaultProxy {
         let body = match self.decide(&call) {
             Some(Fault::Drop) => return Err(DroppedConnection),
             Some(Fault::Throttle) => return Ok(throttled(call.service)),
+            Some(Fault::RateLimit(_)) => return Ok(over_rate(call.service)),
+            Some(Fault::Quota(_)) => return Ok(quota_spent(call.service)),
             Some(Fault::ServerError) => return Ok(server_error(call.service)),
             Some(Fault::Conflict) => return Ok(conflict(&call, &body)),
             Some(Fault::CancelledByThrottling) => return Ok(cancelled_by_throttling(&call, &body)),
@@ -141,6 +153,14 @@ impl FaultProxy {
             None => body,
         };
         Ok(self.forward(call.service, parts, body).await)
+    }
+
+    /// What the proxy did so far, as JSON: a load run reads it while it runs.
+    fn stats_page(&self) -> Response<Full<Bytes>> {
+        let body = serde_json::to_vec(&self.stats()).unwrap_or_default();
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        response
     }
 
     async fn forward(&self, service: Service, parts: http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
@@ -171,6 +191,9 @@ impl FaultProxy {
         response.body(Full::new(bytes)).unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "unreadable answer"))
     }
 }
+
+/// The proxy's own page (no AWS API has this path): [`FaultProxy::stats`] as JSON.
+pub const STATS_PATH: &str = "/fault-proxy/stats";
 
 #[derive(Debug, thiserror::Error)]
 #[error("connection dropped (injected fault)")]
@@ -221,6 +244,42 @@ mod tests {
         assert_eq!(run(7), run(7));
         let share = run(7).iter().filter(|f| **f).count();
         assert!((30..=90).contains(&share), "about 30% of 200 calls fail, got {share}");
+    }
+
+    #[test]
+    fn a_rate_limit_keeps_a_bucket_per_operation_and_refusals_are_counted_by_kind() {
+        let rules = vec!["ses:ratelimit=2/s".parse().unwrap()];
+        let proxy = FaultProxy::new(&nowhere(), rules, 1).unwrap();
+        let send = Call { service: Service::Ses, operation: "SendEmail".into() };
+        let account = Call { service: Service::Ses, operation: "account".into() };
+        let start = Instant::now();
+        let sends: Vec<bool> = (0..4).map(|_| proxy.decide_at(&send, start).is_none()).collect();
+        assert_eq!(sends, [true, true, false, false], "2 sends a second pass");
+        assert!(proxy.decide_at(&account, start).is_none(), "another operation has its own bucket");
+        let later = start + std::time::Duration::from_millis(500);
+        assert!(proxy.decide_at(&send, later).is_none(), "half a second later, one more");
+        let stats = proxy.stats();
+        assert_eq!(stats.count("ses/SendEmail", "ratelimit"), 2, "saw {:?}", stats.calls);
+        assert_eq!(stats.count("ses/SendEmail", "forwarded"), 3, "saw {:?}", stats.calls);
+        assert_eq!(stats.faults("ratelimit"), 2);
+    }
+
+    #[test]
+    fn a_quota_outage_ends_after_its_period_and_rules_after_a_limit_still_apply() {
+        let rules = vec!["ses/SendEmail:quota=2/60s".parse().unwrap(), "ses/SendEmail:error:every2".parse().unwrap()];
+        let proxy = FaultProxy::new(&nowhere(), rules, 1).unwrap();
+        let send = Call { service: Service::Ses, operation: "SendEmail".into() };
+        let start = Instant::now();
+        let at = |s: u64| start + std::time::Duration::from_secs(s);
+        let outcomes: Vec<Option<Fault>> =
+            [0, 1, 2, 59, 61, 62].iter().map(|s| proxy.decide_at(&send, at(*s))).collect();
+        let quota = Fault::Quota(crate::Quota { allowance: 2, period: std::time::Duration::from_secs(60) });
+        assert_eq!(
+            outcomes,
+            [None, Some(Fault::ServerError), Some(quota), Some(quota), None, Some(Fault::ServerError)],
+            "spent at 1 s (the send a 500 answered counts too), refused until 61 s, then 2 more"
+        );
+        assert_eq!(proxy.stats().count("ses/SendEmail", "quota"), 2);
     }
 
     fn nowhere() -> Upstreams {

@@ -21,7 +21,8 @@ impl Stats {
         self.calls.get(service_operation).and_then(|o| o.get(outcome)).copied().unwrap_or(0)
     }
 
-    /// Faults injected of one kind (`throttle`, `error`, `drop`, `delay`), over all calls.
+    /// Faults injected of one kind (`throttle`, `error`, `drop`, `delay`, …;
+    /// `ratelimit` and `quota` count the calls those limits refused), over all calls.
     pub fn faults(&self, kind: &str) -> u64 {
         self.calls.values().filter_map(|o| o.get(kind)).sum()
     }
@@ -42,6 +43,8 @@ impl Stats {
             Some(Fault::CancelledByThrottling) => "cancelthrottle",
             Some(Fault::EmptyPage) => "empty",
             Some(Fault::Limit(_)) => "limit",
+            Some(Fault::RateLimit(_)) => "ratelimit",
+            Some(Fault::Quota(_)) => "quota",
         };
         let key = format!("{}/{}", call.service.name(), call.operation);
         *self.calls.entry(key.clone()).or_default().entry(outcome).or_default() += 1;
