@@ -233,7 +233,7 @@ async fn the_local_mapping_retries_a_crashed_invocation_with_the_whole_batch() {
     let sdk = profile_link_tests::sdk_config().await;
     let mut mapping = StreamPoller::new(&sdk, app.store.table(), crashing_sender(&app, 3)).await.unwrap();
     assert_eq!(mapping.poll_once().await.unwrap(), 2);
-    assert!(mapping.discarded.is_empty(), "saw {:?}", mapping.discarded);
+    assert!(mapping.discarded.ids().is_empty(), "saw {:?}", mapping.discarded.ids());
     for organization in [BAKERY, NORTHWIND] {
         assert_eq!(links_naming(&app, &app.address("pat"), organization).await.len(), 1, "{organization}");
     }

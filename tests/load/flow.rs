@@ -24,6 +24,8 @@ pub struct Run {
     pub mail_wait: Duration,
     /// How long a person reads each email before clicking its link.
     pub reading: Duration,
+    /// People behind one source address (see [`Person::source_address`]).
+    pub people_per_address: usize,
 }
 
 /// Why a flow stopped: the step and what happened, worded so that the same
@@ -60,7 +62,7 @@ impl FlowError {
 /// Runs `person`'s flow to the end or to the first error.
 pub async fn run(run: &Run, person: Person) -> Result<(), FlowError> {
     let started = Instant::now();
-    let browser = browser(run);
+    let browser = browser(run, person);
     let url = |path: &str| run.base.join(path).map(String::from).unwrap_or_default();
 
     // Sign in; the app lands on the account page.
@@ -129,16 +131,18 @@ pub async fn run(run: &Run, person: Person) -> Result<(), FlowError> {
     Ok(())
 }
 
-/// A browser of one's own (cookies, connections), confined to 127.0.0.1, reporting every request.
-fn browser(run: &Run) -> Browser {
+/// A browser of one's own (cookies, connections from the person's source
+/// address), confined to 127.0.0.1, reporting every request.
+fn browser(run: &Run, person: Person) -> Browser {
     let metrics = run.metrics.clone();
     let ours = run.base.origin();
-    Browser::new().with_timeout(run.request_timeout).confined_to_host("127.0.0.1").observed(Arc::new(
-        move |exchange: &Exchange<'_>| {
+    Browser::from_address(person.source_address(run.people_per_address))
+        .with_timeout(run.request_timeout)
+        .confined_to_host("127.0.0.1")
+        .observed(Arc::new(move |exchange: &Exchange<'_>| {
             let endpoint = Endpoint::classify(exchange.method, exchange.url, &ours);
             metrics.record(endpoint, exchange.status.map(|s| s.as_u16()), exchange.elapsed);
-        },
-    ))
+        }))
 }
 
 /// The page must be a 200 at `path` of the base URL.

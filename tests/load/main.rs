@@ -1,8 +1,12 @@
 //! `profile-link-load`: N simulated people go through the whole flow at once
 //! against a local stack (dev server, dev identity provider, DynamoDB Local and moto),
 //! and the run reports flows completed, emails per link, associations made,
-//! errors by kind and latency percentiles per endpoint. `scripts/load` starts
-//! the stack and runs it; `scripts/test` runs a short one.
+//! records in the dead-letter queues, errors by kind, latency percentiles per
+//! endpoint, and, with the fault proxy in front of SES, how sending was paced
+//! (emails a second per 10 s, SES's refusals by kind). People connect from
+//! loopback addresses, a few hundred behind each, as colleagues behind a
+//! company's address. `scripts/load` starts the stack and runs it;
+//! `scripts/test` runs a short one.
 //!
 //! It sends traffic only to 127.0.0.1 (any other URL is refused, exit 2), and
 //! stops by itself: flows still running at the deadline are counted as
@@ -11,12 +15,13 @@
 mod flow;
 mod mailbox;
 mod metrics;
+mod pacing;
 mod people;
 mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
@@ -27,7 +32,8 @@ use url::Url;
 
 use crate::mailbox::Mailbox;
 use crate::metrics::{Endpoint, Metrics, lock};
-use crate::report::{LatencyRow, Report};
+use crate::pacing::{Pacing, ProxyStats};
+use crate::report::{DeadLetterCount, LatencyRow, Report};
 
 #[derive(Parser)]
 #[command(name = "profile-link-load", about = "Load test of profile-link's whole flow against a local stack")]
@@ -66,6 +72,13 @@ struct RunArgs {
     table: String,
     #[arg(long, env = "LOAD_PEOPLE", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     people: u32,
+    /// People behind one source address (127.0.0.1, 127.0.0.2, …): the per-IP
+    /// limits meet as many people as behind one company's address.
+    #[arg(long, env = "LOAD_PEOPLE_PER_ADDRESS", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    people_per_address: u32,
+    /// The fault proxy in front of SES, whose counts show how sending was paced.
+    #[arg(long)]
+    ses_proxy: Option<String>,
     /// People in their flow at the same time (the others wait their turn).
     #[arg(long, env = "LOAD_CONCURRENCY", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     concurrency: u32,
@@ -128,6 +141,7 @@ async fn run(args: RunArgs) -> Result<Report, Refusal> {
     local_url("--idp", &args.idp)?;
     let dynamodb_url = local_url("--dynamodb", &args.dynamodb)?;
     let mail = local_url("--mail", &args.mail)?;
+    let ses_proxy = args.ses_proxy.as_deref().map(|raw| local_url("--ses-proxy", raw)).transpose()?;
     let people_count = args.people as usize;
     let concurrency = args.concurrency as usize;
     let dynamodb = dynamodb_client(&dynamodb_url);
@@ -149,9 +163,15 @@ async fn run(args: RunArgs) -> Result<Report, Refusal> {
         Err(e) => return Err(Refusal(format!("cannot read table {}: {e}", args.table))),
     }
 
+    let proxy_stats = ses_proxy.as_ref().map(|proxy| Arc::new(ProxyStats::new(proxy)));
+    if let Some(stats) = &proxy_stats {
+        stats.send_outcomes().await.map_err(|e| Refusal(format!("cannot read the SES fault proxy's counts: {e}")))?;
+    }
+    dead_letters(&base).await.map_err(|e| Refusal(format!("cannot read the dev server's dead letters: {e}")))?;
+
     eprintln!(
-        "profile-link-load: {people_count} people, {concurrency} at a time, against {base} (deadline {} s)",
-        args.deadline_seconds
+        "profile-link-load: {people_count} people, {concurrency} at a time, {} behind each address, against {base} (deadline {} s)",
+        args.people_per_address, args.deadline_seconds
     );
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + Duration::from_secs(args.deadline_seconds));
@@ -161,6 +181,8 @@ async fn run(args: RunArgs) -> Result<Report, Refusal> {
         async move { mailbox.run().await }
     });
     let progress = tokio::spawn(report_progress(metrics.clone(), people_count, started));
+    let pacing = Arc::new(Mutex::new(Pacing::default()));
+    let sampler = proxy_stats.clone().map(|stats| tokio::spawn(pacing::sample(stats, pacing.clone(), started)));
 
     let shared = Arc::new(flow::Run {
         base: base.clone(),
@@ -169,6 +191,7 @@ async fn run(args: RunArgs) -> Result<Report, Refusal> {
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         mail_wait: Duration::from_secs(args.mail_wait_seconds),
         reading: Duration::from_secs(args.reading_seconds),
+        people_per_address: args.people_per_address as usize,
     });
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
@@ -229,8 +252,21 @@ async fn run(args: RunArgs) -> Result<Report, Refusal> {
             None
         }
     };
+    if let (Some(sampler), Some(stats)) = (sampler, &proxy_stats) {
+        sampler.abort();
+        pacing::finish(stats, &pacing, started).await;
+    }
+    let dead_letters = match dead_letters(&base).await {
+        Ok(count) => Some(count),
+        Err(error) => {
+            eprintln!("profile-link-load: reading the dead letters failed: {error}");
+            None
+        }
+    };
 
-    let report = build_report(&args, &base, &metrics, &mailbox, wall, deadline_reached, associations_made);
+    let outcome = Outcome { wall, deadline_reached, associations_made, dead_letters };
+    let pacing = lock(&pacing);
+    let report = build_report(&args, &base, &metrics, &mailbox, outcome, proxy_stats.is_some().then_some(&*pacing));
     print!("{}", report.text());
     if let Some(path) = &args.json {
         let written = path
@@ -244,15 +280,23 @@ async fn run(args: RunArgs) -> Result<Report, Refusal> {
     Ok(report)
 }
 
+/// What the run found after the flows, beside the metrics and the mail.
+struct Outcome {
+    wall: Duration,
+    deadline_reached: bool,
+    associations_made: Option<usize>,
+    dead_letters: Option<DeadLetterCount>,
+}
+
 fn build_report(
     args: &RunArgs,
     base: &Url,
     metrics: &Metrics,
     mailbox: &Mailbox,
-    wall: Duration,
-    deadline_reached: bool,
-    associations_made: Option<usize>,
+    outcome: Outcome,
+    pacing: Option<&Pacing>,
 ) -> Report {
+    let Outcome { wall, deadline_reached, associations_made, dead_letters } = outcome;
     let endpoints = lock(&metrics.endpoints);
     let mut latency_ms: Vec<LatencyRow> =
         endpoints.iter().map(|(endpoint, samples)| LatencyRow::of_endpoint(*endpoint, samples)).collect();
@@ -276,6 +320,8 @@ fn build_report(
         base_url: base.as_str().trim_end_matches('/').to_owned(),
         people: args.people as usize,
         concurrency: args.concurrency as usize,
+        people_per_address: args.people_per_address as usize,
+        source_addresses: (args.people as usize).div_ceil(args.people_per_address as usize),
         flows_completed,
         links_requested: Metrics::count(&metrics.links_requested),
         links_emailed,
@@ -285,6 +331,9 @@ fn build_report(
             .saturating_sub(Metrics::count(&metrics.links_redeemed)),
         associations_made,
         notices_sent,
+        dead_letters,
+        ses_refusals: pacing.map(Pacing::refusals),
+        pacing: pacing.map(|p| p.rows.clone()).unwrap_or_default(),
         errors: lock(&metrics.errors).clone(),
         latency_ms,
         wall_seconds: (seconds * 10.0).round() / 10.0,
@@ -316,6 +365,20 @@ async fn report_progress(metrics: Arc<Metrics>, people: usize, started: Instant)
             lock(&metrics.errors).values().sum::<usize>()
         );
     }
+}
+
+/// Records the dev server's stream mappings gave up on (`GET /dev/dead-letters`:
+/// their on-failure destinations, the dead-letter queues in AWS).
+async fn dead_letters(base: &Url) -> Result<DeadLetterCount, String> {
+    let url = base.join("/dev/dead-letters").map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().expect("client");
+    let answer = client.get(url.clone()).send().await.map_err(|e| format!("{url}: {e}"))?;
+    if !answer.status().is_success() {
+        return Err(format!("{url}: HTTP {}", answer.status()));
+    }
+    let queues: serde_json::Value = answer.json().await.map_err(|e| format!("{url}: {e}"))?;
+    let count = |queue: &str| queues[queue].as_array().map(Vec::len).ok_or_else(|| format!("{url}: no {queue} list"));
+    Ok(DeadLetterCount { send_emails: count("send_emails")?, notify_portals: count("notify_portals")? })
 }
 
 /// A DynamoDB client for DynamoDB Local (dummy credentials; the region the stack uses).

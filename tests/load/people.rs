@@ -25,6 +25,17 @@ impl Person {
         format!("load-{}@{MAIL_DOMAIN}", self.number)
     }
 
+    /// The loopback address this person's browser connects from: people
+    /// 1..=per_address share 127.0.0.1, the next as many 127.0.0.2, and so on
+    /// (Linux routes all of 127/8 to this machine), as colleagues share a
+    /// company's address.
+    pub fn source_address(&self, per_address: usize) -> std::net::IpAddr {
+        let index = (self.number - 1) / per_address.max(1);
+        let address = u32::from(std::net::Ipv4Addr::LOCALHOST) + u32::try_from(index).unwrap_or(u32::MAX);
+        // 100,000 people at most, one each: never past 127.1.134.160, well inside 127/8.
+        std::net::IpAddr::V4(address.into())
+    }
+
     pub fn profile_ids(&self) -> Vec<String> {
         let count = if self.number.is_multiple_of(3) { 2 } else { 1 };
         (1..=count).map(|k| format!("{PROFILE_PREFIX}{:06}-{k}", self.number)).collect()
@@ -76,6 +87,18 @@ mod tests {
             let address = row.split(',').nth(1).unwrap();
             assert!(profile_link_core::domain::email::RegisteredEmail::parse(address).is_ok(), "{address}");
         }
+    }
+
+    #[test]
+    fn people_share_a_source_address_in_groups_of_the_given_size() {
+        let address = |n: usize, per: usize| Person { number: n }.source_address(per).to_string();
+        assert_eq!([address(1, 300), address(300, 300), address(301, 300)], ["127.0.0.1", "127.0.0.1", "127.0.0.2"]);
+        assert_eq!(address(2000, 500), "127.0.0.4");
+        assert_eq!(address(300, 1), "127.0.1.44");
+        assert_eq!(address(100_000, 1), "127.1.134.160");
+        let distinct: std::collections::HashSet<String> =
+            people(10_000).iter().map(|p| p.source_address(500).to_string()).collect();
+        assert_eq!(distinct.len(), 20, "10,000 people at 500 an address");
     }
 
     #[test]

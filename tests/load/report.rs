@@ -8,12 +8,16 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::metrics::{Endpoint, Percentiles, Samples};
+use crate::pacing::PacingRow;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub base_url: String,
     pub people: usize,
     pub concurrency: usize,
+    /// People behind one source address, and the addresses they came from.
+    pub people_per_address: usize,
+    pub source_addresses: usize,
     pub flows_completed: usize,
     pub links_requested: usize,
     /// Distinct links that reached a mailbox.
@@ -29,6 +33,13 @@ pub struct Report {
     pub associations_made: Option<usize>,
     /// "Your profile is now linked" emails to the registered addresses.
     pub notices_sent: usize,
+    /// Records the stream mappings gave up on (none if they could not be read).
+    pub dead_letters: Option<DeadLetterCount>,
+    /// SES's refusals of `SendEmail` by kind (`ratelimit`, `quota`, …), when
+    /// the fault proxy stood in front of SES.
+    pub ses_refusals: Option<BTreeMap<String, u64>>,
+    /// Emails SES accepted per 10 s of the run, and its refusals in each window.
+    pub pacing: Vec<PacingRow>,
     pub errors: BTreeMap<String, usize>,
     pub latency_ms: Vec<LatencyRow>,
     pub wall_seconds: f64,
@@ -41,6 +52,13 @@ pub struct Report {
     pub passed: bool,
     /// Why it did not pass (empty when it did).
     pub failures: Vec<String>,
+}
+
+/// Records in each stream mapping's on-failure destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DeadLetterCount {
+    pub send_emails: usize,
+    pub notify_portals: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,6 +135,13 @@ impl Report {
                 self.notices_sent, self.links_redeemed
             ));
         }
+        match self.dead_letters {
+            Some(DeadLetterCount { send_emails: 0, notify_portals: 0 }) => {}
+            Some(DeadLetterCount { send_emails, notify_portals }) => failures.push(format!(
+                "records in the dead-letter queues: {send_emails} of send-emails, {notify_portals} of notify-portals"
+            )),
+            None => failures.push("the dead-letter queues could not be read".to_owned()),
+        }
         let errors: usize = self.errors.values().sum();
         if errors > 0 {
             failures.push(format!("{errors} errors"));
@@ -137,8 +162,8 @@ impl Report {
         let associations = self.associations_made.map_or("unknown (table not read)".to_owned(), |n| n.to_string());
         let _ = writeln!(
             out,
-            "profile-link load run: {} people, {} at a time, against {}",
-            self.people, self.concurrency, self.base_url
+            "profile-link load run: {} people, {} at a time, from {} addresses ({} behind each), against {}",
+            self.people, self.concurrency, self.source_addresses, self.people_per_address, self.base_url
         );
         let line = |out: &mut String, label: &str, value: String| {
             let _ = writeln!(out, "  {label:<22}{value}");
@@ -154,6 +179,30 @@ impl Report {
         line(&mut out, "links redeemed", redeemed);
         line(&mut out, "associations made", format!("{associations} (counted in the table)"));
         line(&mut out, "linked notices sent", self.notices_sent.to_string());
+        let dead_letters = match self.dead_letters {
+            Some(DeadLetterCount { send_emails: 0, notify_portals: 0 }) => "none".to_owned(),
+            Some(DeadLetterCount { send_emails, notify_portals }) => {
+                format!("{send_emails} from send-emails, {notify_portals} from notify-portals")
+            }
+            None => "unknown (not read)".to_owned(),
+        };
+        line(&mut out, "dead letters", dead_letters);
+        if let Some(arrival) = self.latency_ms.iter().find(|row| row.name == "email arrival" && row.count > 0) {
+            line(
+                &mut out,
+                "email arrival",
+                format!(
+                    "p50 {:.1} s, p99 {:.1} s, longest {:.1} s",
+                    arrival.p50 / 1e3,
+                    arrival.p99 / 1e3,
+                    arrival.max / 1e3
+                ),
+            );
+        }
+        if let Some(refusals) = &self.ses_refusals {
+            let kinds: Vec<String> = refusals.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+            line(&mut out, "SES refusals", if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") });
+        }
         if self.errors.is_empty() {
             line(&mut out, "errors", "none".to_owned());
         } else {
@@ -202,9 +251,21 @@ impl Report {
                 statuses.join(" ")
             );
         }
+        if !self.pacing.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "  {:<22}{:>8}{:>10}  SES refusals", "emails sent (s)", "sent", "per s");
+            for row in &self.pacing {
+                let refused: Vec<String> = row.refused.iter().map(|(kind, n)| format!("{kind}×{n}")).collect();
+                let window = format!("{}–{}", row.from_s, row.to_s);
+                let _ = writeln!(out, "  {window:<22}{:>8}{:>10.1}  {}", row.sent, row.per_second, refused.join(" "));
+            }
+        }
         let _ = writeln!(out);
         if self.passed {
-            let _ = writeln!(out, "PASS: every flow completed, one email per link, associations made = links redeemed");
+            let _ = writeln!(
+                out,
+                "PASS: every flow completed, one email per link, associations made = links redeemed, no dead letters"
+            );
         } else {
             let _ = writeln!(out, "FAIL: {}", self.failures.join("; "));
         }
@@ -221,6 +282,8 @@ mod tests {
             base_url: "http://127.0.0.1:3000".into(),
             people: 3,
             concurrency: 3,
+            people_per_address: 2,
+            source_addresses: 2,
             flows_completed: 3,
             links_requested: 4,
             links_emailed: 4,
@@ -229,6 +292,15 @@ mod tests {
             confirmations_unanswered: 0,
             associations_made: Some(4),
             notices_sent: 4,
+            dead_letters: Some(DeadLetterCount { send_emails: 0, notify_portals: 0 }),
+            ses_refusals: Some(BTreeMap::from([("ratelimit".to_owned(), 3)])),
+            pacing: vec![PacingRow {
+                from_s: 0,
+                to_s: 2,
+                sent: 8,
+                per_second: 4.0,
+                refused: BTreeMap::from([("ratelimit".to_owned(), 3)]),
+            }],
             errors: BTreeMap::new(),
             latency_ms: vec![LatencyRow::of_durations("email arrival", &[Duration::from_millis(300)])],
             wall_seconds: 2.0,
@@ -249,6 +321,25 @@ mod tests {
         assert!(report.passed, "{:?}", report.failures);
         assert!(report.text().contains("exactly 1 for each of 4 links"), "saw {:?}", report.text());
         assert!(report.text().contains("PASS"), "saw {:?}", report.text());
+        for shown in [
+            "from 2 addresses (2 behind each)",
+            "dead letters          none",
+            "SES refusals          3 ratelimit",
+            "0–2",
+        ] {
+            assert!(report.text().contains(shown), "{shown:?} not in {}", report.text());
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_fails_the_run() {
+        let mut report = healthy();
+        report.dead_letters = Some(DeadLetterCount { send_emails: 2, notify_portals: 0 });
+        report.judge();
+        assert_eq!(report.failures, ["records in the dead-letter queues: 2 of send-emails, 0 of notify-portals"]);
+        report.dead_letters = None;
+        report.judge();
+        assert_eq!(report.failures, ["the dead-letter queues could not be read"]);
     }
 
     #[test]

@@ -295,6 +295,7 @@ impl TestApp {
                 mailbox_endpoint: Some(local_aws.sesv2.clone()),
                 clock: None,
                 ses_events: Some(ses_events.clone()),
+                dead_letters: None,
             },
         );
         tokio::spawn(serve(listener, app, async move {
@@ -400,7 +401,7 @@ impl TestApp {
 
     /// Records the mapping gave up on (its on-failure destination).
     pub async fn discarded_records(&self) -> Vec<String> {
-        self.poller.lock().await.discarded.clone()
+        self.poller.lock().await.discarded.ids()
     }
 
     /// Emails the emulator's SES accepted for `address`, oldest first.

@@ -50,6 +50,15 @@ pub struct DevRoutes {
     pub clock: Option<profile_link_core::clock::ManualClock>,
     /// The ses-events function, reached by `POST /dev/ses-event` (moto never bounces).
     pub ses_events: Option<Arc<SesEventsApp>>,
+    /// The stream mappings' on-failure destinations, shown at `GET /dev/dead-letters`.
+    pub dead_letters: Option<DeadLetterQueues>,
+}
+
+/// What each stream mapping gave up on, as the dead-letter queues in AWS hold it.
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetterQueues {
+    pub send_emails: stream::DeadLetters,
+    pub notify_portals: stream::DeadLetters,
 }
 
 /// One router over every HTTP function, behind the API Gateway event
@@ -74,7 +83,20 @@ pub fn router(functions: Functions, dev: DevRoutes) -> Router {
         dev_only = dev_only
             .merge(Router::new().route("/dev/ses-event", axum::routing::post(ses_event)).with_state(ses_events));
     }
+    if let Some(queues) = dev.dead_letters {
+        dev_only = dev_only
+            .merge(Router::new().route("/dev/dead-letters", axum::routing::get(dead_letters)).with_state(queues));
+    }
     dev_only.merge(Router::new().fallback(as_api_gateway).with_state(functions))
+}
+
+/// `GET /dev/dead-letters`: the event ids each mapping sent to its on-failure
+/// destination (a load run's "nothing in a dead-letter queue").
+async fn dead_letters(State(queues): State<DeadLetterQueues>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "send_emails": queues.send_emails.ids(),
+        "notify_portals": queues.notify_portals.ids(),
+    }))
 }
 
 #[derive(serde::Deserialize)]
@@ -283,5 +305,15 @@ mod tests {
         assert_eq!(converted.headers()["cookie"], "pl_session=s; pl_clicked=c");
         assert_eq!(converted.headers()["user-agent"], "ua");
         assert_eq!(converted.body().as_ref(), b"csrf=t&action=confirm");
+    }
+
+    #[tokio::test]
+    async fn dead_letters_lists_what_each_mapping_gave_up_on() {
+        let queues = DeadLetterQueues::default();
+        let axum::Json(empty) = dead_letters(State(queues.clone())).await;
+        assert_eq!(empty, serde_json::json!({ "send_emails": [], "notify_portals": [] }));
+        queues.notify_portals.push("event-7".into());
+        let axum::Json(page) = dead_letters(State(queues)).await;
+        assert_eq!(page, serde_json::json!({ "send_emails": [], "notify_portals": ["event-7"] }));
     }
 }

@@ -14,7 +14,7 @@ use profile_link_core::clock::ManualClock;
 use profile_link_core::startup::OrExit;
 use profile_link_core::{Env, telemetry};
 use profile_link_dev_server::stream::StreamPoller;
-use profile_link_dev_server::{DevRoutes, Functions, router, serve};
+use profile_link_dev_server::{DeadLetterQueues, DevRoutes, Functions, router, serve};
 use profile_link_login::LoginApp;
 use profile_link_notify_portals::NotifyPortalsApp;
 use profile_link_redeem_link::RedeemApp;
@@ -92,6 +92,8 @@ async fn run() -> anyhow::Result<()> {
         }
     })?;
     tracing::info!("dev server listening on http://{address}");
+    let dead_letters =
+        DeadLetterQueues { send_emails: poller.discarded.clone(), notify_portals: logouts.discarded.clone() };
     tokio::spawn(poller.run(Duration::from_millis(300)));
     tokio::spawn(logouts.run(Duration::from_millis(300)));
     tokio::spawn(profile_link_dev_server::sweep_logouts(notify_portals, Duration::from_secs(10)));
@@ -103,7 +105,7 @@ async fn run() -> anyhow::Result<()> {
             authorize: Arc::new(authorize),
             token: Arc::new(token),
         },
-        DevRoutes { mailbox_endpoint: aws_endpoint, clock, ses_events },
+        DevRoutes { mailbox_endpoint: aws_endpoint, clock, ses_events, dead_letters: Some(dead_letters) },
     );
     serve(listener, app, shutdown_signal()).await.context("dev server")
 }

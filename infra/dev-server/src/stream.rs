@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
@@ -25,7 +25,22 @@ pub struct StreamPoller {
     reader: StreamReader,
     invoke: Invoke,
     /// Records the last invocations reported as failed and gave up on (the on-failure destination).
-    pub discarded: Vec<String>,
+    pub discarded: DeadLetters,
+}
+
+/// A mapping's on-failure destination: the event ids of the records it gave
+/// up on. Shared, so it can be read while the poller runs (`/dev/dead-letters`).
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetters(Arc<Mutex<Vec<String>>>);
+
+impl DeadLetters {
+    pub fn ids(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub(crate) fn push(&self, id: String) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(id);
+    }
 }
 
 impl StreamPoller {
@@ -35,7 +50,7 @@ impl StreamPoller {
             let app = app.clone();
             Box::pin(async move { handle(&app, event, &request_id).await })
         });
-        Ok(Self { reader: StreamReader::new(sdk, table).await?, invoke, discarded: Vec::new() })
+        Ok(Self { reader: StreamReader::new(sdk, table).await?, invoke, discarded: DeadLetters::default() })
     }
 
     /// notify-portals' mapping.
@@ -49,7 +64,7 @@ impl StreamPoller {
             Box::pin(async move { profile_link_notify_portals::handle(&app, event, &request_id).await })
         });
         let reader = StreamReader::with_mapping(sdk, table, Mapping::notify_portals()).await?;
-        Ok(Self { reader, invoke, discarded: Vec::new() })
+        Ok(Self { reader, invoke, discarded: DeadLetters::default() })
     }
 
     /// Reads everything available now and delivers it; returns how many

@@ -108,6 +108,17 @@ impl Browser {
 
     /// A browser whose person prefers these languages (`Accept-Language`).
     pub fn speaking(accept_language: &str) -> Self {
+        Self::built(accept_language, None)
+    }
+
+    /// A browser whose connections leave from `source` (a loopback address
+    /// such as 127.0.0.7: Linux routes all of 127/8 to this machine), so the
+    /// server sees a person behind that address, as behind a company's NAT.
+    pub fn from_address(source: std::net::IpAddr) -> Self {
+        Self::built("en-GB,en;q=0.9", Some(source))
+    }
+
+    fn built(accept_language: &str, source: Option<std::net::IpAddr>) -> Self {
         let jar = Arc::new(Jar::default());
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(reqwest::header::ACCEPT_LANGUAGE, accept_language.parse().unwrap());
@@ -115,6 +126,7 @@ impl Browser {
             .default_headers(headers)
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
+            .local_address(source)
             // Every page it visits is on this machine: no proxy from the environment.
             .no_proxy()
             .build()
