@@ -415,6 +415,18 @@ async fn ses_rate_and_quota_refusals_reach_the_sdk_as_ses_words_them_and_are_cou
         (Some(429), Some("TooManyRequestsException".into()), Some("Maximum sending rate exceeded.".into()))
     );
 
+    // GetAccount (which moto lacks) tells the account the rules play, as a sender reads it to pace itself.
+    proxy.set_rules(rules(&["ses/SendEmail:ratelimit=14/s", "ses/SendEmail:quota=500/60s"]));
+    let account = ses.get_account().send().await.expect("the proxy answers GetAccount");
+    let quota = account.send_quota().expect("a SendQuota");
+    let forwarded = proxy.stats().count("ses/SendEmail", "forwarded");
+    assert_eq!(
+        (quota.max_send_rate(), quota.max24_hour_send(), quota.sent_last24_hours()),
+        (14.0, 500.0, forwarded as f64),
+        "saw {quota:?}"
+    );
+    assert_eq!(proxy.stats().count("ses/account", "answered"), 1);
+
     // Counted by kind, in the proxy and on its stats page.
     let stats = proxy.stats();
     assert_eq!(stats.count("ses/SendEmail", "quota"), 2, "saw {:?}", stats.calls);

@@ -7,6 +7,7 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
 use crate::inspect::{Call, Service};
+use crate::limits::{Quota, Rate};
 
 /// A conflict as DynamoDB reports it: a cancelled transaction, or any other
 /// write failing with `TransactionConflictException`.
@@ -144,6 +145,27 @@ pub(crate) fn quota_spent(service: Service) -> Response<Full<Bytes>> {
         _ => "Quota exceeded",
     };
     aws_error(service, StatusCode::BAD_REQUEST, "LimitExceededException", message)
+}
+
+/// SES v2 `GetAccount` for an account with these limits (moto has no
+/// `GetAccount`): what a sender reads to pace itself. A quota of -1 is SES's
+/// "unlimited".
+pub(crate) fn ses_account(rate: Rate, quota: Option<Quota>, sent: u64) -> Response<Full<Bytes>> {
+    let max_24_hour_send = quota.map_or(-1.0, |q| q.allowance as f64);
+    let body = serde_json::json!({
+        "SendQuota": {
+            "MaxSendRate": f64::from(rate.per_second),
+            "Max24HourSend": max_24_hour_send,
+            "SentLast24Hours": sent as f64,
+        },
+        "SendingEnabled": true,
+        "ProductionAccessEnabled": true,
+        "DedicatedIpAutoWarmupEnabled": false,
+        "EnforcementStatus": "HEALTHY",
+    });
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 pub(crate) fn server_error(service: Service) -> Response<Full<Bytes>> {

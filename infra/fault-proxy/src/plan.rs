@@ -180,6 +180,16 @@ impl Rule {
     }
 }
 
+/// The SES account these rules play: the rate and quota of the first rules
+/// limiting `SendEmail`, if a rate limits it (what `GetAccount` answers).
+pub(crate) fn ses_account_limits(rules: &[Rule]) -> Option<(Rate, Option<Quota>)> {
+    let send = Call { service: Service::Ses, operation: "SendEmail".to_owned() };
+    let limiting: Vec<Fault> = rules.iter().filter(|r| r.matches(&send)).map(|r| r.fault).collect();
+    let rate = limiting.iter().find_map(|f| if let Fault::RateLimit(rate) = f { Some(*rate) } else { None })?;
+    let quota = limiting.iter().find_map(|f| if let Fault::Quota(quota) = f { Some(*quota) } else { None });
+    Some((rate, quota))
+}
+
 /// The fault for this call at `now`, if a rule matching it fires: rules are
 /// tried in order, and each matching rule counts the call whether it fires or
 /// not. A limit fires when it refuses the call; one that lets it pass has
@@ -236,6 +246,18 @@ mod tests {
         ] {
             assert!(bad.parse::<Rule>().is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn the_ses_account_is_the_first_rate_and_quota_limiting_send_email() {
+        let parse = |specs: &[&str]| specs.iter().map(|s| s.parse().unwrap()).collect::<Vec<Rule>>();
+        assert_eq!(ses_account_limits(&parse(&["ses:throttle:0.5", "ses/SendEmail:quota=9/1h"])), None, "no rate");
+        let rules =
+            parse(&["dynamodb:ratelimit=5/s", "ses/SendEmail:ratelimit=14/s", "any:quota=9/1h", "ses:ratelimit=1/s"]);
+        let quota = Quota { allowance: 9, period: Duration::from_secs(3600) };
+        assert_eq!(ses_account_limits(&rules), Some((Rate { per_second: 14 }, Some(quota))));
+        let rules = parse(&["ses:ratelimit=3/s", "ses/EmailIdentity:quota=1/1h"]);
+        assert_eq!(ses_account_limits(&rules), Some((Rate { per_second: 3 }, None)), "another operation's quota");
     }
 
     #[test]

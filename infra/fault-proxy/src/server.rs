@@ -14,10 +14,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::answers::{
-    cancelled_by_throttling, conflict, empty_page, over_rate, plain, quota_spent, server_error, throttled, with_limit,
+    cancelled_by_throttling, conflict, empty_page, over_rate, plain, quota_spent, server_error, ses_account, throttled,
+    with_limit,
 };
 use crate::inspect::{Call, Service, transaction_token};
-use crate::plan::{Fault, Rule, choose};
+use crate::plan::{Fault, Rule, choose, ses_account_limits};
 use crate::stats::Stats;
 
 struct State {
@@ -121,6 +122,11 @@ impl FaultProxy {
             return Ok(self.stats_page());
         }
         let call = Call::classify(&request);
+        if call.service == Service::Ses && call.operation == "account" && request.method() == http::Method::GET {
+            if let Some(answer) = self.ses_account() {
+                return Ok(answer);
+            }
+        }
         let (parts, body) = request.into_parts();
         let body = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -153,6 +159,16 @@ impl FaultProxy {
             None => body,
         };
         Ok(self.forward(call.service, parts, body).await)
+    }
+
+    /// `GetAccount` for the account the SES rules play, when a rate limits
+    /// `SendEmail` (counted as `answered`); `None` forwards it.
+    fn ses_account(&self) -> Option<Response<Full<Bytes>>> {
+        let mut state = self.state.lock().unwrap();
+        let (rate, quota) = ses_account_limits(&state.rules)?;
+        let sent = state.stats.count("ses/SendEmail", "forwarded");
+        state.stats.answered(&Call { service: Service::Ses, operation: "account".into() });
+        Some(ses_account(rate, quota, sent))
     }
 
     /// What the proxy did so far, as JSON: a load run reads it while it runs.

@@ -31,6 +31,12 @@ impl Stats {
         self.faults("forwarded")
     }
 
+    /// Counts a call the proxy answered itself as the account it plays (SES `GetAccount`).
+    pub(crate) fn answered(&mut self, call: &Call) {
+        let key = format!("{}/{}", call.service.name(), call.operation);
+        *self.calls.entry(key).or_default().entry("answered").or_default() += 1;
+    }
+
     /// Counts one call under the outcome `chosen` gave it.
     pub(crate) fn record(&mut self, call: &Call, chosen: Option<Fault>) {
         let outcome = match chosen {
