@@ -455,6 +455,10 @@ mod tests {
         .unwrap();
         let Command::Run(args) = cli.command else { panic!("not run") };
         assert_eq!(args.deadline_seconds, 300);
+        assert_eq!(args.ses_proxy, None, "no pacing table unless the proxy is named");
+        if std::env::var_os("LOAD_PEOPLE_PER_ADDRESS").is_none() {
+            assert_eq!(args.people_per_address, 500);
+        }
         if std::env::var_os("LOAD_PEOPLE").is_none() && std::env::var_os("LOAD_CONCURRENCY").is_none() {
             assert_eq!((args.people, args.concurrency), (200, 50));
         }
