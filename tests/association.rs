@@ -122,7 +122,7 @@ async fn a_redelivered_stream_sends_nothing_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ses_failure_retries_only_that_record() {
+async fn an_ses_failure_defers_only_that_email_and_the_sweep_sends_it() {
     let app = TestApp::spawn().await;
     app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery"), ("CUST-2", "sam", "Sam Roe", "Hardware")]).await;
     let pat = app.signed_in("pat").await;
@@ -133,11 +133,13 @@ async fn an_ses_failure_retries_only_that_record() {
     assert_eq!(app.deliver_stream().await, 2);
     assert_eq!(app.emails_to(&app.address("sam")).await.len(), 1, "the healthy record is sent");
     assert!(app.emails_to(&app.address("pat")).await.is_empty(), "saw {:?}", app.emails_to(&app.address("pat")).await);
-    assert_eq!(*app.faults.failed_calls.lock().unwrap(), 4, "the failed record: first try plus three retries");
-    assert_eq!(app.discarded_records().await.len(), 1, "then it goes to the on-failure destination");
+    assert_eq!(*app.faults.failed_calls.lock().unwrap(), 1, "tried once, then left pending with a wait");
+    assert!(app.discarded_records().await.is_empty(), "the table holds it: no record fails");
 
-    // SES recovers; replaying the stream sends the failed one and nothing else again.
+    // SES recovers; once its wait has passed, the sweep sends it and nothing else again.
     app.faults.heal();
+    app.clock.advance(profile_link_core::store::SWEEP_GRACE_SECONDS + 1);
+    assert_eq!(app.sweep_mail().await.sent, 1);
     app.replay_stream().await;
     assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1);
     assert_eq!(app.emails_to(&app.address("sam")).await.len(), 1, "not resent");

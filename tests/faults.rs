@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::dynamodb::Event;
-use profile_link_core::Store;
 use profile_link_core::aws::Endpoints;
 use profile_link_dev_server::stream::StreamPoller;
 use profile_link_fault_proxy::Rule;
@@ -148,14 +147,16 @@ async fn an_ses_outage_is_retried_with_backoff_and_every_email_goes_out_once() {
     assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
 
     // SES throttles the first four sends: the first link's three SDK attempts
-    // fail (its claim is given back), the second link's first attempt fails
-    // and its retry goes through, and the mapping's redelivery of the first
-    // link sends it.
+    // fail (its claim is given back, and it waits in the outbox), the second
+    // link's first attempt fails and its retry goes through, and the sweep
+    // sends the first link once its wait has passed.
     proxy.set_rules(rules(&["ses/SendEmail:throttle:first4"]));
     app.deliver_stream().await;
     let stats = proxy.stats();
     assert_eq!(stats.count("ses/SendEmail", "throttle"), 4);
     assert!(app.discarded_records().await.is_empty(), "saw {:?}", app.discarded_records().await);
+    app.clock.advance(profile_link_core::store::SWEEP_GRACE_SECONDS + 1);
+    assert_eq!(app.sweep_mail().await.sent, 1);
     for organization in [BAKERY, NORTHWIND] {
         assert_eq!(links_naming(&app, &app.address("pat"), organization).await.len(), 1, "{organization}");
     }
@@ -168,16 +169,10 @@ async fn an_ses_outage_is_retried_with_backoff_and_every_email_goes_out_once() {
 /// A send-emails instance whose DynamoDB client crashes the invocation before
 /// the n-th transaction (see [`CrashBeforeTransaction`]).
 fn crashing_sender(app: &TestApp, n: u32) -> Arc<SendEmailsApp> {
-    let healthy = &app.send_emails;
     let client = aws_sdk_dynamodb::Client::from_conf(
-        healthy.store.client().config().to_builder().interceptor(CrashBeforeTransaction::at(n)).build(),
+        app.send_emails.store.client().config().to_builder().interceptor(CrashBeforeTransaction::at(n)).build(),
     );
-    Arc::new(SendEmailsApp {
-        site: healthy.site.clone(),
-        store: Store::new(client, healthy.store.table()),
-        mailer: healthy.mailer.clone(),
-        clock: healthy.clock.clone(),
-    })
+    app.other_sender(Some(client), None, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -341,7 +341,8 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
     (
         "SendEmailsFunction",
         &[
-            ("dynamodb:UpdateItem", "Table", &["LINK#*", "NOTICE#*"]),
+            ("dynamodb:UpdateItem", "Table", &["LINK#*", "NOTICE#*", "IDENTITY#*"]),
+            ("dynamodb:Query", "Table/index/gsi1", &["MAIL#DUE"]),
             ("dynamodb:PutItem", "Table", &["AUDIT#*"]),
             ("dynamodb:ConditionCheckItem", "Table", &["IDENTITY#*", "SUPPRESSED#*"]),
             ("ses:SendEmail", "identity/${MailFromIdentity}", &[]),
@@ -1118,7 +1119,7 @@ fn the_dashboard_is_json_once_substituted_and_shows_every_alarm_metric() {
         let dimensions = BTreeMap::from([("TableName".to_owned(), "${Table}".to_owned())]);
         assert!(shown.contains(&("AWS/DynamoDB".to_owned(), metric.to_owned(), dimensions)), "{metric}");
     }
-    for metric in ["EmailsSent", "EmailsSuppressed"] {
+    for metric in ["EmailsSent", "EmailsSuppressed", "EmailsDeferred"] {
         assert!(shown.contains(&custom(metric, &[("Function", "send-emails")])), "{metric}");
     }
 }

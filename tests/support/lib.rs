@@ -374,6 +374,45 @@ impl TestApp {
         replay.poll_once().await.expect("the replay reads the stream")
     }
 
+    /// Another send-emails instance over this app's table and SES (as a
+    /// second Lambda instance is), with its own DynamoDB client, mail
+    /// settings or clock where given.
+    pub fn other_sender(
+        &self,
+        dynamodb: Option<Client>,
+        mail: Option<MailConfig>,
+        clock: Option<Arc<dyn profile_link_core::Clock>>,
+    ) -> Arc<SendEmailsApp> {
+        let this = &self.send_emails;
+        let mailer = mail.map_or_else(|| this.mailer.clone(), |config| this.mailer.with_config(config));
+        Arc::new(SendEmailsApp {
+            site: this.site.clone(),
+            store: dynamodb.map_or_else(|| this.store.clone(), |client| Store::new(client, this.store.table())),
+            mailer,
+            clock: clock.unwrap_or_else(|| this.clock.clone()),
+        })
+    }
+
+    /// Plays send-emails' schedule once: the links and notices due in the outbox are sent.
+    pub async fn sweep_mail(&self) -> profile_link_send_emails::Tally {
+        profile_link_send_emails::sweep(&self.send_emails, "test-sweep").await.unwrap()
+    }
+
+    /// The keys (`pk`) of the items in the outbox's due index, due or not.
+    pub async fn outbox(&self) -> Vec<String> {
+        let output = self
+            .direct
+            .query()
+            .table_name(self.store.table())
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :due")
+            .expression_attribute_values(":due", aws_sdk_dynamodb::types::AttributeValue::S("MAIL#DUE".into()))
+            .send()
+            .await
+            .unwrap();
+        output.items().iter().filter_map(|item| item.get("pk")?.as_s().ok().cloned()).collect()
+    }
+
     /// Plays notify-portals' stream mapping once: every logout event written so far is posted to its portals.
     pub async fn notify_portals(&self) -> usize {
         self.logout_poller.lock().await.poll_once().await.unwrap()

@@ -16,6 +16,13 @@ pub fn secret_256() -> String {
     token(32)
 }
 
+/// A number in `0..bound` (0 when `bound` is 0), for jitter: spread, not secrecy.
+pub fn below(bound: u64) -> u64 {
+    let mut buf = [0u8; 8];
+    getrandom::fill(&mut buf).expect("the operating system's random source failed");
+    u64::from_le_bytes(buf).checked_rem(bound).unwrap_or(0)
+}
+
 /// SHA-256 of `value`, base64url without padding.
 pub fn sha256_b64(value: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(value))

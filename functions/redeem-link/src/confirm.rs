@@ -27,7 +27,7 @@ pub(crate) fn expired_page(
     link: &StoredLink,
     token: &LinkToken,
 ) -> Response {
-    let minutes = (link.record.expires_at - link.record.created_at) / 60;
+    let minutes = link.record.lifetime_seconds() / 60;
     let message = fill(t.link_expired, &[("minutes", &minutes), ("profile", &link.record.display_name)]);
     let mut outcome = Outcome::problem(t, t.link_expired_title, message, account(t));
     outcome.resend = Some(ResendForm { token: token.expose(), csrf: session.csrf.clone() });

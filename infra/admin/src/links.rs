@@ -24,6 +24,16 @@ fn short_time(at: i64) -> String {
     format_utc(at).trim_end_matches(" UTC").to_owned()
 }
 
+/// When a link stops working; an unsent one's lifetime starts when its email goes.
+fn expiry(link: &LinkView) -> String {
+    match link.sent_at {
+        None if link.state == "pending" || link.state == "sending" => {
+            format!("{} min after sending", link.lifetime_seconds / 60)
+        }
+        _ => short_time(link.expires_at),
+    }
+}
+
 fn links_table(links: &[LinkView]) -> Table {
     let mut table = Table::new();
     table.set_header([
@@ -46,7 +56,7 @@ fn links_table(links: &[LinkView]) -> Table {
             link.sent_to.clone(),
             link.email.clone(),
             short_time(link.created_at),
-            short_time(link.expires_at),
+            expiry(link),
             (if link.support_initiated { "support" } else { "the person" }).to_owned(),
         ]);
     }

@@ -258,11 +258,33 @@ pub async fn serve(
 /// Plays notify-portals' schedule (EventBridge's `rate(1 minute)` in AWS):
 /// every `interval`, the deliveries whose next attempt is due are posted again.
 pub async fn sweep_logouts(app: Arc<profile_link_notify_portals::NotifyPortalsApp>, interval: std::time::Duration) {
+    on_schedule(interval, "logout sweep", move |request_id| {
+        let app = app.clone();
+        async move { profile_link_notify_portals::sweep(&app, &request_id).await.map(drop) }
+    })
+    .await
+}
+
+/// Plays send-emails' schedule (EventBridge's `rate(1 minute)` in AWS): every
+/// `interval`, the links and notices due in the outbox are sent.
+pub async fn sweep_mail(app: Arc<profile_link_send_emails::SendEmailsApp>, interval: std::time::Duration) {
+    on_schedule(interval, "mail sweep", move |request_id| {
+        let app = app.clone();
+        async move { profile_link_send_emails::sweep(&app, &request_id).await.map(drop) }
+    })
+    .await
+}
+
+/// Runs `job` every `interval` with a fresh request id; a failed run is logged, and the next one retries.
+async fn on_schedule<F, Fut>(interval: std::time::Duration, what: &'static str, job: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), profile_link_core::store::StoreError>>,
+{
     loop {
         tokio::time::sleep(interval).await;
-        let request_id = profile_link_core::random::token(12);
-        if let Err(error) = profile_link_notify_portals::sweep(&app, &request_id).await {
-            tracing::warn!(%error, "logout sweep failed; the next one retries");
+        if let Err(error) = job(profile_link_core::random::token(12)).await {
+            tracing::warn!(%error, "{what} failed; the next one retries");
         }
     }
 }

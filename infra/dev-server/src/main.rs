@@ -1,6 +1,6 @@
 //! `profile-link-dev-server`: the Lambda handlers on one local port, the
 //! stream → send-emails and stream → notify-portals event source mappings
-//! (and notify-portals' scheduled sweep), and a mailbox page. Configured
+//! (and both functions' scheduled sweeps), and a mailbox page. Configured
 //! by the same environment variables as the functions in AWS, plus
 //! `DEV_SERVER_PORT` (default 3000).
 
@@ -76,7 +76,7 @@ async fn run() -> anyhow::Result<()> {
         });
     let send_emails = Arc::new(send_emails);
     let table = env.required("TABLE_NAME")?.to_owned();
-    let poller = StreamPoller::new(&sdk, &table, send_emails).await.context("reading the table's stream")?;
+    let poller = StreamPoller::new(&sdk, &table, send_emails.clone()).await.context("reading the table's stream")?;
     // notify-portals: its own mapping of the stream, and its schedule's sweep.
     let notify_portals = Arc::new(notify_portals);
     let logouts = StreamPoller::notify_portals(&sdk, &table, notify_portals.clone())
@@ -97,6 +97,8 @@ async fn run() -> anyhow::Result<()> {
     tokio::spawn(poller.run(Duration::from_millis(300)));
     tokio::spawn(logouts.run(Duration::from_millis(300)));
     tokio::spawn(profile_link_dev_server::sweep_logouts(notify_portals, Duration::from_secs(10)));
+    // send-emails' schedule: what the stream path left pending in the outbox.
+    tokio::spawn(profile_link_dev_server::sweep_mail(send_emails, Duration::from_secs(10)));
     let app = router(
         Functions {
             login: Arc::new(login),

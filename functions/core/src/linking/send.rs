@@ -3,6 +3,14 @@
 //! each claim → render → send → settle through the store's outbox. One
 //! email per item under redelivery; an invocation that died mid-send leaves
 //! a claim that goes stale and is taken over.
+//!
+//! The table is the outbox, so nothing SES refuses for now is lost: a
+//! throttle, a spent quota or a paused account gives the claim back and the
+//! item waits in the due index for its next attempt (backing off: see
+//! [`SendRefusal::backoff_seconds`]), where the stream's redelivery or the
+//! scheduled sweep finds it. A refusal of the whole account (quota, paused)
+//! also holds this instance's other sends until then. Only a permanent
+//! refusal settles an item unsent, audited.
 
 use std::sync::Arc;
 
@@ -12,7 +20,7 @@ use crate::domain::identity::RequesterLabel;
 use crate::domain::link_token::{LinkToken, Verifier};
 use crate::domain::mail_subject::MailSubject;
 use crate::i18n::Locale;
-use crate::mail::{Email, LinkEmail, MailConfig, Mailer, NoticeEmail};
+use crate::mail::{Email, LinkEmail, MailConfig, Mailer, NoticeEmail, SendRefusal};
 use crate::random;
 use crate::store::{Claim, LinkRecord, NoticeRecord, Outgoing, SendOutcome, Store, StoreError};
 
@@ -36,6 +44,14 @@ pub struct ClaimWaitBudget {
 impl Default for ClaimWaitBudget {
     fn default() -> Self {
         Self { remaining_seconds: CLAIM_WAIT_PER_INVOCATION_SECONDS }
+    }
+}
+
+impl ClaimWaitBudget {
+    /// No waiting: the sweep passes over a claimed item (its holder settles
+    /// it, or a later sweep takes it over once the claim is stale).
+    pub fn none() -> Self {
+        Self { remaining_seconds: 0 }
     }
 }
 
@@ -69,14 +85,18 @@ pub enum Delivery {
     Suppressed,
     /// SES did not answer: it may have been sent, so it is not sent again.
     Unconfirmed,
+    /// Not sent now, still pending in the outbox with its next attempt time:
+    /// SES refused it for now, this instance is holding sends, an earlier
+    /// refusal's wait has not passed, or another sender holds its claim.
+    Deferred,
+    /// SES will never send it (e.g. `MessageRejected`): settled unsent, audited.
+    Refused,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error("stream record is not a readable link: {0}")]
     Unreadable(String),
-    #[error("another invocation is still sending this item")]
-    InFlight,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -92,7 +112,7 @@ pub async fn deliver_notice(
     budget: &mut ClaimWaitBudget,
 ) -> Result<Delivery, DeliveryError> {
     let about = MailSubject::Notice { notice_id: notice.notice_id.clone(), profile_id: notice.profile_id.clone() };
-    let render = || {
+    let render = |_sent_at| {
         let t = Locale::from_tag(&notice.locale).text();
         NoticeEmail {
             brand: &sender.site.branding,
@@ -119,7 +139,9 @@ pub async fn deliver_link(
     let about = MailSubject::Link { link_id: link_id.clone(), profile_id: link.profile_id.clone() };
     let verifier = Verifier::mint();
     let verifier_hash = verifier.hash();
-    let render = || {
+    // The email states the lifetime the settlement gives the link: from its sending.
+    let lifetime = link.lifetime_seconds();
+    let render = |sent_at: i64| {
         let token = LinkToken::new(link_id, verifier);
         let url = sender.site.public_base_url.join(&format!("/redeem?token={}", token.expose()));
         let not_me_url = sender.site.public_base_url.join(&format!("/not-me?token={}", token.expose()));
@@ -134,8 +156,8 @@ pub async fn deliver_link(
             requester_provider: &link.identity_provider,
             link: &url,
             not_me_link: &not_me_url,
-            expires_at: link.expires_at,
-            lifetime_minutes: (link.expires_at - link.created_at) / 60,
+            expires_at: sent_at + lifetime,
+            lifetime_minutes: lifetime / 60,
             support_initiated: link.support_initiated(),
         }
         .render(&link.email)
@@ -146,12 +168,13 @@ pub async fn deliver_link(
 
 /// The outbox, once for every kind of item: claim it (or take over a dead
 /// sender's claim), render its email, send it, and settle the claim with
-/// what SES answered.
+/// what SES answered. `render` gets the time the email goes, which starts a
+/// link's lifetime.
 async fn deliver_outgoing(
     sender: &Sender,
     item: Outgoing<'_>,
     about: &MailSubject,
-    render: impl FnOnce() -> Result<Email, askama::Error>,
+    render: impl FnOnce(i64) -> Result<Email, askama::Error>,
     budget: &mut ClaimWaitBudget,
 ) -> Result<Delivery, DeliveryError> {
     let what = match item {
@@ -163,49 +186,79 @@ async fn deliver_outgoing(
         MailSubject::Notice { .. } => None,
     };
     let profile = about.profile_id().as_str();
+    if let Some(retry_at) = sender.mailer.held_until(sender.clock.now()) {
+        // SES said the account cannot send until then: not asked again before.
+        sender.store.defer_send(&item, retry_at).await?;
+        tracing::info!(link, profile, retry_at, "{what} held: SES cannot send until then");
+        return Ok(Delivery::Deferred);
+    }
     let claim_id = random::token(12);
     let claim = || sender.store.claim_for_sending(&item, &claim_id, sender.clock.now(), STALE_CLAIM_SECONDS);
     match claim_or_take_over(sender, claim, budget).await? {
         Claim::Claimed => {}
         Claim::AlreadySent => return Ok(Delivery::Skipped("already sent")),
-        Claim::Superseded => return Ok(Delivery::Skipped("superseded")),
-        Claim::Expired => return Ok(Delivery::Skipped("expired")),
-        Claim::InFlight { .. } => return Err(DeliveryError::InFlight),
+        Claim::NotDue { .. } => return Ok(Delivery::Deferred),
+        // Its holder settles it, or the sweep takes it over once the claim is stale.
+        Claim::InFlight { .. } => return Ok(Delivery::Deferred),
+        Claim::Superseded => {
+            sender.store.leave_outbox(&item).await?;
+            return Ok(Delivery::Skipped("superseded"));
+        }
+        Claim::Expired => {
+            sender.store.leave_outbox(&item).await?;
+            return Ok(Delivery::Skipped("expired"));
+        }
         Claim::Suppressed => {
             sender.store.mark_outgoing_suppressed(&item, sender.clock.now()).await?;
             tracing::info!(link, profile, "{what} not sent: the address is suppressed");
             return Ok(Delivery::Suppressed);
         }
     }
-    let settle = |outcome| sender.store.settle_send(&item, &claim_id, outcome, sender.clock.now());
-    let sent = match render() {
-        Ok(email) => sender.mailer.send(&email, about).await.map_err(DeliveryError::from),
-        Err(error) => Err(DeliveryError::from(error)),
-    };
-    match sent {
-        Ok(message_id) => {
-            settle(SendOutcome::Sent(&message_id)).await?;
-            tracing::info!(link, profile, "{what} sent");
-            Ok(Delivery::Sent)
-        }
-        Err(DeliveryError::Send(error)) if error.unanswered => {
-            // It may have gone: sending again could email the person twice.
-            settle(SendOutcome::Unconfirmed).await?;
-            tracing::warn!(link, profile, %error, "{what} unconfirmed: not sent again");
-            Ok(Delivery::Unconfirmed)
-        }
+    let settle = |outcome, at| sender.store.settle_send(&item, &claim_id, outcome, at);
+    let sent_at = sender.clock.now();
+    let sent = match render(sent_at) {
+        Ok(email) => sender.mailer.send(&email, about).await,
         Err(error) => {
-            // Give the claim back, so a retry sends again (a link's with a new verifier).
-            settle(SendOutcome::NotSent).await?;
-            Err(error)
+            // Give the claim back, so a retry renders again (a link's with a new verifier).
+            let retry_at = sender.clock.now() + SendRefusal::Unavailable.backoff_seconds(item.send_attempts() + 1);
+            settle(SendOutcome::Deferred { refusal: SendRefusal::Unavailable, retry_at }, sender.clock.now()).await?;
+            return Err(error.into());
         }
+    };
+    let error = match sent {
+        Ok(message_id) => {
+            settle(SendOutcome::Sent(&message_id), sent_at).await?;
+            tracing::info!(link, profile, "{what} sent");
+            return Ok(Delivery::Sent);
+        }
+        Err(error) => error,
+    };
+    let (refusal, code) = (error.refusal, error.detail.as_str());
+    if refusal == SendRefusal::Unanswered {
+        // It may have gone: sending again could email the person twice.
+        settle(SendOutcome::Unconfirmed, sent_at).await?;
+        tracing::warn!(link, profile, %error, "{what} unconfirmed: not sent again");
+        return Ok(Delivery::Unconfirmed);
     }
+    let now = sender.clock.now();
+    if !refusal.is_for_now() {
+        settle(SendOutcome::Refused { code }, now).await?;
+        tracing::error!(link, profile, %refusal, code, "{what} refused by SES: not sent, and not asked again");
+        return Ok(Delivery::Refused);
+    }
+    let retry_at = now + refusal.backoff_seconds(item.send_attempts() + 1);
+    settle(SendOutcome::Deferred { refusal, retry_at }, now).await?;
+    if refusal.stops_sending() {
+        sender.mailer.hold_until(retry_at);
+    }
+    tracing::warn!(link, profile, %refusal, code, retry_at, "{what} not sent for now: pending until its next attempt");
+    Ok(Delivery::Deferred)
 }
 
 /// Claims an item; if another invocation holds it, waits until that claim
 /// is stale (its holder died: see [`STALE_CLAIM_SECONDS`]) and tries once
 /// more, unless the wait would overrun this invocation's budget: then the
-/// claim is left as it is (`InFlight`) and the record is retried later.
+/// claim is left as it is (`InFlight`), and the item to the sweep.
 async fn claim_or_take_over<F, Fut>(
     sender: &Sender,
     claim: F,

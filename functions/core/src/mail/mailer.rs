@@ -2,22 +2,31 @@
 
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
-use super::{Email, MailConfig};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::{Email, MailConfig, SendRefusal};
 use crate::domain::mail_subject::MailSubject;
 
 #[derive(Debug, thiserror::Error)]
-#[error("SES SendEmail failed{}: {message}", if *.throttled { " (throttled)" } else if *.unanswered { " (no answer: it may have been sent)" } else { "" })]
+#[error("SES SendEmail failed ({refusal}): {detail}")]
 pub struct SendError {
-    pub throttled: bool,
-    /// No answer came (a timeout, a connection lost): SES may have sent it.
-    pub unanswered: bool,
-    pub message: String,
+    /// What kind of refusal it was, and so what the outbox does next.
+    pub refusal: SendRefusal,
+    /// SES's error code (e.g. `MessageRejected`), or what went wrong on the
+    /// way (a timeout, a refused connection). Never SES's message, which can
+    /// quote the recipient's address.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct Mailer {
     client: aws_sdk_sesv2::Client,
     config: MailConfig,
+    /// Until when (epoch seconds) SES said the account cannot send (a spent
+    /// quota, a paused account): shared by every clone, so the rest of a
+    /// batch, and later invocations of this instance, wait instead of asking.
+    held_until: Arc<AtomicI64>,
 }
 
 /// SES has no idempotency token: a `SendEmail` that got no answer (an attempt
@@ -80,7 +89,22 @@ impl Mailer {
         let client = aws_sdk_sesv2::Client::from_conf(
             client.config().to_builder().retry_classifier(UnansweredSendIsNotRetried).build(),
         );
-        Self { client, config }
+        Self { client, config, held_until: Arc::default() }
+    }
+
+    /// The same SES client (and hold) sending as another identity or configuration set.
+    pub fn with_config(&self, config: MailConfig) -> Self {
+        Self { config, ..self.clone() }
+    }
+
+    /// When sending may be tried again, if SES said the account cannot send until then.
+    pub fn held_until(&self, now: i64) -> Option<i64> {
+        Some(self.held_until.load(Ordering::Relaxed)).filter(|until| *until > now)
+    }
+
+    /// Holds every send of this instance until `until` (an account-wide refusal).
+    pub fn hold_until(&self, until: i64) {
+        self.held_until.fetch_max(until, Ordering::Relaxed);
     }
 
     /// Sends one email, tagged with what it is about; the SES message id on success.
@@ -111,12 +135,13 @@ impl Mailer {
         match result {
             Ok(output) => Ok(output.message_id.unwrap_or_default()),
             Err(error) => {
-                let throttled = error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_too_many_requests_exception() || e.is_limit_exceeded_exception());
-                let unanswered = may_have_been_sent(&error);
-                let message = aws_sdk_sesv2::error::DisplayErrorContext(error).to_string();
-                Err(SendError { throttled, unanswered, message })
+                use aws_sdk_sesv2::error::ProvideErrorMetadata;
+                let refusal = SendRefusal::of(&error, may_have_been_sent(&error));
+                let detail = match error.as_service_error() {
+                    Some(service) => service.code().unwrap_or("an unnamed SES error").to_owned(),
+                    None => aws_sdk_sesv2::error::DisplayErrorContext(error).to_string(),
+                };
+                Err(SendError { refusal, detail })
             }
         }
     }

@@ -1,12 +1,15 @@
 //! Email: what the link and notice emails say (`compose`), how what an email
-//! is about travels with it (`tags`), and sending it through SES v2 (`mailer`).
+//! is about travels with it (`tags`), sending it through SES v2 (`mailer`),
+//! and what each of SES's refusals means for the outbox (`refusal`).
 
 mod compose;
 mod mailer;
+mod refusal;
 pub mod tags;
 
 pub use compose::{LinkEmail, NoticeEmail, format_utc};
 pub use mailer::{Mailer, SendError, UnansweredSendIsNotRetried};
+pub use refusal::SendRefusal;
 
 use crate::config::{ConfigError, Env};
 

@@ -10,8 +10,9 @@ use crate::domain::identity::Identity;
 use crate::domain::link_token::LinkId;
 use crate::domain::profile::ProfileId;
 
-/// Where a link stands. It is emailed (`Pending` → `Sending` → `Sent`, or
-/// `Suppressed` when its address bounced or complained), and then either
+/// Where a link stands. It is emailed (`Pending` → `Sending` → `Sent`, back
+/// to `Pending` while SES says "not now", `Suppressed` when its address
+/// bounced or complained, `Refused` when SES will never send it), and then either
 /// redeemed once (`Used`), cancelled (`Burned`: by the person who got it, by
 /// a redemption as another identity, or by an operator) or replaced by a newer
 /// request (`Superseded`). Stored as its lower-case name. A "now linked"
@@ -23,6 +24,7 @@ pub enum LinkState {
     Sending,
     Sent,
     Suppressed,
+    Refused,
     Superseded,
     Used,
     Burned,
@@ -35,6 +37,7 @@ impl LinkState {
             LinkState::Sending => "sending",
             LinkState::Sent => "sent",
             LinkState::Suppressed => "suppressed",
+            LinkState::Refused => "refused",
             LinkState::Superseded => "superseded",
             LinkState::Used => "used",
             LinkState::Burned => "burned",
@@ -46,17 +49,18 @@ impl LinkState {
         Self::ALL.into_iter().find(|state| state.as_str() == stored)
     }
 
-    pub const ALL: [LinkState; 7] = [
+    pub const ALL: [LinkState; 8] = [
         LinkState::Pending,
         LinkState::Sending,
         LinkState::Sent,
         LinkState::Suppressed,
+        LinkState::Refused,
         LinkState::Superseded,
         LinkState::Used,
         LinkState::Burned,
     ];
 
-    /// Still redeemable until it expires: not used, cancelled, replaced or suppressed.
+    /// Still redeemable until it expires: not used, cancelled, replaced, suppressed or refused.
     pub const fn is_open(self) -> bool {
         matches!(self, LinkState::Pending | LinkState::Sending | LinkState::Sent)
     }
@@ -90,7 +94,23 @@ pub struct LinkRecord {
     pub organization: String,
     pub email: String,
     pub created_at: i64,
+    /// Unsent: when the outbox gives up on it (its lifetime and
+    /// [`super::UNSENT_LINK_HOLD_SECONDS`] after `created_at`). Sent: when it
+    /// stops working, its lifetime after the send. Also the TTL attribute.
     pub expires_at: i64,
+    /// How long the link works once its email is sent (absent on links
+    /// written before lifetimes counted from the send: `expires_at - created_at`).
+    #[serde(default)]
+    pub lifetime_seconds: Option<i64>,
+    /// Sends SES refused for now (throttled, quota spent, paused); each pushes the next attempt further out.
+    #[serde(default)]
+    pub send_attempts: u32,
+    /// While SES refuses for now: when the next attempt is due.
+    #[serde(default)]
+    pub next_attempt_at: Option<i64>,
+    /// What SES last said instead of sending it (`throttled`, `quota_spent`, … or, refused, its error code).
+    #[serde(default)]
+    pub last_refusal: Option<String>,
     /// Language tag of the person who asked (`en` when absent).
     #[serde(default)]
     pub locale: String,
@@ -122,9 +142,20 @@ impl LinkRecord {
         Identity::new(self.identity_iss.clone(), self.identity_sub.clone())
     }
 
+    /// How long the link works once its email is sent.
+    pub fn lifetime_seconds(&self) -> i64 {
+        self.lifetime_seconds.unwrap_or(self.expires_at - self.created_at)
+    }
+
     pub fn support_initiated(&self) -> bool {
         self.origin == SUPPORT_ORIGIN
     }
+}
+
+/// A link item as the table returns it (a read, a query of the outbox's index).
+pub(super) fn link_record(key: &str, item: &super::items::Item) -> Result<LinkRecord, super::StoreError> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item.clone())
+        .map_err(|e| super::StoreError::Corrupt { key: key.to_owned(), problem: e.to_string() })
 }
 
 /// The `origin` of links support sent.

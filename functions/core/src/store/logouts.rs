@@ -336,20 +336,8 @@ impl Store {
 
     /// Pending deliveries whose next attempt is due by `now`, oldest first (at most `limit`).
     pub async fn due_logout_deliveries(&self, now: i64, limit: i32) -> Result<Vec<LogoutDelivery>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :due AND gsi1sk <= :now")
-            .expression_attribute_values(":due", s(DUE_PARTITION))
-            // '$' sorts after the '#' that follows the time.
-            .expression_attribute_values(":now", s(format!("{now:013}$")))
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("Query(due logout deliveries)", e))?;
-        output.items().iter().map(delivery_of).collect()
+        let (items, _) = self.due_page(DUE_PARTITION, now, limit, None, "Query(due logout deliveries)").await?;
+        items.iter().map(delivery_of).collect()
     }
 
     /// Takes a due delivery for one attempt: counts it and moves its next

@@ -25,7 +25,7 @@ pub mod suppressions;
 pub use link_record::{LinkRecord, LinkState, SUPPORT_ORIGIN};
 pub use login::{LoginRecorded, LoginTransaction};
 pub use notices::NoticeRecord;
-pub use outbox::{Claim, Outgoing};
+pub use outbox::{Claim, DueMail, MAIL_DUE_PARTITION, Outgoing, SWEEP_GRACE_SECONDS, UNSENT_LINK_HOLD_SECONDS};
 pub use profiles::{BATCH_GET_MAX, BATCH_WRITE_MAX};
 pub use requests::{AssociationRequest, MAX_PROFILES_PER_REQUEST, RequestOutcome, Requester};
 pub use sessions::IdentityState;
@@ -62,8 +62,13 @@ pub enum SendOutcome<'a> {
     /// sent, so it is recorded as sent and never sent again (SES has no
     /// idempotency token). The person can ask for a new link.
     Unconfirmed,
-    /// SES answered that it did not send it: the claim is given back for a retry.
-    NotSent,
+    /// SES did not send it for now (throttled, quota spent, paused,
+    /// unavailable): the claim is given back and the item waits in the
+    /// outbox's due index until `retry_at`.
+    Deferred { refusal: crate::mail::SendRefusal, retry_at: i64 },
+    /// SES will never send it as it is (`code` is SES's error code): the
+    /// item leaves the outbox, refused, and the refusal is audited.
+    Refused { code: &'a str },
 }
 
 /// The table, through one client built once per cold start.
@@ -100,5 +105,33 @@ impl Store {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// One page of a sweep's index partition (`gsi1pk = partition`, sort keys
+    /// `<due time, 13 digits>#…`): the items due by `now`, oldest first, at
+    /// most `limit`, after the key `after`; and the key to continue from.
+    pub(crate) async fn due_page(
+        &self,
+        partition: &str,
+        now: i64,
+        limit: i32,
+        after: Option<items::Item>,
+        operation: &'static str,
+    ) -> Result<(Vec<items::Item>, Option<items::Item>), StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :due AND gsi1sk <= :now")
+            .expression_attribute_values(":due", items::s(partition))
+            // '$' sorts after the '#' that follows the time.
+            .expression_attribute_values(":now", items::s(format!("{now:013}$")))
+            .limit(limit)
+            .set_exclusive_start_key(after)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk(operation, e))?;
+        Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
     }
 }

@@ -23,6 +23,9 @@ pub struct NoticeRecord {
     #[serde(default)]
     pub locale: String,
     pub created_at: i64,
+    /// Sends SES refused for now; each pushes the next attempt further out.
+    #[serde(default)]
+    pub send_attempts: u32,
 }
 
 pub(super) fn notice_key(id: &str) -> Item {

@@ -11,14 +11,12 @@ use super::associations::{association_key, association_puts, owner_key};
 use super::audit::AuditEvent;
 
 use super::conflicts::{SendRetryingConflicts, TransientCancellation};
-use super::items::{Item, get_n, get_s, n, s};
+use super::items::{Item, get_s, n, s};
 use super::link_record::{LinkRecord, LinkState};
 pub use super::link_record::{StoredLink, audit};
 use super::logouts::{LogoutCause, logout_event_put};
 use super::{Store, StoreError};
 use crate::domain::identity::Identity;
-use crate::domain::link_token::LinkId;
-use crate::domain::profile::ProfileId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
@@ -49,32 +47,7 @@ fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
         Some(AttributeValue::L(list)) => list.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
         _ => Vec::new(),
     };
-    let record = LinkRecord {
-        link_id: LinkId::parse(&get_s(&item, &key, "link_id")?)
-            .ok_or_else(|| StoreError::Corrupt { key: key.clone(), problem: "link_id".into() })?,
-        request_id: get_s(&item, &key, "request_id")?,
-        state: LinkState::parse(&get_s(&item, &key, "state")?)
-            .ok_or_else(|| StoreError::Corrupt { key: key.clone(), problem: "state".into() })?,
-        identity_iss: get_s(&item, &key, "identity_iss")?,
-        identity_sub: get_s(&item, &key, "identity_sub")?,
-        identity_label: get_s(&item, &key, "identity_label")?,
-        identity_provider: get_s(&item, &key, "identity_provider")?,
-        profile_id: ProfileId::parse(&get_s(&item, &key, "profile_id")?)
-            .ok_or_else(|| StoreError::Corrupt { key: key.clone(), problem: "profile_id".into() })?,
-        display_name: get_s(&item, &key, "display_name")?,
-        organization: get_s(&item, &key, "organization").unwrap_or_default(),
-        email: get_s(&item, &key, "email")?,
-        created_at: get_n(&item, &key, "created_at")?,
-        expires_at: get_n(&item, &key, "expires_at")?,
-        locale: get_s(&item, &key, "locale").unwrap_or_default(),
-        origin: get_s(&item, &key, "origin").unwrap_or_default(),
-        send_unconfirmed: matches!(item.get("send_unconfirmed"), Some(AttributeValue::Bool(true))),
-        ses_message_id: get_s(&item, &key, "ses_message_id").ok(),
-        sent_at: get_n(&item, &key, "sent_at").ok(),
-        mail_delivery: get_s(&item, &key, "mail_delivery").ok(),
-        mail_feedback: get_s(&item, &key, "mail_feedback").ok(),
-        mail_feedback_detail: get_s(&item, &key, "mail_feedback_detail").ok(),
-    };
+    let record = super::link_record::link_record(&key, &item)?;
     Ok(StoredLink {
         record,
         verifier_hash: get_s(&item, &key, "verifier_hash").ok(),
@@ -110,6 +83,7 @@ fn notice(
         ("expires_at".to_owned(), n(now + 7 * 24 * 3600)),
     ]);
     item.insert("replaced".into(), AttributeValue::Bool(replaced));
+    super::outbox::enter_outbox(&mut item, now);
     TransactWriteItem::builder()
         .put(Put::builder().table_name(table).set_item(Some(item)).build().expect("item set"))
         .build()

@@ -180,7 +180,8 @@ struct NewLinks<'a> {
     requester: &'a Requester,
     email: &'a RegisteredEmail,
     now: i64,
-    expires_at: i64,
+    /// How long each link works once its email is sent.
+    lifetime_seconds: i64,
     /// A renewal: the pointer may only move on from this link (or have expired with it).
     replaces: Option<&'a str>,
 }
@@ -216,14 +217,19 @@ impl NewLinks<'_> {
         if let Some(origin) = origin {
             link.insert("origin".into(), s(origin));
         }
+        // Unsent, a link waits in the outbox for its lifetime and the hold;
+        // sending it sets its expiry to its lifetime after the send.
+        let unsent_expiry = self.now + self.lifetime_seconds + super::UNSENT_LINK_HOLD_SECONDS;
         link.insert("created_at".into(), n(self.now));
-        link.insert("expires_at".into(), n(self.expires_at));
+        link.insert("lifetime_seconds".into(), n(self.lifetime_seconds));
+        link.insert("expires_at".into(), n(unsent_expiry));
+        super::outbox::enter_outbox(&mut link, self.now);
         link.insert("siblings".into(), AttributeValue::L(siblings.iter().map(|id| s(id.as_str())).collect()));
 
         let mut pointer = pending_pointer_key(&requester.identity, profile.id.as_str());
         pointer.insert("kind".into(), s(LinkState::Pending));
         pointer.insert("link_id".into(), s(link_id.as_str()));
-        pointer.insert("expires_at".into(), n(self.expires_at));
+        pointer.insert("expires_at".into(), n(unsent_expiry));
         let pointer = match self.replaces {
             None => put(table, pointer, None),
             Some(old) => TransactWriteItem::builder()
@@ -349,7 +355,7 @@ impl Store {
             requester,
             email: &profile.email,
             now,
-            expires_at: now + link_ttl_seconds,
+            lifetime_seconds: link_ttl_seconds,
             replaces: None,
         };
         let mut items = request
@@ -442,7 +448,7 @@ impl Store {
             requester,
             email,
             now,
-            expires_at: now + link_ttl_seconds,
+            lifetime_seconds: link_ttl_seconds,
             replaces: renews.map(|old| old.record.link_id.as_str()),
         };
         for (link_id, profile) in &links {

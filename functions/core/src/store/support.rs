@@ -23,18 +23,24 @@ pub struct LinkView {
     pub link_id: String,
     pub profile_id: String,
     /// `pending`, `sending`, `sent`, `sent (unconfirmed)` (SES did not answer),
-    /// `used`, `burned`, or `expired` (past its lifetime, unused).
+    /// `refused` (SES will never send it), `used`, `burned`, or `expired`
+    /// (past its lifetime unused, or never sent within the outbox's hold).
     pub state: String,
     pub identity_iss: String,
     pub identity_sub: String,
     /// The masked address the link was sent to.
     pub sent_to: String,
-    /// What became of its email: `not sent`, `sent` (SES accepted it),
-    /// `delivered`, `delayed`, `rejected`, `bounced (Permanent/General)`,
-    /// `complained (abuse)`.
+    /// What became of its email: `not sent`, `not sent yet (quota_spent,
+    /// next attempt …)`, `not sent (refused by SES: MessageRejected)`, `sent`
+    /// (SES accepted it), `delivered`, `delayed`, `rejected`, `bounced
+    /// (Permanent/General)`, `complained (abuse)`.
     pub email: String,
     pub created_at: i64,
+    /// Sent: when it stops working. Unsent: when the outbox gives up on it
+    /// (its lifetime then counts from the send: `lifetime_seconds`).
     pub expires_at: i64,
+    pub sent_at: Option<i64>,
+    pub lifetime_seconds: i64,
     pub support_initiated: bool,
 }
 
@@ -56,6 +62,8 @@ impl LinkView {
             email: mail_outcome(record),
             created_at: record.created_at,
             expires_at: record.expires_at,
+            sent_at: record.sent_at,
+            lifetime_seconds: record.lifetime_seconds(),
             support_initiated: record.support_initiated(),
         }
     }
@@ -70,6 +78,15 @@ fn mail_outcome(record: &super::LinkRecord) -> String {
         (None, _, Some(delivery)) => delivery.clone(),
         (None, _, None) => match (record.state, record.sent_at) {
             (LinkState::Suppressed, _) => "not sent (suppressed)".to_owned(),
+            (LinkState::Refused, _) => {
+                format!("not sent (refused by SES: {})", record.last_refusal.as_deref().unwrap_or("unknown"))
+            }
+            (LinkState::Pending, None) => match (&record.last_refusal, record.next_attempt_at) {
+                (Some(refusal), Some(at)) => {
+                    format!("not sent yet ({refusal}, next attempt {})", crate::clock::format_utc(at))
+                }
+                _ => "not sent".to_owned(),
+            },
             (_, None) => "not sent".to_owned(),
             _ if record.send_unconfirmed => "sent (unconfirmed)".to_owned(),
             _ => "sent".to_owned(),

@@ -314,7 +314,8 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
-            .update_expression("SET #state = :suppressed")
+            // Never to be sent: out of the outbox's due index too.
+            .update_expression("SET #state = :suppressed REMOVE gsi1pk, gsi1sk, next_attempt_at")
             .condition_expression("#state = :pending")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":suppressed", s(LinkState::Suppressed))

@@ -116,24 +116,24 @@ pub(super) fn judge(account: &Account, per_hour: u64) -> Vec<Check> {
             "ask AWS for a higher sending quota, or onboard in smaller waves (--expected-emails-per-hour)",
         )
     } else if daily >= 0.0 && left < burst {
-        // SES refuses a send past the quota; send-emails gives up on it after the
-        // stream's retries (the undelivered-emails alarm), so this is no go.
+        // SES refuses a send past the quota; the email waits in the outbox until
+        // the rolling 24 hours free room, so people wait hours: no go.
         Check::fail(
             "SES quota",
             format!("{left} of today's {daily} emails are left, under the {per_hour} expected in an hour"),
-            "emails past the quota are refused and land in the dead-letter queue: onboard when the quota has renewed, or in smaller waves",
+            "emails past the quota wait in the outbox until the rolling 24 hours free room, hours late: onboard when the quota has renewed, or in smaller waves",
         )
     } else {
         Check::ok("SES quota", format!("{daily} emails a day ({left} left) carry {per_hour} in an hour"))
     });
     let hourly = account.max_send_rate * 3600.0;
     checks.push(if hourly < burst {
-        // Sends past the rate are throttled; after the SDK's and the stream's few
-        // retries they land in the dead-letter queue, so this is no go either.
+        // Sends past the rate are throttled and wait in the outbox, so the backlog
+        // grows through the burst and emails arrive ever later: no go either.
         Check::fail(
             "SES rate",
             format!("{} a second is {hourly} emails an hour, under the {per_hour} expected", account.max_send_rate),
-            "sends past the rate are throttled and, retried a few times, land in the dead-letter queue: ask AWS for a higher sending rate first",
+            "sends past the rate are throttled and wait in the outbox, so emails arrive ever later through the burst: ask AWS for a higher sending rate first",
         )
     } else {
         Check::ok("SES rate", format!("{} a second carries {per_hour} emails an hour", account.max_send_rate))
