@@ -238,3 +238,54 @@ async fn a_permanent_refusal_is_settled_audited_and_counted_never_retried() {
         "audited: {refused:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_ses_quota_delays_and_then_delivers_every_email() {
+    const PROFILES: usize = 5;
+    let (app, proxy) = behind_fault_proxy().await;
+    let rows: Vec<(String, String)> = (1..=PROFILES).map(|i| (format!("CUST-{i}"), format!("Company {i}"))).collect();
+    let rows: Vec<(&str, &str, &str, &str)> =
+        rows.iter().map(|(id, org)| (id.as_str(), "pat", "Pat Doe", org.as_str())).collect();
+    app.import_profiles(&rows).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+
+    // The account may send 2 emails, then its quota is spent for a second (real time), then 2 more.
+    proxy.set_rules(vec!["ses/SendEmail:quota=2/1s".parse::<Rule>().unwrap()]);
+    let mut batch = Event::default();
+    batch.records = app.read_stream().await;
+    let response = handle(&app.send_emails, batch, "stream").await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "a spent quota fails no record: {:?}",
+        response.batch_item_failures
+    );
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 2, "the quota's two went");
+    assert_eq!(proxy.stats().count("ses/SendEmail", "quota"), 1, "one refusal holds the rest of the batch");
+    let pending = pending_links(&app).await;
+    assert_eq!(pending.len(), PROFILES - 2, "the rest wait in the outbox: {pending:?}");
+    let refused: Vec<_> = pending.values().filter(|item| text(item, "last_refusal") == Some("quota_spent")).collect();
+    assert_eq!(refused.len(), 1, "SES was asked once: {pending:?}");
+    for item in pending.values() {
+        let wait = number(item, "next_attempt_at").unwrap() - app.clock_now();
+        assert!((29..=60).contains(&wait), "all wait the spent quota's 30–60 s: {wait} ({item:?})");
+    }
+
+    // Each minute's sweep sends what the quota allows and waits again, until every email is out.
+    let mut sweeps = 0;
+    while !pending_links(&app).await.is_empty() {
+        sweeps += 1;
+        assert!(sweeps <= PROFILES, "still pending after {sweeps} sweeps: {:?}", pending_links(&app).await);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the proxy's quota period
+        app.clock.advance(601); // past the longest wait after a spent quota
+        app.sweep_mail().await;
+    }
+    let mail = links_to(&app, &app.address("pat")).await;
+    let mut ids: Vec<&str> = mail.iter().map(|l| link_id(l)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((mail.len(), ids.len()), (PROFILES, PROFILES), "every link emailed once");
+    let refusals = proxy.stats().count("ses/SendEmail", "quota");
+    assert!(refusals <= sweeps as u64 + 1, "at most one refusal per pass, saw {refusals} in {sweeps} sweeps");
+    assert!(app.outbox().await.is_empty() && app.discarded_records().await.is_empty());
+}

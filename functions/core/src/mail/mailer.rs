@@ -1,5 +1,6 @@
 //! Sending a rendered [`Email`] through SES v2, tagged with what it is about.
 
+use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
 use std::sync::Arc;
@@ -55,6 +56,33 @@ impl aws_sdk_sesv2::config::retry::ClassifyRetry for UnansweredSendIsNotRetried 
     }
 }
 
+/// A spent quota or a paused account is a throttle by the SDK's lights (it
+/// retries `LimitExceededException` at once, twice), but no answer will
+/// differ for minutes: asking again only spends SES's patience. The outbox
+/// waits instead ([`SendRefusal::backoff_seconds`]).
+#[derive(Debug)]
+pub struct AccountRefusalIsNotRetried;
+
+impl aws_sdk_sesv2::config::retry::ClassifyRetry for AccountRefusalIsNotRetried {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_sdk_sesv2::config::retry::RetryAction {
+        use aws_sdk_sesv2::config::retry::RetryAction;
+        let Some(Err(error)) = ctx.output_or_error() else { return RetryAction::NoActionIndicated };
+        let answer = error.as_operation_error().and_then(|e| e.downcast_ref::<SendEmailError>());
+        if answer.is_some_and(|answer| SendRefusal::of_answer(answer).stops_sending()) {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "AccountRefusalIsNotRetried"
+    }
+}
+
 /// A transmission that failed after a connection was made (an I/O error or a
 /// timeout on it): the request may have reached SES.
 fn lost_in_transmission(connector: &aws_smithy_runtime_api::client::result::ConnectorError) -> bool {
@@ -84,10 +112,16 @@ fn may_have_been_sent<E, R>(error: &aws_sdk_sesv2::error::SdkError<E, R>) -> boo
 }
 
 impl Mailer {
-    /// Every SES client the mailer uses gets [`UnansweredSendIsNotRetried`].
+    /// Every SES client the mailer uses gets [`UnansweredSendIsNotRetried`]
+    /// and [`AccountRefusalIsNotRetried`].
     pub fn new(client: aws_sdk_sesv2::Client, config: MailConfig) -> Self {
         let client = aws_sdk_sesv2::Client::from_conf(
-            client.config().to_builder().retry_classifier(UnansweredSendIsNotRetried).build(),
+            client
+                .config()
+                .to_builder()
+                .retry_classifier(UnansweredSendIsNotRetried)
+                .retry_classifier(AccountRefusalIsNotRetried)
+                .build(),
         );
         Self { client, config, held_until: Arc::default() }
     }

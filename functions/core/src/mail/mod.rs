@@ -8,7 +8,7 @@ mod refusal;
 pub mod tags;
 
 pub use compose::{LinkEmail, NoticeEmail, format_utc};
-pub use mailer::{Mailer, SendError, UnansweredSendIsNotRetried};
+pub use mailer::{AccountRefusalIsNotRetried, Mailer, SendError, UnansweredSendIsNotRetried};
 pub use refusal::SendRefusal;
 
 use crate::config::{ConfigError, Env};

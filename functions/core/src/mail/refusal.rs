@@ -41,7 +41,14 @@ impl SendRefusal {
         if may_have_been_sent {
             return Self::Unanswered;
         }
-        let Some(service) = error.as_service_error() else { return Self::Unavailable };
+        match error.as_service_error() {
+            Some(service) => Self::of_answer(service),
+            None => Self::Unavailable,
+        }
+    }
+
+    /// Classifies SES's answer refusing a `SendEmail`.
+    pub fn of_answer(service: &SendEmailError) -> Self {
         // The modelled errors carry their message in their own field, the others in their metadata.
         let says_quota = [service.to_string(), service.message().unwrap_or_default().to_owned()]
             .iter()
