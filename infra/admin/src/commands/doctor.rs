@@ -33,9 +33,12 @@ pub struct DoctorArgs {
     /// The stack's SendEmailsReservedConcurrency.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(i32).range(0..=1000))]
     send_emails_reserved_concurrency: i32,
-    /// The emails the onboarding may send in its busiest hour: SES's quota and rate must carry them.
+    /// The people the onboarding expects in its busiest hour (docs/capacity.md): SES, Parameter Store and the table must carry them.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-    expected_emails_per_hour: u64,
+    expected_people_per_hour: u64,
+    /// The emails of that hour, if not 3 a person (1.5 profiles, a link and a notice each).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    expected_emails_per_hour: Option<u64>,
     /// One JSON object per check instead of lines for people.
     #[arg(long)]
     json: bool,
@@ -52,6 +55,7 @@ pub async fn run(args: DoctorArgs, table: &TableName) -> anyhow::Result<ExitCode
         table: table.get().ok(),
         mail_from: args.mail_from,
         send_emails_reserved_concurrency: args.send_emails_reserved_concurrency,
+        expected_people_per_hour: args.expected_people_per_hour,
         expected_emails_per_hour: args.expected_emails_per_hour,
     };
     let sdk = aws_config::load_from_env().await;

@@ -8,6 +8,7 @@
 //! start), `providers` (each identity provider's discovery), `keys` (the
 //! signing keys against what is published), `ses`, `lambda`, `table`.
 
+mod capacity;
 mod keys;
 mod lambda;
 mod parameters;
@@ -93,8 +94,25 @@ pub struct Stack {
     pub mail_from: Option<String>,
     /// The stack's SendEmailsReservedConcurrency.
     pub send_emails_reserved_concurrency: i32,
-    /// The burst the onboarding expects, in emails per hour.
-    pub expected_emails_per_hour: u64,
+    /// The people the onboarding expects in its busiest hour.
+    pub expected_people_per_hour: u64,
+    /// The emails of that hour, when the operator knows better than
+    /// [`EMAILS_PER_PERSON`] times the people.
+    pub expected_emails_per_hour: Option<u64>,
+}
+
+/// A person holds 1.5 profiles on average, and each profile costs two emails:
+/// the link and the "now linked" notice (docs/capacity.md).
+pub const EMAILS_PER_PERSON: u64 = 3;
+
+impl Stack {
+    pub fn expected_people_per_hour(&self) -> u64 {
+        self.expected_people_per_hour
+    }
+
+    pub fn expected_emails_per_hour(&self) -> u64 {
+        self.expected_emails_per_hour.unwrap_or(self.expected_people_per_hour * EMAILS_PER_PERSON)
+    }
 }
 
 /// Every check, in the report's order.
@@ -108,6 +126,7 @@ pub async fn run(sdk: &aws_config::SdkConfig, stack: &Stack) -> Vec<Check> {
     checks.extend(ses::checks(sdk, stack).await);
     checks.push(lambda::concurrency(sdk, stack).await);
     checks.extend(table::checks(sdk, stack).await);
+    checks.extend(capacity::checks(sdk, stack).await);
     checks
 }
 
@@ -129,6 +148,8 @@ where
         (Some(code), None) => code.to_owned(),
         _ => match error {
             SdkError::ServiceError(context) => format!("HTTP {}", context.raw().status().as_u16()),
+            // An answer the SDK could not read as an AWS error (an emulator's HTML page).
+            SdkError::ResponseError(context) => format!("HTTP {}", context.raw().status().as_u16()),
             other => aws_sdk_ssm::error::DisplayErrorContext(other).to_string(),
         },
     }

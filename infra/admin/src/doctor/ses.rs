@@ -21,7 +21,7 @@ pub(super) async fn checks(sdk: &aws_config::SdkConfig, stack: &Stack) -> Vec<Ch
                 max_send_rate: quota.map_or(0.0, |q| q.max_send_rate()),
                 sent_last_24_hours: quota.map_or(0.0, |q| q.sent_last24_hours()),
             };
-            checks.extend(judge(&facts, stack.expected_emails_per_hour));
+            checks.extend(judge(&facts, stack.expected_emails_per_hour()));
         }
         Err(error) => checks.push(Check::warn(
             "SES account",
@@ -109,36 +109,54 @@ pub(super) fn judge(account: &Account, per_hour: u64) -> Vec<Check> {
     });
     let daily = account.max_24_hour_send;
     let left = daily - account.sent_last_24_hours;
-    checks.push(if daily >= 0.0 && daily < burst {
+    // Sends past the quota or the rate are not lost: send-emails paces itself to
+    // the account's rate and leaves what SES refuses in the outbox (the table),
+    // which the sweep sends once SES takes mail again; the person waits for it.
+    // Past the rate that is minutes (a warning); past the quota it is hours,
+    // after each person was told to check their inbox: no go.
+    checks.push(if daily >= 0.0 && left < burst {
+        let hours = left.max(0.0) / burst;
         Check::fail(
             "SES quota",
-            format!("{daily} emails a day cannot carry {per_hour} in an hour"),
-            "ask AWS for a higher sending quota, or onboard in smaller waves (--expected-emails-per-hour)",
+            format!(
+                "{left} of today's {daily} emails are left: {per_hour} an hour spend them in {}; the rest wait in the outbox until SES's 24-hour window frees quota",
+                minutes(hours * 60.0)
+            ),
+            "emails past it are hours late, not lost: ask AWS for a higher sending quota before the day, or onboard in smaller waves",
         )
-    } else if daily >= 0.0 && left < burst {
-        // SES refuses a send past the quota; the email waits in the outbox until
-        // the rolling 24 hours free room, so people wait hours: no go.
-        Check::fail(
-            "SES quota",
-            format!("{left} of today's {daily} emails are left, under the {per_hour} expected in an hour"),
-            "emails past the quota wait in the outbox until the rolling 24 hours free room, hours late: onboard when the quota has renewed, or in smaller waves",
-        )
-    } else {
+    } else if daily >= 0.0 {
         Check::ok("SES quota", format!("{daily} emails a day ({left} left) carry {per_hour} in an hour"))
+    } else {
+        Check::ok("SES quota", format!("no daily limit; {per_hour} expected in an hour"))
     });
     let hourly = account.max_send_rate * 3600.0;
     checks.push(if hourly < burst {
-        // Sends past the rate are throttled and wait in the outbox, so the backlog
-        // grows through the burst and emails arrive ever later: no go either.
-        Check::fail(
+        // The backlog an hour at this rate leaves: its last email waits this long.
+        let backlog_minutes = (burst - hourly) / account.max_send_rate.max(f64::MIN_POSITIVE) / 60.0;
+        Check::warn(
             "SES rate",
-            format!("{} a second is {hourly} emails an hour, under the {per_hour} expected", account.max_send_rate),
-            "sends past the rate are throttled and wait in the outbox, so emails arrive ever later through the burst: ask AWS for a higher sending rate first",
+            format!(
+                "{} a second is {hourly} emails an hour, under the {per_hour} expected: the outbox paces sends to it, and an hour's backlog takes {} more to send",
+                account.max_send_rate,
+                minutes(backlog_minutes)
+            ),
+            "emails are delayed, not lost: ask AWS for a higher sending rate before the day (docs/capacity.md)",
         )
     } else {
         Check::ok("SES rate", format!("{} a second carries {per_hour} emails an hour", account.max_send_rate))
     });
     checks
+}
+
+/// "3 h 20 min", "45 min", "under a minute".
+fn minutes(total: f64) -> String {
+    let total = total.round() as u64;
+    match (total / 60, total % 60) {
+        (0, 0) => "under a minute".to_owned(),
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
 }
 
 #[cfg(test)]
@@ -166,21 +184,40 @@ mod tests {
         assert_eq!(checks.iter().filter(|c| c.status == Status::Fail).count(), 2, "{lines:#?}");
         assert!(lines[1].starts_with("FAIL  SES production        the account is in the SES sandbox"), "{lines:#?}");
         assert!(
-            lines[2].starts_with("FAIL  SES quota             200 emails a day cannot carry 1000 in an hour"),
+            lines[2].starts_with(
+                "FAIL  SES quota             200 of today's 200 emails are left: 1000 an hour spend them in 12 min"
+            ),
             "{lines:#?}"
         );
         assert_eq!(statuses(sandbox, 1000)[3], ("SES rate".into(), Status::Ok), "1/s is 3600 an hour");
     }
 
     #[test]
-    fn a_production_account_carries_the_default_burst_and_fails_when_spent_or_slow() {
+    fn a_production_account_carries_the_default_burst_fails_when_spent_and_warns_when_slow() {
         assert!(judge(&PRODUCTION, 1000).iter().all(|c| c.status == Status::Ok));
+        // Spent delays emails by hours (the outbox keeps them): no go, saying how soon it is spent.
         let spent = Account { sent_last_24_hours: 49_500.0, ..PRODUCTION };
-        assert_eq!(statuses(spent, 1000)[2], ("SES quota".into(), Status::Fail));
-        assert_eq!(statuses(PRODUCTION, 60_000)[3], ("SES rate".into(), Status::Fail), "14/s is 50400 an hour");
+        let quota = &judge(&spent, 1000)[2];
+        assert_eq!((quota.check.as_str(), quota.status), ("SES quota", Status::Fail), "{}", quota.line());
+        assert!(quota.line().contains("1000 an hour spend them in 30 min"), "{}", quota.line());
+        let slow = &judge(&PRODUCTION, 60_000)[3];
+        assert_eq!(
+            (slow.check.as_str(), slow.status),
+            ("SES rate", Status::Warn),
+            "14/s is 50400 an hour: {}",
+            slow.line()
+        );
+        assert!(slow.line().contains("an hour's backlog takes 11 min more"), "9600 at 14/s: {}", slow.line());
         let unlimited = Account { max_24_hour_send: -1.0, ..PRODUCTION };
         assert_eq!(statuses(unlimited, 40_000)[2], ("SES quota".into(), Status::Ok));
         let paused = Account { sending_enabled: false, ..PRODUCTION };
         assert_eq!(statuses(paused, 1)[0], ("SES sending".into(), Status::Fail));
+        // Slow delays them by minutes: a warning that says how long, and go ahead.
+        assert!(go_ahead_with(&judge(&unlimited, 60_000)), "{:#?}", judge(&unlimited, 60_000));
+        assert!(!go_ahead_with(&judge(&spent, 1000)), "a spent quota is no go");
+    }
+
+    fn go_ahead_with(checks: &[Check]) -> bool {
+        crate::doctor::go_ahead(checks)
     }
 }
