@@ -155,7 +155,7 @@ async fn doctor_passes_against_the_local_stack_and_says_what_it_could_not_check(
         "warn  SES account           could not read the account (HTTP 404): check production access, quota and rate by hand: aws sesv2 get-account".to_owned(),
         "warn  Lambda concurrency    could not read the account's settings (HTTP 404): check by hand: aws lambda get-account-settings (ConcurrentExecutions less SendEmailsReservedConcurrency must leave 10)".to_owned(),
         "warn  SSM throughput        could not read the setting (HTTP 500): check by hand: aws ssm get-service-setting --setting-id /ssm/parameter-store/high-throughput-enabled (from 10000 people an hour, enable higher throughput)".to_owned(),
-        "ok    table writes          no warm throughput reported (a new on-demand table takes 4000 write units a second); 1000 people an hour need about 46 in busy minutes".to_owned(),
+        "ok    table writes          no warm throughput reported (a new on-demand table takes 4000 write units a second); 1000 people an hour need about 62 in busy minutes".to_owned(),
         format!("warn  table backups         could not read point-in-time recovery (UnknownOperationException: An unknown operation was requested.): check it by hand: aws dynamodb describe-continuous-backups --table-name {table}"),
     ] {
         assert!(report.lines().any(|l| l == line), "expected the line\n{line}\nin\n{report}");
