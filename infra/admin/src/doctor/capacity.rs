@@ -56,7 +56,7 @@ pub(super) fn parameter_store(high_throughput: Result<bool, String>, people_per_
         Ok(false) => Check::ok(
             CHECK,
             format!(
-                "standard throughput ({STANDARD_SSM_CALLS_PER_SECOND} calls a second, one per cold start) carries {people_per_hour} people an hour"
+                "standard throughput ({STANDARD_SSM_CALLS_PER_SECOND} calls a second; a cold start makes one or two) carries {people_per_hour} people an hour"
             ),
         ),
         Err(problem) => Check::warn(
