@@ -8,9 +8,11 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use aws_lambda_events::dynamodb::Event;
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::streams::DynamoDbEventResponse;
 use profile_link_core::Clock;
 use profile_link_core::domain::link_token::Verifier;
+use profile_link_core::mail::pace::{ManualTime, PaceConfig, SendPace};
 use profile_link_core::store::conflicts::{CONFLICT_ATTEMPTS, THROTTLED_ATTEMPTS};
 use profile_link_core::store::{LinkRecord, Outgoing};
 use profile_link_fault_proxy::Rule;
@@ -18,7 +20,7 @@ use profile_link_send_emails::{STALE_CLAIM_SECONDS, handle};
 use profile_link_tests::browser::{Browser, first_post_form};
 use profile_link_tests::flow::{associations, confirm, links_naming, open, request};
 use profile_link_tests::portal::{Attempt, DEMO_REDIRECT, answer_at, demo_token, param};
-use profile_link_tests::{TestApp, behind_fault_proxy, workspace_root};
+use profile_link_tests::{TestApp, TestOptions, behind_fault_proxy, behind_fault_proxy_with, workspace_root};
 use reqwest::StatusCode;
 
 const BAKERY: &str = "Doe Family Bakery";
@@ -278,4 +280,129 @@ async fn a_full_batch_of_claims_left_by_a_dead_sender_is_taken_over_within_the_t
     assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
     let emails = app.emails_to(&app.address("pat")).await;
     assert_eq!(emails.len(), 10, "every link emailed once");
+}
+
+/// pat with ten profiles under one address has asked for their links: one full batch.
+async fn pat_asked_for_ten_links(app: &TestApp) -> Event {
+    let rows: Vec<(String, String)> = (0..10).map(|i| (format!("CUST-{i}"), format!("Company {i}"))).collect();
+    let rows: Vec<(&str, &str, &str, &str)> =
+        rows.iter().map(|(id, org)| (id.as_str(), "pat", "Pat Doe", org.as_str())).collect();
+    app.import_profiles(&rows).await;
+    let pat = app.signed_in("pat").await;
+    assert_eq!(request(app, &pat, &app.address("pat")).await.status, StatusCode::OK);
+    let mut event = Event::default();
+    event.records = app.read_stream().await;
+    assert_eq!(event.records.len(), 10, "a full batch");
+    event
+}
+
+fn ten_organizations() -> Vec<String> {
+    (0..10).map(|i| format!("Company {i}")).collect()
+}
+
+/// A pace at a fixed account rate, on time the test moves.
+fn manual_pace(account_rate: f64, invocations: u32) -> (SendPace, ManualTime) {
+    let time = ManualTime::default();
+    let config = PaceConfig { invocations, fallback_send_rate: account_rate };
+    (SendPace::fixed(account_rate, config, std::sync::Arc::new(time.clone())), time)
+}
+
+/// The records of `event` that `response` reported for retry.
+fn failed_records(event: &Event, response: &DynamoDbEventResponse) -> Vec<EventRecord> {
+    let failed =
+        |r: &&EventRecord| response.batch_item_failures.iter().any(|f| f.item_identifier == r.change.sequence_number);
+    event.records.iter().filter(failed).cloned().collect()
+}
+
+/// The organizations named by pat's emails, each as often as it was emailed.
+async fn organizations_emailed(app: &TestApp) -> Vec<String> {
+    let mut named: Vec<String> = app
+        .emails_to(&app.address("pat"))
+        .await
+        .iter()
+        .map(|email| ten_organizations().into_iter().find(|o| email.body.contains(o.as_str())).unwrap())
+        .collect();
+    named.sort();
+    named
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_sent_concurrently_sends_exactly_one_email_per_link_and_its_redelivery_none() {
+    let app = TestApp::spawn().await;
+    assert!(app.send_emails.concurrent_sends >= 10, "the batch's sends run side by side");
+    let event = pat_asked_for_ten_links(&app).await;
+    let expected = ten_organizations();
+
+    let first = handle(&app.send_emails, event.clone(), "first").await;
+    assert!(first.batch_item_failures.is_empty(), "{:?}", first.batch_item_failures);
+    assert_eq!(organizations_emailed(&app).await, expected, "one email per link");
+    // Lambda delivers the batch again (a retry after a timeout): every link is found sent.
+    let again = handle(&app.send_emails, event, "redelivery").await;
+    assert!(again.batch_item_failures.is_empty(), "{:?}", again.batch_item_failures);
+    assert_eq!(organizations_emailed(&app).await, expected, "still one email per link");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_the_pace_cannot_fit_in_the_invocation_is_not_claimed_and_is_sent_on_retry() {
+    use profile_link_send_emails::CLAIM_WAIT_PER_INVOCATION_SECONDS;
+    // Half an email a second (0.625 × 0.8): a slot every 2 s, so the
+    // invocation's 13 s of waiting fits 7 of the 10 (at 0, 2, …, 12 s).
+    let (pace, time) = manual_pace(0.625, 1);
+    let app = TestApp::spawn_with_options(TestOptions { send_pace: Some(pace), ..Default::default() }).await;
+    let event = pat_asked_for_ten_links(&app).await;
+    let fits = (CLAIM_WAIT_PER_INVOCATION_SECONDS / 2 + 1) as usize;
+
+    let first = handle(&app.send_emails, event.clone(), "paced").await;
+    assert_eq!(
+        first.batch_item_failures.len(),
+        10 - fits,
+        "{fits} fit the invocation: {:?}",
+        first.batch_item_failures
+    );
+    assert_eq!(organizations_emailed(&app).await.len(), fits, "only the ones the pace let through were sent");
+    let refused = failed_records(&event, &first);
+    for record in &refused {
+        let link: LinkRecord = serde_dynamo::from_item(record.change.new_image.clone()).unwrap();
+        let item = app.link_item(link.link_id.as_str()).await;
+        assert_eq!(item["state"].as_s().unwrap(), "pending", "a refused send is not claimed: {item:?}");
+    }
+    let last = time.wakes().last().copied().unwrap();
+    assert_eq!(
+        last.as_secs(),
+        2 * (fits as u64 - 1),
+        "sent 2 s apart, within the invocation's waiting: {:?}",
+        time.wakes()
+    );
+
+    // Lambda retries the refused records later.
+    time.advance(std::time::Duration::from_secs(CLAIM_WAIT_PER_INVOCATION_SECONDS as u64));
+    let mut retry = Event::default();
+    retry.records = refused;
+    let second = handle(&app.send_emails, retry, "retry").await;
+    assert!(second.batch_item_failures.is_empty(), "the retry sends the rest: {:?}", second.batch_item_failures);
+    assert_eq!(organizations_emailed(&app).await, ten_organizations(), "one email per link");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_ses_throttled_halves_the_pace_and_is_retried_later() {
+    let (pace, time) = manual_pace(14.0, 2);
+    let (app, proxy) = behind_fault_proxy_with(TestOptions { send_pace: Some(pace), ..Default::default() }).await;
+    let _pat = pat_asked_for_one_link(&app).await;
+    let full = app.send_emails.pace.rate();
+    assert_eq!(full, 14.0 * 0.8 / 2.0, "this invocation's share of the account's 14 a second");
+
+    // SES throttles every attempt the SDK makes for the link.
+    proxy.set_rules(rules(&["ses/SendEmail:throttle:first3"]));
+    let mut event = Event::default();
+    event.records = app.read_stream().await;
+    let first = handle(&app.send_emails, event.clone(), "throttled").await;
+    assert_eq!(first.batch_item_failures.len(), 1, "the throttled record is reported for retry");
+    assert_eq!(proxy.stats().count("ses/SendEmail", "throttle"), 3);
+    assert_eq!(app.send_emails.pace.rate(), full / 2.0, "the pace halved");
+
+    time.advance(profile_link_core::mail::pace::RECOVERY);
+    assert_eq!(app.send_emails.pace.rate(), full, "and recovered");
+    let retry = handle(&app.send_emails, event, "retry").await;
+    assert!(retry.batch_item_failures.is_empty(), "{:?}", retry.batch_item_failures);
+    assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1, "sent once");
 }

@@ -103,6 +103,9 @@ fn sample(name: &str) -> String {
         "PROXY_ORIGIN_SECRET" => "5ad1e0c3a9f24b7e8c6d0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e".into(),
         n if n.starts_with("RATE_LIMIT_") || n.ends_with("_SECONDS") => "3600".into(),
         "RUST_LOG" => "info".into(),
+        "SEND_EMAILS_INVOCATIONS" => "2".into(),
+        "CONCURRENT_SENDS" => "10".into(),
+        "SES_FALLBACK_SEND_RATE" => "14".into(),
         _ => "sample".into(),
     }
 }
@@ -347,6 +350,7 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
             ("dynamodb:ConditionCheckItem", "Table", &["IDENTITY#*", "SUPPRESSED#*"]),
             ("ses:SendEmail", "identity/${MailFromIdentity}", &[]),
             ("ses:SendEmail", "configuration-set/${MailConfigurationSet}", &[]),
+            ("ses:GetAccount", "*", &[]),
             ("sqs:SendMessage", "SendEmailsDeadLetters", &[]),
         ],
     ),

@@ -43,7 +43,7 @@ use tokio::sync::Mutex;
 pub use profile_link_harness::{browser, ses_events};
 
 pub use browser::Browser;
-pub use options::{CALLBACK, PORTAL_CLIENTS, PROVIDER_ID, ProviderSettings, TestOptions};
+pub use options::{CALLBACK, PORTAL_CLIENTS, PROVIDER_ID, ProviderSettings, TestOptions, unhurried_pace};
 
 /// The dev identity provider `scripts/test` started.
 pub fn dev_idp() -> String {
@@ -122,11 +122,16 @@ pub async fn fresh_table(sdk: &aws_config::SdkConfig) -> String {
 /// faults yet: the test sets them once its fixtures are in place). The
 /// proxy routes each call to the local server for its service.
 pub async fn behind_fault_proxy() -> (TestApp, profile_link_fault_proxy::FaultProxy) {
+    behind_fault_proxy_with(TestOptions::default()).await
+}
+
+/// [`behind_fault_proxy`] with the test's other choices.
+pub async fn behind_fault_proxy_with(options: TestOptions) -> (TestApp, profile_link_fault_proxy::FaultProxy) {
     let local = local_aws();
     let upstreams = profile_link_fault_proxy::Upstreams { dynamodb: local.dynamodb, other: local.sesv2 };
     let proxy = profile_link_fault_proxy::FaultProxy::new(&upstreams, Vec::new(), 7).unwrap();
     let (address, _serving) = proxy.listen("127.0.0.1:0").await.unwrap();
-    let options = TestOptions { aws_proxy: Some(format!("http://{address}")), ..TestOptions::default() };
+    let options = TestOptions { aws_proxy: Some(format!("http://{address}")), ..options };
     (TestApp::spawn_with_options(options).await, proxy)
 }
 
@@ -277,8 +282,14 @@ impl TestApp {
             aws_sdk_sesv2::config::Builder::from(&sdk).interceptor(faults.clone()).build(),
         );
         let mailer = Mailer::new(ses, MailConfig { from: MAIL_FROM.into(), configuration_set: None });
-        let send_emails =
-            Arc::new(SendEmailsApp { site, store: store.clone(), mailer, clock: Arc::new(clock.clone()) });
+        let send_emails = Arc::new(SendEmailsApp {
+            site,
+            store: store.clone(),
+            mailer,
+            pace: options.send_pace.clone().unwrap_or_else(unhurried_pace),
+            concurrent_sends: profile_link_core::linking::send::DEFAULT_CONCURRENT_SENDS,
+            clock: Arc::new(clock.clone()),
+        });
         let poller = StreamPoller::new(&sdk, store.table(), send_emails.clone()).await.unwrap();
         let ses_events = Arc::new(SesEventsApp { store: store.clone(), clock: Arc::new(clock.clone()) });
 
@@ -389,6 +400,8 @@ impl TestApp {
             site: this.site.clone(),
             store: dynamodb.map_or_else(|| this.store.clone(), |client| Store::new(client, this.store.table())),
             mailer,
+            pace: this.pace.clone(),
+            concurrent_sends: this.concurrent_sends,
             clock: clock.unwrap_or_else(|| this.clock.clone()),
         })
     }

@@ -3,6 +3,7 @@
 
 use profile_link_core::aws::Endpoints;
 use profile_link_core::domain::rate_limit::RateLimits;
+use profile_link_core::mail::pace::{PaceConfig, SendPace, TokioTime};
 
 use crate::dev_idp;
 
@@ -65,6 +66,14 @@ pub struct TestOptions {
     pub session_keys_pem: Option<String>,
     /// Which address the per-network limits count a request under (default: its source address).
     pub client_addresses: profile_link_core::domain::client_address::ClientAddresses,
+    /// send-emails's pace (default: [`unhurried_pace`], which never holds a test back).
+    pub send_pace: Option<SendPace>,
+}
+
+/// A pace as fast as the local servers: 800 sends a second.
+pub fn unhurried_pace() -> SendPace {
+    let config = PaceConfig { invocations: 1, fallback_send_rate: 1000.0 };
+    SendPace::fixed(1000.0, config, std::sync::Arc::new(TokioTime::default()))
 }
 
 /// The portals a test app serves: a confidential client that authenticates
@@ -104,6 +113,7 @@ impl Default for TestOptions {
             link_ttl_seconds: 3600,
             session_keys_pem: None,
             client_addresses: Default::default(),
+            send_pace: None,
         }
     }
 }

@@ -18,6 +18,12 @@
 //! written: Lambda retries it, and the sweep re-drives the item even if the
 //! record ends in the dead-letter queue.
 //!
+//! A batch's records are delivered side by side, at most
+//! [`Sender::concurrent_sends`] at a time, each send waiting for its slot in
+//! the invocation's share of the SES account's rate (`mail::pace`); a send
+//! the pace cannot fit in this invocation is not claimed, and its record is
+//! reported for retry.
+//!
 //! An invocation that dies mid-send (timeout, crash) leaves its claim behind;
 //! the redelivery waits until that claim is older than any live sender could
 //! hold it ([`STALE_CLAIM_SECONDS`]) and takes it over, so nothing is lost.
@@ -27,6 +33,7 @@
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use futures::StreamExt;
 pub use profile_link_core::linking::send::{
     CLAIM_WAIT_PER_INVOCATION_SECONDS, ClaimWaitBudget, Delivery, DeliveryError, STALE_CLAIM_SECONDS, Sender,
 };
@@ -64,6 +71,9 @@ pub struct Tally {
     pub deferred: u64,
     /// Refused by SES for good: settled unsent.
     pub refused: u64,
+    /// Left pending, unclaimed, because the pace to the account's rate had no
+    /// slot for it in this invocation (or the account cannot send).
+    pub paced: u64,
     /// Records (or swept items) that met a table error: retried.
     pub failed: u64,
 }
@@ -79,13 +89,21 @@ impl Tally {
             Delivery::Unconfirmed => &mut self.unconfirmed,
             Delivery::Deferred => &mut self.deferred,
             Delivery::Refused => &mut self.refused,
+            Delivery::Paced => &mut self.paced,
         };
         *count += 1;
     }
 
     /// One log line and one metrics line per invocation. `EmailsFailed`
     /// counts what needs a person: SES's permanent refusals and failed records.
-    fn report(&self, source: &'static str, records: usize, started: std::time::Instant, request_id: &str) {
+    fn report(
+        &self,
+        source: &'static str,
+        records: usize,
+        started: std::time::Instant,
+        request_id: &str,
+        pace_per_second: f64,
+    ) {
         tracing::info!(
             target: "invocation",
             function = FUNCTION,
@@ -98,6 +116,8 @@ impl Tally {
             unconfirmed = self.unconfirmed,
             deferred = self.deferred,
             refused = self.refused,
+            paced = self.paced,
+            pace_per_second,
             failed = self.failed,
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             cold_start = COLD_START.take(),
@@ -107,7 +127,7 @@ impl Tally {
         Emf::new(FUNCTION)
             .count("EmailsSent", self.sent)
             .count("EmailsFailed", self.failed + self.refused)
-            .count("EmailsDeferred", self.deferred)
+            .count("EmailsDeferred", self.deferred + self.paced)
             .count("EmailsSuppressed", self.suppressed)
             .count("EmailsUnconfirmed", self.unconfirmed)
             .emit();
@@ -141,24 +161,36 @@ pub async fn handle_invocation(app: &SendEmailsApp, payload: serde_json::Value, 
 /// retried. `request_id` is Lambda's (the dev server's stream mapping makes one up).
 pub async fn handle(app: &SendEmailsApp, event: Event, request_id: &str) -> DynamoDbEventResponse {
     let started = std::time::Instant::now();
-    let mut failures = Vec::new();
     let mut tally = Tally::default();
-    let mut budget = ClaimWaitBudget::default();
-    for record in &event.records {
-        match deliver(app, record, &mut budget).await {
+    app.pace.refresh_if_due().await;
+    let budget = ClaimWaitBudget::starting_at(app.clock.now());
+    // Made up front (they start only when polled): a stream that maps each
+    // record to its delivery as it goes trips the compiler's Send check.
+    let deliveries: Vec<_> = event
+        .records
+        .iter()
+        .enumerate()
+        .map(|(position, record)| async move { (position, record, deliver(app, record, &budget).await) })
+        .collect();
+    let mut deliveries = futures::stream::iter(deliveries).buffer_unordered(app.concurrent_sends);
+    let mut failures = Vec::new();
+    while let Some((position, record, delivered)) = deliveries.next().await {
+        match delivered {
             Ok(outcome) => tally.add(&outcome),
             Err(error) => {
                 tracing::warn!(%error, event_id = %record.event_id, "stream record failed; reported for retry");
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = record.change.sequence_number.clone();
-                failures.push(failure);
+                failures.push((position, failure));
             }
         }
     }
+    // In the batch's order, as they finished in any.
+    failures.sort_by_key(|(position, _)| *position);
     tally.failed = failures.len() as u64;
-    tally.report("stream", event.records.len(), started, request_id);
+    tally.report("stream", event.records.len(), started, request_id, app.pace.rate());
     let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures = failures;
+    response.batch_item_failures = failures.into_iter().map(|(_, failure)| failure).collect();
     response
 }
 
@@ -170,6 +202,10 @@ pub async fn handle(app: &SendEmailsApp, event: Event, request_id: &str) -> Dyna
 pub async fn sweep(app: &SendEmailsApp, request_id: &str) -> Result<Tally, StoreError> {
     let started = std::time::Instant::now();
     let mut tally = Tally::default();
+    app.pace.refresh_if_due().await;
+    // The sweep's sends wait for the pace, and for a dead sender's claim to go
+    // stale, within the same bound as a stream batch's.
+    let budget = ClaimWaitBudget::starting_at(app.clock.now());
     let mut read = 0;
     let mut after = None;
     'pages: loop {
@@ -179,10 +215,9 @@ pub async fn sweep(app: &SendEmailsApp, request_id: &str) -> Result<Tally, Store
                 break 'pages;
             }
             read += 1;
-            let mut no_wait = ClaimWaitBudget::none();
             let delivered = match item {
-                Ok(DueMail::Link(link)) => deliver_link(app, link, &mut no_wait).await,
-                Ok(DueMail::Notice(notice)) => deliver_notice(app, notice, &mut no_wait).await,
+                Ok(DueMail::Link(link)) => deliver_link(app, link, &budget).await,
+                Ok(DueMail::Notice(notice)) => deliver_notice(app, notice, &budget).await,
                 Err(error) => Err(error.into()),
             };
             match delivered {
@@ -198,7 +233,7 @@ pub async fn sweep(app: &SendEmailsApp, request_id: &str) -> Result<Tally, Store
             None => break,
         }
     }
-    tally.report("sweep", read, started, request_id);
+    tally.report("sweep", read, started, request_id, app.pace.rate());
     Ok(tally)
 }
 
@@ -223,7 +258,7 @@ fn new_image<T: serde::de::DeserializeOwned>(record: &EventRecord) -> Result<T, 
 pub async fn deliver(
     app: &SendEmailsApp,
     record: &EventRecord,
-    budget: &mut ClaimWaitBudget,
+    budget: &ClaimWaitBudget,
 ) -> Result<Delivery, DeliveryError> {
     match inserted_kind(record) {
         Some("LINK#") => deliver_link(app, new_image(record)?, budget).await,

@@ -67,7 +67,21 @@ impl Mapping {
         let [source] = sources.as_slice() else {
             return Err(format!("expected exactly one DynamoDB event source, found {}", sources.len()));
         };
-        let number = |name: &str| source.get(name).and_then(|v| v.as_u64()).ok_or(format!("no {name}"));
+        // A number, or `!Ref` to a parameter: its default, as a stack deployed with the defaults has it.
+        let number = |name: &str| {
+            let value = source.get(name).ok_or(format!("no {name}"))?;
+            let value = match value {
+                serde_yaml_ng::Value::Tagged(tagged) if tagged.tag == "Ref" => {
+                    let parameter = tagged.value.as_str().ok_or(format!("{name}: !Ref without a name"))?;
+                    doc.get("Parameters")
+                        .and_then(|p| p.get(parameter))
+                        .and_then(|p| p.get("Default"))
+                        .ok_or(format!("{name}: parameter {parameter} has no Default"))?
+                }
+                plain => plain,
+            };
+            value.as_u64().ok_or(format!("{name} is not a whole number"))
+        };
         let filters = source
             .get("FilterCriteria")
             .and_then(|c| c.get("Filters"))
@@ -380,5 +394,15 @@ mod tests {
         }
         assert!(Mapping::from_template_text("Resources: {}", "F").is_err());
         assert!(Mapping::from_template_text(&template(r#"{"eventName": ["INSERT"]}"#), "G").is_err());
+    }
+
+    #[test]
+    fn a_batch_size_from_a_parameter_is_its_default() {
+        let text = "Parameters:\n  Batch: { Type: Number, Default: 7 }\nResources:\n  F:\n    Properties:\n      Events:\n        S:\n          Type: DynamoDB\n          Properties:\n            BatchSize: !Ref Batch\n            MaximumRetryAttempts: 1\n            FilterCriteria:\n              Filters:\n                - Pattern: '{\"eventName\": [\"INSERT\"]}'\n";
+        assert_eq!(Mapping::from_template_text(text, "F").unwrap().batch_size, 7);
+        let undefaulted = text.replace("Default: 7", "MinValue: 1");
+        let problem = Mapping::from_template_text(&undefaulted, "F").unwrap_err();
+        assert_eq!(problem, "BatchSize: parameter Batch has no Default");
+        assert_eq!(Mapping::template().batch_size, 10, "template.yaml's SendEmailsBatchSize default");
     }
 }

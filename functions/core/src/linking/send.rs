@@ -20,7 +20,7 @@ use crate::domain::identity::RequesterLabel;
 use crate::domain::link_token::{LinkToken, Verifier};
 use crate::domain::mail_subject::MailSubject;
 use crate::i18n::Locale;
-use crate::mail::{Email, LinkEmail, MailConfig, Mailer, NoticeEmail, SendRefusal};
+use crate::mail::{Email, LinkEmail, MailConfig, Mailer, NoticeEmail, PaceConfig, PaceRefusal, SendPace, SendRefusal};
 use crate::random;
 use crate::store::{Claim, LinkRecord, NoticeRecord, Outgoing, SendOutcome, Store, StoreError};
 
@@ -29,47 +29,57 @@ use crate::store::{Claim, LinkRecord, NoticeRecord, Outgoing, SendOutcome, Store
 /// [`crate::aws::OPERATION_TIMEOUT`].
 pub const STALE_CLAIM_SECONDS: i64 = 2 * crate::aws::OPERATION_TIMEOUT.as_secs() as i64 + 2;
 
-/// How long one invocation waits, in all, for other invocations' claims to go
-/// stale. A dead sender left its claims within one invocation, so one stale
-/// period covers a whole batch of them; a claim still live after that is
-/// reported for retry instead of waited on, so a batch of 10 fits the
-/// function's timeout (template.yaml: 30 s; `tests/faults.rs` checks it).
+/// How long into an invocation its deliveries may still wait: for other
+/// invocations' claims to go stale, and for the pace. A dead sender left its
+/// claims within one invocation, so one stale period covers a whole batch of
+/// them; a claim still live after that is reported for retry instead of
+/// waited on, and so is a send the pace has no slot for in time, so a batch
+/// fits the function's timeout (template.yaml: 30 s;
+/// `tests/contention.rs` checks it).
 pub const CLAIM_WAIT_PER_INVOCATION_SECONDS: i64 = STALE_CLAIM_SECONDS + 1;
 
-/// What is left of [`CLAIM_WAIT_PER_INVOCATION_SECONDS`] in this invocation.
+/// The end of this invocation's waiting ([`CLAIM_WAIT_PER_INVOCATION_SECONDS`]
+/// from its start). A deadline rather than a sum of waits: deliveries that
+/// wait side by side share it, and their waits overlap.
+#[derive(Debug, Clone, Copy)]
 pub struct ClaimWaitBudget {
-    remaining_seconds: i64,
-}
-
-impl Default for ClaimWaitBudget {
-    fn default() -> Self {
-        Self { remaining_seconds: CLAIM_WAIT_PER_INVOCATION_SECONDS }
-    }
+    deadline: i64,
 }
 
 impl ClaimWaitBudget {
-    /// No waiting: the sweep passes over a claimed item (its holder settles
-    /// it, or a later sweep takes it over once the claim is stale).
-    pub fn none() -> Self {
-        Self { remaining_seconds: 0 }
+    pub fn starting_at(now: i64) -> Self {
+        Self { deadline: now + CLAIM_WAIT_PER_INVOCATION_SECONDS }
+    }
+
+    pub fn seconds_left(&self, now: i64) -> i64 {
+        (self.deadline - now).max(0)
     }
 }
 
 /// What sending needs: the site (its branding and address, for the email's
-/// text and links), the table (the outbox), SES and the clock.
+/// text and links), the table (the outbox), SES, its pace and the clock.
 pub struct Sender {
     pub site: SiteConfig,
     pub store: Store,
     pub mailer: Mailer,
+    pub pace: SendPace,
+    /// How many of a batch's emails one invocation sends at once.
+    pub concurrent_sends: usize,
     pub clock: Arc<dyn Clock>,
 }
 
+/// Sends in flight per invocation unless `CONCURRENT_SENDS` says otherwise.
+pub const DEFAULT_CONCURRENT_SENDS: usize = 10;
+
 impl Sender {
+    /// Reads the SES account for the pace (see [`crate::mail::pace`]).
     pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let site = SiteConfig::from_env(env)?;
         let mailer = Mailer::new(aws_sdk_sesv2::Client::new(sdk), MailConfig::from_env(env)?);
+        let concurrent_sends = env.number_in("CONCURRENT_SENDS", DEFAULT_CONCURRENT_SENDS, 1..=100)?;
+        let pace = SendPace::from_account(aws_sdk_sesv2::Client::new(sdk), PaceConfig::from_env(env)?).await;
         let store = Store::from_sdk_config(sdk, site.table_name.clone());
-        Ok(Self { site, store, mailer, clock: Arc::new(SystemClock) })
+        Ok(Self { site, store, mailer, pace, concurrent_sends, clock: Arc::new(SystemClock) })
     }
 }
 
@@ -91,6 +101,10 @@ pub enum Delivery {
     Deferred,
     /// SES will never send it (e.g. `MessageRejected`): settled unsent, audited.
     Refused,
+    /// Not sent now: the pace to the SES account's rate has no slot for it in
+    /// this invocation (or the account cannot send); pending in the outbox,
+    /// unclaimed, until its next attempt.
+    Paced,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +123,7 @@ pub enum DeliveryError {
 pub async fn deliver_notice(
     sender: &Sender,
     notice: NoticeRecord,
-    budget: &mut ClaimWaitBudget,
+    budget: &ClaimWaitBudget,
 ) -> Result<Delivery, DeliveryError> {
     let about = MailSubject::Notice { notice_id: notice.notice_id.clone(), profile_id: notice.profile_id.clone() };
     let render = |_sent_at| {
@@ -133,7 +147,7 @@ pub async fn deliver_notice(
 pub async fn deliver_link(
     sender: &Sender,
     link: LinkRecord,
-    budget: &mut ClaimWaitBudget,
+    budget: &ClaimWaitBudget,
 ) -> Result<Delivery, DeliveryError> {
     let link_id = link.link_id.clone();
     let about = MailSubject::Link { link_id: link_id.clone(), profile_id: link.profile_id.clone() };
@@ -175,7 +189,7 @@ async fn deliver_outgoing(
     item: Outgoing<'_>,
     about: &MailSubject,
     render: impl FnOnce(i64) -> Result<Email, askama::Error>,
-    budget: &mut ClaimWaitBudget,
+    budget: &ClaimWaitBudget,
 ) -> Result<Delivery, DeliveryError> {
     let what = match item {
         Outgoing::Link { .. } => "link email",
@@ -193,6 +207,21 @@ async fn deliver_outgoing(
         return Ok(Delivery::Deferred);
     }
     let claim_id = random::token(12);
+    // Paced before the claim: a claim is held only for the send and its
+    // record (STALE_CLAIM_SECONDS), and a send refused here changes nothing.
+    let max_wait = std::time::Duration::from_secs(budget.seconds_left(sender.clock.now()) as u64);
+    if let Err(refusal) = sender.pace.ready(max_wait).await {
+        // Unclaimed and unchanged: due again after a refusal's wait, in the outbox.
+        let (for_now, reason) = match refusal {
+            PaceRefusal::Backlog { .. } => (SendRefusal::Throttled, "the pace has no slot for it now"),
+            PaceRefusal::QuotaSpent { .. } => (SendRefusal::QuotaSpent, "the SES account's quota is spent"),
+            PaceRefusal::SendingPaused => (SendRefusal::SendingPaused, "sending is paused for the SES account"),
+        };
+        let retry_at = sender.clock.now() + for_now.backoff_seconds(item.send_attempts() + 1);
+        sender.store.defer_send(&item, retry_at).await?;
+        tracing::info!(link, profile, retry_at, "{what} paced: {reason}; pending until then");
+        return Ok(Delivery::Paced);
+    }
     let claim = || sender.store.claim_for_sending(&item, &claim_id, sender.clock.now(), STALE_CLAIM_SECONDS);
     match claim_or_take_over(sender, claim, budget).await? {
         Claim::Claimed => {}
@@ -234,6 +263,9 @@ async fn deliver_outgoing(
         Err(error) => error,
     };
     let (refusal, code) = (error.refusal, error.detail.as_str());
+    if refusal == SendRefusal::Throttled {
+        sender.pace.throttled();
+    }
     if refusal == SendRefusal::Unanswered {
         // It may have gone: sending again could email the person twice.
         settle(SendOutcome::Unconfirmed, sent_at).await?;
@@ -259,11 +291,7 @@ async fn deliver_outgoing(
 /// is stale (its holder died: see [`STALE_CLAIM_SECONDS`]) and tries once
 /// more, unless the wait would overrun this invocation's budget: then the
 /// claim is left as it is (`InFlight`), and the item to the sweep.
-async fn claim_or_take_over<F, Fut>(
-    sender: &Sender,
-    claim: F,
-    budget: &mut ClaimWaitBudget,
-) -> Result<Claim, StoreError>
+async fn claim_or_take_over<F, Fut>(sender: &Sender, claim: F, budget: &ClaimWaitBudget) -> Result<Claim, StoreError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<Claim, StoreError>>,
@@ -271,12 +299,11 @@ where
     let first = claim().await?;
     let Claim::InFlight { claimed_at } = first else { return Ok(first) };
     let wait = (claimed_at + STALE_CLAIM_SECONDS + 1 - sender.clock.now()).clamp(0, STALE_CLAIM_SECONDS + 1);
-    if wait > budget.remaining_seconds {
+    if wait > budget.seconds_left(sender.clock.now()) {
         tracing::warn!(wait_seconds = wait, "item claimed by another invocation; left for a later retry");
         return Ok(first);
     }
     tracing::warn!(wait_seconds = wait, "item claimed by another invocation; waiting for the claim to go stale");
-    budget.remaining_seconds -= wait;
     sender.clock.wait(wait).await;
     claim().await
 }

@@ -1,14 +1,17 @@
 //! Email: what the link and notice emails say (`compose`), how what an email
 //! is about travels with it (`tags`), sending it through SES v2 (`mailer`),
-//! and what each of SES's refusals means for the outbox (`refusal`).
+//! and what each of SES's refusals means for the outbox (`refusal`), and
+//! pacing the sends to the SES account's own rate (`pace`).
 
 mod compose;
 mod mailer;
+pub mod pace;
 mod refusal;
 pub mod tags;
 
 pub use compose::{LinkEmail, NoticeEmail, format_utc};
 pub use mailer::{AccountRefusalIsNotRetried, Mailer, SendError, UnansweredSendIsNotRetried};
+pub use pace::{PaceConfig, PaceRefusal, SendPace};
 pub use refusal::SendRefusal;
 
 use crate::config::{ConfigError, Env};
