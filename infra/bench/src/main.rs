@@ -179,7 +179,10 @@ async fn main() -> anyhow::Result<()> {
             let results = read(&results)?;
             let baseline = baseline.as_ref().map(read).transpose()?;
             let template = std::fs::read_to_string(&template)?;
-            std::fs::write(&out, report::render(&results, &template, baseline.as_ref()))?;
+            let rendered = report::render(&results, &template, baseline.as_ref());
+            // scripts/bench-emails's section of the page is its own: kept as it is.
+            let previous = std::fs::read_to_string(&out).unwrap_or_default();
+            std::fs::write(&out, report::keep_email_section(&rendered, &previous))?;
             eprintln!("==> report in {}", out.display());
         }
     }

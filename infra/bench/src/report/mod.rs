@@ -53,3 +53,40 @@ so absolute times here are lower bounds and ratios are what carries over.\n\
 per GB-second and 20% cheaper.\n\
 - **The local servers**: DynamoDB Local and moto share the machine's two cores with the functions; DynamoDB answers in \
 single-digit milliseconds on its own servers. Latencies that include them are indicative only; the handler columns exclude them.\n";
+
+/// The "Email throughput per invocation" section `scripts/bench-emails`
+/// writes into the page (between these markers), carried from the page's
+/// `previous` text into the `rendered` one, before its last section.
+pub fn keep_email_section(rendered: &str, previous: &str) -> String {
+    const BEGIN: &str = "<!-- emails:begin -->";
+    const END: &str = "<!-- emails:end -->";
+    const BEFORE: &str = "\n## What a local measurement cannot show";
+    let Some(section) = previous
+        .split_once(BEGIN)
+        .and_then(|(_, rest)| rest.split_once(END))
+        .map(|(inner, _)| format!("{BEGIN}{inner}{END}\n"))
+    else {
+        return rendered.to_owned();
+    };
+    match rendered.split_once(BEFORE) {
+        Some((head, tail)) => format!("{}\n\n{section}{BEFORE}{tail}", head.trim_end_matches('\n')),
+        None => format!("{}\n\n{section}", rendered.trim_end_matches('\n')),
+    }
+}
+
+#[cfg(test)]
+mod email_section_tests {
+    use super::keep_email_section;
+
+    #[test]
+    fn the_email_section_survives_a_regenerated_page() {
+        let previous = "# P\n\n## A\n\n<!-- emails:begin -->\n## Email throughput per invocation\n\nold figures\n<!-- emails:end -->\n\n## What a local measurement cannot show\n\nx\n";
+        let rendered = "# P\n\n## A\nnew\n\n## What a local measurement cannot show\n\nx\n";
+        let kept = keep_email_section(rendered, previous);
+        assert_eq!(
+            kept,
+            "# P\n\n## A\nnew\n\n<!-- emails:begin -->\n## Email throughput per invocation\n\nold figures\n<!-- emails:end -->\n\n## What a local measurement cannot show\n\nx\n"
+        );
+        assert_eq!(keep_email_section(rendered, "no section"), rendered);
+    }
+}
