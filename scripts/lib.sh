@@ -333,6 +333,9 @@ export_dev_server_env() {
   export OPERATOR_NAME="${OPERATOR_NAME:-Example Ltd}"
   export PRODUCT_NAME="${PRODUCT_NAME:-Example customer portal}"
   export DEV_SERVER_PORT="$port"
+  # moto has no sending rate and no GetAccount: send-emails paces to this one instead
+  # (a run that limits SES through the fault proxy sets the limit's rate here).
+  export SES_FALLBACK_SEND_RATE="${SES_FALLBACK_SEND_RATE:-1000}"
   # The portals profile-link is the OpenID Provider of: the demo portal (infra/demo-portal),
   # and the relying parties nobody here wrote (tests/relying-parties): Apache's
   # mod_auth_openidc on 127.0.0.1:$APACHE_OIDC_PORT and an Authlib client. start_dev_server
