@@ -307,13 +307,6 @@ fn manual_pace(account_rate: f64, invocations: u32) -> (SendPace, ManualTime) {
     (SendPace::fixed(account_rate, config, std::sync::Arc::new(time.clone())), time)
 }
 
-/// The records of `event` that `response` reported for retry.
-fn failed_records(event: &Event, response: &DynamoDbEventResponse) -> Vec<EventRecord> {
-    let failed =
-        |r: &&EventRecord| response.batch_item_failures.iter().any(|f| f.item_identifier == r.change.sequence_number);
-    event.records.iter().filter(failed).cloned().collect()
-}
-
 /// The organizations named by pat's emails, each as often as it was emailed.
 async fn organizations_emailed(app: &TestApp) -> Vec<String> {
     let mut named: Vec<String> = app
@@ -343,7 +336,7 @@ async fn a_batch_sent_concurrently_sends_exactly_one_email_per_link_and_its_rede
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_send_the_pace_cannot_fit_in_the_invocation_is_not_claimed_and_is_sent_on_retry() {
+async fn a_send_the_pace_cannot_fit_in_the_invocation_waits_unclaimed_in_the_outbox_and_the_sweep_sends_it() {
     use profile_link_send_emails::CLAIM_WAIT_PER_INVOCATION_SECONDS;
     // Half an email a second (0.625 × 0.8): a slot every 2 s, so the
     // invocation's 13 s of waiting fits 7 of the 10 (at 0, 2, …, 12 s).
@@ -353,18 +346,18 @@ async fn a_send_the_pace_cannot_fit_in_the_invocation_is_not_claimed_and_is_sent
     let fits = (CLAIM_WAIT_PER_INVOCATION_SECONDS / 2 + 1) as usize;
 
     let first = handle(&app.send_emails, event.clone(), "paced").await;
-    assert_eq!(
-        first.batch_item_failures.len(),
-        10 - fits,
-        "{fits} fit the invocation: {:?}",
+    assert!(
+        first.batch_item_failures.is_empty(),
+        "nothing is reported for retry (a dead-letter queue would get it): {:?}",
         first.batch_item_failures
     );
     assert_eq!(organizations_emailed(&app).await.len(), fits, "only the ones the pace let through were sent");
-    let refused = failed_records(&event, &first);
-    for record in &refused {
-        let link: LinkRecord = serde_dynamo::from_item(record.change.new_image.clone()).unwrap();
-        let item = app.link_item(link.link_id.as_str()).await;
-        assert_eq!(item["state"].as_s().unwrap(), "pending", "a refused send is not claimed: {item:?}");
+    let waiting = app.outbox().await;
+    assert_eq!(waiting.len(), 10 - fits, "the rest wait in the outbox: {waiting:?}");
+    for key in &waiting {
+        let item = app.link_item(key.trim_start_matches("LINK#")).await;
+        assert_eq!(item["state"].as_s().unwrap(), "pending", "a paced send is not claimed: {item:?}");
+        assert!(!item.contains_key("claim_id"), "a paced send is not claimed: {item:?}");
     }
     let last = time.wakes().last().copied().unwrap();
     assert_eq!(
@@ -374,17 +367,17 @@ async fn a_send_the_pace_cannot_fit_in_the_invocation_is_not_claimed_and_is_sent
         time.wakes()
     );
 
-    // Lambda retries the refused records later.
+    // Their next attempt comes, and the minute's sweep sends them, paced too.
     time.advance(std::time::Duration::from_secs(CLAIM_WAIT_PER_INVOCATION_SECONDS as u64));
-    let mut retry = Event::default();
-    retry.records = refused;
-    let second = handle(&app.send_emails, retry, "retry").await;
-    assert!(second.batch_item_failures.is_empty(), "the retry sends the rest: {:?}", second.batch_item_failures);
+    app.clock.advance(600);
+    let swept = app.sweep_mail().await;
+    assert_eq!(swept.sent, (10 - fits) as u64, "the sweep sends the rest: {swept:?}");
     assert_eq!(organizations_emailed(&app).await, ten_organizations(), "one email per link");
+    assert_eq!(app.outbox().await, Vec::<String>::new(), "nothing left waiting");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_send_ses_throttled_halves_the_pace_and_is_retried_later() {
+async fn a_send_ses_throttled_halves_the_pace_and_the_sweep_sends_it_later() {
     let (pace, time) = manual_pace(14.0, 2);
     let (app, proxy) = behind_fault_proxy_with(TestOptions { send_pace: Some(pace), ..Default::default() }).await;
     let _pat = pat_asked_for_one_link(&app).await;
@@ -396,13 +389,21 @@ async fn a_send_ses_throttled_halves_the_pace_and_is_retried_later() {
     let mut event = Event::default();
     event.records = app.read_stream().await;
     let first = handle(&app.send_emails, event.clone(), "throttled").await;
-    assert_eq!(first.batch_item_failures.len(), 1, "the throttled record is reported for retry");
-    assert_eq!(proxy.stats().count("ses/SendEmail", "throttle"), 3);
+    assert!(
+        first.batch_item_failures.is_empty(),
+        "a throttled send waits in the outbox, not in a retry: {:?}",
+        first.batch_item_failures
+    );
+    let throttled = proxy.stats().count("ses/SendEmail", "throttle");
+    assert!((1..=3).contains(&throttled), "SES throttled it: {throttled} throttled sends");
     assert_eq!(app.send_emails.pace.rate(), full / 2.0, "the pace halved");
+    assert_eq!(app.outbox().await.len(), 1, "the link waits in the outbox");
 
     time.advance(profile_link_core::mail::pace::RECOVERY);
     assert_eq!(app.send_emails.pace.rate(), full, "and recovered");
-    let retry = handle(&app.send_emails, event, "retry").await;
-    assert!(retry.batch_item_failures.is_empty(), "{:?}", retry.batch_item_failures);
+    proxy.set_rules(rules(&[]));
+    app.clock.advance(600);
+    let swept = app.sweep_mail().await;
+    assert_eq!(swept.sent, 1, "{swept:?}");
     assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1, "sent once");
 }

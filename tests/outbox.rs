@@ -57,11 +57,12 @@ async fn a_throttled_send_stays_pending_and_the_sweep_sends_it_exactly_once() {
     assert_eq!(request(&app, &pat, &app.address("pat")).await.status, StatusCode::OK);
     assert_eq!(app.outbox().await.len(), 2, "both links are in the outbox from the start");
 
-    // SES throttles the first link's three SDK attempts; the second link goes.
+    // SES throttles the first link's three SDK attempts; the second link goes
+    // (one send at a time, so "the first" is the batch's first).
     proxy.set_rules(vec!["ses/SendEmail:throttle:first3".parse::<Rule>().unwrap()]);
     let mut batch = Event::default();
     batch.records = app.read_stream().await;
-    let response = handle(&app.send_emails, batch.clone(), "stream").await;
+    let response = handle(&app.sequential_sender(), batch.clone(), "stream").await;
     assert!(response.batch_item_failures.is_empty(), "a throttle fails no record: {:?}", response.batch_item_failures);
     assert_eq!(proxy.stats().count("ses/SendEmail", "throttle"), 3);
     assert_eq!(app.emails_to(&app.address("pat")).await.len(), 1, "the unthrottled link went");
@@ -254,7 +255,9 @@ async fn a_spent_ses_quota_delays_and_then_delivers_every_email() {
     proxy.set_rules(vec!["ses/SendEmail:quota=2/1s".parse::<Rule>().unwrap()]);
     let mut batch = Event::default();
     batch.records = app.read_stream().await;
-    let response = handle(&app.send_emails, batch, "stream").await;
+    // One send at a time: what one refusal holds back is then the whole rest
+    // (sends already in flight beside it would each meet the refusal too).
+    let response = handle(&app.sequential_sender(), batch, "stream").await;
     assert!(
         response.batch_item_failures.is_empty(),
         "a spent quota fails no record: {:?}",

@@ -406,6 +406,15 @@ impl TestApp {
         })
     }
 
+    /// send-emails as deployed but sending a batch one email at a time, for a
+    /// test that counts SES's calls in the batch's order (concurrent sends
+    /// reach SES in an order a test cannot choose).
+    pub fn sequential_sender(&self) -> Arc<SendEmailsApp> {
+        let mut sender = self.other_sender(None, None, None);
+        Arc::get_mut(&mut sender).expect("a new sender, not shared yet").concurrent_sends = 1;
+        sender
+    }
+
     /// Plays send-emails' schedule once: the links and notices due in the outbox are sent.
     pub async fn sweep_mail(&self) -> profile_link_send_emails::Tally {
         profile_link_send_emails::sweep(&self.send_emails, "test-sweep").await.unwrap()
