@@ -24,7 +24,8 @@ struct Args {
     #[arg(long, env = "FAULT_PROXY_PORT", default_value_t = 4577)]
     port: u16,
     /// SERVICE[/OPERATION]:KIND:SHARE, repeatable; SERVICE: dynamodb, streams, ses, ssm, any;
-    /// KIND: throttle, error, drop, delay=<n>ms, conflict (DynamoDB writes), cancelthrottle
+    /// KIND: throttle, error, drop, delay=<n>ms, late=<n>ms (done at once, answered late),
+    /// conflict (DynamoDB writes), cancelthrottle
     /// (a transaction cancelled by throttling), empty
     /// (stream pages), limit=<n> (page size); SHARE: 0–1, every<n>, first<n> or always.
     /// Or an account's limit, SERVICE[/OPERATION]:ratelimit=<n>/s (a token bucket per

@@ -19,6 +19,9 @@ pub enum Fault {
     Drop,
     /// Waits this long, then forwards (even if the caller has given up by then).
     Delay(Duration),
+    /// Forwards at once, then holds the answer this long: a write that took
+    /// effect but whose answer came too late for the caller's attempt timeout.
+    LateAnswer(Duration),
     /// What DynamoDB answers a write that met a concurrent transaction on the
     /// same item: `TransactWriteItems` is cancelled with a `TransactionConflict`
     /// reason, any other write fails with `TransactionConflictException`.
@@ -96,7 +99,7 @@ impl Rule {
 pub struct RuleSyntaxError(String, &'static str);
 
 /// `SERVICE[/OPERATION]:KIND:SHARE`, where SERVICE is dynamodb, streams, ses, ssm or any;
-/// KIND is throttle, error, drop, delay=<n>ms, conflict, cancelthrottle, empty or limit=<n>; SHARE is a probability (0–1),
+/// KIND is throttle, error, drop, delay=<n>ms, late=<n>ms, conflict, cancelthrottle, empty or limit=<n>; SHARE is a probability (0–1),
 /// `every<n>`, `first<n>` or `always`. Or `SERVICE[/OPERATION]:LIMIT`, where LIMIT is
 /// ratelimit=<n>/s or quota=<n>/<period> (period <n>s, <n>m or <n>h); it applies to every matching call.
 impl FromStr for Rule {
@@ -141,13 +144,17 @@ impl FromStr for Rule {
                 Fault::Limit(n.ok_or_else(|| error("limit=<n> needs n ≥ 1"))?)
             }
             other => {
-                let millis = other
-                    .strip_prefix("delay=")
-                    .and_then(|d| d.strip_suffix("ms"))
+                let (kind, millis) = other.split_once('=').ok_or_else(|| error("unknown fault kind"))?;
+                let millis = millis
+                    .strip_suffix("ms")
                     .and_then(|d| d.parse::<u64>().ok())
                     .filter(|ms| *ms <= 60_000)
-                    .ok_or_else(|| error("unknown fault kind (or a delay over 60000ms)"))?;
-                Fault::Delay(Duration::from_millis(millis))
+                    .ok_or_else(|| error("a delay is <n>ms, at most 60000ms"))?;
+                match kind {
+                    "delay" => Fault::Delay(Duration::from_millis(millis)),
+                    "late" => Fault::LateAnswer(Duration::from_millis(millis)),
+                    _ => return Err(error("unknown fault kind")),
+                }
             }
         };
         let share = match share.map(str::to_ascii_lowercase).as_deref() {
@@ -230,6 +237,8 @@ mod tests {
             (rule.service, rule.fault, rule.share),
             (None, Fault::Delay(Duration::from_millis(300)), Share::EveryNth(4))
         );
+        let rule: Rule = "dynamodb/UpdateItem:late=2500ms:first1".parse().unwrap();
+        assert_eq!((rule.fault, rule.share), (Fault::LateAnswer(Duration::from_millis(2500)), Share::FirstN(1)));
         let rule: Rule = "ses:drop:first4".parse().unwrap();
         assert_eq!(rule.share, Share::FirstN(4));
         let rule: Rule = "ses:error:always".parse().unwrap();
@@ -242,6 +251,8 @@ mod tests {
             "ses:drop:every0",
             "ses/:drop:1",
             "any:delay=5s:1",
+            "any:late=70000ms:1",
+            "any:soon=5ms:1",
             "a:b:c:d",
         ] {
             assert!(bad.parse::<Rule>().is_err(), "{bad} should be refused");

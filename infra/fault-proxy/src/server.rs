@@ -155,6 +155,13 @@ impl FaultProxy {
                 });
                 return Ok(late.await.unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "the delayed call failed")));
             }
+            Some(Fault::LateAnswer(delay)) => {
+                // Done at once, answered late: the caller's attempt times out
+                // after the write took effect, as when DynamoDB's answer is slow.
+                let answer = self.forward(call.service, parts, body).await;
+                tokio::time::sleep(delay).await;
+                return Ok(answer);
+            }
             Some(Fault::Limit(limit)) => with_limit(&body, limit),
             None => body,
         };

@@ -21,7 +21,7 @@ impl Stats {
         self.calls.get(service_operation).and_then(|o| o.get(outcome)).copied().unwrap_or(0)
     }
 
-    /// Faults injected of one kind (`throttle`, `error`, `drop`, `delay`, …;
+    /// Faults injected of one kind (`throttle`, `error`, `drop`, `delay`, `late`, …;
     /// `ratelimit` and `quota` count the calls those limits refused), over all calls.
     pub fn faults(&self, kind: &str) -> u64 {
         self.calls.values().filter_map(|o| o.get(kind)).sum()
@@ -45,6 +45,7 @@ impl Stats {
             Some(Fault::ServerError) => "error",
             Some(Fault::Drop) => "drop",
             Some(Fault::Delay(_)) => "delay",
+            Some(Fault::LateAnswer(_)) => "late",
             Some(Fault::Conflict) => "conflict",
             Some(Fault::CancelledByThrottling) => "cancelthrottle",
             Some(Fault::EmptyPage) => "empty",
@@ -54,8 +55,8 @@ impl Stats {
         };
         let key = format!("{}/{}", call.service.name(), call.operation);
         *self.calls.entry(key.clone()).or_default().entry(outcome).or_default() += 1;
-        if matches!(chosen, Some(Fault::Delay(_) | Fault::Limit(_))) {
-            // A delayed or limited call is forwarded too.
+        if matches!(chosen, Some(Fault::Delay(_) | Fault::LateAnswer(_) | Fault::Limit(_))) {
+            // A delayed, late-answered or limited call is forwarded too.
             *self.calls.entry(key).or_default().entry("forwarded").or_default() += 1;
         }
     }
