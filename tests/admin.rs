@@ -736,18 +736,7 @@ async fn audit_by_email_explains_matched_unmatched_and_rate_limited_requests() {
     assert_eq!(events, ["requested", "requested_unmatched", "requested_unmatched", "rate_limited"], "{by_identity}");
 
     // One record per request by address, the refusal once; kept 90 days, not the audit trail's 400.
-    let records = app
-        .store
-        .client()
-        .scan()
-        .table_name(app.store.table())
-        .filter_expression("begins_with(pk, :p)")
-        .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S("AUDIT#ADDRESS#".into()))
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
+    let records = app.items_with_prefix("AUDIT#ADDRESS#", "").await;
     assert_eq!(records.len(), 4, "{records:?}");
     let number = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str| {
         item[name].as_n().unwrap().parse::<i64>().unwrap()

@@ -22,7 +22,7 @@ async fn an_onboarding_makes_the_minimum_aws_calls() {
     app.calls.take();
 
     // Sign-in: the transaction is written once (with its network's sign-in
-    // counter) and consumed once; the callback reads the identity's partition.
+    // counter) and taken once; the callback reads the identity's partition.
     let pat = profile_link_tests::Browser::new();
     let start = pat.request(Method::GET, &app.url("/login")).await;
     assert_eq!(app.calls.take(), ops(&["TransactWriteItems"]), "GET /login");
@@ -34,8 +34,8 @@ async fn an_onboarding_makes_the_minimum_aws_calls() {
     assert_eq!(account.status, StatusCode::OK);
     assert_eq!(
         sorted(app.calls.take()),
-        ops(&["DeleteItem", "GetItem", "Query", "Query"]),
-        "callback (DeleteItem, the identity) + GET / (the identity's profiles and generation, beside whether this session ended)"
+        ops(&["GetItem", "Query", "Query", "UpdateItem"]),
+        "callback (UpdateItem, the identity) + GET / (the identity's profiles and generation, beside whether this session ended)"
     );
 
     // The request: the index query beside the identity's, then one transaction, whatever matched.
@@ -72,7 +72,7 @@ async fn an_onboarding_makes_the_minimum_aws_calls() {
     form.set("password", "demo");
     let confirm_page = pat.submit(&form).await;
     assert_eq!(confirm_page.status, StatusCode::OK, "{}", confirm_page.body);
-    assert_eq!(app.calls.take(), ops(&["DeleteItem", "Query", "GetItem"]), "forced sign-in callback + GET /redeem");
+    assert_eq!(app.calls.take(), ops(&["UpdateItem", "Query", "GetItem"]), "forced sign-in callback + GET /redeem");
     let mut confirm = first_post_form(&confirm_page).unwrap();
     confirm.set("action", "confirm");
     let done = pat.client.post(confirm.action.as_str()).form(&confirm.fields).send().await.unwrap();

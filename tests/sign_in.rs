@@ -4,7 +4,7 @@
 
 use profile_link_tests::browser::{Browser, redirect_target};
 use profile_link_tests::fake_provider::{self, CLIENT_ID, CLIENT_SECRET, FakeProvider};
-use profile_link_tests::{ProviderSettings, TestApp};
+use profile_link_tests::{ProviderSettings, TestApp, behind_fault_proxy};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
@@ -17,6 +17,11 @@ async fn assert_signed_out(browser: &Browser, app: &TestApp) {
     let me = browser.get(&app.url("/me")).await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED, "expected no session, /me said {}", me.body);
     assert_eq!(me.json()["error"], "not_signed_in");
+}
+
+/// Sign-in transactions not yet taken by a callback (a taken one stays until its TTL).
+async fn untaken_logins(app: &TestApp) -> usize {
+    app.items_with_prefix("LOGIN#", "attribute_not_exists(taken_by)").await.len()
 }
 
 /// Signs pat in at the provider but stops before the app's callback; returns its URL.
@@ -50,7 +55,8 @@ async fn pat_signs_in_and_lands_on_the_account_page_naming_the_identity() {
     assert_eq!(me["identity"]["email"], "pat.doe@mail.example.net");
     assert_eq!(me["profiles"], json!([]));
 
-    assert_eq!(app.count_with_prefix("LOGIN#").await, 0, "the sign-in transaction is consumed");
+    assert_eq!(app.count_with_prefix("LOGIN#").await, 1, "the one sign-in transaction, kept until its TTL");
+    assert_eq!(untaken_logins(&app).await, 0, "the sign-in transaction is taken");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,7 +165,7 @@ async fn a_callback_is_accepted_once_and_only_from_the_browser_that_started_it()
     assert_eq!(stolen.status, StatusCode::BAD_REQUEST);
     assert!(stolen.body.contains("This sign-in has expired"), "{}", stolen.body);
     assert_signed_out(&thief, &app).await;
-    assert_eq!(app.count_with_prefix("LOGIN#").await, 1, "a foreign browser cannot consume the transaction");
+    assert_eq!(untaken_logins(&app).await, 1, "a foreign browser cannot take the transaction");
 
     let first = owner.get(callback.as_str()).await;
     assert_eq!(first.status, StatusCode::OK);
@@ -168,6 +174,50 @@ async fn a_callback_is_accepted_once_and_only_from_the_browser_that_started_it()
     let replay = owner.get(callback.as_str()).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST, "state is single-use");
     assert!(replay.body.contains("Sign in again"), "saw {:?}", replay.body);
+}
+
+/// A load run once told genuine people "unknown, expired or reused" after 2 s:
+/// DynamoDB had taken the transaction but answered after the SDK's 2 s
+/// attempt timeout, and the SDK's retry found it gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_that_took_effect_but_answered_late_still_signs_the_person_in_and_only_once() {
+    let (app, proxy) = behind_fault_proxy().await;
+    let owner = Browser::new();
+    let callback = callback_url_for(&owner, &app, "/login").await;
+
+    // The first write to the transaction is done at once and answered after 2.5 s.
+    proxy.set_rules(vec!["dynamodb/UpdateItem:late=2500ms:first1".parse().unwrap()]);
+    let page = owner.get(callback.as_str()).await;
+    let stats = proxy.stats();
+    assert_eq!(stats.count("dynamodb/UpdateItem", "late"), 1, "the take was answered late: {stats:?}");
+    assert_eq!(stats.count("dynamodb/UpdateItem", "forwarded"), 2, "and the SDK sent it again: {stats:?}");
+    assert_eq!(page.status, StatusCode::OK, "saw {}", page.body);
+    assert!(page.body.contains("You are signed in"), "saw {:?}", page.body);
+
+    // Exactly once all the same: the state cannot be used again.
+    proxy.heal();
+    let replay = owner.get(callback.as_str()).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "state is single-use, saw {}", replay.body);
+    assert!(replay.body.contains("Sign in again"), "saw {:?}", replay.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_callbacks_racing_with_one_state_sign_in_once() {
+    let app = TestApp::spawn().await;
+    for round in 0..5 {
+        let owner = Browser::new();
+        let callback = callback_url_for(&owner, &app, "/login").await;
+        let (a, b) = tokio::join!(owner.get(callback.as_str()), owner.get(callback.as_str()));
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::BAD_REQUEST],
+            "round {round}: one callback signs in, the other is refused; saw {} and {}",
+            a.body,
+            b.body
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +249,7 @@ async fn bad_callbacks_get_clear_pages_and_no_session() {
     let cancelled = browser.get(&app.url(&format!("/login/callback/dev?error=access_denied&state={state}"))).await;
     assert_eq!(cancelled.status, StatusCode::BAD_REQUEST);
     assert!(cancelled.body.contains("Sign-in was cancelled"), "{}", cancelled.body);
-    assert_eq!(app.count_with_prefix("LOGIN#").await, 0, "an error answer consumes its transaction");
+    assert_eq!(untaken_logins(&app).await, 0, "an error answer takes its transaction too");
 
     let start = browser.request(Method::GET, &app.url("/login")).await;
     let state = query_param(&redirect_target(&start), "state").unwrap();
@@ -397,8 +447,15 @@ async fn forged_id_tokens_are_refused_one_rule_at_a_time() {
         assert!(page.body.contains("could not verify"), "{name}: {}", page.body);
         assert!(browser.cookie(&app.base, "pl_session").is_none(), "{name}: no session");
     }
-    let written: Vec<_> = app.keys().await.into_iter().filter(|(pk, _)| !pk.starts_with("RATE#SIGN-IN#")).collect();
-    assert!(written.is_empty(), "nothing written but the sign-ins' counter: {written:?}");
+    // Each refused sign-in's transaction is taken (kept until its TTL), and nothing else was written.
+    assert_eq!(untaken_logins(&app).await, 0, "every refused callback took its transaction");
+    let written: Vec<_> = app
+        .keys()
+        .await
+        .into_iter()
+        .filter(|(pk, _)| !pk.starts_with("RATE#SIGN-IN#") && !pk.starts_with("LOGIN#"))
+        .collect();
+    assert!(written.is_empty(), "nothing written but the sign-ins' counter and transactions: {written:?}");
 
     // The same path with an honest token succeeds, so the refusals above are the rules at work.
     let browser = Browser::new();

@@ -284,8 +284,7 @@ const GRANTS: &[(&str, &[(&str, &str, &[&str])])] = &[
         "LoginFunction",
         &[
             ("dynamodb:PutItem", "Table", &["LOGIN#*", ENDED_SESSION, "LOGOUT#*"]),
-            ("dynamodb:UpdateItem", "Table", &["RATE#*", "IDENTITY#*"]),
-            ("dynamodb:DeleteItem", "Table", &["LOGIN#*"]),
+            ("dynamodb:UpdateItem", "Table", &["LOGIN#*", "RATE#*", "IDENTITY#*"]),
             ("dynamodb:Query", "Table", &["IDENTITY#*"]),
             ("dynamodb:GetItem", "Table", &[ENDED_SESSION]),
             ("ssm:GetParameters", "parameter${ProvidersParameter}", &[]),

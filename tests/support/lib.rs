@@ -497,6 +497,30 @@ impl TestApp {
         keys
     }
 
+    /// The items whose `pk` starts with `prefix` and that meet `condition` (a
+    /// DynamoDB filter expression over their attributes; "" for all of them).
+    pub async fn items_with_prefix(
+        &self,
+        prefix: &str,
+        condition: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let filter = if condition.is_empty() {
+            "begins_with(pk, :prefix)".to_owned()
+        } else {
+            format!("begins_with(pk, :prefix) AND ({condition})")
+        };
+        let pages = self
+            .direct
+            .scan()
+            .table_name(self.store.table())
+            .filter_expression(filter)
+            .expression_attribute_values(":prefix", aws_sdk_dynamodb::types::AttributeValue::S(prefix.to_owned()))
+            .into_paginator()
+            .items()
+            .send();
+        pages.collect::<Result<Vec<_>, _>>().await.unwrap()
+    }
+
     /// Every item with every attribute, in key order: "nothing changed" is checked against this.
     pub async fn snapshot(&self) -> Vec<String> {
         let mut items: Vec<String> = self

@@ -1,7 +1,7 @@
 //! `LOGIN#<state>`: an OIDC sign-in in progress, bound to one browser, used once.
 
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
 use super::conflicts::SendRetryingConflicts;
@@ -11,6 +11,7 @@ use super::{Store, StoreError};
 use crate::domain::provider_id::ProviderId;
 use crate::domain::rate_limit::RateLimits;
 use crate::domain::return_to::ReturnTo;
+use crate::random;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginTransaction {
@@ -103,34 +104,48 @@ impl Store {
         }
     }
 
-    /// Consumes the transaction in one conditional delete: it exists, belongs
-    /// to this browser and has not expired. `None` when any of that fails;
-    /// a failed condition deletes nothing, so a foreign browser cannot burn it.
+    /// Takes the transaction in one conditional update: it exists, belongs to
+    /// this browser, has not expired and was not taken by another call. `None`
+    /// when any of that fails; a failed condition changes nothing, so a foreign
+    /// browser cannot burn it.
+    ///
+    /// Not a delete: when DynamoDB takes it but answers after the attempt
+    /// timeout, the SDK sends the same request again, which would then find
+    /// nothing and refuse a genuine person. The update marks it taken by a
+    /// taker id minted for this call, which every retry of the call carries, so
+    /// a retry is answered like the first attempt and any other call is refused.
+    /// The item then expires by TTL (`expires_at`).
     pub async fn take_login(
         &self,
         state: &str,
         browser_hash: &str,
         now: i64,
     ) -> Result<Option<LoginTransaction>, StoreError> {
+        let taker = random::token(16);
         let result = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(key(state)))
-            .condition_expression("attribute_exists(pk) AND browser_hash = :browser AND expires_at > :now")
+            .update_expression("SET taken_by = :taker")
+            .condition_expression(
+                "attribute_exists(pk) AND browser_hash = :browser AND expires_at > :now \
+                 AND (attribute_not_exists(taken_by) OR taken_by = :taker)",
+            )
             .expression_attribute_values(":browser", s(browser_hash))
             .expression_attribute_values(":now", n(now))
-            .return_values(ReturnValue::AllOld)
+            .expression_attribute_values(":taker", s(&taker))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        let old = match result {
+        let taken = match result {
             Ok(output) => output.attributes,
-            Err(e) if matches!(e.as_service_error(), Some(DeleteItemError::ConditionalCheckFailedException(_))) => {
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
                 return Ok(None);
             }
-            Err(e) => return Err(StoreError::sdk("DeleteItem(login)", e)),
+            Err(e) => return Err(StoreError::sdk("UpdateItem(take login)", e)),
         };
-        let Some(item) = old else { return Ok(None) };
+        let Some(item) = taken else { return Ok(None) };
         let item_key = format!("LOGIN#{}", &state[..state.len().min(8)]);
         let return_to = get_s(&item, &item_key, "return_to")?;
         Ok(Some(LoginTransaction {
