@@ -65,6 +65,25 @@ pub(crate) fn empty_page(body: &Bytes) -> Response<Full<Bytes>> {
     dynamodb_answer(StatusCode::OK, &serde_json::json!({ "Records": [], "NextShardIterator": iterator }))
 }
 
+/// A batch call answered with nothing done: the request's items (or keys)
+/// handed back as unprocessed, as DynamoDB does when a partition is throttled.
+/// Any other call is throttled outright.
+pub(crate) fn unprocessed(call: &Call, body: &Bytes) -> Response<Full<Bytes>> {
+    let requested = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("RequestItems").cloned())
+        .unwrap_or_else(|| serde_json::json!({}));
+    match (call.service, call.operation.as_str()) {
+        (Service::DynamoDb, "BatchWriteItem") => {
+            dynamodb_answer(StatusCode::OK, &serde_json::json!({ "UnprocessedItems": requested }))
+        }
+        (Service::DynamoDb, "BatchGetItem") => {
+            dynamodb_answer(StatusCode::OK, &serde_json::json!({ "Responses": {}, "UnprocessedKeys": requested }))
+        }
+        _ => throttled(call.service),
+    }
+}
+
 /// The request with its `Limit` replaced (left as it was if it is not a JSON object).
 pub(crate) fn with_limit(body: &Bytes, limit: u32) -> Bytes {
     match serde_json::from_slice::<serde_json::Value>(body) {

@@ -25,9 +25,9 @@ struct Args {
     port: u16,
     /// SERVICE[/OPERATION]:KIND:SHARE, repeatable; SERVICE: dynamodb, streams, ses, ssm, any;
     /// KIND: throttle, error, drop, delay=<n>ms, late=<n>ms (done at once, answered late),
-    /// conflict (DynamoDB writes), cancelthrottle
-    /// (a transaction cancelled by throttling), empty
-    /// (stream pages), limit=<n> (page size); SHARE: 0–1, every<n>, first<n> or always.
+    /// conflict (DynamoDB writes), cancelthrottle (a transaction cancelled by throttling),
+    /// empty (stream pages), unprocessed (DynamoDB batch calls), limit=<n> (page size);
+    /// SHARE: 0–1, every<n>, first<n>, after<n> or always.
     /// Or an account's limit, SERVICE[/OPERATION]:ratelimit=<n>/s (a token bucket per
     /// operation) or SERVICE[/OPERATION]:quota=<n>/<period> (n calls, then refused for
     /// the period, e.g. 60s, 5m, 24h, then n more).

@@ -33,6 +33,10 @@ pub enum Fault {
     /// A `GetRecords` page with no records and an iterator at the same place
     /// (DynamoDB returns such pages before a shard's records).
     EmptyPage,
+    /// What DynamoDB answers a batch call when a partition is over its
+    /// capacity: 200, with every item (`BatchWriteItem`) or key
+    /// (`BatchGetItem`) of the request handed back unprocessed; nothing done.
+    Unprocessed,
     /// Forwards with the request's `Limit` set to n (pages of at most n
     /// records or shards, so a reader must follow the pagination).
     Limit(u32),
@@ -59,6 +63,8 @@ pub enum Share {
     EveryNth(u64),
     /// The first n matching calls, then none (an outage that ends).
     FirstN(u64),
+    /// Every matching call after the first n (an outage that starts).
+    AfterN(u64),
     /// Each matching call with this probability (seeded).
     Probability(f64),
 }
@@ -99,9 +105,10 @@ impl Rule {
 pub struct RuleSyntaxError(String, &'static str);
 
 /// `SERVICE[/OPERATION]:KIND:SHARE`, where SERVICE is dynamodb, streams, ses, ssm or any;
-/// KIND is throttle, error, drop, delay=<n>ms, late=<n>ms, conflict, cancelthrottle, empty or limit=<n>; SHARE is a probability (0–1),
-/// `every<n>`, `first<n>` or `always`. Or `SERVICE[/OPERATION]:LIMIT`, where LIMIT is
-/// ratelimit=<n>/s or quota=<n>/<period> (period <n>s, <n>m or <n>h); it applies to every matching call.
+/// KIND is throttle, error, drop, delay=<n>ms, late=<n>ms, conflict, cancelthrottle, empty, unprocessed or limit=<n>;
+/// SHARE is a probability (0–1), `every<n>`, `first<n>`, `after<n>` or `always`. Or
+/// `SERVICE[/OPERATION]:LIMIT`, where LIMIT is ratelimit=<n>/s or quota=<n>/<period> (period <n>s,
+/// <n>m or <n>h); it applies to every matching call.
 impl FromStr for Rule {
     type Err = RuleSyntaxError;
 
@@ -139,6 +146,7 @@ impl FromStr for Rule {
                 Quota::parse(&quota["quota=".len()..])
                     .ok_or_else(|| error("quota=<n>/<period> needs n ≥ 1 and a period such as 60s, 5m or 24h"))?,
             ),
+            "unprocessed" => Fault::Unprocessed,
             limit if limit.starts_with("limit=") => {
                 let n = limit["limit=".len()..].parse::<u32>().ok().filter(|n| *n > 0);
                 Fault::Limit(n.ok_or_else(|| error("limit=<n> needs n ≥ 1"))?)
@@ -179,6 +187,10 @@ impl Rule {
                 let n = first["first".len()..].parse::<u64>().ok();
                 Share::FirstN(n.ok_or("first<n> needs a number")?)
             }
+            after if after.starts_with("after") => {
+                let n = after["after".len()..].parse::<u64>().ok();
+                Share::AfterN(n.ok_or("after<n> needs a number")?)
+            }
             probability => {
                 let p = probability.parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p));
                 Share::Probability(p.ok_or("share must be a probability between 0 and 1")?)
@@ -212,6 +224,7 @@ pub(crate) fn choose(rules: &mut [Rule], rng: &mut fastrand::Rng, call: &Call, n
             (_, Share::EveryNth(n)) => rule.matched % n == 0,
             (_, Share::FirstN(n)) => rule.matched <= n,
             (_, Share::Probability(p)) => rng.f64() < p,
+            (_, Share::AfterN(n)) => rule.matched > n,
         };
         if fires {
             chosen = Some(rule.fault);
@@ -241,6 +254,8 @@ mod tests {
         assert_eq!((rule.fault, rule.share), (Fault::LateAnswer(Duration::from_millis(2500)), Share::FirstN(1)));
         let rule: Rule = "ses:drop:first4".parse().unwrap();
         assert_eq!(rule.share, Share::FirstN(4));
+        let rule: Rule = "dynamodb/BatchWriteItem:unprocessed:after3".parse().unwrap();
+        assert_eq!((rule.fault, rule.share), (Fault::Unprocessed, Share::AfterN(3)));
         let rule: Rule = "ses:error:always".parse().unwrap();
         assert_eq!((rule.service, rule.fault, rule.share), (Some(Service::Ses), Fault::ServerError, Share::Always));
         for bad in [
@@ -249,6 +264,7 @@ mod tests {
             "ses:explode:1",
             "ses:drop:1.5",
             "ses:drop:every0",
+            "ses:drop:after",
             "ses/:drop:1",
             "any:delay=5s:1",
             "any:late=70000ms:1",

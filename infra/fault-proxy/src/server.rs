@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::answers::{
     cancelled_by_throttling, conflict, empty_page, over_rate, plain, quota_spent, server_error, ses_account, throttled,
-    with_limit,
+    unprocessed, with_limit,
 };
 use crate::inspect::{Call, Service, transaction_token};
 use crate::plan::{Fault, Rule, choose, ses_account_limits};
@@ -144,6 +144,7 @@ impl FaultProxy {
             Some(Fault::Conflict) => return Ok(conflict(&call, &body)),
             Some(Fault::CancelledByThrottling) => return Ok(cancelled_by_throttling(&call, &body)),
             Some(Fault::EmptyPage) => return Ok(empty_page(&body)),
+            Some(Fault::Unprocessed) => return Ok(unprocessed(&call, &body)),
             Some(Fault::Delay(delay)) => {
                 // A slow service still does the work when the caller gives up
                 // waiting: the call is forwarded after the delay even if the

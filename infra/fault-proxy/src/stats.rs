@@ -49,6 +49,7 @@ impl Stats {
             Some(Fault::Conflict) => "conflict",
             Some(Fault::CancelledByThrottling) => "cancelthrottle",
             Some(Fault::EmptyPage) => "empty",
+            Some(Fault::Unprocessed) => "unprocessed",
             Some(Fault::Limit(_)) => "limit",
             Some(Fault::RateLimit(_)) => "ratelimit",
             Some(Fault::Quota(_)) => "quota",
