@@ -15,10 +15,15 @@ fn admin_binary() -> std::path::PathBuf {
 
 /// Runs `profile-link-admin ARGS` on the app's table with stdin not a terminal.
 fn admin(app: &TestApp, args: &[&str]) -> Output {
+    admin_through(&local_aws().dynamodb, app, args)
+}
+
+/// As [`admin`], reaching DynamoDB at `endpoint` (a fault proxy in front of it).
+fn admin_through(endpoint: &str, app: &TestApp, args: &[&str]) -> Output {
     Command::new(admin_binary())
         .args(args)
         .env("TABLE_NAME", app.store.table())
-        .env("AWS_ENDPOINT_URL_DYNAMODB", local_aws().dynamodb)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
         .env("PROFILE_LINK_OPERATOR", "alice@support")
         .stdin(Stdio::null())
         .output()
@@ -272,6 +277,103 @@ async fn a_parallel_import_writes_every_row_once() {
     assert_eq!(app.count_with_prefix("PROFILE#P-").await, 2000);
     let again = json(&admin(&app, &["profiles", "import", "--json", "--parallel", "1", path]));
     assert_eq!((again["imported"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(2000)));
+}
+
+/// A fault proxy in front of the local DynamoDB with these rules, and its address.
+async fn dynamodb_behind(rules: &[&str]) -> (profile_link_fault_proxy::FaultProxy, String) {
+    let local = local_aws();
+    let upstreams = profile_link_fault_proxy::Upstreams { dynamodb: local.dynamodb, other: local.sesv2 };
+    let rules = rules.iter().map(|rule| rule.parse().unwrap()).collect();
+    let proxy = profile_link_fault_proxy::FaultProxy::new(&upstreams, rules, 7).unwrap();
+    let (address, _serving) = proxy.listen("127.0.0.1:0").await.unwrap();
+    (proxy, format!("http://{address}"))
+}
+
+/// `n` people's rows, one profile each.
+fn people(n: usize) -> tempfile::NamedTempFile {
+    let rows: Vec<(String, String)> = (0..n).map(|i| (format!("P-{i:05}"), format!("person{i}@example.com"))).collect();
+    write_csv(&rows.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_import_resumes_after_its_checkpoint_and_ends_as_one_clean_import() {
+    let app = TestApp::spawn().await;
+    let file = people(600);
+    let path = file.path().to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("checkpoint");
+    let checkpoint = checkpoint.to_str().unwrap();
+    // One batch at a time: batches 1 and 2 (4 writes of 25 each) finish, batch 3
+    // writes 2 of its 4 chunks, then every write is throttled and the import gives up.
+    let (proxy, endpoint) = dynamodb_behind(&["dynamodb/BatchWriteItem:throttle:after10"]).await;
+    let import = ["profiles", "import", "--quiet", "--parallel", "1", "--checkpoint", checkpoint];
+    let stopped = admin_through(&endpoint, &app, &[&import[..], &["--give-up-after", "1", path]].concat());
+    let stderr = String::from_utf8_lossy(&stopped.stderr).into_owned();
+    assert_eq!(code(&stopped), 1, "a stalled import fails: {stderr}");
+    assert!(stderr.contains("DynamoDB did none of the import's work for 1 s"), "saw {stderr}");
+    assert!(
+        stderr.contains("the first 200 row(s) are done") && stderr.contains("run the same command again"),
+        "saw {stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(proxy.stats().count("dynamodb/BatchWriteItem", "throttle") > 0, "{:?}", proxy.stats());
+    assert_eq!(app.count_with_prefix("PROFILE#P-").await, 250, "10 writes of 25 went through");
+    let recorded: Value = serde_json::from_str(&std::fs::read_to_string(checkpoint).unwrap()).unwrap();
+    assert_eq!(recorded["rows_done"], 200, "only whole batches count: {recorded}");
+
+    // Another file is refused: the checkpoint is this file's.
+    let other = people(601);
+    let refused =
+        admin(&app, &["profiles", "import", "--quiet", "--checkpoint", checkpoint, other.path().to_str().unwrap()]);
+    let says = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(code(&refused), 1, "{says}");
+    assert!(says.contains("another file") && says.contains("--restart"), "saw {says}");
+    assert_eq!(app.count_with_prefix("PROFILE#P-").await, 250, "a refused import writes nothing");
+
+    let resumed = admin(&app, &["profiles", "import", "--json", "--checkpoint", checkpoint, path]);
+    assert_eq!(code(&resumed), 0, "{resumed:?}");
+    let resumed = json(&resumed);
+    assert_eq!(
+        (resumed["resumed_rows"].as_u64(), resumed["unchanged"].as_u64(), resumed["imported"].as_u64()),
+        (Some(200), Some(50), Some(350)),
+        "skips the 200 rows done, finds the 50 written after them unchanged: {resumed}"
+    );
+    assert_eq!(resumed["write_units"], 700, "writes only the 350 missing profiles (2 units each): {resumed}");
+    assert!(!std::path::Path::new(checkpoint).exists(), "a finished import leaves no checkpoint");
+
+    let clean = TestApp::spawn().await;
+    assert_eq!(code(&admin(&clean, &["profiles", "import", "--quiet", path])), 0);
+    assert_eq!(app.snapshot().await, clean.snapshot().await, "the resumed table equals one clean import");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_import_slows_down_and_completes() {
+    let app = TestApp::spawn().await;
+    let file = people(1000);
+    let path = file.path().to_str().unwrap();
+    // Every third write refused outright, every fourth answered with every item
+    // unprocessed, and a read in five too: progress throughout, so no give-up.
+    let (proxy, endpoint) = dynamodb_behind(&[
+        "dynamodb/BatchWriteItem:throttle:every3",
+        "dynamodb/BatchWriteItem:unprocessed:every4",
+        "dynamodb/BatchGetItem:unprocessed:every5",
+    ])
+    .await;
+    let output = admin_through(&endpoint, &app, &["profiles", "import", "--json", "--give-up-after", "30", path]);
+    assert_eq!(code(&output), 0, "{output:?}");
+    let report = json(&output);
+    let stats = proxy.stats();
+    for kind in ["throttle", "unprocessed"] {
+        assert!(stats.count("dynamodb/BatchWriteItem", kind) > 0, "no {kind} was injected: {stats:?}");
+    }
+    assert!(stats.count("dynamodb/BatchGetItem", "unprocessed") > 0, "{stats:?}");
+    assert_eq!(report["imported"], 1000, "{report}");
+    assert_eq!(report["write_units"], 2000, "each profile written once (item + index entry): {report}");
+    let throttled =
+        stats.count("dynamodb/BatchWriteItem", "throttle") + stats.count("dynamodb/BatchWriteItem", "unprocessed");
+    assert_eq!(report["throttled_calls"], throttled, "every throttled write was seen and retried: {report}");
+    assert!(report["slowdowns"].as_u64() >= Some(1), "throttling slowed the pace: {report}");
+    assert_eq!(app.count_with_prefix("PROFILE#P-").await, 1000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,8 @@
 //! `--json` for scripts. Exit codes (also in `--help`):
 //! 0 done; 1 failed (configuration, AWS, input file; doctor: a check failed); 2 done, but some CSV
 //! rows were rejected; 3 not done: a destructive command was declined or
-//! needs `--yes` when not run at a terminal; 4 nothing found to act on.
+//! needs `--yes` when not run at a terminal; 4 nothing found to act on; 130 an
+//! import interrupted by Ctrl-C (run it again to resume).
 
 mod commands;
 
@@ -21,7 +22,8 @@ use commands::table::TableCommand;
 use profile_link_core::{Clock, SystemClock};
 
 const EXIT_CODES: &str = "Exit codes: 0 done (doctor: go ahead); 1 failed (doctor: a check failed); 2 done, some CSV rows rejected (or portals check: some clients refused); \
-3 declined, or a destructive command needs --yes when not at a terminal; 4 nothing found to act on.";
+3 declined, or a destructive command needs --yes when not at a terminal; 4 nothing found to act on; \
+130 profiles import interrupted (run it again to resume).";
 
 #[derive(Parser)]
 #[command(name = "profile-link-admin", version, about = "Operate profile-link: profiles, links, audit, table, keys, portals, doctor", after_help = EXIT_CODES)]

@@ -13,6 +13,8 @@ mod login;
 pub mod logouts;
 mod notices;
 mod outbox;
+#[cfg(feature = "operator")]
+pub mod profile_batches;
 mod profiles;
 pub mod redeem;
 mod requests;

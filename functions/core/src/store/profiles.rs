@@ -17,12 +17,12 @@ pub const BATCH_WRITE_MAX: usize = 25;
 /// Unprocessed items are retried with backoff this many times before giving up.
 const UNPROCESSED_RETRIES: u32 = 8;
 
-fn key(id: &ProfileId) -> Item {
+pub(super) fn key(id: &ProfileId) -> Item {
     Item::from([("pk".to_owned(), s(format!("PROFILE#{id}"))), ("sk".to_owned(), s("PROFILE"))])
 }
 
 #[cfg(feature = "operator")]
-fn to_item(profile: &Profile) -> Item {
+pub(super) fn to_item(profile: &Profile) -> Item {
     let mut item = key(&profile.id);
     item.insert("kind".into(), s("profile"));
     item.insert("gsi1pk".into(), s(format!("EMAIL#{}", profile.email)));
@@ -34,7 +34,7 @@ fn to_item(profile: &Profile) -> Item {
     item
 }
 
-fn from_item(item: &Item) -> Result<Profile, StoreError> {
+pub(super) fn from_item(item: &Item) -> Result<Profile, StoreError> {
     let key = get_s(item, "profile", "pk")?;
     let corrupt = |problem: &str| StoreError::Corrupt { key: key.clone(), problem: problem.to_owned() };
     Ok(Profile {
