@@ -73,7 +73,9 @@ pub const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 pub enum ImportError {
     #[error("the file is not a CSV export with columns {expected}: {problem}", expected = COLUMNS.join(","))]
     Header { problem: String },
-    #[error("DynamoDB did none of the import's work for {seconds} s, so it stopped (last answer: {last})")]
+    #[error(
+        "DynamoDB did none of the import's work for {seconds} s (--give-up-after), so it stopped (last answer: {last})"
+    )]
     Stalled { seconds: u64, last: String },
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -418,7 +420,7 @@ impl<'a> Retries<'a> {
         self.in_a_row = if progressed { 1 } else { self.in_a_row + 1 };
         let stalled = self.run.pacer.since_progress();
         if stalled >= self.run.options.give_up_after {
-            return Err(ImportError::Stalled { seconds: stalled.as_secs(), last });
+            return Err(ImportError::Stalled { seconds: self.run.options.give_up_after.as_secs(), last });
         }
         backoff(self.in_a_row).await;
         Ok(())
