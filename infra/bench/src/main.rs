@@ -218,6 +218,8 @@ fn environment() -> run::BTreeEnv {
     if let Ok(version) = std::env::var("BENCH_EMULATOR_VERSION") {
         env.insert("emulator".into(), version);
     }
+    // The cargo profile scripts/bench built the binaries with.
+    env.insert("profile".into(), std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "release".into()));
     env
 }
 

@@ -1,41 +1,46 @@
-//! `## Cold starts`: each function against the hello world, the start-up
-//! changes before and after, and why the target is met or missed.
+//! `## Cold starts`: each function against its same-calls baseline (and the
+//! hello world, for scale), the start-up questions decided with figures, the
+//! start-up changes before and after, and whether the targets are met.
 
 use std::fmt::Write as _;
 
 use super::Figures;
+use super::assume::FULL_VCPU_MB;
 use super::numbers::median;
-use super::targets::TARGET_COLD_RATIO;
-use crate::run::{ColdFunction, ColdSample, FUNCTIONS, Results};
+use super::targets::{TARGET_COLD_CPU_RATIO, TARGET_COLD_RATIO};
+use crate::run::{ColdFunction, ColdPair, ColdSample, Results};
 
 /// Medians over a set of cold runs.
 pub(super) struct ColdMedians {
-    total: f64,
-    init: f64,
-    first_invocation: f64,
-    upstream: f64,
-    /// Without the time inside emulator and provider calls.
-    own: f64,
-    own_init: f64,
-    cpu: f64,
+    pub total: f64,
+    pub init: f64,
+    pub cpu: f64,
 }
 
-fn cold_medians(samples: &[&ColdSample]) -> ColdMedians {
+fn cold_medians<'a>(samples: impl Iterator<Item = &'a ColdSample>) -> ColdMedians {
+    let samples: Vec<&ColdSample> = samples.collect();
     let col = |f: &dyn Fn(&ColdSample) -> f64| median(&mut samples.iter().map(|s| f(s)).collect::<Vec<_>>());
-    ColdMedians {
-        total: col(&|s| s.total_ms),
-        init: col(&|s| s.init_ms),
-        first_invocation: col(&|s| s.first_invocation_ms),
-        upstream: col(&|s| s.upstream_ms),
-        own: col(&|s| s.total_ms - s.upstream_ms),
-        own_init: col(&|s| s.init_ms - s.init_upstream_ms),
-        cpu: col(&|s| s.cpu_ms),
-    }
+    ColdMedians { total: col(&|s| s.total_ms), init: col(&|s| s.init_ms), cpu: col(&|s| s.cpu_ms) }
 }
 
-/// A function (per first request): its hello worlds' medians, its own, the
-/// ratio, and the ratio without the emulator's and provider's time.
-pub(super) type ColdRow<'a> = (&'a ColdFunction, ColdMedians, ColdMedians, f64, f64);
+/// A function (per first request) against the processes started beside it.
+pub(super) struct ColdRow<'a> {
+    pub function: &'a ColdFunction,
+    pub hello: ColdMedians,
+    pub same_calls: Option<ColdMedians>,
+    pub own: ColdMedians,
+    /// Medians of the per-run ratios to the same-calls baseline: first answer, CPU to it.
+    pub ratio: Option<f64>,
+    pub cpu_ratio: Option<f64>,
+    /// The median per-run ratio to the hello world.
+    pub hello_ratio: f64,
+}
+
+/// Median over the runs of `f(run)`, if every run has a same-calls sample.
+fn per_run(runs: &[ColdPair], f: impl Fn(&ColdSample, &ColdSample) -> f64) -> Option<f64> {
+    let values: Option<Vec<f64>> = runs.iter().map(|r| Some(f(&r.function, r.same_calls.as_ref()?))).collect();
+    values.filter(|v| !v.is_empty()).map(|mut v| median(&mut v))
+}
 
 /// The rows of the cold-start table, in the results' order.
 pub(super) fn rows(results: &Results) -> Vec<ColdRow<'_>> {
@@ -43,63 +48,208 @@ pub(super) fn rows(results: &Results) -> Vec<ColdRow<'_>> {
         .cold
         .iter()
         .map(|f| {
-            let hello: Vec<&ColdSample> = f.runs.iter().map(|r| &r.hello).collect();
-            let function: Vec<&ColdSample> = f.runs.iter().map(|r| &r.function).collect();
-            let ratio = median(&mut f.runs.iter().map(|r| r.function.total_ms / r.hello.total_ms).collect::<Vec<_>>());
-            (f, cold_medians(&hello), cold_medians(&function), ratio, median_own_ratio(f))
+            let same_calls: Vec<&ColdSample> = f.runs.iter().filter_map(|r| r.same_calls.as_ref()).collect();
+            ColdRow {
+                function: f,
+                hello: cold_medians(f.runs.iter().map(|r| &r.hello)),
+                same_calls: (same_calls.len() == f.runs.len() && !same_calls.is_empty())
+                    .then(|| cold_medians(same_calls.into_iter())),
+                own: cold_medians(f.runs.iter().map(|r| &r.function)),
+                ratio: per_run(&f.runs, |function, same| function.total_ms / same.total_ms),
+                cpu_ratio: per_run(&f.runs, |function, same| function.cpu_ms / same.cpu_ms),
+                hello_ratio: median(
+                    &mut f.runs.iter().map(|r| r.function.total_ms / r.hello.total_ms).collect::<Vec<_>>(),
+                ),
+            }
         })
         .collect()
 }
 
-/// The median ratio to the hello world without the emulator's and provider's time.
-fn median_own_ratio(function: &ColdFunction) -> f64 {
-    median(
-        &mut function
-            .runs
-            .iter()
-            .map(|r| (r.function.total_ms - r.function.upstream_ms) / r.hello.total_ms)
-            .collect::<Vec<_>>(),
-    )
+fn ratio(value: Option<f64>) -> String {
+    value.map(|r| format!("**{r:.2}×**")).unwrap_or_else(|| "—".into())
+}
+
+fn ms_or_dash(value: Option<f64>) -> String {
+    value.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "—".into())
 }
 
 pub(super) fn write(w: &mut String, figures: &Figures<'_>) {
     let Figures { results, baseline, ref cold, .. } = *figures;
     let _ = writeln!(w, "## Cold starts\n");
+    let _ = writeln!(w, "{METHOD}");
     let _ = writeln!(
         w,
-        "| function | first request | hello world | function | ratio | emulator + provider | function without them | ratio without them | init (without them) | first invocation | CPU to first answer (hello world) | calls at init |"
+        "| function | first request | same-calls baseline | function | ratio (≤ {TARGET_COLD_RATIO}×) | CPU to first answer: baseline | function | CPU ratio (≤ {TARGET_COLD_CPU_RATIO}×) | init: baseline | function | hello world (ratio) | calls at init |"
     );
     let _ = writeln!(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
-    for (f, hello, function, ratio, own_ratio) in cold {
+    for row in cold {
+        let f = row.function;
         let init_calls = f.runs.first().map(|r| r.function.init_calls.join(", ")).unwrap_or_default();
+        let same = row.same_calls.as_ref();
         let _ = writeln!(
             w,
-            "| {} | {} | {:.1} ms | {:.1} ms | **{:.2}×** | {:.1} ms | {:.1} ms | **{:.2}×** | {:.1} ms ({:.1} ms) | {:.1} ms | {:.1} ms ({:.1} ms) | {} |",
+            "| {} | {} | {} | {:.1} ms | {} | {} | {:.1} ms | {} | {} | {:.1} ms | {:.1} ms ({:.1}×) | {} |",
             f.name,
             f.first_request,
-            hello.total,
-            function.total,
-            ratio,
-            function.upstream,
-            function.own,
-            own_ratio,
-            function.init,
-            function.own_init,
-            function.first_invocation,
-            function.cpu,
-            hello.cpu,
+            ms_or_dash(same.map(|s| s.total)),
+            row.own.total,
+            ratio(row.ratio),
+            ms_or_dash(same.map(|s| s.cpu)),
+            row.own.cpu,
+            ratio(row.cpu_ratio),
+            ms_or_dash(same.map(|s| s.init)),
+            row.own.init,
+            row.hello.total,
+            row.hello_ratio,
             if init_calls.is_empty() { "—".into() } else { init_calls }
         );
     }
     let _ = writeln!(
         w,
-        "\nMedians of {} runs each (the hello world's column: its runs paired with that function). *Init* is `exec` until the first \
-`invocation/next`; *first invocation* is from handing over the event to the answer.\n",
+        "\nMedians of {} runs each; the ratios are medians of the per-run ratios (each run starts the function and its baseline \
+one after the other, so both meet the same load). *Init* is `exec` until the first `invocation/next`. The hello world is \
+a bare `lambda_http` function answering from memory, shown for scale only.\n",
         results.pairs
     );
-    let _ = writeln!(w, "{}", COLD_NOTES);
+    decisions(w, results);
+    memory(w, figures);
     startup_changes(w, baseline, cold);
-    cold_verdict(w, results, cold);
+    verdict(w, cold);
+}
+
+/// Each variant of a same-calls baseline against the baseline itself, run for run.
+fn decisions(w: &mut String, results: &Results) {
+    let mut lines = Vec::new();
+    let mut findings = Vec::new();
+    for f in &results.cold {
+        let labels: Vec<&str> =
+            f.runs.first().map(|r| r.variants.iter().map(|v| v.label.as_str()).collect()).unwrap_or_default();
+        for (index, label) in labels.into_iter().enumerate() {
+            let diff = |field: fn(&ColdSample) -> f64| {
+                let mut values: Vec<f64> = f
+                    .runs
+                    .iter()
+                    .filter_map(|r| Some(field(&r.variants.get(index)?.sample) - field(r.same_calls.as_ref()?)))
+                    .collect();
+                median(&mut values)
+            };
+            let same = cold_medians(f.runs.iter().filter_map(|r| r.same_calls.as_ref()));
+            let variant = cold_medians(f.runs.iter().filter_map(|r| r.variants.get(index).map(|v| &v.sample)));
+            let (total, cpu) = (diff(|s| s.total_ms), diff(|s| s.cpu_ms));
+            let at_128 = cpu * FULL_VCPU_MB / 128.0;
+            lines.push(format!(
+                "| {} | {label} | {:.1} → {:.1} ms | {total:+.1} ms | {:.1} → {:.1} ms | {cpu:+.1} ms | {at_128:+.0} ms |",
+                f.name, same.total, variant.total, same.cpu, variant.cpu,
+            ));
+            findings.push(finding(&f.name, label, total, cpu, at_128));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "### Start-up questions, measured in the baseline\n");
+    let _ = writeln!(
+        w,
+        "Each is a variant of a same-calls baseline started in the same runs as the baseline itself; the differences are medians of \
+the per-run differences (variant minus baseline), and the last column is the CPU difference as time on a 128 MB function's \
+share of a vCPU.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| function | variant | first answer | difference | CPU to first answer | difference | at 128 MB |\n|---|---|--:|--:|--:|--:|--:|"
+    );
+    for line in lines {
+        let _ = writeln!(w, "{line}");
+    }
+    let _ = writeln!(w);
+    for finding in findings {
+        let _ = writeln!(w, "- {finding}");
+    }
+    let _ = writeln!(w);
+}
+
+/// A saving, as time on a 128 MB function's share of a vCPU, that a person would notice on a cold start.
+const STORE_WORTH_CHANGING_MS: f64 = 100.0;
+
+/// What a variant's figures say, in a sentence.
+fn finding(function: &str, label: &str, total: f64, cpu: f64, at_128: f64) -> String {
+    let saves =
+        |what: f64| if what < 0.0 { format!("saves {:.1} ms", -what) } else { format!("costs {what:.1} ms more") };
+    if label.starts_with("one SSM read") {
+        format!(
+            "**One SSM read instead of two** ({function}'s init): {} to the first answer here and {} of CPU ({at_128:+.0} ms at \
+128 MB). On Lambda the second read is also a round trip in sequence, about {:.0} ms that no CPU figure shows, so merging \
+the two reads into one `GetParameters` (branch `h-throttles`) is worth doing for login and token alike.",
+            saves(total),
+            saves(cpu),
+            super::assume::SSM_MS
+        )
+    } else if label.starts_with("provider client with compiled-in roots") {
+        format!(
+            "**The system certificate store** ({function}'s provider client): compiled-in roots {} to the first answer and {} \
+of CPU ({at_128:+.0} ms at 128 MB). Here the store is Debian's, which rustls-native-certs reads twice (the bundle and the \
+directory of the same certificates); Amazon Linux 2023 has the bundle only, so about half of it on Lambda. {}",
+            saves(total),
+            saves(cpu),
+            if at_128 > -STORE_WORTH_CHANGING_MS {
+                "Kept: the store is what lets an operator whose identity provider has a private CA trust it (`SSL_CERT_FILE`) \
+and what gets the operating system's certificate updates, and it costs less than a person would notice."
+            } else {
+                "Worth changing for login's cold start, if operators with a private CA get another way to add it."
+            }
+        )
+    } else {
+        format!("**{label}** ({function}): {} to the first answer, {} of CPU.", saves(total), saves(cpu))
+    }
+}
+
+/// What memory size does to a cold start's CPU-bound part and to the cost of an onboarding.
+fn memory(w: &mut String, figures: &Figures<'_>) {
+    let Figures { ref cold, ref memory_costs, memory_mb, .. } = *figures;
+    let Some(worst) = cold.iter().max_by(|a, b| a.own.cpu.total_cmp(&b.own.cpu)) else { return };
+    let _ = writeln!(w, "### Memory size against cost\n");
+    let _ = writeln!(
+        w,
+        "Lambda gives a function CPU in proportion to its memory (one vCPU at {FULL_VCPU_MB:.0} MB), so a cold start's CPU-bound part \
+shrinks as memory grows while its waits on AWS do not; the price per millisecond grows with memory. Below, the CPU measured \
+here to each first answer as it would run on Lambda's share of a vCPU, and the Lambda duration cost of 1,000 onboardings by \
+the cost model below (its waits billed at each size).\n"
+    );
+    let _ = writeln!(
+        w,
+        "| memory | share of a vCPU | {} {}: CPU to first answer | least of the others | Lambda duration per 1,000 onboardings | total per 1,000 onboardings |\n|--:|--:|--:|--:|--:|--:|",
+        worst.function.name,
+        worst.function.first_request.split(" (").next().unwrap_or_default()
+    );
+    let least = cold.iter().map(|c| c.own.cpu).fold(f64::INFINITY, f64::min);
+    for (memory, duration, total) in memory_costs {
+        let scale = (FULL_VCPU_MB / memory).max(1.0);
+        let _ = writeln!(
+            w,
+            "| {memory:.0} MB{} | {:.0}% | {:.0} ms | {:.0} ms | {} | {} |",
+            if (*memory - memory_mb).abs() < 0.5 { " (template)" } else { "" },
+            100.0 / scale,
+            worst.own.cpu * scale,
+            least * scale,
+            super::numbers::money(*duration),
+            super::numbers::money(*total)
+        );
+    }
+    if let (Some(small), Some(large)) = (memory_costs.first(), memory_costs.last()) {
+        let _ = writeln!(
+            w,
+            "\nBilled CPU time does not change with memory (a quarter of the time at four times the price); what grows is the \
+price of waiting on AWS and the provider: the Lambda duration of 1,000 onboardings goes from {} at {:.0} MB to {} at {:.0} MB, \
+against a total of {} per 1,000 that the emails dominate. So cost does not decide the memory size; the CPU to a first answer \
+does, for the person waiting on it. The template keeps {memory_mb:.0} MB for every function (a per-function `MemorySize` in \
+`template.yaml` is the lever, and the cost model above reads the template's).\n",
+            super::numbers::money(small.1),
+            small.0,
+            super::numbers::money(large.1),
+            large.0,
+            super::numbers::money(small.2)
+        );
+    }
 }
 
 /// Before and after the start-up changes, from a results file kept from before them.
@@ -107,113 +257,105 @@ fn startup_changes(w: &mut String, baseline: Option<&Results>, after: &[ColdRow<
     let _ = writeln!(w, "### Start-up changes\n");
     let _ = writeln!(w, "{STARTUP_CHANGES}");
     let Some(baseline) = baseline else { return };
+    let before = rows(baseline);
     let _ = writeln!(
         w,
-        "| function | cold start before → after | without emulator and provider | ratio without them | init | first invocation | CPU to first answer |"
+        "| function | first request | first answer before → after | CPU to first answer before → after | ratio to the same-calls baseline | CPU ratio |"
     );
-    let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|--:|");
-    for (f, _, now, _, own_ratio) in after {
-        let Some(before) = baseline.cold.iter().find(|b| b.name == f.name) else { continue };
-        let samples: Vec<&ColdSample> = before.runs.iter().map(|r| &r.function).collect();
-        let then = cold_medians(&samples);
-        let then_ratio = median_own_ratio(before);
+    let _ = writeln!(w, "|---|---|--:|--:|--:|--:|");
+    let arrow = |then: Option<f64>, now: Option<f64>| match (then, now) {
+        (Some(then), Some(now)) => format!("{then:.2}× → {now:.2}×"),
+        _ => "—".into(),
+    };
+    for now in after {
+        let Some(then) = before
+            .iter()
+            .find(|b| b.function.name == now.function.name && b.function.first_request == now.function.first_request)
+        else {
+            continue;
+        };
         let _ = writeln!(
             w,
-            "| {} | {:.1} → {:.1} ms | {:.1} → {:.1} ms | {:.2}× → {:.2}× | {:.1} → {:.1} ms | {:.1} → {:.1} ms | {:.1} → {:.1} ms |",
-            f.name,
-            then.total,
-            now.total,
-            then.own,
-            now.own,
-            then_ratio,
-            own_ratio,
-            then.init,
-            now.init,
-            then.first_invocation,
-            now.first_invocation,
-            then.cpu,
-            now.cpu
+            "| {} | {} | {:.1} → {:.1} ms | {:.1} → {:.1} ms | {} | {} |",
+            now.function.name,
+            now.function.first_request,
+            then.own.total,
+            now.own.total,
+            then.own.cpu,
+            now.own.cpu,
+            arrow(then.ratio, now.ratio),
+            arrow(then.cpu_ratio, now.cpu_ratio)
         );
     }
     let _ = writeln!(
         w,
-        "\nBefore: measured {} at commit {}, kept in `infra/bench/baseline.json`.\n",
+        "\nBefore: measured {} at commit {}, kept in `infra/bench/baseline.json`; each run's ratios are to the baseline measured in that run.\n",
         baseline.generated,
         baseline.environment.get("commit").map(String::as_str).unwrap_or("unknown")
     );
 }
 
-/// Why the cold-start target is missed (or that it is met), from the figures.
-fn cold_verdict(w: &mut String, results: &Results, cold: &[ColdRow<'_>]) {
-    let worst = cold.iter().map(|c| c.4).fold(0.0, f64::max);
-    let _ = writeln!(w, "### The cold-start target\n");
-    if worst <= TARGET_COLD_RATIO {
-        let _ = writeln!(w, "Met without the emulator's time: at most {worst:.2}× the hello world.\n");
+/// Where each target is met and where not.
+fn verdict(w: &mut String, cold: &[ColdRow<'_>]) {
+    let _ = writeln!(w, "### The cold-start targets\n");
+    let missed = |limit: f64, of: fn(&ColdRow<'_>) -> Option<f64>| -> Vec<String> {
+        cold.iter()
+            .filter_map(|c| {
+                let value = of(c)?;
+                (value > limit)
+                    .then(|| format!("{}, {} ({value:.2}×)", c.function.name, first_words(&c.function.first_request)))
+            })
+            .collect()
+    };
+    if cold.iter().any(|c| c.ratio.is_none()) {
+        let _ = writeln!(w, "Not measured: these results have no same-calls baseline.\n");
         return;
     }
-    let range = |f: &dyn Fn(&ColdRow<'_>) -> f64| {
-        let values: Vec<f64> = cold.iter().map(f).collect();
-        (values.iter().copied().fold(f64::INFINITY, f64::min), values.iter().copied().fold(0.0, f64::max))
+    let slow = missed(TARGET_COLD_RATIO, |c| c.ratio);
+    let heavy = missed(TARGET_COLD_CPU_RATIO, |c| c.cpu_ratio);
+    let list = |items: &[String]| {
+        if items.is_empty() { "met by every function".to_owned() } else { format!("missed by {}", items.join("; ")) }
     };
-    let (own_min, own_max) = range(&|c| c.2.own);
-    let (cpu_min, cpu_max) = range(&|c| c.2.cpu);
-    let hello = median(&mut cold.iter().map(|c| c.1.total).collect::<Vec<_>>());
-    let hello_cpu = median(&mut cold.iter().map(|c| c.1.cpu).collect::<Vec<_>>());
-    let size = |name: &str| results.sizes.iter().find(|s| s.name == name).map(|s| s.binary_bytes as f64).unwrap_or(0.0);
-    let size_ratio = FUNCTIONS.iter().map(|f| size(f)).fold(0.0, f64::max) / size("hello").max(1.0);
-    let cpu_of = |name: &str| cold.iter().find(|c| c.0.name == name).map(|c| c.2.cpu).unwrap_or(0.0);
-    let others =
-        ["request-association", "redeem-link", "send-emails"].map(cpu_of).into_iter().fold(f64::INFINITY, f64::min);
-    let login_extra = (cpu_of("login") - others).max(0.0);
-    let warm_call_cpu = median(
-        &mut results
-            .warm
-            .invocations
-            .iter()
-            .filter(|i| i.endpoint == "GET /redeem (confirm page)")
-            .map(|i| i.cpu_ms)
-            .collect::<Vec<_>>(),
-    );
     let _ = writeln!(
         w,
-        "**Missed, and not reachable against this floor.** Without the emulator's and the provider's time the functions take \
-{own_min:.1}–{own_max:.1} ms from `exec` to their first answer against the hello world's {hello:.1} ms, and {cpu_min:.1}–{cpu_max:.1} ms \
-of CPU against its {hello_cpu:.1} ms. What remains is work the hello world does not do: each first request makes one to three \
-AWS calls (signing, endpoint resolution, JSON both ways) and renders a page, verifies an ES256 session or signs tokens; init builds the \
-SDK's clients and parses the signing key; and the binaries are up to {size_ratio:.0}× the hello world's, so loading them (page \
-faults, relocations) costs more. {TARGET_COLD_RATIO}× would leave {:.1} ms for all of that; one warm request with one \
-DynamoDB call (the confirmation page) alone takes {warm_call_cpu:.1} ms of CPU here. The fair floor for a function \
-whose first request needs DynamoDB is a hello world that makes the same call; against a bare one, the target could only be \
-met by answering first requests without AWS, which the design does not allow.\n\n\
-Left on the table, each a decision rather than a free win: login still reads the system certificate store once, for its OIDC \
-client (login's CPU to first answer is {login_extra:.1} ms above the least of the others'; compiled-in Mozilla roots would remove it, at the cost of the OS's certificate updates and of \
-custom CAs through `SSL_CERT_FILE`); aws-lc seeds its random generator with CPU jitter entropy once per process, at the first \
-signature or TLS handshake (the token function's first `POST /token`, which signs two tokens, shows it: its CPU to first \
-answer is far above its first `GET /userinfo`'s, which signs nothing; signing once during init was tried and only moved the \
-cost, onto a first `/userinfo` too), which its `AWS_LC_SYS_NO_JITTER_ENTROPY` build option turns off in favour of the OS's \
-generator alone; provisioned concurrency removes cold starts altogether but is billed \
-every idle hour, against the $0 idle target.\n",
-        hello * (TARGET_COLD_RATIO - 1.0)
+        "- **First answer within {TARGET_COLD_RATIO}× the same-calls baseline**: {}.\n- **CPU to first answer within {TARGET_COLD_CPU_RATIO}×**: {}.\n\n{VERDICT}",
+        list(&slow),
+        list(&heavy)
     );
 }
 
-const COLD_NOTES: &str = "What the ratio can and cannot show here. The hello world answers from memory; each function's \
-first request needs the table, and locally every DynamoDB call is a round trip to DynamoDB Local (a Java server on the \
-same two cores, a millisecond or more a call), so much of the end-to-end ratio is its time: the *without them* \
-columns take out the time spent inside emulator and provider calls, init's included. What this machine cannot show: on \
-Lambda the first call to each AWS endpoint and to the provider also pays DNS, TCP and a TLS handshake (loopback here is \
-plain HTTP), and at 128 MB init's CPU work runs on about 7% of a vCPU, so every millisecond of CPU here is ten or more \
-there. The start-up changes below are about both.\n";
+fn first_words(first_request: &str) -> &str {
+    first_request.split(" (").next().unwrap_or(first_request)
+}
 
-const STARTUP_CHANGES: &str = "Two changes to start-up, in code every function shares:\n\n\
+const METHOD: &str = "Each function is measured against its **same-calls baseline** (`infra/bench/same-calls`): a Lambda built \
+with the same profile, the same `SdkConfig` and HTTPS client (`functions/core/src/aws.rs`: rustls on aws-lc, AWS's roots, the \
+same retries and timeouts), the same tracing set-up and, for login, a provider HTTP client built as login's OIDC client builds \
+its own, that makes the function's AWS calls at init and on its first request, in the same order and the same table, \
+parameters and sender, and nothing else: no configuration parsed, no page rendered, nothing signed or verified. The bench \
+checks in every run that the baseline made exactly the calls the function made (its plans are in \
+`infra/bench/src/run/first_request.rs`), so the emulator's and provider's time is in both sides of each ratio. What is left \
+is the function's own start-up and first-request work. Every run starts the hello world, the function, its baseline and the \
+baseline's variants one after another from `exec`, with the first event already queued, rotating the order from run to run; \
+figures are medians (the machine is shared, and medians of interleaved runs are what carries over). CPU is the process's \
+scheduler time to its first answer.\n";
+
+const STARTUP_CHANGES: &str = "Changes to start-up, in code every function shares:\n\n\
 - **The AWS SDK trusts AWS's roots only** (`functions/core/src/aws.rs`). The SDK's default HTTPS client read and parsed the \
-operating system's whole certificate store at every cold start (here every file under `/etc/ssl/certs`; on Lambda's \
-Amazon Linux 2023 its CA bundles), though AWS endpoints only present certificates chaining to Amazon Trust Services' five \
-roots. The client is now the SDK's default (rustls on aws-lc, proxy settings from the environment) with exactly those roots \
-compiled in. login still loads the system store once, for its OIDC client: identity providers use any public CA.\n\
+operating system's whole certificate store at every cold start, though AWS endpoints only present certificates chaining to \
+Amazon Trust Services' five roots; those are now compiled in. login still loads the system store once, for its OIDC client: \
+identity providers use any public CA.\n\
 - **The table's connection opens during init**, concurrently with what init waits for anyway: the SSM secrets in \
-request-association and redeem-link (`tokio::join!` in `main.rs`), the provider's discovery document and keys in login \
-(`warm_up`). The read is one the function's IAM policy already allows, of a key no item has: at most one read request \
-unit per cold start. On Lambda this takes DNS, TCP and TLS to DynamoDB off the first request; here, on loopback without TLS, there \
-is little to take off, and the extra call shows as DynamoDB Local's time during init. \
-send-emails is unchanged: nothing at its init to overlap with, and no person waits on its first batch.\n";
+request-association, redeem-link, authorize and token, the provider's documents in login. On Lambda this takes DNS, TCP and \
+TLS to DynamoDB off the first request; the read is of a key no item has (at most one read request unit per cold start).\n\
+- **Not changed: aws-lc's CPU jitter entropy.** aws-lc seeds its random generator from CPU jitter entropy once per \
+process, at its first random number (the first signature or TLS handshake: the token function's first `POST /token`, which \
+signs two tokens). Its `AWS_LC_SYS_NO_JITTER_ENTROPY=1` build option seeds from `getrandom` instead (the kernel's CSPRNG, \
+with the CPU's RDRAND/RNDR as a second source). It changes how every crate that links aws-lc is built, so it waits for a \
+before/after run against the same-calls baseline (`scripts/bench` with the option in `.cargo/config.toml`, the run before it \
+kept as `infra/bench/baseline.json`).\n";
+
+const VERDICT: &str = "What remains above the baseline is each function's own work, which the baseline by design does not \
+do: parsing its configuration and keys at init (the ES256 session key, the providers' and portals' lists), verifying the \
+session's ES256 signature on the first request, rendering a page or signing tokens, and loading a larger binary. Where a \
+target is missed, that work is the reason; the figures above say how much of it is the start-up questions.\n";

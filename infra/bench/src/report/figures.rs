@@ -20,10 +20,11 @@ pub(super) struct Figures<'a> {
     pub memory_mb: f64,
     pub alarms: usize,
     pub architecture: String,
-    /// Each cold-started function (per first request) against its hello-world pairs.
+    /// Each cold-started function (per first request) against its same-calls baseline.
     pub cold: Vec<ColdRow<'a>>,
-    pub worst_ratio: f64,
-    pub worst_own_ratio: f64,
+    /// The worst ratios to the same-calls baseline (first answer, CPU to it), if measured.
+    pub worst_ratio: Option<f64>,
+    pub worst_cpu_ratio: Option<f64>,
     /// The highest peak RSS after the warm run, and whose.
     pub peak: (u64, &'a str),
     /// The highest peak RSS right after a cold start.
@@ -40,14 +41,21 @@ pub(super) struct Figures<'a> {
     pub ses_share: f64,
     pub without_notice: f64,
     pub idle_alarms: f64,
+    /// At each memory size: Lambda duration and total per 1,000 onboardings.
+    pub memory_costs: Vec<(f64, f64, f64)>,
 }
+
+/// The memory sizes the report weighs.
+const MEMORY_SIZES: [f64; 4] = [128.0, 256.0, 512.0, 1024.0];
 
 impl<'a> Figures<'a> {
     pub fn new(results: &'a Results, template: &'a str, baseline: Option<&'a Results>) -> Self {
         let (memory_mb, alarms, architecture) = template_facts(template);
         let cold = cold::rows(results);
-        let worst_ratio = cold.iter().map(|c| c.3).fold(0.0, f64::max);
-        let worst_own_ratio = cold.iter().map(|c| c.4).fold(0.0, f64::max);
+        let worst = |of: fn(&ColdRow<'_>) -> Option<f64>| {
+            cold.iter().map(of).collect::<Option<Vec<f64>>>().map(|v| v.into_iter().fold(0.0, f64::max))
+        };
+        let (worst_ratio, worst_cpu_ratio) = (worst(|c| c.ratio), worst(|c| c.cpu_ratio));
         let peak = results.warm.functions.iter().map(|f| (f.peak_rss_kib, f.name.as_str())).max().unwrap_or((0, "-"));
         let cold_peak =
             results.cold.iter().flat_map(|f| f.runs.iter().map(|r| r.function.peak_rss_kib)).max().unwrap_or(0);
@@ -75,6 +83,14 @@ impl<'a> Figures<'a> {
         let without_notice =
             per_thousand - 1000.0 * (prices::SES_EMAIL + prices::LAMBDA_REQUEST + 4.0 * prices::DYNAMODB_WRITE_UNIT);
         let idle_alarms = alarms as f64 * prices::ALARM_MONTH;
+        let memory_costs = MEMORY_SIZES
+            .iter()
+            .map(|&memory| {
+                let lines = cost_lines(&super::usage::usage(results, memory, &log_per_invocation), memory, gb_second);
+                let duration = lines.iter().filter(|l| l.item.starts_with("Lambda duration")).map(|l| l.cost).sum();
+                (memory, duration, lines.iter().map(|l| l.cost).sum())
+            })
+            .collect();
         Self {
             results,
             template,
@@ -84,7 +100,7 @@ impl<'a> Figures<'a> {
             architecture,
             cold,
             worst_ratio,
-            worst_own_ratio,
+            worst_cpu_ratio,
             peak,
             cold_peak,
             all_endpoints,
@@ -97,6 +113,7 @@ impl<'a> Figures<'a> {
             ses_share,
             without_notice,
             idle_alarms,
+            memory_costs,
         }
     }
 

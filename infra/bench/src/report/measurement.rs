@@ -32,8 +32,8 @@ pub(super) fn write(w: &mut String, figures: &Figures<'_>) {
     let _ = writeln!(w, "## How it is measured\n");
     let _ = writeln!(
         w,
-        "- `scripts/bench` builds the functions it measures ({functions}) and `infra/bench/hello` (a bare `lambda_http` hello world, cargo-lambda's template) \
-with the workspace's one release profile (opt-level 3, fat LTO, one codegen unit, stripped), starts a private DynamoDB Local (AWS's own engine, for the table and its stream), moto (SES v2 and SSM) and dev \
+        "- `scripts/bench` builds the functions it measures ({functions}), `infra/bench/same-calls` (each function's same-calls baseline) and `infra/bench/hello` (a bare `lambda_http` hello world, cargo-lambda's template) \
+with {profile}, starts a private DynamoDB Local (AWS's own engine, for the table and its stream), moto (SES v2 and SSM) and dev \
 identity provider on free ports, creates the table from `template.yaml` and imports the demo profiles and one bench profile per onboarding (and one that the portal's cold runs sign in with).\n\
 - `profile-link-bench` (`infra/bench`) runs each binary as Lambda does: a clean environment with Lambda's variables \
 (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory_mb:.0}`, …), the template's configuration, secrets read from \
@@ -53,11 +53,20 @@ to send-emails → the link opened later on another device (so a fresh sign-in) 
 batch. After each, not counted in the onboarding: the account page, `/me`, a portal's sign-in (`GET /authorize` with the \
 session just made, answered with a code at once; then, as the portal's server, `POST /token` with the code, Basic client \
 authentication and the PKCE verifier, and `GET /userinfo` with the access token), and an unlink that returns the identity to where it started.\n\
-- **Cold**: per function (for token, per kind of first request), {} pairs of (hello world, function) processes, alternating which goes first, each timed from `exec` to \
-its first answer reaching the Runtime API, with the first event already queued; the ratio is the median of the per-pair ratios.\n",
+- **Cold**: per function (for token, per kind of first request), {} runs, each starting the function, its same-calls baseline (and that \
+baseline's variants) and the hello world one after another, the order rotating from run to run, each timed from `exec` to \
+its first answer reaching the Runtime API, with the first event already queued; ratios are medians of the per-run ratios (see Cold starts).\n",
         results.onboardings,
         results.pairs,
         hold = crate::proxy::AWS_NETWORK.as_millis(),
+        profile = match results.environment.get("profile").map(String::as_str) {
+            Some("release") | None =>
+                "the workspace's one release profile (opt-level 3, fat LTO, one codegen unit, stripped)".to_owned(),
+            Some(other) => format!(
+                "the `{other}` profile (Cargo.toml; not the deployed release profile, which adds fat LTO: \
+every binary alike, so the ratios compare like with like)"
+            ),
+        },
         functions = FUNCTIONS.join(", "),
         onboarding_functions = ONBOARDING_FUNCTIONS.join(", "),
     );

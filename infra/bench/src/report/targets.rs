@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use super::Figures;
 use super::numbers::{mb, money};
 
+/// A function's first answer, and its CPU to it, against its same-calls baseline's.
 pub(super) const TARGET_COLD_RATIO: f64 = 1.3;
+pub(super) const TARGET_COLD_CPU_RATIO: f64 = 1.5;
 const TARGET_RSS_MB: f64 = 32.0;
 const TARGET_ROUND_TRIPS: usize = 2;
 pub(super) const TARGET_PER_THOUSAND: f64 = 0.15;
@@ -15,7 +17,7 @@ pub(super) fn write(w: &mut String, figures: &Figures<'_>) {
     let Figures {
         results,
         worst_ratio,
-        worst_own_ratio,
+        worst_cpu_ratio,
         peak,
         cold_peak,
         http_worst,
@@ -28,14 +30,16 @@ pub(super) fn write(w: &mut String, figures: &Figures<'_>) {
     } = *figures;
     let _ = writeln!(w, "## Targets\n");
     let _ = writeln!(w, "| target | measured | verdict |\n|---|---|---|");
-    let _ = writeln!(
-        w,
-        "| cold start ≤ {TARGET_COLD_RATIO}× a bare `lambda_http` hello world | worst function {worst_ratio:.2}× end to end; {worst_own_ratio:.2}× with the emulator's and provider's time taken out | {} |",
-        verdict(
-            worst_own_ratio <= TARGET_COLD_RATIO && worst_ratio <= TARGET_COLD_RATIO,
-            worst_own_ratio <= TARGET_COLD_RATIO
-        )
-    );
+    for (target, worst, limit) in [
+        ("first answer after a cold start", worst_ratio, TARGET_COLD_RATIO),
+        ("CPU to the first answer after a cold start", worst_cpu_ratio, TARGET_COLD_CPU_RATIO),
+    ] {
+        let (measured, met) = match worst {
+            Some(worst) => (format!("worst function {worst:.2}×"), verdict(worst <= limit)),
+            None => ("no same-calls baseline in these results".to_owned(), "not measured"),
+        };
+        let _ = writeln!(w, "| {target} ≤ {limit}× the function's same-calls baseline | {measured} | {met} |");
+    }
     let _ = writeln!(
         w,
         "| peak RSS ≤ {TARGET_RSS_MB:.0} MB per function | {:.1} MB ({}, after {} warm onboardings); {:.1} MB at most right after a cold start | {} |",
@@ -43,14 +47,14 @@ pub(super) fn write(w: &mut String, figures: &Figures<'_>) {
         peak.1,
         results.onboardings,
         mb(cold_peak),
-        verdict(mb(peak.0.max(cold_peak)) <= TARGET_RSS_MB, false)
+        verdict(mb(peak.0.max(cold_peak)) <= TARGET_RSS_MB)
     );
     let _ = writeln!(
         w,
         "| ≤ {TARGET_ROUND_TRIPS} sequential AWS round trips on any endpoint's critical path (the OIDC callback adds the token exchange) | at most {} (`{}`) | {} |",
         http_worst.0,
         http_worst.1,
-        verdict(http_worst.0 <= TARGET_ROUND_TRIPS, false)
+        verdict(http_worst.0 <= TARGET_ROUND_TRIPS)
     );
     let _ = writeln!(
         w,
@@ -59,7 +63,7 @@ pub(super) fn write(w: &mut String, figures: &Figures<'_>) {
         money(per_thousand),
         money(ses_share),
         usage.emails,
-        verdict(per_thousand <= TARGET_PER_THOUSAND, false)
+        verdict(per_thousand <= TARGET_PER_THOUSAND)
     );
     let _ = writeln!(
         w,
@@ -70,10 +74,6 @@ pub(super) fn write(w: &mut String, figures: &Figures<'_>) {
     let _ = writeln!(w, "Where a target is missed, the sections below say why and what it would take.\n");
 }
 
-fn verdict(met: bool, met_without_emulator: bool) -> &'static str {
-    match (met, met_without_emulator) {
-        (true, _) => "met",
-        (false, true) => "met for our code; see below",
-        (false, false) => "**missed**; see below",
-    }
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**; see below" }
 }

@@ -17,7 +17,13 @@ fn results(name: &str) -> Results {
 }
 
 /// Equal, or the first line that differs (the reports are too long for one assert_eq! to read).
+/// `BENCH_WRITE_REPORTS=1` writes the rendered report instead, for a deliberate change to its text.
 fn assert_same_report(rendered: &str, expected_file: &str) {
+    if std::env::var_os("BENCH_WRITE_REPORTS").is_some() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/report").join(expected_file);
+        std::fs::write(&path, rendered).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        return;
+    }
     let expected = fixture(expected_file);
     if rendered == expected {
         return;

@@ -1,5 +1,6 @@
-//! The cold phase: per first request, alternating pairs of hello-world and
-//! function processes, each timed from exec to its first answer.
+//! The cold phase: per first request, the function, its same-calls baseline
+//! (and that baseline's variants) and the hello world, started in turn with
+//! the order rotating from run to run, each timed from exec to its first answer.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,10 +10,10 @@ use axum::body::Bytes;
 use profile_link_core::session::SessionKeys;
 use serde_json::Value;
 
-use super::environment::spec;
+use super::environment::{same_calls_spec, spec};
 use super::first_request::{Expected, FirstRequest};
 use super::fixtures::Fixtures;
-use super::{ColdFunction, ColdPair, ColdSample, HELLO, Settings};
+use super::{ColdFunction, ColdPair, ColdSample, ColdVariant, HELLO, Settings};
 use crate::gateway::{Browser, call_records, ms};
 use crate::process::{Function, Spec};
 use crate::proxy::Proxy;
@@ -29,30 +30,80 @@ pub(super) async fn cold_phase(
     for first in FirstRequest::ALL {
         let name = first.function();
         let spec = spec(settings, proxy, name).await?;
+        let plan = first.same_calls();
+        let same_calls = same_calls_spec(settings, proxy, plan, &[]).await?;
+        let same_calls_expected = if plan.stream { Expected::NoFailures } else { Expected::Status(200) };
+        let mut variants = Vec::new();
+        for (label, plan, extra) in first.same_calls_variants() {
+            variants.push((label, same_calls_spec(settings, proxy, plan, extra).await?));
+        }
+        // hello, the function, the same-calls baseline, its variants: the order rotates each run.
+        let processes = 3 + variants.len();
         let mut runs = Vec::new();
         for run in 0..settings.pairs {
-            let hello_first = run % 2 == 0;
             let (event, expected) = first.event(settings, keys, fixtures, run).await?;
-            let mut hello_sample = None;
-            let mut function_sample = None;
-            for hello_turn in [hello_first, !hello_first] {
-                if hello_turn {
-                    hello_sample =
-                        Some(cold_once(&hello, &settings.log_dir, proxy, &hello_event, Expected::Status(200)).await?);
-                } else {
-                    function_sample = Some(cold_once(&spec, &settings.log_dir, proxy, &event, expected).await?);
-                }
+            let mut samples: Vec<Option<ColdSample>> = vec![None; processes];
+            for turn in 0..processes {
+                let which = (turn + run) % processes;
+                let sample = match which {
+                    0 => cold_once(&hello, &settings.log_dir, proxy, &hello_event, Expected::Status(200)).await?,
+                    1 => cold_once(&spec, &settings.log_dir, proxy, &event, expected).await?,
+                    2 => cold_once(&same_calls, &settings.log_dir, proxy, &event, same_calls_expected).await?,
+                    variant => {
+                        cold_once(&variants[variant - 3].1, &settings.log_dir, proxy, &event, same_calls_expected)
+                            .await?
+                    }
+                };
+                samples[which] = Some(sample);
             }
+            let mut samples = samples.into_iter().map(|s| s.expect("every process ran"));
+            let (hello, function, same_calls) =
+                (samples.next().expect("hello"), samples.next().expect("function"), samples.next().expect("same"));
+            same_calls_made_the_same_calls(name, first.label(), &function, &same_calls)?;
             runs.push(ColdPair {
-                hello_first,
-                hello: hello_sample.expect("ran"),
-                function: function_sample.expect("ran"),
+                hello_first: run % processes == 0,
+                hello,
+                function,
+                same_calls: Some(same_calls),
+                variants: variants
+                    .iter()
+                    .zip(samples)
+                    .map(|((label, _), sample)| ColdVariant { label: (*label).to_owned(), sample })
+                    .collect(),
             });
         }
-        eprintln!("    {name}, {}: {} pairs", first.label(), runs.len());
+        eprintln!("    {name}, {}: {} runs", first.label(), runs.len());
         out.push(ColdFunction { name: name.to_owned(), first_request: first.label().to_owned(), runs });
     }
     Ok(out)
+}
+
+/// The baseline is only fair if it made the function's calls: the same
+/// operations at init and on the first request (side-by-side calls arrive in
+/// either order, so they are compared sorted).
+fn same_calls_made_the_same_calls(
+    name: &str,
+    first_request: &str,
+    function: &ColdSample,
+    same_calls: &ColdSample,
+) -> anyhow::Result<()> {
+    let sorted = |calls: &[String]| {
+        let mut calls = calls.to_vec();
+        calls.sort();
+        calls
+    };
+    for (phase, theirs, ours) in [
+        ("init", &function.init_calls, &same_calls.init_calls),
+        ("first request", &function.invocation_calls, &same_calls.invocation_calls),
+    ] {
+        if sorted(theirs) != sorted(ours) {
+            anyhow::bail!(
+                "{name}, {first_request}: at {phase} the function made {theirs:?} but its same-calls baseline {ours:?}; \
+                 change FirstRequest::same_calls (infra/bench/src/run/first_request.rs) to match"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Starts the process with `event` already queued and times it to its first answer.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::bail;
 use profile_link_core::session::SessionKeys;
 
-use super::Settings;
+use super::first_request::SameCallsPlan;
+use super::{SAME_CALLS, Settings};
 use crate::portal;
 use crate::process::Spec;
 use crate::proxy::Proxy;
@@ -134,4 +135,27 @@ pub(super) async fn spec(settings: &Settings, proxy: &Arc<Proxy>, name: &str) ->
         bail!("{} is missing: build the release binaries first (scripts/bench does)", binary.display());
     }
     Ok(Spec { name: name.to_owned(), binary, env: function_env(listener) })
+}
+
+/// The same-calls baseline for a function: the function's variables, its
+/// calls ([`SameCallsPlan`]) and `extra` variables, under its own listener.
+pub(super) async fn same_calls_spec(
+    settings: &Settings,
+    proxy: &Arc<Proxy>,
+    plan: SameCallsPlan,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<Spec> {
+    let mut spec = spec(settings, proxy, SAME_CALLS).await?;
+    spec.env.extend(
+        [
+            ("SAME_CALLS_INIT", plan.init),
+            ("SAME_CALLS_FIRST", plan.first),
+            ("SAME_CALLS_EVENT", if plan.stream { "stream" } else { "http" }),
+            ("SAME_CALLS_ISSUER", settings.issuer.as_str()),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    Ok(spec)
 }

@@ -55,12 +55,62 @@ impl FirstRequest {
     pub(super) fn label(self) -> &'static str {
         match self {
             Self::Login => "GET /login (TransactWriteItems)",
-            Self::Associate => "POST /associate (Query, TransactWriteItems)",
+            Self::Associate => "POST /associate (GetItem, Query, Query, TransactWriteItems)",
             Self::ConfirmPage => "GET /redeem, confirm page (GetItem)",
             Self::LinkEmail => "one link email (TransactWriteItems, SendEmail, TransactWriteItems)",
-            Self::Authorize => "GET /authorize, signed in with a profile (Query, PutItem)",
-            Self::Token => "POST /token, a code from /authorize (UpdateItem)",
-            Self::UserInfo => "GET /userinfo, an access token from /token (GetItem, Query)",
+            Self::Authorize => "GET /authorize, signed in with a profile (GetItem, Query, PutItem)",
+            Self::Token => "POST /token, a code from /authorize (UpdateItem, GetItem, Query)",
+            Self::UserInfo => "GET /userinfo, an access token from /token (GetItem, GetItem, Query)",
+        }
+    }
+
+    /// What the same-calls baseline does for it: the function's calls at init
+    /// and on this first request, in the same order (`;` one step after
+    /// another, `|` side by side, `>` one after another within a branch; see
+    /// `infra/bench/same-calls`). The cold phase checks that the baseline
+    /// made exactly the calls the function made, so a function that changes
+    /// its calls fails the bench until this is changed with it.
+    pub(super) fn same_calls(self) -> SameCallsPlan {
+        const SSM_THEN_TABLE: &str = "ssm:GetParameters | dynamodb:Query";
+        let (init, first) = match self {
+            // Providers and their secrets, one read after the other; then the
+            // provider's documents beside the table's connection.
+            Self::Login => (
+                "ssm:GetParameters ; ssm:GetParameters ; provider:discovery > provider:jwks | dynamodb:Query",
+                "dynamodb:TransactWriteItems",
+            ),
+            Self::Associate => {
+                (SSM_THEN_TABLE, "dynamodb:GetItem | dynamodb:Query | dynamodb:Query ; dynamodb:TransactWriteItems")
+            }
+            Self::ConfirmPage => ("ssm:GetParameters | dynamodb:GetItem", "dynamodb:GetItem"),
+            Self::LinkEmail => ("", "dynamodb:TransactWriteItems ; ses:SendEmail ; dynamodb:TransactWriteItems"),
+            Self::Authorize => (SSM_THEN_TABLE, "dynamodb:Query | dynamodb:GetItem ; dynamodb:PutItem"),
+            Self::Token => (TOKEN_INIT, "dynamodb:UpdateItem ; dynamodb:GetItem | dynamodb:Query"),
+            Self::UserInfo => (TOKEN_INIT, "dynamodb:GetItem ; dynamodb:GetItem | dynamodb:Query"),
+        };
+        SameCallsPlan { init, first, stream: matches!(self, Self::LinkEmail) }
+    }
+
+    /// Variants of the same-calls baseline measured beside it, to decide a
+    /// start-up question with figures: each a label and the plan's changes.
+    pub(super) fn same_calls_variants(
+        self,
+    ) -> Vec<(&'static str, SameCallsPlan, &'static [(&'static str, &'static str)])> {
+        let plan = self.same_calls();
+        match self {
+            // Two sequential SSM reads at init against one.
+            Self::Token => vec![(
+                "one SSM read at init instead of two",
+                SameCallsPlan { init: "ssm:GetParameters | dynamodb:GetItem", ..plan },
+                &[],
+            )],
+            // The provider client trusting compiled-in roots instead of reading the system store.
+            Self::Login => vec![(
+                "provider client with compiled-in roots instead of the system store",
+                plan,
+                &[("SAME_CALLS_PROVIDER_ROOTS", "compiled")],
+            )],
+            _ => Vec::new(),
         }
     }
 
@@ -124,6 +174,18 @@ impl FirstRequest {
             }
         })
     }
+}
+
+/// token's init: the portal clients, then their secrets, beside the table's connection.
+const TOKEN_INIT: &str = "ssm:GetParameters > ssm:GetParameters | dynamodb:GetItem";
+
+/// A same-calls baseline's calls ([`FirstRequest::same_calls`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SameCallsPlan {
+    pub init: &'static str,
+    pub first: &'static str,
+    /// A DynamoDB stream consumer (send-emails) rather than an API Gateway function.
+    pub stream: bool,
 }
 
 #[derive(Clone, Copy)]

@@ -24,13 +24,15 @@ mod sessions;
 mod warm;
 
 pub use profiles::profiles_csv;
-pub use results::{BTreeEnv, ColdFunction, ColdPair, ColdSample, Results, Size, Warm, WarmFunction};
+pub use results::{BTreeEnv, ColdFunction, ColdPair, ColdSample, ColdVariant, Results, Size, Warm, WarmFunction};
 
 /// The functions, in the order they are reported.
 pub const FUNCTIONS: [&str; 6] = ["login", "request-association", "redeem-link", "send-emails", "authorize", "token"];
 /// Those an onboarding goes through: the ones the cost model counts.
 pub const ONBOARDING_FUNCTIONS: [&str; 4] = ["login", "request-association", "redeem-link", "send-emails"];
 pub const HELLO: &str = "hello";
+/// The same-calls baseline (`infra/bench/same-calls`).
+pub const SAME_CALLS: &str = "same-calls";
 
 pub struct Settings {
     pub bin_dir: PathBuf,
@@ -59,7 +61,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<Results> {
 
     eprintln!("==> warm: {} onboardings, each followed by a portal's sign-in", settings.onboardings);
     let (warm, mut fixtures) = warm::warm_phase(&settings, &proxy, &keys, &mut stream).await?;
-    eprintln!("==> cold: {} alternating pairs per first request (hello world / function)", settings.pairs);
+    eprintln!(
+        "==> cold: {} interleaved runs per first request (hello world, same-calls baseline and its variants, function)",
+        settings.pairs
+    );
     let cold = cold::cold_phase(&settings, &proxy, &keys, &mut fixtures).await;
     for function in fixtures.portal.functions.into_values() {
         function.stop();
@@ -67,7 +72,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Results> {
     let cold = cold?;
 
     let mut sizes = Vec::new();
-    for name in FUNCTIONS.iter().chain([&HELLO]) {
+    for name in FUNCTIONS.iter().chain([&HELLO, &SAME_CALLS]) {
         let binary_bytes = std::fs::metadata(settings.bin_dir.join(name)).map(|m| m.len()).unwrap_or(0);
         let zip_bytes = settings
             .zip_dir

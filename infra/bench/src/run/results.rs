@@ -24,11 +24,26 @@ pub struct ColdFunction {
     pub runs: Vec<ColdPair>,
 }
 
+/// One run of a first request: each process started in turn (the order
+/// rotates from run to run), so the machine's load falls on all alike.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColdPair {
     pub hello_first: bool,
     pub hello: ColdSample,
     pub function: ColdSample,
+    /// The same-calls baseline: the function's AWS calls and nothing else
+    /// (absent in results from before it existed).
+    #[serde(default)]
+    pub same_calls: Option<ColdSample>,
+    /// Variants of the same-calls baseline, to decide a start-up question.
+    #[serde(default)]
+    pub variants: Vec<ColdVariant>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ColdVariant {
+    pub label: String,
+    pub sample: ColdSample,
 }
 
 /// One process from exec to its first answer.
