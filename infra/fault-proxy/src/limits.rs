@@ -77,6 +77,18 @@ impl Limiter {
         }
     }
 
+    /// How much of its allowance a quota has spent at `now`, as SES's
+    /// `SentLast24Hours` would say: all of it while it refuses, none once its
+    /// period is over (the next call starts a new allowance).
+    pub(crate) fn spent(&self, quota: Quota, now: Instant) -> u64 {
+        match self {
+            Self::Allowance { refused_until: Some(until), .. } if now < *until => quota.allowance,
+            Self::Allowance { refused_until: Some(_), .. } => 0,
+            Self::Allowance { left, refused_until: None } => quota.allowance - left,
+            Self::Bucket { .. } => 0,
+        }
+    }
+
     /// Whether a call under a quota may pass at `now` (spending one of the allowance if so).
     pub(crate) fn spend(&mut self, quota: Quota, now: Instant) -> bool {
         let Self::Allowance { left, refused_until } = self else { return true };
@@ -132,6 +144,19 @@ mod tests {
         let offered = (0..50).map(|i| later + Duration::from_millis(1 + i * 100));
         let passed = offered.filter(|at| bucket.take_token(rate, *at)).count();
         assert_eq!(passed, 19, "saw {passed} of 50 calls pass over 4.9 s at 4/s");
+    }
+
+    #[test]
+    fn a_quota_says_what_it_has_spent_as_ses_would_and_nothing_once_its_period_is_over() {
+        let quota = Quota { allowance: 2, period: Duration::from_secs(60) };
+        let start = Instant::now();
+        let mut limiter = Limiter::allowance(quota);
+        assert_eq!(limiter.spent(quota, start), 0);
+        assert!(limiter.spend(quota, start));
+        assert_eq!(limiter.spent(quota, start), 1);
+        assert!(limiter.spend(quota, start));
+        assert_eq!(limiter.spent(quota, start + Duration::from_secs(59)), 2, "spent while it refuses");
+        assert_eq!(limiter.spent(quota, start + Duration::from_secs(60)), 0, "a new allowance after the period");
     }
 
     #[test]

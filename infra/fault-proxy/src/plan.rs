@@ -209,6 +209,16 @@ pub(crate) fn ses_account_limits(rules: &[Rule]) -> Option<(Rate, Option<Quota>)
     Some((rate, quota))
 }
 
+/// What the first quota limiting `SendEmail` has spent at `now` (the account's
+/// `SentLast24Hours`), if a quota limits it.
+pub(crate) fn ses_quota_spent(rules: &[Rule], now: Instant) -> Option<u64> {
+    let send = Call { service: Service::Ses, operation: "SendEmail".to_owned() };
+    let rule = rules.iter().find(|r| r.matches(&send) && matches!(r.fault, Fault::Quota(_)))?;
+    let Fault::Quota(quota) = rule.fault else { return None };
+    let key = format!("{}/{}", send.service.name(), send.operation);
+    Some(rule.limiters.get(&key).map_or(0, |limiter| limiter.spent(quota, now)))
+}
+
 /// The fault for this call at `now`, if a rule matching it fires: rules are
 /// tried in order, and each matching rule counts the call whether it fires or
 /// not. A limit fires when it refuses the call; one that lets it pass has

@@ -18,7 +18,7 @@ use crate::answers::{
     unprocessed, with_limit,
 };
 use crate::inspect::{Call, Service, transaction_token};
-use crate::plan::{Fault, Rule, choose, ses_account_limits};
+use crate::plan::{Fault, Rule, choose, ses_account_limits, ses_quota_spent};
 use crate::stats::Stats;
 
 struct State {
@@ -174,7 +174,10 @@ impl FaultProxy {
     fn ses_account(&self) -> Option<Response<Full<Bytes>>> {
         let mut state = self.state.lock().unwrap();
         let (rate, quota) = ses_account_limits(&state.rules)?;
-        let sent = state.stats.count("ses/SendEmail", "forwarded");
+        // SES's SentLast24Hours: what the quota has spent (nothing once its
+        // period is over, as SES's rolling 24 hours free room), or every send.
+        let sent = ses_quota_spent(&state.rules, Instant::now())
+            .unwrap_or_else(|| state.stats.count("ses/SendEmail", "forwarded"));
         state.stats.answered(&Call { service: Service::Ses, operation: "account".into() });
         Some(ses_account(rate, quota, sent))
     }
