@@ -313,6 +313,9 @@ async fn bad_input_gets_a_clear_answer_and_changes_nothing() {
     app.import_profiles(&[("CUST-1", "pat", "Pat Doe", "Bakery")]).await;
     let pat = app.signed_in("pat").await;
     let csrf = app.csrf(&pat).await;
+    // Signed in before the snapshot: a sign-in keeps its taken transaction until its TTL.
+    let sam = app.signed_in("sam").await;
+    let sams_csrf = app.csrf(&sam).await;
     let before = app.keys().await;
 
     let malformed = pat
@@ -338,8 +341,6 @@ async fn bad_input_gets_a_clear_answer_and_changes_nothing() {
         .post_form(&app.url("/associate"), &[("email".into(), app.address("pat")), ("csrf".into(), "x".repeat(43))])
         .await;
     assert_eq!(wrong_csrf.status, StatusCode::FORBIDDEN);
-    let sam = app.signed_in("sam").await;
-    let sams_csrf = app.csrf(&sam).await;
     let cross = pat
         .post_form(&app.url("/associate"), &[("email".into(), app.address("pat")), ("csrf".into(), sams_csrf)])
         .await;
