@@ -224,3 +224,13 @@ mod tests {
         );
     }
 }
+
+/// The reason code of each item of a cancelled transaction (`None` where it had none).
+pub(super) fn cancellation_codes(error: &TransactWriteItemsError) -> Vec<Option<String>> {
+    match error {
+        TransactWriteItemsError::TransactionCanceledException(e) => {
+            e.cancellation_reasons().iter().map(|r| r.code().filter(|c| *c != "None").map(str::to_owned)).collect()
+        }
+        _ => Vec::new(),
+    }
+}

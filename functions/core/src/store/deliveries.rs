@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::audit::{AddressHash, AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::SendRetryingConflicts;
+use super::conflicts::cancellation_codes;
 use super::items::{n, s};
-use super::requests::cancellation_codes;
 use super::{Store, StoreError};
 use crate::domain::email::RegisteredEmail;
 use crate::domain::mail_subject::MailSubject;

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditEntry, AuditEvent, AuditSubject};
+use super::items::{Item, s};
 use crate::domain::identity::Identity;
 use crate::domain::link_token::LinkId;
 use crate::domain::profile::ProfileId;
@@ -211,4 +212,17 @@ mod tests {
         assert!(serde_json::from_str::<LinkState>("\"expired\"").is_err(), "an unknown state is refused");
         assert_eq!(LinkState::parse("Pending"), None, "names are lower case");
     }
+}
+
+/// A link's item.
+pub(super) fn link_key(id: &str) -> Item {
+    Item::from([("pk".to_owned(), s(format!("LINK#{id}"))), ("sk".to_owned(), s("LINK"))])
+}
+
+/// The identity's pointer to its newest link for a profile.
+pub(super) fn pending_pointer_key(identity: &Identity, profile_id: &str) -> Item {
+    Item::from([
+        ("pk".to_owned(), s(format!("IDENTITY#{}", identity.key()))),
+        ("sk".to_owned(), s(format!("PENDING#{profile_id}"))),
+    ])
 }

@@ -21,8 +21,8 @@ use super::audit::{AuditEntry, AuditEvent, AuditSubject};
 use super::conflicts::SendRetryingConflicts;
 use super::items::{Item, n, s};
 use super::link_record::{LinkRecord, LinkState, audit};
+use super::link_record::{link_key, pending_pointer_key};
 use super::notices::{NoticeRecord, notice_key};
-use super::requests::{link_key, pending_pointer_key};
 use super::suppressions::not_suppressed;
 use super::{SendOutcome, Store, StoreError};
 use crate::domain::email::{RegisteredEmail, mask_email};
@@ -437,7 +437,7 @@ impl Store {
             Err(error) => error,
         };
         // The pointer moved on to a newer link meanwhile: it is that link's now.
-        let codes = error.as_service_error().map(super::requests::cancellation_codes).unwrap_or_default();
+        let codes = error.as_service_error().map(super::conflicts::cancellation_codes).unwrap_or_default();
         let pointer_moved = pointer.is_some()
             && codes.first().is_some_and(Option::is_none)
             && codes.get(1).is_some_and(|c| c.as_deref() == Some("ConditionalCheckFailed"));

@@ -12,7 +12,7 @@ use super::audit::AuditEvent;
 
 use super::conflicts::{SendRetryingConflicts, TransientCancellation};
 use super::items::{Item, get_s, n, s};
-use super::link_record::{LinkRecord, LinkState};
+use super::link_record::{LinkRecord, LinkState, link_key};
 pub use super::link_record::{StoredLink, audit};
 use super::logouts::{LogoutCause, logout_event_put};
 use super::{Store, StoreError};
@@ -36,10 +36,6 @@ pub enum Redemption {
 
 /// The owner item's place in a redemption transaction (see [`Store::explain`]).
 const OWNER_ITEM: usize = 4;
-
-fn link_key(id: &str) -> Item {
-    Item::from([("pk".to_owned(), s(format!("LINK#{id}"))), ("sk".to_owned(), s("LINK"))])
-}
 
 fn stored_link(item: Item) -> Result<StoredLink, StoreError> {
     let key = get_s(&item, "link", "pk")?;

@@ -4,13 +4,12 @@
 //! (older links are superseded by no longer being named), written in one
 //! transaction with the rate counters. Also a renewal, and a link support sends.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::audit::{AddressHash, AuditEntry, AuditEvent, AuditSubject, REFUSALS_RECORDED_PER_WINDOW};
-use super::conflicts::{SendRetryingConflicts, condition_failed};
+use super::conflicts::{SendRetryingConflicts, cancellation_codes, condition_failed};
 use super::items::{Item, n, s};
-use super::link_record::{LinkState, StoredLink};
+use super::link_record::{LinkState, StoredLink, link_key, pending_pointer_key};
 use super::{Store, StoreError};
 use crate::domain::email::RegisteredEmail;
 use crate::domain::identity::{Identity, RequesterLabel};
@@ -77,17 +76,6 @@ enum RequestItem {
     RenewedPointer,
     RenewedAddress,
     Write,
-}
-
-pub(super) fn link_key(id: &str) -> Item {
-    Item::from([("pk".to_owned(), s(format!("LINK#{id}"))), ("sk".to_owned(), s("LINK"))])
-}
-
-pub(super) fn pending_pointer_key(identity: &Identity, profile_id: &str) -> Item {
-    Item::from([
-        ("pk".to_owned(), s(format!("IDENTITY#{}", identity.key()))),
-        ("sk".to_owned(), s(format!("PENDING#{profile_id}"))),
-    ])
 }
 
 fn put(table: &str, item: Item, condition: Option<&str>) -> TransactWriteItem {
@@ -162,15 +150,6 @@ fn renewal_checks(table: &str, old: &StoredLink, now: i64) -> [(RequestItem, Tra
             super::profiles::still_registered_under(table, &record.profile_id, &record.email),
         ),
     ]
-}
-
-pub(super) fn cancellation_codes(error: &TransactWriteItemsError) -> Vec<Option<String>> {
-    match error {
-        TransactWriteItemsError::TransactionCanceledException(e) => {
-            e.cancellation_reasons().iter().map(|r| r.code().filter(|c| *c != "None").map(str::to_owned)).collect()
-        }
-        _ => Vec::new(),
-    }
 }
 
 /// The links of one request, as written: each a `LINK#` item and the
